@@ -155,6 +155,8 @@ export interface StreamInfo {
   readonly filterState: FilterState;
   upstreamCluster?: string;
   responseCode?: number;
+  /** StreamInfo::responseCodeDetails (close_stream sets "wasm_close_stream" when unset). */
+  responseCodeDetails?: string;
 }
 
 export interface HttpFilterCallbacks {
@@ -162,6 +164,8 @@ export interface HttpFilterCallbacks {
   continueDecoding(): void;
   continueEncoding(): void;
   sendLocalReply(reply: LocalReply): void;
+  /** Http::StreamFilterCallbacks::resetStream (close_stream(Request|Response)); optional. */
+  resetStream?(): void;
   /** The request body buffered so far (decodingBuffer), for proxy_get_buffer_bytes. */
   decodingBuffer(): DataBuffer | undefined;
   encodingBuffer(): DataBuffer | undefined;
@@ -192,3 +196,16 @@ export interface ClusterConfig {
   readonly protocol?: "http1" | "http2";
   readonly connectTimeoutMs?: number;
 }
+
+/**
+ * What the data planes (connection.ts, tcp.ts, http.ts) use from the Host. host-core's `Host`
+ * satisfies it; tests of the data planes alone may pass a plain object.
+ */
+export interface DataPlaneHost {
+  readonly clusters: Map<string, ClusterConfig>;
+  nextConnectionId(): bigint;
+}
+
+/** A filter-chain entry: a plugin (wasm) or a raw factory (TypeScript fakes in tests). */
+export type NetworkFilterSource = NetworkFilterFactory | { networkFilterFactory(): NetworkFilterFactory };
+export type HttpFilterSource = HttpFilterFactory | { httpFilterFactory(): HttpFilterFactory };

@@ -1,0 +1,110 @@
+// tcp-stats: a network filter that counts connections and bytes (README.md). It never holds
+// data: every callback answers Continue.
+import {
+  Action, Context, LogLevel, Metric, MetricType, PeerType, RootContext, WasmResult, getCurrentTimeNanoseconds,
+  getPluginConfiguration, incrementMetric, log, recordMetric, registerRootContext,
+} from "../../runtime";
+import { parseTcpStatsConfig } from "./config";
+export * from "../../runtime/exports";
+
+class TcpStatsRoot extends RootContext {
+  prefix: string = "";
+  // Host metric ids; opaque (Envoy's first counter is 0), valid once `ready`.
+  opened: u32 = 0;
+  closed: u32 = 0;
+  active: u32 = 0;
+  received: u32 = 0;
+  sent: u32 = 0;
+  duration: u32 = 0;
+  ready: bool = false;
+
+  onConfigure(configuration_size: u32): bool {
+    const raw = getPluginConfiguration();
+    const parsed = parseTcpStatsConfig(raw.ok ? raw.text() : "");
+    if (parsed.error.length > 0) {
+      log(LogLevel.Error, parsed.error);
+      return false;
+    }
+    const prefix = parsed.config.statPrefix;
+    // Defined once per VM; a reconfiguration with another prefix defines the new names.
+    if (this.ready && prefix == this.prefix) return true;
+    const opened = this.define(MetricType.Counter, prefix, "connections_opened");
+    const closed = this.define(MetricType.Counter, prefix, "connections_closed");
+    const active = this.define(MetricType.Gauge, prefix, "connections_active");
+    const received = this.define(MetricType.Counter, prefix, "received_bytes");
+    const sent = this.define(MetricType.Counter, prefix, "sent_bytes");
+    const duration = this.define(MetricType.Histogram, prefix, "connection_duration_ms");
+    if (!(opened.ok && closed.ok && active.ok && received.ok && sent.ok && duration.ok)) return false;
+    this.opened = opened.id;
+    this.closed = closed.id;
+    this.active = active.id;
+    this.received = received.id;
+    this.sent = sent.id;
+    this.duration = duration.id;
+    this.prefix = prefix;
+    this.ready = true;
+    return true;
+  }
+
+  define(type: MetricType, prefix: string, name: string): Metric {
+    const m = Metric.define(type, prefix + "." + name);
+    if (!m.ok) {
+      log(LogLevel.Error, "tcp-stats: defining metric " + m.name + " failed status=" + (<i32>m.status).toString());
+    }
+    return m;
+  }
+
+  createContext(context_id: u32): Context {
+    return new TcpStatsStream(context_id, this);
+  }
+}
+
+class TcpStatsStream extends Context {
+  startNs: u64 = 0;
+  open: bool = false;
+
+  onNewConnection(): Action {
+    const r = changetype<TcpStatsRoot>(this.root);
+    if (!r.ready) return Action.Continue;
+    this.open = true;
+    this.startNs = getCurrentTimeNanoseconds();
+    incrementMetric(r.opened, 1);
+    incrementMetric(r.active, 1);
+    return Action.Continue;
+  }
+
+  // data_size is the host's buffered length; tcp_proxy drains it on every callback, so each
+  // callback carries new bytes. Envoy answers BadArgument to a counter increment of 0.
+  onDownstreamData(data_size: u32, end_of_stream: bool): Action {
+    if (data_size != 0 && this.open) incrementMetric(changetype<TcpStatsRoot>(this.root).received, data_size);
+    return Action.Continue;
+  }
+
+  onUpstreamData(data_size: u32, end_of_stream: bool): Action {
+    if (data_size != 0 && this.open) incrementMetric(changetype<TcpStatsRoot>(this.root).sent, data_size);
+    return Action.Continue;
+  }
+
+  onDone(): bool {
+    this.finish();
+    return true;
+  }
+
+  // A context deleted without onDone (e.g. the VM shutting down) still closes its books.
+  onDelete(): void {
+    this.finish();
+  }
+
+  finish(): void {
+    if (!this.open) return;
+    this.open = false;
+    const r = changetype<TcpStatsRoot>(this.root);
+    incrementMetric(r.closed, 1);
+    incrementMetric(r.active, -1);
+    const now = getCurrentTimeNanoseconds();
+    const ms: u64 = now > this.startNs ? (now - this.startNs) / 1000000 : 0;
+    recordMetric(r.duration, ms);
+  }
+}
+
+registerRootContext((context_id: u32): RootContext => new TcpStatsRoot(context_id), "tcp-stats");

@@ -1,0 +1,169 @@
+// The module's exports for proxy-wasm ABI 0.2.1. A filter's index.ts re-exports them:
+//   export * from "../../runtime/exports";
+// Callback signatures: proxy-wasm/spec abi-versions/v0.2.1/README.md. Booleans arrive as i32
+// words, so they are compared with 0 rather than trusted to be 0/1.
+//
+// Each callback is a table lookup (an address, see table.ts) plus one virtual call; the
+// address-to-object cast keeps GC bookkeeping off the data path. Unknown ids answer like a
+// filter that does nothing.
+import { Action, PeerType } from "./enums";
+import {
+  BaseContext, Context, RootContext, anyContext, createRootContext, createStreamContext, removeContext, roots,
+  rootContext, streamContext, streams,
+} from "./context";
+import "./abort";
+
+/** Marker the host looks for; never called. */
+export function proxy_abi_version_0_2_1(): void {}
+
+/**
+ * The host allocates through this before copying data in. The memory is outside the GC heap
+ * (heap.alloc); hostcalls.ts frees it after copying it into an ArrayBuffer.
+ */
+export function malloc(size: usize): usize {
+  return heap.alloc(size);
+}
+
+export function proxy_on_context_create(context_id: u32, parent_context_id: u32): void {
+  if (parent_context_id == 0) createRootContext(context_id);
+  else createStreamContext(context_id, parent_context_id);
+}
+
+export function proxy_on_vm_start(root_context_id: u32, vm_configuration_size: u32): bool {
+  const r = rootContext(root_context_id);
+  return r == 0 ? false : changetype<RootContext>(r).onVmStart(vm_configuration_size);
+}
+
+export function proxy_on_configure(root_context_id: u32, plugin_configuration_size: u32): bool {
+  const r = rootContext(root_context_id);
+  return r == 0 ? false : changetype<RootContext>(r).onConfigure(plugin_configuration_size);
+}
+
+export function proxy_on_tick(root_context_id: u32): void {
+  const r = rootContext(root_context_id);
+  if (r != 0) changetype<RootContext>(r).onTick();
+}
+
+export function proxy_on_queue_ready(root_context_id: u32, queue_id: u32): void {
+  const r = rootContext(root_context_id);
+  if (r != 0) changetype<RootContext>(r).onQueueReady(queue_id);
+}
+
+export function proxy_on_foreign_function(root_context_id: u32, function_id: u32, data_size: u32): void {
+  const r = rootContext(root_context_id);
+  if (r != 0) changetype<RootContext>(r).onForeignFunction(function_id, data_size);
+}
+
+// ---- network filter --------------------------------------------------------------------------
+
+export function proxy_on_new_connection(context_id: u32): u32 {
+  const c = streamContext(context_id);
+  return c == 0 ? Action.Continue : changetype<Context>(c).onNewConnection();
+}
+
+export function proxy_on_downstream_data(context_id: u32, data_size: u32, end_of_stream: u32): u32 {
+  const c = streamContext(context_id);
+  return c == 0 ? Action.Continue : changetype<Context>(c).onDownstreamData(data_size, end_of_stream != 0);
+}
+
+export function proxy_on_upstream_data(context_id: u32, data_size: u32, end_of_stream: u32): u32 {
+  const c = streamContext(context_id);
+  return c == 0 ? Action.Continue : changetype<Context>(c).onUpstreamData(data_size, end_of_stream != 0);
+}
+
+export function proxy_on_downstream_connection_close(context_id: u32, peer_type: u32): void {
+  const c = streamContext(context_id);
+  if (c != 0) changetype<Context>(c).onDownstreamConnectionClose(<PeerType>peer_type);
+}
+
+export function proxy_on_upstream_connection_close(context_id: u32, peer_type: u32): void {
+  const c = streamContext(context_id);
+  if (c != 0) changetype<Context>(c).onUpstreamConnectionClose(<PeerType>peer_type);
+}
+
+// ---- HTTP filter -----------------------------------------------------------------------------
+
+export function proxy_on_request_headers(context_id: u32, num_headers: u32, end_of_stream: u32): u32 {
+  const c = streamContext(context_id);
+  return c == 0 ? Action.Continue : changetype<Context>(c).onRequestHeaders(num_headers, end_of_stream != 0);
+}
+
+export function proxy_on_request_body(context_id: u32, body_size: u32, end_of_stream: u32): u32 {
+  const c = streamContext(context_id);
+  return c == 0 ? Action.Continue : changetype<Context>(c).onRequestBody(body_size, end_of_stream != 0);
+}
+
+export function proxy_on_request_trailers(context_id: u32, num_trailers: u32): u32 {
+  const c = streamContext(context_id);
+  return c == 0 ? Action.Continue : changetype<Context>(c).onRequestTrailers(num_trailers);
+}
+
+export function proxy_on_response_headers(context_id: u32, num_headers: u32, end_of_stream: u32): u32 {
+  const c = streamContext(context_id);
+  return c == 0 ? Action.Continue : changetype<Context>(c).onResponseHeaders(num_headers, end_of_stream != 0);
+}
+
+export function proxy_on_response_body(context_id: u32, body_size: u32, end_of_stream: u32): u32 {
+  const c = streamContext(context_id);
+  return c == 0 ? Action.Continue : changetype<Context>(c).onResponseBody(body_size, end_of_stream != 0);
+}
+
+export function proxy_on_response_trailers(context_id: u32, num_trailers: u32): u32 {
+  const c = streamContext(context_id);
+  return c == 0 ? Action.Continue : changetype<Context>(c).onResponseTrailers(num_trailers);
+}
+
+// ---- lifecycle -------------------------------------------------------------------------------
+
+export function proxy_on_done(context_id: u32): bool {
+  const c = anyContext(context_id);
+  return c == 0 ? true : changetype<BaseContext>(c).onDone();
+}
+
+export function proxy_on_log(context_id: u32): void {
+  const c = anyContext(context_id);
+  if (c != 0) changetype<BaseContext>(c).onLog();
+}
+
+export function proxy_on_delete(context_id: u32): void {
+  const s = streamContext(context_id);
+  if (s != 0) {
+    changetype<BaseContext>(s).onDelete();
+    removeContext(streams, context_id);
+    return;
+  }
+  const r = rootContext(context_id);
+  if (r != 0) {
+    changetype<BaseContext>(r).onDelete();
+    removeContext(roots, context_id);
+  }
+}
+
+// ---- call responses --------------------------------------------------------------------------
+
+export function proxy_on_http_call_response(
+  context_id: u32, token: u32, num_headers: u32, body_size: u32, num_trailers: u32,
+): void {
+  const c = anyContext(context_id);
+  if (c != 0) changetype<BaseContext>(c).onHttpCallResponse(token, num_headers, body_size, num_trailers);
+}
+
+export function proxy_on_grpc_receive_initial_metadata(context_id: u32, token: u32, num_headers: u32): void {
+  const c = anyContext(context_id);
+  if (c != 0) changetype<BaseContext>(c).onGrpcReceiveInitialMetadata(token, num_headers);
+}
+
+export function proxy_on_grpc_receive(context_id: u32, token: u32, response_size: u32): void {
+  const c = anyContext(context_id);
+  if (c != 0) changetype<BaseContext>(c).onGrpcReceive(token, response_size);
+}
+
+export function proxy_on_grpc_receive_trailing_metadata(context_id: u32, token: u32, num_trailers: u32): void {
+  const c = anyContext(context_id);
+  if (c != 0) changetype<BaseContext>(c).onGrpcReceiveTrailingMetadata(token, num_trailers);
+}
+
+export function proxy_on_grpc_close(context_id: u32, token: u32, status_code: u32): void {
+  const c = anyContext(context_id);
+  if (c != 0) changetype<BaseContext>(c).onGrpcClose(token, status_code);
+}

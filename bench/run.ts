@@ -1,0 +1,444 @@
+/**
+ * `npm run bench`: the cost of our proxy-wasm ABI layer, measured through the host emulator
+ * against a C floor in the same process, plus the emulator's own per-call cost, memory after
+ * many connections and module sizes. Writes BENCHMARKS.md and prints the same tables.
+ *
+ * Nothing here fails on a slow number: goals are printed PASS/MISS, timings never gate a test.
+ */
+import { writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Command, InvalidArgumentError } from "commander";
+import { Host } from "../test/host/index.js";
+import type { DataBuffer, NetworkFilter, NetworkFilterFactory } from "../test/host/types.js";
+import {
+  BUILD,
+  REPO,
+  benchFilters,
+  ensureNullC,
+  loadPlugin,
+  pluginFailed,
+  pluginPages,
+  readCallbacks,
+  type FilterSpec,
+  type Plugin,
+} from "./lib/drive.js";
+import { bytes, ns, ratio, table } from "./lib/markdown.js";
+import { instantiateRaw } from "./lib/raw.js";
+import { wasmSizes, type WasmSize } from "./lib/sizes.js";
+import { measureInterleaved, type Sample } from "./lib/stats.js";
+
+export interface BenchOptions {
+  /** downstream-data callbacks per timed round. */
+  readonly dataIterations: number;
+  /** connection lifecycles per timed round. */
+  readonly lifecycleIterations: number;
+  readonly rounds: number;
+  /** connections opened and closed for the memory section. */
+  readonly memoryConnections: number;
+  /** Where to write the Markdown; undefined = do not write. */
+  readonly out?: string;
+  /** Print the tables to stdout. */
+  readonly print: boolean;
+}
+
+export const DEFAULT_OPTIONS: BenchOptions = {
+  dataIterations: 300_000,
+  lifecycleIterations: 30_000,
+  rounds: 9,
+  memoryConnections: 20_000,
+  out: path.join(REPO, "BENCHMARKS.md"),
+  print: true,
+};
+
+/** The ABI layer's goals: AS null over C null, both through the host. */
+export const GOALS = { data: 1.5, lifecycle: 10 } as const;
+
+export interface CostRow {
+  readonly filter: string;
+  readonly data: Sample;
+  readonly lifecycle: Sample;
+  readonly dataRatio: number;
+  readonly lifecycleRatio: number;
+}
+
+export interface OverheadRow {
+  readonly path: string;
+  readonly data: Sample;
+  readonly lifecycle: Sample;
+}
+
+export interface MemoryRow {
+  readonly filter: string;
+  readonly connections: number;
+  readonly pagesLoaded: number;
+  readonly pagesWarm: number;
+  readonly pagesEnd: number;
+  readonly failed: boolean;
+}
+
+export interface Goal {
+  readonly name: string;
+  readonly limit: number;
+  /** AS null / C null, both through the host adapter (what PASS/MISS judges). */
+  readonly measured: number;
+  readonly pass: boolean;
+  /** The same ratio with both called directly, without the emulator (information). */
+  readonly direct: number;
+}
+
+export interface BenchReport {
+  readonly machine: { cpu: string; cores: number; node: string; date: string; os: string };
+  readonly costs: CostRow[];
+  readonly overhead: OverheadRow[];
+  readonly memory: MemoryRow[];
+  readonly sizes: WasmSize[];
+  readonly goals: Goal[];
+  readonly notes: string[];
+  readonly markdown: string;
+}
+
+/** 64 bytes, the size of a small request line: enough to be real, small enough not to be a copy benchmark. */
+const PAYLOAD = new TextEncoder().encode("GET /bench HTTP/1.1\r\nHost: bench.local\r\nAccept: */*\r\nX-Pad: 0000\r\n\r\n").subarray(0, 64);
+const REPLY = new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nServer: bench\r\nX-Pad: 000\r\n\r\n").subarray(0, 64);
+
+function must<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} returned undefined (VM failed and plugin fail-open?)`);
+  return value;
+}
+
+/** Loop bodies for one filter through the host's wasm-filter adapter (no filter manager). */
+function adapterBodies(factory: NetworkFilterFactory, label: string) {
+  const callbacks = readCallbacks();
+  const streaming: NetworkFilter = must(factory.create(callbacks), `${label}: create`);
+  streaming.onNewConnection();
+  const buffer: DataBuffer = { bytes: PAYLOAD };
+  const data = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      buffer.bytes = PAYLOAD;
+      streaming.onData(buffer, false);
+    }
+  };
+  // Envoy's order: context create + on_new_connection at connection start;
+  // on_downstream_connection_close, then done / log / delete at close
+  // (source/extensions/common/wasm/context.cc, Context::onCloseTCP).
+  const lifecycle = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      const filter = must(factory.create(callbacks), `${label}: create`);
+      filter.onNewConnection();
+      filter.onEvent("RemoteClose");
+    }
+  };
+  return { data, lifecycle, close: () => streaming.onEvent("RemoteClose") };
+}
+
+async function measureCosts(plugins: Map<string, Plugin>, options: BenchOptions): Promise<CostRow[]> {
+  const data = new Map<string, (n: number) => void>();
+  const lifecycle = new Map<string, (n: number) => void>();
+  const closers: Array<() => void> = [];
+  for (const [name, plugin] of plugins) {
+    const b = adapterBodies(plugin.networkFilterFactory(), name);
+    data.set(name, b.data);
+    lifecycle.set(name, b.lifecycle);
+    closers.push(b.close);
+  }
+  const dataSamples = measureInterleaved(data, { rounds: options.rounds, iterations: options.dataIterations });
+  const lifeSamples = measureInterleaved(lifecycle, { rounds: options.rounds, iterations: options.lifecycleIterations });
+  for (const close of closers) close();
+  const floorData = dataSamples.get("null-c")?.median ?? Number.NaN;
+  const floorLife = lifeSamples.get("null-c")?.median ?? Number.NaN;
+  return [...plugins.keys()].map((filter) => ({
+    filter,
+    data: dataSamples.get(filter)!,
+    lifecycle: lifeSamples.get(filter)!,
+    dataRatio: dataSamples.get(filter)!.median / floorData,
+    lifecycleRatio: lifeSamples.get(filter)!.median / floorLife,
+  }));
+}
+
+/**
+ * The same no-op C callbacks reached three ways: a direct JS → wasm export call, the host's
+ * wasm-filter adapter, and the proxytest-style connection (filter manager + sink). The gaps are
+ * what the emulator adds to every number in the filter table. The AS null filter is also called
+ * directly, which gives the ABI layer's ratio without the emulator's cost in both terms.
+ */
+async function measureOverhead(host: Host, plugin: Plugin, options: BenchOptions): Promise<OverheadRow[]> {
+  const direct = async (file: string, rootId: string) => {
+    const raw = await instantiateRaw(path.join(BUILD, "fixtures", file), rootId);
+    const x = raw.exports;
+    const streamId = raw.nextContextId++;
+    x.proxy_on_context_create(streamId, raw.rootId);
+    x.proxy_on_new_connection(streamId);
+    const data = (n: number): void => {
+      for (let i = 0; i < n; i++) x.proxy_on_downstream_data(streamId, PAYLOAD.length, 0);
+    };
+    const lifecycle = (n: number): void => {
+      for (let i = 0; i < n; i++) {
+        const id = raw.nextContextId++;
+        x.proxy_on_context_create(id, raw.rootId);
+        x.proxy_on_new_connection(id);
+        x.proxy_on_downstream_connection_close(id, 1);
+        if (x.proxy_on_done(id)) {
+          x.proxy_on_log(id);
+          x.proxy_on_delete(id);
+        }
+      }
+    };
+    return { data, lifecycle, raw };
+  };
+  const directC = await direct("null-c.wasm", "null-c");
+  const directAs = await direct("null.wasm", "null");
+
+  const adapter = adapterBodies(plugin.networkFilterFactory(), "null-c");
+
+  const streaming = host.connection({ filters: [plugin] });
+  streaming.newConnection();
+  const connData = (n: number): void => {
+    for (let i = 0; i < n; i++) streaming.downstreamData(PAYLOAD, false);
+    streaming.clearOutputs();
+  };
+  const connLifecycle = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      const c = host.connection({ filters: [plugin] });
+      c.newConnection();
+      c.close("Remote");
+    }
+  };
+
+  const paths: Array<[string, { data: (n: number) => void; lifecycle: (n: number) => void }]> = [
+    [DIRECT_C, directC],
+    ["null-c: host adapter (NetworkFilter)", adapter],
+    ["null-c: host.connection (filter manager)", { data: connData, lifecycle: connLifecycle }],
+    [DIRECT_AS, directAs],
+  ];
+  const timing = { rounds: options.rounds };
+  const d = measureInterleaved(new Map(paths.map(([k, b]) => [k, b.data])), { ...timing, iterations: options.dataIterations });
+  const l = measureInterleaved(new Map(paths.map(([k, b]) => [k, b.lifecycle])), { ...timing, iterations: options.lifecycleIterations });
+  adapter.close();
+  streaming.close("Remote");
+  for (const { raw } of [directC, directAs]) {
+    if (raw.unanswered.length > 0) throw new Error(`direct call path hit unanswered host calls: ${[...new Set(raw.unanswered)].join(", ")}`);
+  }
+  return paths.map(([p]) => ({ path: p, data: d.get(p)!, lifecycle: l.get(p)! }));
+}
+
+const DIRECT_C = "null-c: direct wasm export call";
+const DIRECT_AS = "null (AS): direct wasm export call";
+
+/** Open, move a request and a reply, close: `connections` times. Pages must stay flat. */
+function measureMemory(name: string, plugin: Plugin, pagesLoaded: number, connections: number): MemoryRow {
+  const factory = plugin.networkFilterFactory();
+  const one = (): void => {
+    const filter = must(factory.create(readCallbacks()), `${name}: create`);
+    filter.onNewConnection();
+    filter.onData({ bytes: PAYLOAD }, false);
+    filter.onWrite({ bytes: REPLY }, false);
+    filter.onEvent("RemoteClose");
+  };
+  const warm = Math.min(1000, Math.max(1, Math.floor(connections / 10)));
+  for (let i = 0; i < warm; i++) one();
+  const pagesWarm = pluginPages(plugin);
+  for (let i = 0; i < connections; i++) one();
+  return { filter: name, connections, pagesLoaded, pagesWarm, pagesEnd: pluginPages(plugin), failed: pluginFailed(plugin) };
+}
+
+function render(r: Omit<BenchReport, "markdown">, options: BenchOptions): string {
+  const m = r.machine;
+  const out: string[] = [];
+  out.push("# Benchmarks", "");
+  out.push(
+    "Generated by `npm run bench` (bench/run.ts); do not edit by hand. `node --import tsx bench/run.ts --help` lists the options (rounds, iterations, output).",
+    "",
+  );
+  out.push(`- machine: ${m.cpu}, ${m.cores} cores, ${m.os}`);
+  out.push(`- node ${m.node}; ${m.date}`);
+  out.push(
+    `- method: every filter is driven through the host emulator (test/host) in one process; warm-up pass, then ${options.rounds} interleaved rounds, median round reported (ns per operation). Data: ${options.dataIterations.toLocaleString("en-US")} downstream-data callbacks of ${PAYLOAD.length} bytes per round; lifecycle: ${options.lifecycleIterations.toLocaleString("en-US")} connections per round (context create + on_new_connection, then on_downstream_connection_close + done + log + delete).`,
+  );
+  out.push("- timings are informative only: no test fails on them.", "");
+  for (const note of r.notes) out.push(`- note: ${note}`);
+  if (r.notes.length > 0) out.push("");
+
+  out.push("## Goals of the ABI layer (AS `null` vs C `null-c`, through the host)", "");
+  out.push(
+    table(
+      ["goal", "limit", "through host", "result", "direct calls (info)"],
+      r.goals.map((g) => [g.name, `≤ ${g.limit}×`, ratio(g.measured), g.pass ? "PASS" : "MISS", ratio(g.direct)]),
+      ["l", "r", "r", "l", "r"],
+    ),
+    "",
+    "PASS/MISS judges the ratio through the host adapter, the way every filter is measured below. The last column calls both modules' exports directly from JS (no emulator in either term), which shows the ABI layer's own cost undiluted.",
+    "",
+  );
+
+  out.push("## Callback cost per filter", "");
+  out.push("Through the host's wasm-filter adapter (`plugin.networkFilterFactory().create(callbacks)`), no filter manager.", "");
+  out.push(
+    table(
+      ["filter", "data ns/call", "× null-c", "lifecycle ns/conn", "× null-c", "data min–max", "lifecycle min–max"],
+      r.costs.map((c) => [
+        c.filter,
+        ns(c.data.median),
+        ratio(c.dataRatio),
+        ns(c.lifecycle.median),
+        ratio(c.lifecycleRatio),
+        `${ns(c.data.min)}–${ns(c.data.max)}`,
+        `${ns(c.lifecycle.min)}–${ns(c.lifecycle.max)}`,
+      ]),
+      ["l", "r", "r", "r", "r", "r", "r"],
+    ),
+    "",
+  );
+
+  out.push("## What the emulator itself costs", "");
+  out.push(
+    "The no-op C filter reached three ways. The direct export call is the wasm engine alone; the next rows add the host's adapter and then the filter manager (`host.connection`, with a sink standing for tcp_proxy). A filter's own cost is its row above minus the `null-c` row. The last row calls the AS null filter's exports directly.",
+    "",
+  );
+  out.push(
+    table(
+      ["path", "data ns/call", "lifecycle ns/conn"],
+      r.overhead.map((o) => [o.path, ns(o.data.median), ns(o.lifecycle.median)]),
+      ["l", "r", "r"],
+    ),
+    "",
+  );
+
+  out.push("## Memory after many connections", "");
+  out.push(
+    "Each connection: create, on_new_connection, 64 B downstream, 64 B upstream, close. Pages are 64 KiB (the plugin's largest worker VM): right after loading, after a warm-up of up to 1,000 connections (which follows the timing sections), and after the measured connections.",
+    "",
+  );
+  out.push(
+    table(
+      ["filter", "connections", "pages loaded", "pages after warm-up", "pages at end", "flat", "VM failed"],
+      r.memory.map((mr) => [
+        mr.filter,
+        mr.connections.toLocaleString("en-US"),
+        String(mr.pagesLoaded),
+        String(mr.pagesWarm),
+        String(mr.pagesEnd),
+        mr.pagesEnd <= mr.pagesWarm ? "yes" : `no (+${mr.pagesEnd - mr.pagesWarm})`,
+        mr.failed ? "yes" : "no",
+      ]),
+      ["l", "r", "r", "r", "r", "l", "l"],
+    ),
+    "",
+  );
+
+  out.push("## Module sizes (bytes)", "");
+  out.push(
+    table(
+      ["module", "release", "debug"],
+      r.sizes.map((s) => [`build/${s.name}.wasm`, bytes(s.release), bytes(s.debug)]),
+      ["l", "r", "r"],
+    ),
+    "",
+  );
+  return out.join("\n");
+}
+
+export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise<BenchReport> {
+  const notes: string[] = [];
+  const built = await ensureNullC();
+  if (built) notes.push(built);
+
+  const host = new Host();
+  try {
+    const plugins = new Map<string, Plugin>();
+    const pagesLoaded = new Map<string, number>();
+    const specs: FilterSpec[] = benchFilters();
+    for (const spec of specs) {
+      const plugin = await loadPlugin(host, spec);
+      if (pluginFailed(plugin)) throw new Error(`${spec.name}: VM failed while loading ${spec.wasm}`);
+      plugins.set(spec.name, plugin);
+      pagesLoaded.set(spec.name, pluginPages(plugin));
+    }
+
+    const costs = await measureCosts(plugins, options);
+    const overhead = await measureOverhead(host, plugins.get("null-c")!, options);
+    const memory = [...plugins].map(([name, plugin]) => measureMemory(name, plugin, pagesLoaded.get(name)!, options.memoryConnections));
+    for (const [name, plugin] of plugins) {
+      if (pluginFailed(plugin)) throw new Error(`${name}: VM failed during the bench`);
+    }
+    const sizes = await wasmSizes(BUILD);
+
+    const asNull = costs.find((c) => c.filter === "null")!;
+    const dc = overhead.find((o) => o.path === DIRECT_C)!;
+    const da = overhead.find((o) => o.path === DIRECT_AS)!;
+    const goals: Goal[] = [
+      {
+        name: "downstream-data callback",
+        limit: GOALS.data,
+        measured: asNull.dataRatio,
+        pass: asNull.dataRatio <= GOALS.data,
+        direct: da.data.median / dc.data.median,
+      },
+      {
+        name: "connection lifecycle",
+        limit: GOALS.lifecycle,
+        measured: asNull.lifecycleRatio,
+        pass: asNull.lifecycleRatio <= GOALS.lifecycle,
+        direct: da.lifecycle.median / dc.lifecycle.median,
+      },
+    ];
+    const cpus = os.cpus();
+    const machine = {
+      cpu: cpus[0]?.model.trim() ?? "unknown CPU",
+      cores: cpus.length,
+      node: process.version,
+      date: new Date().toISOString(),
+      os: `${os.type()} ${os.release()} ${os.arch()}`,
+    };
+    const partial = { machine, costs, overhead, memory, sizes, goals, notes };
+    const markdown = render(partial, options);
+    if (options.out) await writeFile(options.out, `${markdown}\n`);
+    if (options.print) console.log(markdown);
+    return { ...partial, markdown };
+  } finally {
+    await host.close();
+  }
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name("bench")
+    .description("Benchmark filters through the host emulator and write BENCHMARKS.md")
+    .option("--rounds <n>", "timed rounds per measurement", positiveInt, DEFAULT_OPTIONS.rounds)
+    .option("--data-iterations <n>", "downstream-data callbacks per round", positiveInt, DEFAULT_OPTIONS.dataIterations)
+    .option("--lifecycle-iterations <n>", "connections per round", positiveInt, DEFAULT_OPTIONS.lifecycleIterations)
+    .option("--memory-connections <n>", "connections for the memory section", positiveInt, DEFAULT_OPTIONS.memoryConnections)
+    .option("--out <file>", "Markdown output", DEFAULT_OPTIONS.out)
+    .option("--no-write", "do not write the Markdown file");
+  program.parse();
+  const o = program.opts<{
+    rounds: number;
+    dataIterations: number;
+    lifecycleIterations: number;
+    memoryConnections: number;
+    out: string;
+    write: boolean;
+  }>();
+  await runBench({
+    rounds: o.rounds,
+    dataIterations: o.dataIterations,
+    lifecycleIterations: o.lifecycleIterations,
+    memoryConnections: o.memoryConnections,
+    out: o.write ? path.resolve(o.out) : undefined,
+    print: true,
+  });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.stack ?? err.message : err);
+    process.exit(1);
+  });
+}

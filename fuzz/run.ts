@@ -1,0 +1,294 @@
+/**
+ * `npm run fuzz`: real first flights (mutated) and noise through a filter via the host
+ * emulator, with random chunking, random upstream data and a random close order. Fails (exit 1)
+ * when the VM traps (fails) or its memory keeps growing, printing the seed and the input.
+ *
+ *   npm run fuzz -- --seed 1234 --iterations 100000 --filter tcp-stats
+ */
+import { randomInt } from "node:crypto";
+import { pathToFileURL } from "node:url";
+import { Command, InvalidArgumentError } from "commander";
+import { Host, type StatSnapshot } from "../test/host/index.js";
+import { loadPlugin, pluginFailed, pluginPages, resolveFilter, type FilterSpec } from "../bench/lib/drive.js";
+import { loadCorpus } from "./corpus.js";
+import { MAX_INPUT, Mutator } from "./mutate.js";
+import { Rng } from "./rng.js";
+
+export interface FuzzOptions {
+  readonly seed: number;
+  readonly iterations: number;
+  /** A filter name (`build/<name>.wasm` or `build/fixtures/<name>.wasm`) or a `.wasm` path. */
+  readonly filter: string;
+  readonly configuration?: string;
+  /** Iterations before the memory baseline is taken (the runtime's heap settles first). */
+  readonly warmup?: number;
+  /** Pages the VM may grow after warm-up before the run counts as leaking. */
+  readonly slackPages?: number;
+  /** Print progress and the summary. */
+  readonly print?: boolean;
+}
+
+export const DEFAULT_ITERATIONS = 100_000;
+export const DEFAULT_SLACK_PAGES = 2;
+
+export interface FuzzFailure {
+  readonly kind: "trap" | "exception" | "memory";
+  readonly iteration: number;
+  readonly message: string;
+  /** The input of the failing iteration (for memory: the last one). */
+  readonly input: Uint8Array;
+  readonly origin: string;
+  /** What the iteration did, e.g. `new, down 12, up 40, down 3 eos, close Remote`. */
+  readonly steps: string;
+}
+
+export interface FuzzResult {
+  readonly seed: number;
+  readonly filter: string;
+  /** `--filter` as given (name or path), for the replay line. */
+  readonly filterArg: string;
+  readonly configuration: string;
+  readonly iterations: number;
+  readonly corpusSize: number;
+  readonly inputBytes: number;
+  readonly downstreamCalls: number;
+  readonly upstreamCalls: number;
+  readonly upstreamBytes: number;
+  readonly pagesLoaded: number;
+  readonly pagesWarm: number;
+  readonly pagesEnd: number;
+  /** Log lines at error or critical level the filter (or the host about it) wrote. */
+  readonly errorLogs: number;
+  /** The first few of them, for the report. */
+  readonly errorSamples: string[];
+  readonly elapsedMs: number;
+  /** The host's wasm custom stats at the end (what the filter counted). */
+  readonly stats: StatSnapshot[];
+  readonly failure?: FuzzFailure;
+}
+
+const EMPTY: Uint8Array = new Uint8Array(0);
+const CLOSES = ["eos-then-remote", "upstream-eos-then-remote", "local", "remote", "eos-only-then-remote"] as const;
+
+export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
+  const spec: FilterSpec = resolveFilter(options.filter, options.configuration);
+  const rng = new Rng(options.seed);
+  const corpus = await loadCorpus();
+  const mutator = new Mutator(rng, corpus);
+  const upstream = new Uint8Array(512);
+  const warmup = options.warmup ?? Math.min(500, Math.floor(options.iterations / 10));
+  const slack = options.slackPages ?? DEFAULT_SLACK_PAGES;
+  const started = performance.now();
+  const host = new Host();
+  let inputBytes = 0;
+  let downstreamCalls = 0;
+  let upstreamCalls = 0;
+  let upstreamBytes = 0;
+  const steps: string[] = [];
+  try {
+    const plugin = await loadPlugin(host, spec);
+    if (pluginFailed(plugin)) throw new Error(`${spec.name}: VM failed while loading ${spec.wasm}`);
+    const pagesLoaded = pluginPages(plugin);
+    let pagesWarm = pagesLoaded;
+    let failure: FuzzFailure | undefined;
+    let input: Uint8Array = EMPTY;
+    let iteration = 0;
+
+    let errorLogs = 0;
+    const errorSamples: string[] = [];
+    // The host keeps every log line; a long run must not keep them all.
+    const drainLogs = (): void => {
+      for (const entry of host.logs) {
+        if (entry.level === "error" || entry.level === "critical") {
+          errorLogs++;
+          if (errorSamples.length < 5) errorSamples.push(`[${entry.level}] ${entry.message}`);
+        }
+      }
+      host.logs.length = 0;
+    };
+
+    const fail = (kind: FuzzFailure["kind"], message: string): FuzzFailure => ({
+      kind,
+      iteration,
+      message,
+      input: input.slice(),
+      origin: mutator.origin,
+      steps: steps.join(", "),
+    });
+    const failMessage = (): string => {
+      drainLogs();
+      const vmFailure = errorSamples.find((m) => m.includes("Wasm VM failed"));
+      return vmFailure ?? `${spec.name}: VM failed (trap or abort)`;
+    };
+
+    for (; iteration < options.iterations; iteration++) {
+      if (iteration === warmup) pagesWarm = pluginPages(plugin);
+      input = mutator.next();
+      inputBytes += input.length;
+      steps.length = 0;
+      try {
+        const c = host.connection({ filters: [plugin] });
+        c.newConnection();
+        steps.push("new");
+        const close = CLOSES[rng.int(CLOSES.length)]!;
+        const chunks = rng.range(1, 6);
+        let at = 0;
+        for (let k = 0; k < chunks && !c.closed; k++) {
+          const last = k === chunks - 1;
+          const end = last ? input.length : at + rng.int(input.length - at + 1);
+          const eos = last && close === "eos-then-remote";
+          c.downstreamData(input.subarray(at, end), eos);
+          downstreamCalls++;
+          steps.push(`down ${end - at}${eos ? " eos" : ""}`);
+          at = end;
+          if (rng.chance(0.3) && !c.closed) {
+            const n = rng.int(upstream.length + 1);
+            rng.fill(upstream, 0, n);
+            c.upstreamData(upstream.subarray(0, n), false);
+            upstreamCalls++;
+            upstreamBytes += n;
+            steps.push(`up ${n}`);
+          }
+        }
+        // Reads re-enabled by a filter are delivered on a later turn (connection.ts).
+        await null;
+        if (!c.closed) {
+          if (close === "upstream-eos-then-remote") {
+            c.upstreamData(EMPTY, true);
+            upstreamCalls++;
+            steps.push("up 0 eos");
+          } else if (close === "eos-only-then-remote") {
+            c.downstreamData(EMPTY, true);
+            downstreamCalls++;
+            steps.push("down 0 eos");
+          }
+        }
+        if (!c.closed) {
+          const peer = close === "local" ? "Local" : "Remote";
+          c.close(peer);
+          steps.push(`close ${peer}`);
+        }
+      } catch (err) {
+        failure = fail("exception", err instanceof Error ? err.message : String(err));
+        break;
+      }
+      if (pluginFailed(plugin)) {
+        failure = fail("trap", failMessage());
+        break;
+      }
+      if (host.logs.length > 1000) drainLogs();
+      if (options.print && iteration > 0 && iteration % 100_000 === 0) {
+        console.log(`fuzz: ${iteration.toLocaleString("en-US")} iterations, pages=${pluginPages(plugin)}`);
+      }
+    }
+    drainLogs();
+    if (options.iterations <= warmup) pagesWarm = pluginPages(plugin);
+    const pagesEnd = pluginPages(plugin);
+    if (!failure && pagesEnd > pagesWarm + slack) {
+      failure = fail("memory", `memory grew from ${pagesWarm} pages after warm-up to ${pagesEnd} (slack ${slack})`);
+    }
+    return {
+      seed: options.seed,
+      filter: spec.name,
+      filterArg: options.filter,
+      configuration: spec.configuration ?? "",
+      iterations: failure && failure.kind !== "memory" ? failure.iteration + 1 : options.iterations,
+      corpusSize: corpus.length,
+      inputBytes,
+      downstreamCalls,
+      upstreamCalls,
+      upstreamBytes,
+      pagesLoaded,
+      pagesWarm,
+      pagesEnd,
+      errorLogs,
+      errorSamples,
+      elapsedMs: performance.now() - started,
+      stats: host.stats(),
+      failure,
+    };
+  } finally {
+    await host.close();
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
+export function describe(result: FuzzResult): string {
+  const lines = [
+    `fuzz: filter=${result.filter} seed=${result.seed} iterations=${result.iterations.toLocaleString("en-US")} ` +
+      `(${(result.elapsedMs / 1000).toFixed(1)} s, ${Math.round((result.iterations / result.elapsedMs) * 1000).toLocaleString("en-US")}/s)`,
+    `fuzz: corpus of ${result.corpusSize} first flights; ${result.inputBytes.toLocaleString("en-US")} input bytes, ${result.downstreamCalls.toLocaleString("en-US")} downstream reads, ${result.upstreamCalls.toLocaleString("en-US")} upstream writes (${result.upstreamBytes.toLocaleString("en-US")} bytes)`,
+    `fuzz: memory pages loaded=${result.pagesLoaded} after-warm-up=${result.pagesWarm} end=${result.pagesEnd}`,
+    `fuzz: ${result.errorLogs} error/critical log lines${result.errorSamples.length > 0 ? `, first: ${result.errorSamples.join(" | ")}` : ""}`,
+  ];
+  const f = result.failure;
+  if (f) {
+    lines.push(
+      f.kind === "memory"
+        ? `fuzz: FAILED (memory) after ${f.iteration} iterations: ${f.message}`
+        : `fuzz: FAILED (${f.kind}) at iteration ${f.iteration}: ${f.message}`,
+      `fuzz: replay with: npm run fuzz -- --seed ${result.seed} --iterations ${result.iterations} --filter ${result.filterArg}` +
+        (result.configuration ? ` --config ${JSON.stringify(result.configuration)}` : ""),
+      `fuzz: input origin${f.kind === "memory" ? " (last input)" : ""}: ${f.origin}`,
+      `fuzz: steps: ${f.steps}`,
+      `fuzz: input (${f.input.length} bytes, hex): ${hex(f.input)}`,
+    );
+  } else {
+    lines.push("fuzz: OK (no trap, memory flat)");
+  }
+  return lines.join("\n");
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
+  return n;
+}
+
+function seed(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError(`expected a seed in 0..4294967295, got "${value}"`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name("fuzz")
+    .description("Feed mutated first flights and noise through a filter via the host emulator")
+    .option("--seed <n>", "PRNG seed (printed; default random)", seed)
+    .option("--iterations <n>", "connections to run", nonNegativeInt, DEFAULT_ITERATIONS)
+    .option("--filter <name>", "filter: build/<name>.wasm, build/fixtures/<name>.wasm, or a .wasm path", "tcp-stats")
+    .option("--config <text>", "plugin configuration", "")
+    .option("--slack-pages <n>", "memory pages allowed to grow after warm-up", nonNegativeInt, DEFAULT_SLACK_PAGES)
+    .option("--warmup <n>", "iterations before the memory baseline", nonNegativeInt);
+  program.parse();
+  const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number }>();
+  const chosen = o.seed ?? randomInt(0, 0xffffffff);
+  console.log(`fuzz: seed=${chosen} filter=${o.filter} iterations=${o.iterations} max-input=${MAX_INPUT}`);
+  const result = await runFuzz({
+    seed: chosen,
+    iterations: o.iterations,
+    filter: o.filter,
+    configuration: o.config,
+    slackPages: o.slackPages,
+    warmup: o.warmup,
+    print: true,
+  });
+  const text = describe(result);
+  if (result.failure) {
+    console.error(text);
+    process.exitCode = 1;
+  } else {
+    console.log(text);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(`fuzz: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

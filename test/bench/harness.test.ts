@@ -1,0 +1,143 @@
+/**
+ * Keeps the bench and fuzz harnesses from rotting: runs their code paths with tiny counts and
+ * checks the shape of what they report. No timing is asserted (timings belong in BENCHMARKS.md).
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { BUILD, ensureNullC } from "../../bench/lib/drive.js";
+import { runBench } from "../../bench/run.js";
+import { CORPUS } from "../../fuzz/corpus.js";
+import { Mutator } from "../../fuzz/mutate.js";
+import { Rng } from "../../fuzz/rng.js";
+import { describe as describeFuzz, runFuzz } from "../../fuzz/run.js";
+
+before(async () => {
+  await ensureNullC();
+});
+
+describe("null-c", () => {
+  test("exports the ABI marker, memory, malloc and the 0.2.1 network and HTTP callbacks", async () => {
+    const module = await WebAssembly.compile(await readFile(path.join(BUILD, "fixtures", "null-c.wasm")));
+    assert.deepEqual(WebAssembly.Module.imports(module), []);
+    const names = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+    for (const name of [
+      "memory", "malloc", "proxy_abi_version_0_2_1", "proxy_on_context_create", "proxy_on_vm_start",
+      "proxy_on_configure", "proxy_on_new_connection", "proxy_on_downstream_data", "proxy_on_upstream_data",
+      "proxy_on_downstream_connection_close", "proxy_on_upstream_connection_close", "proxy_on_done",
+      "proxy_on_log", "proxy_on_delete", "proxy_on_request_headers", "proxy_on_response_headers",
+      "proxy_on_request_body", "proxy_on_response_body", "proxy_on_http_call_response", "proxy_on_tick",
+    ]) {
+      assert.ok(names.has(name), `null-c.wasm does not export ${name}`);
+    }
+  });
+
+  test("malloc hands out distinct, growing, reusable blocks", async () => {
+    const { instance } = await WebAssembly.instantiate(await readFile(path.join(BUILD, "fixtures", "null-c.wasm")));
+    const x = instance.exports as { malloc(n: number): number; free(p: number): void; memory: WebAssembly.Memory };
+    const a = x.malloc(16);
+    const b = x.malloc(200_000); // larger than the initial memory: must grow it
+    assert.ok(a > 0 && b > a + 16, `a=${a} b=${b}`);
+    assert.ok(x.memory.buffer.byteLength >= b + 200_000);
+    x.free(a);
+    assert.equal(x.malloc(8), a);
+  });
+});
+
+describe("bench", () => {
+  test("reports every section for null-c, null and tcp-stats", async () => {
+    const r = await runBench({
+      dataIterations: 200,
+      lifecycleIterations: 50,
+      rounds: 2,
+      memoryConnections: 200,
+      out: undefined,
+      print: false,
+    });
+    assert.deepEqual(r.costs.map((c) => c.filter), ["null-c", "null", "tcp-stats"]);
+    for (const c of r.costs) {
+      assert.ok(c.data.median > 0 && Number.isFinite(c.data.median), `${c.filter} data ${c.data.median}`);
+      assert.ok(c.lifecycle.median > 0 && Number.isFinite(c.lifecycle.median), `${c.filter} lifecycle`);
+      assert.equal(c.data.rounds, 2);
+    }
+    assert.equal(r.costs[0]!.dataRatio, 1);
+    assert.deepEqual(
+      r.overhead.map((o) => o.path),
+      [
+        "null-c: direct wasm export call",
+        "null-c: host adapter (NetworkFilter)",
+        "null-c: host.connection (filter manager)",
+        "null (AS): direct wasm export call",
+      ],
+    );
+    for (const o of r.overhead) assert.ok(o.data.median > 0 && o.lifecycle.median > 0, o.path);
+    assert.deepEqual(r.goals.map((g) => g.name), ["downstream-data callback", "connection lifecycle"]);
+    for (const g of r.goals) assert.equal(g.pass, g.measured <= g.limit);
+    assert.deepEqual(r.memory.map((m) => m.filter), ["null-c", "null", "tcp-stats"]);
+    for (const m of r.memory) {
+      assert.equal(m.failed, false, `${m.filter} VM failed`);
+      assert.ok(m.pagesEnd >= 1);
+    }
+    const names = r.sizes.map((s) => s.name);
+    for (const n of ["tcp-stats", "fixtures/null", "fixtures/null-c"]) assert.ok(names.includes(n), `sizes lack ${n}`);
+    assert.ok(r.sizes.find((s) => s.name === "tcp-stats")!.debug! > 0);
+    assert.match(r.markdown, /^# Benchmarks/);
+    assert.match(r.markdown, /\| downstream-data callback +\|.*\| (PASS|MISS) +\|/);
+    assert.match(r.markdown, new RegExp(`${r.machine.cores} cores`));
+  });
+});
+
+describe("fuzz", () => {
+  test("the same seed produces the same inputs", () => {
+    const draw = (seed: number): string[] => {
+      const m = new Mutator(new Rng(seed), CORPUS);
+      return Array.from({ length: 50 }, () => Buffer.from(m.next()).toString("hex"));
+    };
+    assert.deepEqual(draw(7), draw(7));
+    assert.notDeepEqual(draw(7), draw(8));
+  });
+
+  test("tcp-stats survives a short run with flat memory and counts every byte it was fed", async () => {
+    const r = await runFuzz({ seed: 12345, iterations: 300, filter: "tcp-stats" });
+    assert.equal(r.failure, undefined, r.failure && describeFuzz(r));
+    assert.equal(r.iterations, 300);
+    assert.ok(r.downstreamCalls >= 300);
+    assert.ok(r.inputBytes > 0 && r.upstreamBytes > 0);
+    assert.ok(r.pagesEnd <= r.pagesWarm + 2);
+    assert.match(describeFuzz(r), /seed=12345/);
+    // The fuzz loop really drives the filter: tcp-stats' books match what the loop sent.
+    const stat = (name: string) => r.stats.find((s) => s.name === `wasmcustom.tcp_stats.${name}`)?.value;
+    assert.equal(stat("connections_opened"), 300n);
+    assert.equal(stat("connections_closed"), 300n);
+    assert.equal(stat("connections_active"), 0n);
+    assert.equal(stat("received_bytes"), BigInt(r.inputBytes));
+    assert.equal(stat("sent_bytes"), BigInt(r.upstreamBytes));
+  });
+
+  test("a filter whose memory keeps growing fails the run", async (t) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "protomesh-fuzz-"));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const wasm = path.join(dir, "leak.wasm");
+    await promisify(execFile)("clang", [
+      "--target=wasm32", "-nostdlib", "-O2", "-Wl,--no-entry", "-Wl,--export-dynamic", "-Wl,--allow-undefined",
+      "-o", wasm, path.join(import.meta.dirname, "../../fuzz/fixtures/leak.c"),
+    ]);
+    const r = await runFuzz({ seed: 3, iterations: 40, filter: wasm, warmup: 5, slackPages: 2 });
+    assert.equal(r.failure?.kind, "memory", r.failure ? describeFuzz(r) : "no failure");
+    assert.ok(r.pagesEnd > r.pagesWarm + 2);
+    assert.match(describeFuzz(r), /FAILED \(memory\)/);
+  });
+
+  test("a trapping filter is reported with its seed and input", async () => {
+    const r = await runFuzz({ seed: 1, iterations: 50, filter: "probe", configuration: "trap_in=data" });
+    assert.ok(r.failure, "probe with trap_in=data did not fail the run");
+    assert.ok(r.failure.kind === "trap" || r.failure.kind === "exception", r.failure.kind);
+    const text = describeFuzz(r);
+    assert.match(text, /--seed 1 /);
+    assert.match(text, /input \(\d+ bytes, hex\): [0-9a-f]*/);
+  });
+});

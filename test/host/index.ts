@@ -1,0 +1,11 @@
+/** Public surface of the host emulator. */
+export { Host, type HostOptions, type LoadPluginOptions } from "./host.js";
+export { Plugin, PluginLoadError } from "./plugin.js";
+export { WasmVm, type PluginSpec } from "./vm.js";
+export { WasmNetworkFilter, WasmHttpFilter } from "./wasm-filter.js";
+export { LogStore, type LogEntry } from "./logs.js";
+export { CUSTOM_STAT_NAMESPACE, type StatSnapshot } from "./metrics.js";
+export { WasmResult, BufferType, MapType, StreamType, MetricType, PeerType, marshalPairs, unmarshalPairs } from "./abi.js";
+export { encodeSetFilterStateArgs, OBJECT_FACTORIES } from "./foreign.js";
+export { formatAddress } from "./properties.js";
+export * from "./types.js";

@@ -1,0 +1,242 @@
+/**
+ * proxy_get_property / proxy_set_property as Envoy answers them.
+ *
+ * Envoy: source/extensions/common/wasm/context.cc (getProperty walks `\0`-separated segments;
+ * findValue asks the CEL StreamActivation first, then the wasm-only tokens plugin_name,
+ * plugin_root_id, plugin_vm_id, connection_id, then filter state `wasm.<name>` holding a
+ * CelState), source/extensions/filters/common/expr/context.cc (the attribute wrappers) and
+ * serializeValue (string/bytes raw, int64/uint64/double little-endian 8 bytes, bool 1 byte,
+ * maps as proxy-wasm pairs). A dotted single segment such as "source.address" is not a
+ * top-level name and answers NotFound.
+ */
+import { marshalPairs, WasmResult } from "./abi.js";
+import type { Context } from "./context.js";
+import type { Address, FilterState, FilterStateEntry, HeaderList } from "./types.js";
+
+type Value =
+  | { readonly t: "string"; readonly v: string }
+  | { readonly t: "bytes"; readonly v: Uint8Array }
+  | { readonly t: "int64"; readonly v: bigint }
+  | { readonly t: "uint64"; readonly v: bigint }
+  | { readonly t: "bool"; readonly v: boolean }
+  | { readonly t: "map"; readonly get: (key: string) => Value | undefined; readonly keys: () => string[] };
+
+/** Filter-state entries written by set_property (Envoy CelState objects); others are not properties. */
+const celStates = new WeakSet<FilterStateEntry>();
+
+export const CEL_STATE_KEY_PREFIX = "wasm.";
+
+const DIRECTIONS = { UNSPECIFIED: 0n, INBOUND: 1n, OUTBOUND: 2n } as const;
+
+/** Network::Address::Instance::asString: "ip:port", IPv6 in brackets. */
+export function formatAddress(a: Address): string {
+  return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+function str(v: string): Value {
+  return { t: "string", v };
+}
+
+function map(fields: Record<string, () => Value | undefined>): Value {
+  return {
+    t: "map",
+    get: (k) => (Object.prototype.hasOwnProperty.call(fields, k) ? fields[k]() : undefined),
+    keys: () => Object.keys(fields).filter((k) => fields[k]() !== undefined),
+  };
+}
+
+function headerMap(headers: HeaderList | null): Value {
+  return {
+    t: "map",
+    get: (k) => {
+      if (!headers) return undefined;
+      const lk = k.toLowerCase();
+      for (const [hk, hv] of headers) if (hk === lk) return str(hv);
+      return undefined;
+    },
+    keys: () => (headers ? headers.map(([k]) => k) : []),
+  };
+}
+
+function header(headers: HeaderList | null, name: string): Value | undefined {
+  if (!headers) return undefined;
+  for (const [k, v] of headers) if (k === name) return str(v);
+  return undefined;
+}
+
+function lookupCelState(ctx: Context, key: string): FilterStateEntry | undefined {
+  const fs = ctx.filterState();
+  let e = fs?.get(key);
+  if (e && celStates.has(e)) return e;
+  // An HTTP stream's filter state sees the connection's (FilterStateImpl parent chain).
+  const conn = ctx.connection()?.filterState;
+  if (conn && conn !== fs) {
+    e = conn.get(key);
+    if (e && celStates.has(e)) return e;
+  }
+  return undefined;
+}
+
+function topLevel(ctx: Context, name: string): Value | undefined {
+  const conn = ctx.connection();
+  const http = ctx.httpCallbacks;
+  if (conn) {
+    switch (name) {
+      case "source":
+        return map({
+          address: () => str(formatAddress(conn.source)),
+          port: () => ({ t: "int64", v: BigInt(conn.source.port) }),
+        });
+      case "destination":
+        return map({
+          address: () => str(formatAddress(conn.destination)),
+          port: () => ({ t: "int64", v: BigInt(conn.destination.port) }),
+        });
+      case "connection":
+        return map({
+          id: () => ({ t: "uint64", v: conn.id }),
+          mtls: () => ({ t: "bool", v: false }),
+          requested_server_name: () => str(conn.requestedServerName),
+        });
+      case "upstream":
+        return map({
+          address: () => (conn.upstreamAddress ? str(formatAddress(conn.upstreamAddress)) : undefined),
+          port: () => (conn.upstreamAddress ? { t: "int64", v: BigInt(conn.upstreamAddress.port) } : undefined),
+        });
+      case "xds":
+        return map({
+          cluster_name: () => {
+            const c = http?.streamInfo.upstreamCluster ?? conn.upstreamCluster;
+            return c === undefined ? undefined : str(c);
+          },
+          listener_direction: () => ({ t: "int64", v: DIRECTIONS[conn.listenerDirection] }),
+          filter_chain_name: () => str(conn.filterChainName),
+        });
+      case "filter_state": {
+        const sources: FilterState[] = [];
+        const fs = ctx.filterState();
+        if (fs) sources.push(fs);
+        if (conn.filterState !== fs) sources.push(conn.filterState);
+        return {
+          t: "map",
+          get: (k) => {
+            for (const s of sources) {
+              const e = s.get(k);
+              if (e) return { t: "bytes", v: e.value };
+            }
+            return undefined;
+          },
+          keys: () => [...new Set(sources.flatMap((s) => s.keys()))],
+        };
+      }
+      case "connection_id":
+        return { t: "uint64", v: conn.id };
+    }
+  }
+  if (http) {
+    const reqHeaders = ctx.requestHeaders ?? ctx.accessLogRequestHeaders;
+    const respHeaders = ctx.responseHeaders ?? ctx.accessLogResponseHeaders;
+    if (name === "request") {
+      return map({
+        headers: () => headerMap(reqHeaders),
+        path: () => header(reqHeaders, ":path"),
+        url_path: () => {
+          const p = header(reqHeaders, ":path");
+          if (!p || p.t !== "string") return undefined;
+          const q = p.v.indexOf("?");
+          return str(q < 0 ? p.v : p.v.slice(0, q));
+        },
+        host: () => header(reqHeaders, ":authority"),
+        scheme: () => header(reqHeaders, ":scheme"),
+        method: () => header(reqHeaders, ":method"),
+        referer: () => header(reqHeaders, "referer"),
+        useragent: () => header(reqHeaders, "user-agent"),
+        id: () => header(reqHeaders, "x-request-id"),
+      });
+    }
+    if (name === "response") {
+      return map({
+        code: () =>
+          http.streamInfo.responseCode === undefined ? undefined : { t: "int64", v: BigInt(http.streamInfo.responseCode) },
+        headers: () => headerMap(respHeaders),
+        trailers: () => headerMap(ctx.responseTrailers ?? ctx.accessLogResponseTrailers),
+      });
+    }
+  }
+  switch (name) {
+    case "plugin_name":
+      return str(ctx.vm.plugin.name);
+    case "plugin_root_id":
+      return str(ctx.vm.plugin.rootId);
+    case "plugin_vm_id":
+      return str(ctx.vm.plugin.vmId);
+  }
+  if (conn || http) {
+    const e = lookupCelState(ctx, CEL_STATE_KEY_PREFIX + name);
+    if (e) return { t: "bytes", v: e.value };
+  }
+  return undefined;
+}
+
+const enc = new TextEncoder();
+
+function serialize(v: Value): Uint8Array {
+  switch (v.t) {
+    case "string":
+      return enc.encode(v.v);
+    case "bytes":
+      return v.v;
+    case "int64": {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigInt64(0, v.v, true);
+      return b;
+    }
+    case "uint64": {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigUint64(0, v.v, true);
+      return b;
+    }
+    case "bool":
+      return new Uint8Array([v.v ? 1 : 0]);
+    case "map": {
+      const pairs: Array<[string, string]> = [];
+      const dec = new TextDecoder("latin1");
+      for (const k of v.keys()) {
+        const fv = v.get(k);
+        if (fv) pairs.push([k, fv.t === "string" ? fv.v : dec.decode(serialize(fv))]);
+      }
+      return marshalPairs(pairs);
+    }
+  }
+}
+
+export function getProperty(ctx: Context, path: string): { result: WasmResult; value?: Uint8Array } {
+  if (path.length === 0) return { result: WasmResult.NotFound };
+  const parts = path.split("\0");
+  // A trailing NUL leaves an empty last segment that Envoy's loop never visits.
+  if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
+  let value = topLevel(ctx, parts[0]);
+  if (!value) return { result: WasmResult.NotFound };
+  for (let i = 1; i < parts.length; i++) {
+    if (value.t !== "map") return { result: WasmResult.NotFound };
+    const next: Value | undefined = value.get(parts[i]);
+    if (!next) return { result: WasmResult.NotFound };
+    value = next;
+  }
+  return { result: WasmResult.Ok, value: serialize(value) };
+}
+
+/**
+ * Context::setProperty: no stream info (root context) → NotFound; otherwise filter state
+ * `wasm.<path>` holds a CelState (default prototype: bytes, mutable, life span FilterChain)
+ * whose value is the raw bytes given.
+ */
+export function setProperty(ctx: Context, path: string, value: Uint8Array): WasmResult {
+  const fs = ctx.filterState();
+  if (!fs) return WasmResult.NotFound;
+  const key = CEL_STATE_KEY_PREFIX + path;
+  const entry: FilterStateEntry = { value: value.slice(), span: "FilterChain", readOnly: false };
+  celStates.add(entry);
+  if (!fs.set(key, entry)) return WasmResult.BadArgument;
+  return WasmResult.Ok;
+}

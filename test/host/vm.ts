@@ -1,0 +1,452 @@
+/**
+ * One wasm VM (Envoy's per-worker Wasm / proxy-wasm-cpp-host WasmBase): a WebAssembly.Instance
+ * of the plugin's module, its contexts, the "current context" bookkeeping host functions use,
+ * memory helpers, and failure handling (a trap or proc_exit in any call fails the VM for good,
+ * cpp-host WasmBase::fail(FailState::RuntimeError)).
+ */
+import { WasmResult } from "./abi.js";
+import { Context } from "./context.js";
+import { buildImports } from "./imports.js";
+import type { LogStore } from "./logs.js";
+import { VmMetrics, type StatsStore } from "./metrics.js";
+import type { SharedData, SharedQueues } from "./shared.js";
+import type { CallManager } from "./calls.js";
+import type { ClusterConfig } from "./types.js";
+
+export interface PluginSpec {
+  readonly name: string;
+  readonly rootId: string;
+  readonly vmId: string;
+  readonly configuration: Uint8Array;
+  readonly vmConfiguration: Uint8Array;
+  readonly failOpen: boolean;
+  /** Numeric proxy-wasm log level (Trace=0 … Critical=5). */
+  readonly logLevel: number;
+}
+
+/** What a VM needs from the process around it (implemented by Host). */
+export interface HostServices {
+  readonly logs: LogStore;
+  readonly statsStore: StatsStore;
+  readonly sharedData: SharedData;
+  readonly sharedQueues: SharedQueues;
+  readonly clusters: Map<string, ClusterConfig>;
+  readonly calls: CallManager;
+}
+
+/** Thrown by proc_exit / env.abort to unwind the wasm stack; the VM is then failed. */
+export class ProcExit extends Error {
+  constructor(readonly code: number) {
+    super(`proc_exit(${code})`);
+  }
+}
+
+type WasmFn = (...args: number[]) => number;
+
+/** The proxy_on_* exports a VM may call; missing ones are undefined (Envoy skips them). */
+export interface ModuleExports {
+  readonly memory: WebAssembly.Memory;
+  readonly malloc: ((size: number) => number) | undefined;
+  readonly _initialize: (() => void) | undefined;
+  readonly _start: (() => void) | undefined;
+  readonly proxy_on_context_create: WasmFn | undefined;
+  readonly proxy_on_vm_start: WasmFn | undefined;
+  readonly proxy_on_configure: WasmFn | undefined;
+  readonly proxy_on_tick: WasmFn | undefined;
+  readonly proxy_on_new_connection: WasmFn | undefined;
+  readonly proxy_on_downstream_data: WasmFn | undefined;
+  readonly proxy_on_upstream_data: WasmFn | undefined;
+  readonly proxy_on_downstream_connection_close: WasmFn | undefined;
+  readonly proxy_on_upstream_connection_close: WasmFn | undefined;
+  readonly proxy_on_request_headers: WasmFn | undefined;
+  readonly proxy_on_request_body: WasmFn | undefined;
+  readonly proxy_on_request_trailers: WasmFn | undefined;
+  readonly proxy_on_response_headers: WasmFn | undefined;
+  readonly proxy_on_response_body: WasmFn | undefined;
+  readonly proxy_on_response_trailers: WasmFn | undefined;
+  readonly proxy_on_done: WasmFn | undefined;
+  readonly proxy_on_log: WasmFn | undefined;
+  readonly proxy_on_delete: WasmFn | undefined;
+  readonly proxy_on_http_call_response: WasmFn | undefined;
+  readonly proxy_on_queue_ready: WasmFn | undefined;
+  readonly proxy_on_grpc_receive_initial_metadata: WasmFn | undefined;
+  readonly proxy_on_grpc_receive: WasmFn | undefined;
+  readonly proxy_on_grpc_receive_trailing_metadata: WasmFn | undefined;
+  readonly proxy_on_grpc_close: WasmFn | undefined;
+  readonly proxy_on_foreign_function: WasmFn | undefined;
+}
+
+export type CallbackName = Exclude<keyof ModuleExports, "memory" | "malloc" | "_initialize" | "_start">;
+
+export class WasmVm {
+  failed = false;
+  failMessage = "";
+  readonly contexts = new Map<number, Context>();
+  readonly metrics: VmMetrics;
+  rootContext!: Context;
+  /** Timer per root context (Wasm::setTimerPeriod); period in ms. */
+  readonly tickPeriods = new Map<number, number>();
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+  /** cpp-host callout ids: HttpCall = 0 mod 4, GrpcCall = 1 mod 4, pre-incremented by 4. */
+  private nextHttpCallId = 0;
+  private nextGrpcCallId = 1;
+
+  private exp!: ModuleExports;
+  private instance!: WebAssembly.Instance;
+  private nextContextId = 1;
+  private current: Context;
+  private effectiveId = 0;
+  private depth = 0;
+  private readonly afterActions: Array<() => void> = [];
+  /** cpp-host stopNextIteration: set by send_local_response, cleared when the next call starts. */
+  stopNextIteration = false;
+
+  // Cached memory views, refreshed when the memory grows (the old ArrayBuffer detaches).
+  private buf: ArrayBuffer = new ArrayBuffer(0);
+  private u8: Uint8Array = new Uint8Array(0);
+  private dv: DataView = new DataView(this.buf);
+
+  /** The VM context (id 0): used for _initialize and malloc, like cpp-host's vm_context(). */
+  readonly vmContext: Context;
+
+  constructor(
+    readonly plugin: PluginSpec,
+    readonly host: HostServices,
+    /** -1 for the canary, 0..n-1 for workers. */
+    readonly index: number,
+  ) {
+    this.metrics = new VmMetrics(host.statsStore);
+    this.vmContext = new Context(this, 0, null);
+    this.current = this.vmContext;
+  }
+
+  /** Instantiates the module and runs _initialize/_start; false when the VM failed. */
+  instantiate(module: WebAssembly.Module): boolean {
+    try {
+      this.instance = new WebAssembly.Instance(module, buildImports(this));
+    } catch (err) {
+      this.fail(`Failed to instantiate wasm module: ${errorText(err)}`);
+      return false;
+    }
+    const e = this.instance.exports as Record<string, unknown>;
+    const fn = (name: string) => (typeof e[name] === "function" ? (e[name] as WasmFn) : undefined);
+    const memory = e.memory;
+    if (!(memory instanceof WebAssembly.Memory)) {
+      this.fail("Wasm module is missing memory export.");
+      return false;
+    }
+    this.exp = {
+      memory,
+      malloc: fn("malloc") ?? fn("proxy_on_memory_allocate"),
+      _initialize: fn("_initialize"),
+      _start: fn("_initialize") ? undefined : fn("_start"),
+      proxy_on_context_create: fn("proxy_on_context_create"),
+      proxy_on_vm_start: fn("proxy_on_vm_start"),
+      proxy_on_configure: fn("proxy_on_configure"),
+      proxy_on_tick: fn("proxy_on_tick"),
+      proxy_on_new_connection: fn("proxy_on_new_connection"),
+      proxy_on_downstream_data: fn("proxy_on_downstream_data"),
+      proxy_on_upstream_data: fn("proxy_on_upstream_data"),
+      proxy_on_downstream_connection_close: fn("proxy_on_downstream_connection_close"),
+      proxy_on_upstream_connection_close: fn("proxy_on_upstream_connection_close"),
+      proxy_on_request_headers: fn("proxy_on_request_headers"),
+      proxy_on_request_body: fn("proxy_on_request_body"),
+      proxy_on_request_trailers: fn("proxy_on_request_trailers"),
+      proxy_on_response_headers: fn("proxy_on_response_headers"),
+      proxy_on_response_body: fn("proxy_on_response_body"),
+      proxy_on_response_trailers: fn("proxy_on_response_trailers"),
+      proxy_on_done: fn("proxy_on_done"),
+      proxy_on_log: fn("proxy_on_log"),
+      proxy_on_delete: fn("proxy_on_delete"),
+      proxy_on_http_call_response: fn("proxy_on_http_call_response"),
+      proxy_on_queue_ready: fn("proxy_on_queue_ready"),
+      proxy_on_grpc_receive_initial_metadata: fn("proxy_on_grpc_receive_initial_metadata"),
+      proxy_on_grpc_receive: fn("proxy_on_grpc_receive"),
+      proxy_on_grpc_receive_trailing_metadata: fn("proxy_on_grpc_receive_trailing_metadata"),
+      proxy_on_grpc_close: fn("proxy_on_grpc_close"),
+      proxy_on_foreign_function: fn("proxy_on_foreign_function"),
+    };
+    this.refreshViews();
+    // cpp-host WasmBase::getFunctions: a module without malloc fails with MissingFunction.
+    if (!this.exp.malloc) {
+      this.fail("Wasm module is missing malloc function.");
+      return false;
+    }
+    const init = this.exp._initialize ?? this.exp._start;
+    if (init) {
+      this.current = this.vmContext;
+      try {
+        init();
+      } catch (err) {
+        this.fail(`Function: ${this.exp._initialize ? "_initialize" : "_start"} failed: ${errorText(err)}`);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  get exports(): ModuleExports {
+    return this.exp;
+  }
+
+  has(name: CallbackName): boolean {
+    return this.exp[name] !== undefined;
+  }
+
+  /** Id of the plugin's root context in this VM (1 once started). */
+  get rootContextId(): number {
+    return this.rootContext?.id ?? 0;
+  }
+
+  memoryPages(): number {
+    return this.exp.memory.buffer.byteLength / 65536;
+  }
+
+  // ---------------------------------------------------------------- contexts
+
+  createRootContext(): Context {
+    const ctx = new Context(this, this.allocContextId(), null);
+    this.contexts.set(ctx.id, ctx);
+    this.rootContext = ctx;
+    return ctx;
+  }
+
+  createStreamContext(): Context {
+    const ctx = new Context(this, this.allocContextId(), this.rootContext);
+    this.contexts.set(ctx.id, ctx);
+    return ctx;
+  }
+
+  deleteContext(ctx: Context): void {
+    for (const cancel of ctx.pendingCalls.values()) cancel();
+    ctx.pendingCalls.clear();
+    this.contexts.delete(ctx.id);
+  }
+
+  private allocContextId(): number {
+    for (;;) {
+      const id = this.nextContextId;
+      this.nextContextId = (this.nextContextId + 1) >>> 0;
+      if (id !== 0 && !this.contexts.has(id)) return id;
+    }
+  }
+
+  /** cpp-host contextOrEffectiveContext(). */
+  context(): Context {
+    if (this.effectiveId === 0) return this.current;
+    return this.contexts.get(this.effectiveId) ?? this.current;
+  }
+
+  setEffectiveContext(id: number): WasmResult {
+    if (!this.contexts.has(id)) return WasmResult.BadArgument;
+    this.effectiveId = id;
+    return WasmResult.Ok;
+  }
+
+  nextHttpCallToken(): number {
+    return (this.nextHttpCallId = (this.nextHttpCallId + 4) >>> 0);
+  }
+
+  nextGrpcCallToken(): number {
+    return (this.nextGrpcCallId = (this.nextGrpcCallId + 4) >>> 0);
+  }
+
+  // ---------------------------------------------------------------- calls into wasm
+
+  /**
+   * Calls a proxy_on_* export with `ctx` current. Returns the export's result (0 for void, and
+   * 0 when the export is missing or the VM failed during the call: callers check `failed`).
+   * After-VM-call actions (Envoy's addAfterVmCallAction: continueReading, close, local reply)
+   * run when the outermost call returns.
+   */
+  invoke(ctx: Context, name: CallbackName, a = 0, b = 0, c = 0, d = 0): number {
+    const fn = this.exp[name];
+    if (fn === undefined || this.failed) return 0;
+    const prev = this.current;
+    const prevEffective = this.effectiveId;
+    if (this.depth === 0) this.stopNextIteration = false;
+    this.current = ctx;
+    this.effectiveId = 0;
+    this.depth++;
+    let r = 0;
+    try {
+      r = fn(ctx.id, a, b, c, d);
+    } catch (err) {
+      this.fail(`Function: ${name} failed: ${errorText(err)}`);
+      r = 0;
+    } finally {
+      this.current = prev;
+      this.effectiveId = prevEffective;
+      this.depth--;
+    }
+    if (this.depth === 0 && this.afterActions.length > 0) this.runAfterActions();
+    return r;
+  }
+
+  addAfterVmCallAction(action: () => void): void {
+    this.afterActions.push(action);
+  }
+
+  private runAfterActions(): void {
+    // Actions may call back into the VM (continueReading → next filter → …): take the list first.
+    const actions = this.afterActions.splice(0, this.afterActions.length);
+    for (const a of actions) a();
+  }
+
+  /** Marks the VM failed for good (every later callback is skipped) and logs it. */
+  fail(message: string): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.failMessage = message;
+    for (const t of this.timers.values()) clearInterval(t);
+    this.timers.clear();
+    // Envoy Wasm::error: "Wasm VM failed {message}" (source/extensions/common/wasm/wasm.cc).
+    this.host.logs.add(5, `Wasm VM failed ${message}`, this.plugin.name, this.index, this.current.id);
+  }
+
+  // ---------------------------------------------------------------- memory
+
+  refreshViews(): void {
+    const b = this.exp.memory.buffer;
+    if (b !== this.buf) {
+      this.buf = b;
+      this.u8 = new Uint8Array(b);
+      this.dv = new DataView(b);
+    }
+  }
+
+  /** A view of wasm memory (valid until the next call into the module), or null when out of bounds. */
+  slice(ptr: number, size: number): Uint8Array | null {
+    this.refreshViews();
+    ptr >>>= 0;
+    size >>>= 0;
+    if (ptr + size > this.u8.length) return null;
+    return this.u8.subarray(ptr, ptr + size);
+  }
+
+  /** Copies bytes out of wasm memory. */
+  copyOut(ptr: number, size: number): Uint8Array | null {
+    const s = this.slice(ptr, size);
+    return s === null ? null : s.slice();
+  }
+
+  string(ptr: number, size: number): string | null {
+    const s = this.slice(ptr, size);
+    if (s === null) return null;
+    return Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString("utf8");
+  }
+
+  setU32(ptr: number, value: number): boolean {
+    this.refreshViews();
+    ptr >>>= 0;
+    if (ptr + 4 > this.u8.length) return false;
+    this.dv.setUint32(ptr, value >>> 0, true);
+    return true;
+  }
+
+  setU64(ptr: number, value: bigint): boolean {
+    this.refreshViews();
+    ptr >>>= 0;
+    if (ptr + 8 > this.u8.length) return false;
+    this.dv.setBigUint64(ptr, BigInt.asUintN(64, value), true);
+    return true;
+  }
+
+  setBytes(ptr: number, bytes: Uint8Array): boolean {
+    this.refreshViews();
+    ptr >>>= 0;
+    if (ptr + bytes.length > this.u8.length) return false;
+    this.u8.set(bytes, ptr);
+    return true;
+  }
+
+  getU32(ptr: number): number | null {
+    this.refreshViews();
+    ptr >>>= 0;
+    if (ptr + 4 > this.u8.length) return null;
+    return this.dv.getUint32(ptr, true);
+  }
+
+  /**
+   * WasmBase::allocMemory: asks the module's malloc for `size` bytes (returns 0 on failure).
+   * malloc runs with the VM context current, as in cpp-host.
+   */
+  alloc(size: number): number {
+    const malloc = this.exp.malloc;
+    if (!malloc || this.failed) return 0;
+    const prev = this.current;
+    const prevEffective = this.effectiveId;
+    this.current = this.vmContext;
+    this.effectiveId = 0;
+    let p = 0;
+    try {
+      p = malloc(size) >>> 0;
+    } catch (err) {
+      // Unwind the wasm code that called the host function too: the VM is dead.
+      this.fail(`Function: malloc failed: ${errorText(err)}`);
+      throw err;
+    } finally {
+      this.current = prev;
+      this.effectiveId = prevEffective;
+    }
+    return p;
+  }
+
+  /**
+   * WasmBase::copyToPointerSize: malloc + copy, then write pointer and size; an empty value is
+   * pointer 0, size 0. Returns a WasmResult.
+   */
+  copyToPointerSize(data: Uint8Array, ptrPtr: number, sizePtr: number): WasmResult {
+    let p = 0;
+    if (data.length > 0) {
+      p = this.alloc(data.length);
+      if (p === 0) return WasmResult.InvalidMemoryAccess;
+      if (!this.setBytes(p, data)) return WasmResult.InvalidMemoryAccess;
+    }
+    if (!this.setU32(ptrPtr, p)) return WasmResult.InvalidMemoryAccess;
+    if (!this.setU32(sizePtr, data.length)) return WasmResult.InvalidMemoryAccess;
+    return WasmResult.Ok;
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  /** Wasm::setTimerPeriod: one timer per root context; 0 disables. Timers are unref'd. */
+  setTimerPeriod(rootId: number, ms: number): void {
+    const existing = this.timers.get(rootId);
+    if (existing) clearInterval(existing);
+    this.timers.delete(rootId);
+    this.tickPeriods.set(rootId, ms);
+    if (ms > 0 && !this.failed) {
+      const t = setInterval(() => this.tick(rootId), ms);
+      t.unref();
+      this.timers.set(rootId, t);
+    }
+  }
+
+  /** Wasm::tickHandler → ContextBase::onTick. */
+  tick(rootId: number): void {
+    const ctx = this.contexts.get(rootId);
+    if (!ctx || this.failed || !(this.tickPeriods.get(rootId)! > 0)) return;
+    this.invoke(ctx, "proxy_on_tick");
+  }
+
+  /** Stops timers and cancels outstanding calls (host.close()). */
+  shutdown(): void {
+    for (const t of this.timers.values()) clearInterval(t);
+    this.timers.clear();
+    for (const ctx of this.contexts.values()) {
+      for (const cancel of ctx.pendingCalls.values()) cancel();
+      ctx.pendingCalls.clear();
+    }
+  }
+
+  log(level: number, message: string, contextId: number): void {
+    this.host.logs.add(level, message, this.plugin.name, this.index, contextId);
+  }
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof ProcExit) return err.message;
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
