@@ -259,12 +259,7 @@ export class WasmHttpFilter implements HttpFilter {
     let size = buffer.bytes.length;
     if (ctx.bufferingRequestBody) {
       // decoder_callbacks_->addDecodedData(data, false): the chunk joins the buffered body.
-      const buffered = this.callbacks.decodingBuffer();
-      if (buffered) {
-        buffered.bytes = join(buffered.bytes, buffer.bytes);
-        buffer.bytes = EMPTY;
-        size = buffered.bytes.length;
-      }
+      size = absorbIntoBuffered(this.callbacks.decodingBuffer(), buffer, size);
     }
     ctx.requestBody = buffer;
     ctx.endOfStream = endStream;
@@ -299,12 +294,7 @@ export class WasmHttpFilter implements HttpFilter {
     if (!ctx.inVmContextCreated || ctx.failureLocalReplySent) return "Continue";
     let size = buffer.bytes.length;
     if (ctx.bufferingResponseBody) {
-      const buffered = this.callbacks.encodingBuffer();
-      if (buffered) {
-        buffered.bytes = join(buffered.bytes, buffer.bytes);
-        buffer.bytes = EMPTY;
-        size = buffered.bytes.length;
-      }
+      size = absorbIntoBuffered(this.callbacks.encodingBuffer(), buffer, size);
     }
     ctx.responseBody = buffer;
     ctx.endOfStream = endStream;
@@ -354,4 +344,16 @@ function join(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a, 0);
   out.set(b, a.length);
   return out;
+}
+
+/**
+ * Moves a new body chunk into the body the filter manager buffered so far and answers the size
+ * the filter must be told. On continue Envoy may hand the buffered body itself back as the data:
+ * joining a buffer with itself would empty it, so that case is left alone.
+ */
+function absorbIntoBuffered(buffered: DataBuffer | undefined, chunk: DataBuffer, size: number): number {
+  if (!buffered || buffered === chunk) return size;
+  buffered.bytes = join(buffered.bytes, chunk.bytes);
+  chunk.bytes = EMPTY;
+  return buffered.bytes.length;
 }
