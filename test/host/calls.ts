@@ -11,7 +11,7 @@ import http from "node:http";
 import * as grpc from "@grpc/grpc-js";
 import { decodeUtf8, WasmResult } from "./abi.js";
 import type { Context } from "./context.js";
-import { parseProtoFields } from "./foreign.js";
+import { parseGrpcService } from "./foreign.js";
 import type { ClusterConfig, HeaderList } from "./types.js";
 
 const dec = new TextDecoder();
@@ -159,13 +159,10 @@ export class CallManager {
     timeoutMs: number,
   ): { result: WasmResult; token: number } {
     let clusterName: string | undefined;
-    const fields = parseProtoFields(service);
-    const envoyGrpc = fields?.get(1);
-    if (fields && envoyGrpc) {
-      const inner = parseProtoFields(envoyGrpc);
-      const name = inner?.get(1);
-      clusterName = name ? dec.decode(name) : "";
-    } else if (fields && fields.size > 0) {
+    const ref = parseGrpcService(service);
+    if (ref.kind === "envoy_grpc") {
+      clusterName = ref.clusterName;
+    } else if (ref.kind === "google_grpc") {
       // A GrpcService without envoy_grpc (google_grpc): not emulated → client creation fails.
       return { result: WasmResult.BadArgument, token: 0 };
     } else {

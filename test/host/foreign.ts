@@ -8,6 +8,7 @@
  * stream info (root context) → NotFound. Since Envoy 1.37 it acts on the effective context.
  */
 import { deflateSync, inflateSync } from "node:zlib";
+import protobuf from "protobufjs";
 import { WasmResult } from "./abi.js";
 import type { Context } from "./context.js";
 import type { LifeSpan } from "./types.js";
@@ -51,76 +52,57 @@ interface SetFilterStateArgs {
   span: number;
 }
 
-function readVarint(b: Uint8Array, pos: { p: number }): bigint | null {
-  let result = 0n;
-  let shift = 0n;
-  while (pos.p < b.length) {
-    const byte = b[pos.p++];
-    result |= BigInt(byte & 0x7f) << shift;
-    if ((byte & 0x80) === 0) return result;
-    shift += 7n;
-    if (shift > 63n) return null;
-  }
-  return null;
-}
+// The foreign-function argument and GrpcService messages, declared once for protobufjs. `value`
+// is `string` in Envoy's proto; decoding it as bytes keeps non-UTF-8 values intact.
+const messages = new protobuf.Root()
+  .add(
+    new protobuf.Type("SetEnvoyFilterStateArguments")
+      .add(new protobuf.Field("path", 1, "string"))
+      .add(new protobuf.Field("value", 2, "bytes"))
+      .add(new protobuf.Field("span", 3, "int32")),
+  )
+  .add(new protobuf.Type("EnvoyGrpc").add(new protobuf.Field("clusterName", 1, "string")))
+  .add(
+    new protobuf.Type("GrpcService")
+      .add(new protobuf.Field("envoyGrpc", 1, "EnvoyGrpc"))
+      .add(new protobuf.Field("googleGrpc", 2, "bytes")),
+  );
+const SetEnvoyFilterStateArguments = messages.lookupType("SetEnvoyFilterStateArguments");
+const GrpcService = messages.lookupType("GrpcService");
 
-/** Minimal proto3 decode of SetEnvoyFilterStateArguments; null when ParseFromString would fail. */
+/** proto3 decode of SetEnvoyFilterStateArguments; null when ParseFromString would fail. */
 export function decodeSetFilterStateArgs(b: Uint8Array): SetFilterStateArgs | null {
-  const out: SetFilterStateArgs = { path: "", value: new Uint8Array(0), span: 0 };
-  const pos = { p: 0 };
-  while (pos.p < b.length) {
-    const tag = readVarint(b, pos);
-    if (tag === null) return null;
-    const field = Number(tag >> 3n);
-    const wire = Number(tag & 7n);
-    if (field === 0) return null;
-    if (wire === 0) {
-      const v = readVarint(b, pos);
-      if (v === null) return null;
-      if (field === 3) out.span = Number(BigInt.asIntN(32, v));
-    } else if (wire === 2) {
-      const len = readVarint(b, pos);
-      if (len === null || pos.p + Number(len) > b.length) return null;
-      const bytes = b.subarray(pos.p, pos.p + Number(len));
-      pos.p += Number(len);
-      if (field === 1) out.path = dec.decode(bytes);
-      else if (field === 2) out.value = bytes;
-    } else if (wire === 1) {
-      pos.p += 8;
-    } else if (wire === 5) {
-      pos.p += 4;
-    } else {
-      return null;
-    }
-    if (pos.p > b.length) return null;
+  try {
+    const m = SetEnvoyFilterStateArguments.toObject(SetEnvoyFilterStateArguments.decode(b), { defaults: true });
+    return { path: m.path as string, value: m.value as Uint8Array, span: m.span as number };
+  } catch {
+    return null;
   }
-  return out;
 }
 
 /** Encodes SetEnvoyFilterStateArguments (for tests and tools). */
 export function encodeSetFilterStateArgs(path: string, value: string, span: number): Uint8Array {
-  const enc = new TextEncoder();
-  const p = enc.encode(path);
-  const v = enc.encode(value);
-  const parts: number[] = [];
-  const varint = (n: number) => {
-    while (n > 0x7f) {
-      parts.push((n & 0x7f) | 0x80);
-      n >>>= 7;
-    }
-    parts.push(n);
-  };
-  parts.push(0x0a);
-  varint(p.length);
-  parts.push(...p);
-  parts.push(0x12);
-  varint(v.length);
-  parts.push(...v);
-  if (span !== 0) {
-    parts.push(0x18);
-    varint(span);
+  return SetEnvoyFilterStateArguments.encode({ path, value: new TextEncoder().encode(value), span }).finish();
+}
+
+/**
+ * What the `service` argument of grpc_call names: Envoy first parses it as a GrpcService and,
+ * when that fails, takes the bytes as a plain cluster name (context.cc grpcCall).
+ */
+export type GrpcServiceRef =
+  | { readonly kind: "envoy_grpc"; readonly clusterName: string }
+  | { readonly kind: "google_grpc" }
+  | { readonly kind: "cluster_name" };
+
+export function parseGrpcService(b: Uint8Array): GrpcServiceRef {
+  try {
+    const m = GrpcService.decode(b) as unknown as { envoyGrpc?: { clusterName?: string }; googleGrpc?: Uint8Array };
+    if (m.envoyGrpc) return { kind: "envoy_grpc", clusterName: m.envoyGrpc.clusterName ?? "" };
+    if (m.googleGrpc) return { kind: "google_grpc" };
+  } catch {
+    // not a GrpcService: a plain cluster name
   }
-  return new Uint8Array(parts);
+  return { kind: "cluster_name" };
 }
 
 /** Context::setEnvoyFilterState. */
@@ -168,32 +150,3 @@ export const FOREIGN_FUNCTIONS: ReadonlyMap<string, ForeignFunction> = new Map<s
     },
   ],
 ]);
-
-/** Generic proto wire parse (length-delimited fields only kept); null when malformed. */
-export function parseProtoFields(b: Uint8Array): Map<number, Uint8Array> | null {
-  const out = new Map<number, Uint8Array>();
-  const pos = { p: 0 };
-  while (pos.p < b.length) {
-    const tag = readVarint(b, pos);
-    if (tag === null) return null;
-    const field = Number(tag >> 3n);
-    const wire = Number(tag & 7n);
-    if (field === 0) return null;
-    if (wire === 0) {
-      if (readVarint(b, pos) === null) return null;
-    } else if (wire === 2) {
-      const len = readVarint(b, pos);
-      if (len === null || pos.p + Number(len) > b.length) return null;
-      out.set(field, b.subarray(pos.p, pos.p + Number(len)));
-      pos.p += Number(len);
-    } else if (wire === 1) {
-      pos.p += 8;
-    } else if (wire === 5) {
-      pos.p += 4;
-    } else {
-      return null;
-    }
-    if (pos.p > b.length) return null;
-  }
-  return out;
-}
