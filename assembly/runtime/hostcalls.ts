@@ -253,8 +253,9 @@ export function sendLocalResponse(
 // ---- metrics ---------------------------------------------------------------------------------
 
 /**
- * Defines (or finds) a metric. The value is the host's id, an opaque u32: Envoy's first counter
- * has id 0, so 0 is a valid id and only `status` says whether the definition worked.
+ * Defines (or finds) a metric. The value is the host's id, an opaque u32: Envoy packs the type
+ * into the low two bits (a gauge's id can be 1), other hosts start at 0, so any value is valid
+ * and only `status` says whether the definition worked.
  */
 export function defineMetric(type: MetricType, name: string): U32Result {
   const n = String.UTF8.encode(name);

@@ -9,7 +9,7 @@ export * from "../../runtime/exports";
 
 class TcpStatsRoot extends RootContext {
   prefix: string = "";
-  // Host metric ids; opaque (Envoy's first counter is 0), valid once `ready`.
+  // Host metric ids: opaque (Envoy encodes the type in the low bits), valid once `ready`.
   opened: u32 = 0;
   closed: u32 = 0;
   active: u32 = 0;
