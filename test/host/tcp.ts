@@ -27,8 +27,9 @@
  *   above its watermark → upstream reads paused (node's socket.write() answer stands in for
  *   Envoy's watermarks).
  *
- * Listener: chain selection is `pickFilterChain` over a connection's facts, so a listener-filter
- * step (http_inspector, filter_chain_match on application protocols) can be added in front of it.
+ * Listener: the listener filters (listener-filters.ts: tls_inspector, http_inspector, the
+ * listener-filter timeout) run first, then `pickFilterChain` selects the chain from what they
+ * found, as Envoy's ActiveTcpSocket → ActiveTcpListener::newConnection does.
  */
 import * as net from "node:net";
 import { chooseEndpoint, connectUpstream, DEFAULT_CONNECT_TIMEOUT_MS, resolveCluster } from "./cluster.js";
@@ -40,6 +41,7 @@ import {
   type CloseType,
   type Transport,
 } from "./filter-manager.js";
+import { runListenerFilters, type ListenerFilterOptions } from "./listener-filters.js";
 import {
   FilterState,
   type Address,
@@ -72,11 +74,16 @@ export interface TcpProxyConfig {
   readonly delayRouteSelection?: boolean;
 }
 
-/** The part of Envoy's filter_chain_match the emulator understands. */
+/**
+ * The part of Envoy's filter_chain_match the emulator understands. An unset or empty field
+ * matches anything (it is the catch-all entry at its level). `serverNames` may hold wildcards
+ * `*.example.com`; `transportProtocol` is `tls` or `raw_buffer`.
+ */
 export interface FilterChainMatch {
   readonly destinationPort?: number;
-  readonly applicationProtocols?: ReadonlyArray<string>;
   readonly serverNames?: ReadonlyArray<string>;
+  readonly transportProtocol?: string;
+  readonly applicationProtocols?: ReadonlyArray<string>;
 }
 
 export interface TcpFilterChain {
@@ -86,7 +93,7 @@ export interface TcpFilterChain {
   readonly match?: FilterChainMatch;
 }
 
-export interface TcpListenerOptions {
+export interface TcpListenerOptions extends ListenerFilterOptions {
   readonly filterChains: ReadonlyArray<TcpFilterChain>;
   /** Used when no chain matches (Envoy default_filter_chain). */
   readonly defaultFilterChain?: TcpFilterChain;
@@ -103,41 +110,102 @@ export interface ConnectionFacts {
   readonly destination: Address;
   readonly requestedServerName: string;
   readonly applicationProtocols: ReadonlyArray<string>;
+  /** Detected transport protocol; Envoy fills in `raw_buffer` when no listener filter set one. @default "raw_buffer" */
+  readonly transportProtocol?: string;
 }
 
 /**
- * Envoy's filter chain selection, reduced: a chain matches when every field it sets matches;
- * among matches the most specific wins in Envoy's order (destination port, then server names,
- * then application protocols); a chain without `match` matches anything; then the default chain.
+ * Envoy's filter chain selection, FilterChainManagerImpl::findFilterChain
+ * (source/common/listener_manager/filter_chain_manager_impl.cc), for the fields above. A tree
+ * walk, one level per field, without backtracking:
+ * 1. destination port: if any chain names this port, only those chains are considered and
+ *    when none of them matches further down the DEFAULT chain is used (not the port-less
+ *    chains); otherwise the chains without a port (port 0);
+ * 2. (destination IP: not emulated, every chain is catch-all);
+ * 3. server names: exact name, then wildcards from the longest suffix (`.b.c` before `.c` for
+ *    `a.b.c`), then chains without server names;
+ * 4. transport protocol: exact, then chains without one;
+ * 5. application protocols: the first of the connection's protocols that some chain names,
+ *    then chains without application protocols;
+ * 6. (source type/IP/port: not emulated.)
+ * A level with no candidate ends the walk with no chain → `defaultChain` (undefined = the
+ * connection is closed).
  */
 export function pickFilterChain(
   chains: ReadonlyArray<TcpFilterChain>,
   facts: ConnectionFacts,
   defaultChain?: TcpFilterChain,
 ): TcpFilterChain | undefined {
-  let best: TcpFilterChain | undefined;
-  let bestScore = -1;
-  for (const chain of chains) {
-    const m = chain.match;
-    let score = 0;
-    if (m?.destinationPort !== undefined) {
-      if (m.destinationPort !== facts.destination.port) continue;
-      score += 4;
-    }
-    if (m?.serverNames !== undefined && m.serverNames.length > 0) {
-      if (!m.serverNames.includes(facts.requestedServerName)) continue;
-      score += 2;
-    }
-    if (m?.applicationProtocols !== undefined && m.applicationProtocols.length > 0) {
-      if (!m.applicationProtocols.some((p) => facts.applicationProtocols.includes(p))) continue;
-      score += 1;
-    }
-    if (score > bestScore) {
-      best = chain;
-      bestScore = score;
+  const port = facts.destination.port;
+  const portOf = (c: TcpFilterChain): number => c.match?.destinationPort ?? 0;
+  if (port !== 0) {
+    const specific = chains.filter((c) => portOf(c) === port);
+    if (specific.length > 0) return byServerName(specific, facts) ?? defaultChain;
+  }
+  const any = chains.filter((c) => portOf(c) === 0);
+  return (any.length > 0 ? byServerName(any, facts) : undefined) ?? defaultChain;
+}
+
+function listOrCatchAll(list: ReadonlyArray<string> | undefined): ReadonlyArray<string> {
+  return list === undefined || list.length === 0 ? [""] : list;
+}
+
+function byServerName(chains: TcpFilterChain[], facts: ConnectionFacts): TcpFilterChain | undefined {
+  // Envoy stores "*.example.com" as ".example.com" (filter_chain_manager_impl.cc addFilterChains).
+  const keys = (c: TcpFilterChain): ReadonlyArray<string> =>
+    listOrCatchAll(c.match?.serverNames).map((n) => (n.startsWith("*.") ? n.slice(1) : n));
+  const withKey = (k: string): TcpFilterChain[] => chains.filter((c) => keys(c).includes(k));
+  const name = facts.requestedServerName;
+  let hit = withKey(name);
+  if (hit.length > 0) return byTransportProtocol(hit, facts);
+  let pos = name.indexOf(".", 1);
+  while (pos !== -1 && pos < name.length - 1) {
+    hit = withKey(name.slice(pos));
+    if (hit.length > 0) return byTransportProtocol(hit, facts);
+    pos = name.indexOf(".", pos + 1);
+  }
+  hit = withKey("");
+  return hit.length > 0 ? byTransportProtocol(hit, facts) : undefined;
+}
+
+function byTransportProtocol(chains: TcpFilterChain[], facts: ConnectionFacts): TcpFilterChain | undefined {
+  const tp = facts.transportProtocol ?? "raw_buffer";
+  const keyOf = (c: TcpFilterChain): string => c.match?.transportProtocol ?? "";
+  let hit = chains.filter((c) => keyOf(c) === tp);
+  if (hit.length === 0) hit = chains.filter((c) => keyOf(c) === "");
+  return hit.length > 0 ? byApplicationProtocols(hit, facts) : undefined;
+}
+
+function byApplicationProtocols(chains: TcpFilterChain[], facts: ConnectionFacts): TcpFilterChain | undefined {
+  const keys = (c: TcpFilterChain): ReadonlyArray<string> => listOrCatchAll(c.match?.applicationProtocols);
+  for (const p of facts.applicationProtocols) {
+    const hit = chains.find((c) => keys(c).includes(p));
+    if (hit !== undefined) return hit;
+  }
+  return chains.find((c) => keys(c).includes(""));
+}
+
+/**
+ * Envoy rejects a listener whose filter chains share a match ("multiple filter chains with the
+ * same matching rules are defined", filter_chain_manager_impl.cc); so does the emulator.
+ */
+function checkDistinctMatches(chains: ReadonlyArray<TcpFilterChain>): void {
+  const seen = new Map<string, string>();
+  for (const c of chains) {
+    const m = c.match;
+    for (const sn of listOrCatchAll(m?.serverNames)) {
+      for (const ap of listOrCatchAll(m?.applicationProtocols)) {
+        const key = JSON.stringify([m?.destinationPort ?? 0, sn, m?.transportProtocol ?? "", ap]);
+        const other = seen.get(key);
+        if (other !== undefined) {
+          throw new Error(
+            `filter chains ${JSON.stringify(other)} and ${JSON.stringify(c.name ?? "")}: multiple filter chains with the same matching rules are defined`,
+          );
+        }
+        seen.set(key, c.name ?? "");
+      }
     }
   }
-  return best ?? defaultChain;
 }
 
 export class Stats {
@@ -158,6 +226,11 @@ export interface TcpConnectionRecord {
   readonly id: bigint;
   readonly info: ConnectionInfo;
   readonly filterChainName: string;
+  /** What the listener filters found (transport `raw_buffer` when none set it). */
+  readonly transportProtocol: string;
+  readonly applicationProtocols: ReadonlyArray<string>;
+  /** True when the listener-filter timeout fired and continue_on_listener_filters_timeout let it on. */
+  readonly listenerFiltersTimedOut: boolean;
   upstreamCluster?: string;
   upstreamConnected: boolean;
   upstreamAddress?: Address;
@@ -604,11 +677,19 @@ class DownstreamSocket implements Transport {
   }
 }
 
+export interface ListenerClosedRecord {
+  readonly source: Address;
+  readonly destination: Address;
+  readonly reason: "timeout" | "remote_close" | "filter_close" | "error" | "no_filter_chain_match";
+}
+
 export interface TcpListener {
   readonly port: number;
   /** Local port that acts as an iptables REDIRECT target for `dst` (the original destination). */
   redirect(dst: Address): Promise<number>;
   readonly connections: ReadonlyArray<TcpConnectionRecord>;
+  /** Sockets closed before any filter chain ran (listener-filter timeout, no chain match, …). */
+  readonly listenerClosed: ReadonlyArray<ListenerClosedRecord>;
   readonly stats: Stats;
   close(): Promise<void>;
 }
@@ -623,6 +704,12 @@ export async function startTcpListener(host: DataPlaneHost, opts: TcpListenerOpt
       );
     }
   }
+  checkDistinctMatches(opts.filterChains);
+  for (const f of opts.listenerFilters ?? []) {
+    if (f !== "tls_inspector" && f !== "http_inspector") {
+      throw new Error(`unknown listener filter ${JSON.stringify(f)}: valid are tls_inspector, http_inspector`);
+    }
+  }
   const bindHost = opts.bindHost ?? "127.0.0.1";
   const stats = new Stats();
   const ctx: ListenerContext = {
@@ -632,22 +719,38 @@ export async function startTcpListener(host: DataPlaneHost, opts: TcpListenerOpt
     direction: opts.direction ?? "UNSPECIFIED",
   };
   const connections: TcpConnectionRecord[] = [];
+  const listenerClosed: ListenerClosedRecord[] = [];
   const servers: net.Server[] = [];
 
   const onConnection = (socket: net.Socket, originalDst: () => Address): void => {
     socket.pause();
     socket.setNoDelay(true);
     const downClosed = track(ctx, socket);
-    const facts: ConnectionFacts = {
-      source: { host: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 },
-      destination: originalDst(),
-      requestedServerName: "",
-      applicationProtocols: [],
-    };
+    const source: Address = { host: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+    const destination = originalDst();
+    runListenerFilters(socket, opts, stats, (outcome) => {
+      if (outcome.kind === "Closed") {
+        listenerClosed.push({ source, destination, reason: outcome.reason });
+        return;
+      }
+      const detected = outcome.facts;
+      newConnection(socket, downClosed, {
+        source,
+        destination,
+        requestedServerName: detected.requestedServerName,
+        applicationProtocols: detected.applicationProtocols,
+        transportProtocol: detected.transportProtocol,
+      }, outcome.timedOut);
+    });
+  };
+
+  /** ActiveTcpListener::newConnection: pick the chain, build the network filters. */
+  const newConnection = (socket: net.Socket, downClosed: Promise<void>, facts: ConnectionFacts, timedOut: boolean): void => {
     const chain = pickFilterChain(opts.filterChains, facts, opts.defaultFilterChain);
     if (chain === undefined) {
       // Envoy: "closing connection from …: no matching filter chain found".
       stats.inc("listener.no_filter_chain_match");
+      listenerClosed.push({ source: facts.source, destination: facts.destination, reason: "no_filter_chain_match" });
       socket.destroy();
       return;
     }
@@ -666,6 +769,9 @@ export async function startTcpListener(host: DataPlaneHost, opts: TcpListenerOpt
       id: info.id,
       info,
       filterChainName: info.filterChainName,
+      transportProtocol: facts.transportProtocol ?? "raw_buffer",
+      applicationProtocols: [...facts.applicationProtocols],
+      listenerFiltersTimedOut: timedOut,
       upstreamConnected: false,
       bytesFromDownstream: 0,
       bytesToDownstream: 0,
@@ -718,6 +824,7 @@ export async function startTcpListener(host: DataPlaneHost, opts: TcpListenerOpt
   return {
     port,
     connections,
+    listenerClosed,
     stats,
     async redirect(dst: Address): Promise<number> {
       const s = await listen(() => dst);

@@ -1,0 +1,171 @@
+/**
+ * A Dubbo provider stub and consumer speaking the Dubbo frame with hessian2 bodies (hessian.js):
+ * just enough to answer one `String method(String)` call per request, the way a Java provider
+ * would encode it (org.apache.dubbo.rpc.protocol.dubbo.DubboCodec).
+ *
+ * Frame: magic 0xdabb, flag (0x80 request, 0x40 two-way, 0x20 event, low 5 bits serialization
+ * id, hessian2 = 2), status (20 = OK, responses), request id i64, body length i32, body.
+ * Request body: dubbo version, service path, service version, method, parameter descriptor,
+ * arguments, attachments. Response body: 4 (RESPONSE_VALUE_WITH_ATTACHMENTS) or 1 (RESPONSE_VALUE),
+ * the value[, attachments].
+ */
+import * as net from "node:net";
+import { DecoderV2, EncoderV2 } from "hessian.js";
+import { listenTracked } from "./listen.js";
+
+export const DUBBO_HEADER = 16;
+const MAGIC = 0xdabb;
+const FLAG_REQUEST = 0x80;
+const FLAG_TWOWAY = 0x40;
+const HESSIAN2 = 2;
+const STATUS_OK = 20;
+const RESPONSE_VALUE = 1;
+const RESPONSE_VALUE_WITH_ATTACHMENTS = 4;
+
+export interface DubboRequest {
+  readonly id: bigint;
+  readonly dubboVersion: string;
+  readonly service: string;
+  readonly version: string;
+  readonly method: string;
+  readonly descriptor: string;
+  readonly args: unknown[];
+  readonly attachments: Record<string, unknown>;
+}
+
+function frame(flag: number, status: number, id: bigint, body: Buffer): Buffer {
+  const h = Buffer.alloc(DUBBO_HEADER);
+  h.writeUInt16BE(MAGIC, 0);
+  h[2] = flag;
+  h[3] = status;
+  h.writeBigInt64BE(id, 4);
+  h.writeInt32BE(body.length, 12);
+  return Buffer.concat([h, body]);
+}
+
+/** A two-way hessian2 request for `service.method(String)`. */
+export function encodeDubboRequest(id: bigint, service: string, method: string, arg: string): Buffer {
+  const e = new EncoderV2();
+  e.write("2.0.2").write(service).write("0.0.0").write(method).write("Ljava/lang/String;").write(arg);
+  e.write({ path: service, interface: service, version: "0.0.0" });
+  return frame(FLAG_REQUEST | FLAG_TWOWAY | HESSIAN2, 0, id, e.get());
+}
+
+function encodeDubboResponse(id: bigint, value: string): Buffer {
+  const e = new EncoderV2();
+  e.write(RESPONSE_VALUE_WITH_ATTACHMENTS).write(value).write({ dubbo: "2.0.2" });
+  return frame(HESSIAN2, STATUS_OK, id, e.get());
+}
+
+/** Reads `count` hessian values from a body (each value is one `read()`). */
+function readValues(body: Buffer, count: number): unknown[] {
+  const d = new DecoderV2(body);
+  const out: unknown[] = [];
+  for (let i = 0; i < count; i++) out.push(d.read());
+  return out;
+}
+
+function decodeRequest(id: bigint, body: Buffer): DubboRequest {
+  // One argument per descriptor entry; the stub only serves single-String methods.
+  const [dubboVersion, service, version, method, descriptor, arg, attachments] = readValues(body, 7);
+  return {
+    id,
+    dubboVersion: String(dubboVersion),
+    service: String(service),
+    version: String(version),
+    method: String(method),
+    descriptor: String(descriptor),
+    args: [arg],
+    attachments: (attachments ?? {}) as Record<string, unknown>,
+  };
+}
+
+/** Splits complete frames off `buf`; a bad magic is an error naming the bytes. */
+function takeFrames(buf: Buffer): { frames: Array<{ flag: number; status: number; id: bigint; body: Buffer }>; rest: Buffer } {
+  const frames: Array<{ flag: number; status: number; id: bigint; body: Buffer }> = [];
+  let off = 0;
+  while (buf.length - off >= DUBBO_HEADER) {
+    const magic = buf.readUInt16BE(off);
+    if (magic !== MAGIC) throw new Error(`dubbo: bad magic 0x${magic.toString(16)} at offset ${off}`);
+    const len = buf.readInt32BE(off + 12);
+    if (len < 0) throw new Error(`dubbo: invalid body length ${len}`);
+    if (buf.length - off < DUBBO_HEADER + len) break;
+    frames.push({
+      flag: buf[off + 2]!,
+      status: buf[off + 3]!,
+      id: buf.readBigInt64BE(off + 4),
+      body: buf.subarray(off + DUBBO_HEADER, off + DUBBO_HEADER + len),
+    });
+    off += DUBBO_HEADER + len;
+  }
+  return { frames, rest: buf.subarray(off) };
+}
+
+export interface DubboPeer {
+  readonly port: number;
+  /** Every request served, in order. */
+  readonly requests: DubboRequest[];
+  close(): Promise<void>;
+}
+
+/** Answers each two-way request with `<method>:<first argument>`. */
+export async function startDubboProvider(): Promise<DubboPeer> {
+  const requests: DubboRequest[] = [];
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    let pending: Buffer = Buffer.alloc(0);
+    s.on("error", () => {});
+    s.on("data", (c: Buffer) => {
+      try {
+        const { frames, rest } = takeFrames(Buffer.concat([pending, c]));
+        pending = Buffer.from(rest);
+        for (const f of frames) {
+          if ((f.flag & FLAG_REQUEST) === 0) continue;
+          const req = decodeRequest(f.id, f.body);
+          requests.push(req);
+          if (f.flag & FLAG_TWOWAY) s.write(encodeDubboResponse(f.id, `${req.method}:${String(req.args[0])}`));
+        }
+      } catch {
+        s.destroy();
+      }
+    });
+    s.on("end", () => s.end());
+  });
+  const c = await listenTracked(server);
+  return { port: c.port, requests, close: c.close };
+}
+
+/** One call on a fresh connection; resolves with the decoded value. */
+export function dubboInvoke(port: number, service: string, method: string, arg: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const id = 1n;
+    const s = net.connect({ host: "127.0.0.1", port });
+    let pending: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`dubbo ${service}.${method}: no response within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const fail = (e: Error): void => {
+      clearTimeout(timer);
+      s.destroy();
+      reject(e);
+    };
+    s.once("error", fail);
+    s.once("connect", () => s.write(encodeDubboRequest(id, service, method, arg)));
+    s.on("data", (c: Buffer) => {
+      try {
+        const { frames, rest } = takeFrames(Buffer.concat([pending, c]));
+        pending = Buffer.from(rest);
+        const f = frames.find((x) => x.id === id);
+        if (f === undefined) return;
+        if (f.status !== STATUS_OK) throw new Error(`dubbo: response status ${f.status}`);
+        const [kind, value] = readValues(f.body, 2);
+        if (kind !== RESPONSE_VALUE && kind !== RESPONSE_VALUE_WITH_ATTACHMENTS) throw new Error(`dubbo: response kind ${String(kind)}`);
+        clearTimeout(timer);
+        s.end();
+        resolve(String(value));
+      } catch (e) {
+        fail(e as Error);
+      }
+    });
+  });
+}

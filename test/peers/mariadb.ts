@@ -1,0 +1,102 @@
+/**
+ * A real MariaDB (Debian `mariadb-server`) in a temp dir: `mariadb-install-db` then `mariadbd`
+ * on 127.0.0.1 and a free port, `--skip-grant-tables` so any user logs in without a password.
+ * As root, both run with `--user=mysql` (mariadbd refuses root otherwise).
+ */
+import { existsSync } from "node:fs";
+import * as net from "node:net";
+import { join } from "node:path";
+import { isRoot, removeDir, runChecked, startDaemon, tempDir, waitReady, withFreePortRetry } from "./process.js";
+
+export interface MariaDbServer {
+  readonly port: number;
+  readonly socket: string;
+  readonly dir: string;
+  stop(): Promise<void>;
+}
+
+function firstExisting(names: ReadonlyArray<string>): string | undefined {
+  for (const n of names) if (existsSync(n)) return n;
+  return undefined;
+}
+
+/** Ready = the server sends its handshake greeting (protocol version 10) on connect. */
+function greets(port: number): () => Promise<boolean> {
+  return () =>
+    new Promise((resolve) => {
+      const s = net.connect({ host: "127.0.0.1", port });
+      const timer = setTimeout(() => {
+        s.destroy();
+        resolve(false);
+      }, 1000);
+      s.once("data", (c: Buffer) => {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(c.length > 4 && c[4] === 10);
+      });
+      s.once("error", () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+}
+
+export async function startMariaDb(): Promise<MariaDbServer> {
+  const installDb = firstExisting(["/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db"]);
+  const server = firstExisting(["/usr/sbin/mariadbd", "/usr/sbin/mysqld"]);
+  if (installDb === undefined || server === undefined) {
+    throw new Error("mariadb: mariadb-install-db / mariadbd not found; install the Debian package mariadb-server");
+  }
+  // Only root may (and must) name the user to switch to.
+  const userArg = isRoot() ? ["--user=mysql"] : [];
+  const dir = tempDir("mariadb", isRoot() ? "mysql" : undefined);
+  const data = join(dir, "data");
+  try {
+    runChecked("mariadb-install-db", installDb, [
+      "--no-defaults",
+      `--datadir=${data}`,
+      ...userArg,
+      "--auth-root-authentication-method=normal",
+      "--skip-test-db",
+      "--skip-name-resolve",
+    ]);
+  } catch (err) {
+    removeDir(dir);
+    throw err;
+  }
+  try {
+    return await withFreePortRetry(async (port) => {
+      const socket = join(dir, "mysqld.sock");
+      const logFile = join(dir, `error-${port}.log`);
+      const daemon = startDaemon("mariadbd", server, [
+        "--no-defaults",
+        `--datadir=${data}`,
+        ...userArg,
+        `--port=${port}`,
+        `--socket=${socket}`,
+        `--pid-file=${join(dir, "mariadbd.pid")}`,
+        `--log-error=${logFile}`,
+        "--bind-address=127.0.0.1",
+        "--skip-grant-tables",
+        "--skip-name-resolve",
+        "--skip-log-bin",
+        "--innodb-buffer-pool-size=16M",
+        "--innodb-log-file-size=8M",
+        "--max-connections=20",
+      ], logFile);
+      await waitReady(`mariadbd on port ${port}`, daemon, greets(port));
+      return {
+        port,
+        socket,
+        dir,
+        async stop() {
+          await daemon.stop(10_000);
+          removeDir(dir);
+        },
+      };
+    });
+  } catch (err) {
+    removeDir(dir);
+    throw err;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Apache Thrift (npm `thrift`) server and client for a one-method service, hand-written the way
+ * the thrift compiler's `js:node` output is (the compiler is not available here):
+ *
+ *   service Echo { string echo(1: string msg) }
+ *
+ * The server side is a processor (`process(input, output)`) given to `createMultiplexServer`; the
+ * client side is a class the library's Connection drives through `_reqs`, `seqid()` and
+ * `recv_<method>`.
+ */
+import * as net from "node:net";
+import {
+  Thrift,
+  TBinaryProtocol,
+  TBufferedTransport,
+  TCompactProtocol,
+  TFramedTransport,
+  createClient,
+  createConnection,
+  createMultiplexServer,
+  type Processor,
+  type TProtocol,
+  type TProtocolClass,
+  type TTransport,
+  type TTransportClass,
+} from "thrift";
+import { listenTracked } from "./listen.js";
+
+export type ThriftStack = "framed-binary" | "buffered-binary" | "framed-compact";
+
+export function thriftStack(stack: ThriftStack): { transport: TTransportClass; protocol: TProtocolClass } {
+  switch (stack) {
+    case "framed-binary":
+      return { transport: TFramedTransport, protocol: TBinaryProtocol };
+    case "buffered-binary":
+      return { transport: TBufferedTransport, protocol: TBinaryProtocol };
+    case "framed-compact":
+      return { transport: TFramedTransport, protocol: TCompactProtocol };
+  }
+}
+
+/** Reads a struct whose field `fid` is a string (1 in arguments, 0 in results); skips the rest. */
+function readStringField(input: TProtocol, fid: number): string | undefined {
+  let value: string | undefined;
+  input.readStructBegin();
+  for (;;) {
+    const f = input.readFieldBegin();
+    if (f.ftype === Thrift.Type.STOP) break;
+    if (f.fid === fid && f.ftype === Thrift.Type.STRING) value = input.readString();
+    else input.skip(f.ftype);
+    input.readFieldEnd();
+  }
+  input.readStructEnd();
+  return value;
+}
+
+/** Field 0 (`success`) for results, field 1 (`msg`) for arguments. */
+function writeStringStruct(output: TProtocol, name: string, fid: number, value: string): void {
+  output.writeStructBegin(name);
+  output.writeFieldBegin(fid === 0 ? "success" : "msg", Thrift.Type.STRING, fid);
+  output.writeString(value);
+  output.writeFieldEnd();
+  output.writeFieldStop();
+  output.writeStructEnd();
+}
+
+class EchoProcessor implements Processor {
+  constructor(private readonly calls: string[]) {}
+
+  process(input: TProtocol, output: TProtocol): void {
+    const m = input.readMessageBegin();
+    if (m.fname !== "echo") {
+      input.skip(Thrift.Type.STRUCT);
+      input.readMessageEnd();
+      const x = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN_METHOD, `unknown method ${m.fname}`);
+      output.writeMessageBegin(m.fname, Thrift.MessageType.EXCEPTION, m.rseqid);
+      x.write(output);
+      output.writeMessageEnd();
+      output.flush();
+      return;
+    }
+    const msg = readStringField(input, 1) ?? "";
+    input.readMessageEnd();
+    this.calls.push(msg);
+    output.writeMessageBegin("echo", Thrift.MessageType.REPLY, m.rseqid);
+    writeStringStruct(output, "echo_result", 0, `echo:${msg}`);
+    output.writeMessageEnd();
+    output.flush();
+  }
+}
+
+export interface ThriftPeer {
+  readonly port: number;
+  readonly stack: ThriftStack;
+  /** Arguments of every `echo` call served, in order. */
+  readonly calls: string[];
+  close(): Promise<void>;
+}
+
+export async function startThriftServer(stack: ThriftStack): Promise<ThriftPeer> {
+  const calls: string[] = [];
+  const server = createMultiplexServer(new EchoProcessor(calls), thriftStack(stack));
+  server.on("error", () => {});
+  const c = await listenTracked(server);
+  return { port: c.port, stack, calls, close: c.close };
+}
+
+type Callback = (err: Error | null, value?: string) => void;
+
+/** The client class a generated `Echo.Client` would be. */
+export class EchoClient {
+  private _seqid = 0;
+  readonly _reqs: Record<number, Callback> = {};
+
+  constructor(
+    readonly output: TTransport,
+    readonly pClass: TProtocolClass,
+  ) {}
+
+  seqid(): number {
+    return this._seqid;
+  }
+
+  new_seqid(): number {
+    return (this._seqid += 1);
+  }
+
+  echo(msg: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const seqid = this.new_seqid();
+      this._reqs[seqid] = (err, value) => (err ? reject(err) : resolve(value!));
+      const out = new this.pClass(this.output);
+      out.writeMessageBegin("echo", Thrift.MessageType.CALL, seqid);
+      writeStringStruct(out, "echo_args", 1, msg);
+      out.writeMessageEnd();
+      this.output.flush();
+    });
+  }
+
+  recv_echo(input: TProtocol, mtype: number, rseqid: number): void {
+    const callback = this._reqs[rseqid];
+    delete this._reqs[rseqid];
+    if (callback === undefined) return;
+    if (mtype === Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      callback(x);
+      return;
+    }
+    const value = readStringField(input, 0);
+    input.readMessageEnd();
+    if (value === undefined) callback(new Error("echo failed: unknown result"));
+    else callback(null, value);
+  }
+}
+
+/** Connects with the library's Connection, makes one `echo` call, closes. */
+export async function thriftEcho(port: number, stack: ThriftStack, msg: string, timeoutMs = 5000): Promise<string> {
+  const connection = createConnection("127.0.0.1", port, { ...thriftStack(stack), connect_timeout: timeoutMs, max_attempts: 1 });
+  const failed = new Promise<never>((_, reject) => {
+    connection.on("error", (e: Error) => reject(e));
+    const timer = setTimeout(() => reject(new Error(`thrift ${stack} echo: no answer within ${timeoutMs} ms`)), timeoutMs);
+    timer.unref();
+  });
+  try {
+    const client = createClient(EchoClient, connection);
+    return await Promise.race([client.echo(msg), failed]);
+  } finally {
+    connection.end();
+    (connection.connection as net.Socket).destroy();
+  }
+}
