@@ -429,6 +429,9 @@ export class EnvoyValidator {
       if (key !== undefined && obj[key] !== null && obj[key] !== undefined) continue;
       const rules = pgvRules(field);
       if (rules === undefined) continue;
+      // PGV checks a oneof member's rules only when that member is the one set (RouteMatch's
+      // safe_regex is `required` yet `prefix` may be chosen instead).
+      if (field.partOf !== null && field.partOf !== undefined) continue;
       const where = formatPath([...path, field.name]);
       if (rules.message?.required === true) {
         issues.push({ path: where, message: `required field is missing (${type.fullName.replace(/^\./, "")})` });

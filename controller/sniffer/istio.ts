@@ -1,0 +1,214 @@
+/**
+ * Istio EnvoyFilters (networking.istio.io/v1alpha3) deploying the sniffer on a sidecar's inbound
+ * port, one layout per mode, for Istio >= 1.29 (Envoy 1.37):
+ *
+ * - observe: insert the sniffer before tcp_proxy in the port's chains; tcp_proxy stays IMMEDIATE.
+ * - route: the same insert, plus a MERGE of tcp_proxy's upstream_connect_mode ON_DOWNSTREAM_DATA
+ *   and max_early_data_bytes (pairing.ts). Both patches carry a proxyVersion match: a proxy older
+ *   than 1.29 would NACK the unknown tcp_proxy fields, and the sniffer without them deadlocks.
+ * - bypass: for a port Istio treats as HTTP, where non-HTTP bytes are parsed by the HTTP
+ *   connection manager and dropped. Istio builds that port's plaintext chain on the
+ *   `virtualInbound` listener as {destination_port: P, transport_protocol: raw_buffer} with no
+ *   application protocols (pilot/pkg/networking/core/filterchain_options.go,
+ *   inboundPermissiveHTTPFilterChainMatchWithMxcOptions / inboundPlainTextHTTPFilterChainMatchOptions),
+ *   and leaves http_inspector disabled on it, since inspectors are enabled per port only where
+ *   some chain lists http/1.1 or h2c (listener_inbound.go, populateListenerFilters) and that is
+ *   computed before EnvoyFilters apply. So three patches: (1) ADD an http_inspector enabled only on
+ *   P, (2) MERGE application_protocols [http/1.0, http/1.1, h2c] into the port's raw_buffer HTTP
+ *   chain, (3) ADD a chain {destination_port: P, transport_protocol: raw_buffer} without
+ *   application protocols: sniffer(bypass) → tcp_proxy → InboundPassthroughCluster. Envoy prefers
+ *   the chain whose application protocols match, so HTTP keeps Istio's chain and the rest takes
+ *   ours. `default_filter_chain` is not used: on virtualInbound every port has chains, and a
+ *   listener-wide default would also take plaintext that STRICT mTLS must refuse.
+ *
+ * Facts from istio/istio pilot/pkg/networking/core: the inbound passthrough cluster is
+ * `InboundPassthroughCluster` (util.InboundPassthroughCluster; Istio before dual-stack named it
+ * `InboundPassthroughClusterIpv4`/`Ipv6`), an ORIGINAL_DST cluster bound to 127.0.0.6 so the app
+ * sees the connection as inbound; on virtualInbound, `match.listener.portNumber` is compared with
+ * each chain's filter_chain_match.destination_port, and FILTER_CHAIN ADD ignores portNumber
+ * (envoyfilter/listener_patch.go, listenerMatch / filterChainMatch / patchFilterChains).
+ */
+import { HCM_FILTER_NAME } from "../envoy/http-connection-manager.js";
+import { filterChain } from "../envoy/filter-chain.js";
+import { httpInspector, PLAINTEXT_HTTP_ALPNS } from "../envoy/listener-filters.js";
+import { TCP_PROXY_FILTER_NAME, TCP_PROXY_TYPE_URL, type UpstreamConnectMode } from "../envoy/tcp-proxy.js";
+import { assertValidEnvoy } from "../envoy/validate.js";
+import { validateEnvoyFilter } from "../istio/envoy-filter.js";
+import { sortKeys, toYaml } from "../yaml.js";
+import { effective, snifferConfig, type SnifferConfig, type SnifferMode } from "./config.js";
+import { SNIFFER_NAME, snifferFilter } from "./filter.js";
+import { pairTcpProxy } from "./pairing.js";
+
+/** Istio's ORIGINAL_DST cluster for inbound traffic (pilot/pkg/networking/util: InboundPassthroughCluster; older releases: InboundPassthroughClusterIpv4 / Ipv6). */
+export const ISTIO_INBOUND_PASSTHROUGH_CLUSTER = "InboundPassthroughCluster";
+/** The listener on 15006 that takes every redirected inbound connection. */
+export const ISTIO_VIRTUAL_INBOUND = "virtualInbound";
+/** Proxies that ship Envoy >= 1.37 (Istio 1.29+): `ISTIO_VERSION` as the sidecar reports it. */
+export const ISTIO_1_29_OR_LATER = "^1\\.(29|[3-9][0-9]|[1-9][0-9]{2,})([.-].*)?$";
+
+export type PeerAuthenticationMode = "PERMISSIVE" | "DISABLE" | "STRICT";
+
+export interface SnifferEnvoyFilterProps {
+  readonly mode: SnifferMode;
+  /** The workload's (target) port: what Istio puts in filter_chain_match.destination_port. */
+  readonly port: number;
+  /** Sniffer configuration fields; `mode` is set from `mode`. @default {} */
+  readonly configuration?: SnifferConfig | Readonly<Record<string, unknown>>;
+  /** The port's protocol is server-first (refuses mode route). @default false */
+  readonly serverFirst?: boolean;
+  /** @default the mode's pairing (pairing.ts) */
+  readonly upstreamConnectMode?: UpstreamConnectMode;
+  /** @default the sniffer's max_tls_bytes in mode route */
+  readonly maxEarlyDataBytes?: number;
+  /**
+   * bypass: the port's PeerAuthentication mode. The added chain takes plaintext, which STRICT
+   * refuses, so STRICT is an error.
+   * @default "PERMISSIVE"
+   */
+  readonly peerAuthentication?: PeerAuthenticationMode;
+  /**
+   * bypass: sets virtualInbound's `listener_filters_timeout` (a protobuf JSON duration such as
+   * "1s"). http_inspector (Envoy 1.37, Balsa parser) decides nothing for a binary client-first
+   * protocol until it sees a `\n`, so such a connection waits for that timeout before reaching the
+   * sniffer's chain; Istio sets it from meshConfig.protocolDetectionTimeout, which is 0 (no
+   * timeout) by default. The setting applies to every port of the listener that runs an inspector.
+   * @default undefined (leave Istio's value)
+   */
+  readonly listenerFiltersTimeout?: string;
+  /** @default `protomesh-sniffer-<mode>-<port>` */
+  readonly name?: string;
+  /** @default undefined (the namespace kubectl applies it to) */
+  readonly namespace?: string;
+  /** @default undefined (every workload in the namespace) */
+  readonly workloadLabels?: Readonly<Record<string, string>>;
+  /** Path of sniffer.wasm inside istio-proxy. @default "/var/local/lib/wasm/sniffer.wasm" */
+  readonly wasmPath?: string;
+  /** @default false */
+  readonly failOpen?: boolean;
+}
+
+const DNS_1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`snifferEnvoyFilter: port ${port} must be a workload port in [1, 65535]`);
+  }
+  if (port === 15006 || port === 15001) {
+    throw new Error(`snifferEnvoyFilter: port ${port} is the sidecar's own redirect port; give the workload's port`);
+  }
+}
+
+/** The EnvoyFilter as a plain object, validated against Istio's schema and Envoy's protos. */
+export function snifferEnvoyFilter(props: SnifferEnvoyFilterProps): Record<string, unknown> {
+  checkPort(props.port);
+  const mode = props.mode;
+  const name = props.name ?? `protomesh-${SNIFFER_NAME}-${mode}-${props.port}`;
+  if (name.length > 253 || !DNS_1123.test(name)) {
+    throw new Error(`snifferEnvoyFilter: name ${JSON.stringify(name)} must be a DNS-1123 label (lower-case letters, digits, '-')`);
+  }
+  // In a sidecar the original-destination cluster is Istio's, not the filter's default name.
+  const input = mode === "observe" ? props.configuration : { passthrough_cluster: ISTIO_INBOUND_PASSTHROUGH_CLUSTER, ...props.configuration };
+  const config = snifferConfig(mode, input);
+  const tcp = pairTcpProxy(mode, config, props);
+  const sniffer = snifferFilter({ config, failOpen: props.failOpen, wasmPath: props.wasmPath ?? `/var/local/lib/wasm/${SNIFFER_NAME}.wasm` });
+  assertValidEnvoy(sniffer, "envoy.config.listener.v3.Filter");
+
+  const tcpProxyMatch = { filterChain: { filter: { name: TCP_PROXY_FILTER_NAME } }, portNumber: props.port };
+  const insert = (proxyVersion?: string): Record<string, unknown> => ({
+    applyTo: "NETWORK_FILTER",
+    match: { context: "SIDECAR_INBOUND", listener: tcpProxyMatch, proxy: proxyVersion === undefined ? undefined : { proxyVersion } },
+    patch: { operation: "INSERT_BEFORE", value: sniffer },
+  });
+  let configPatches: Record<string, unknown>[];
+  if (mode === "observe") {
+    configPatches = [insert()];
+  } else if (mode === "route") {
+    const merge = {
+      name: TCP_PROXY_FILTER_NAME,
+      typed_config: { "@type": TCP_PROXY_TYPE_URL, max_early_data_bytes: tcp.maxEarlyDataBytes, upstream_connect_mode: tcp.upstreamConnectMode },
+    };
+    // A MERGE value is partial (no stat_prefix); check it as merged into a tcp_proxy like Istio's.
+    assertValidEnvoy(
+      { ...merge, typed_config: { ...merge.typed_config, cluster: `inbound|${props.port}||`, stat_prefix: `inbound|${props.port}||` } },
+      "envoy.config.listener.v3.Filter",
+    );
+    configPatches = [
+      insert(ISTIO_1_29_OR_LATER),
+      {
+        applyTo: "NETWORK_FILTER",
+        match: { context: "SIDECAR_INBOUND", listener: tcpProxyMatch, proxy: { proxyVersion: ISTIO_1_29_OR_LATER } },
+        patch: { operation: "MERGE", value: merge },
+      },
+    ];
+  } else {
+    configPatches = bypassPatches(props, effective(config, "passthrough_cluster"), sniffer);
+  }
+  const resource = sortKeys({
+    apiVersion: "networking.istio.io/v1alpha3",
+    kind: "EnvoyFilter",
+    metadata: { name, namespace: props.namespace },
+    spec: {
+      configPatches,
+      workloadSelector: props.workloadLabels === undefined ? undefined : { labels: { ...props.workloadLabels } },
+    },
+  });
+  validateEnvoyFilter(resource);
+  return resource;
+}
+
+function bypassPatches(props: SnifferEnvoyFilterProps, passthrough: string, sniffer: ReturnType<typeof snifferFilter>): Record<string, unknown>[] {
+  const peer = props.peerAuthentication ?? "PERMISSIVE";
+  if (peer === "STRICT") {
+    throw new Error(
+      "sniffer: mode bypass adds a plaintext (raw_buffer) chain on the port, which PeerAuthentication STRICT must refuse; " +
+        "use PERMISSIVE or DISABLE for this port (portLevelMtls), or mode observe",
+    );
+  }
+  const inspector = httpInspector({ onlyOnPort: props.port });
+  assertValidEnvoy(inspector, "envoy.config.listener.v3.ListenerFilter");
+  const narrowHttp = { filter_chain_match: { application_protocols: [...PLAINTEXT_HTTP_ALPNS] } };
+  assertValidEnvoy(narrowHttp, "envoy.config.listener.v3.FilterChain");
+  // tcp_proxy's connect mode stays Envoy's default (IMMEDIATE): rendering the 1.37 field would make
+  // an older istiod refuse the whole EnvoyFilter for nothing.
+  const chain = filterChain({
+    filters: [sniffer],
+    match: { destinationPort: props.port, transportProtocol: "raw_buffer" },
+    name: `protomesh-${SNIFFER_NAME}-bypass-${props.port}`,
+    tcpProxy: { cluster: passthrough, statPrefix: passthrough },
+  });
+  assertValidEnvoy(chain, "envoy.config.listener.v3.FilterChain");
+  const timeout = props.listenerFiltersTimeout;
+  if (timeout !== undefined && !/^\d+(\.\d{1,9})?s$/.test(timeout)) {
+    throw new Error(`snifferEnvoyFilter: listenerFiltersTimeout ${JSON.stringify(timeout)} must be a duration such as "1s"`);
+  }
+  const inbound = { context: "SIDECAR_INBOUND", listener: { name: ISTIO_VIRTUAL_INBOUND } };
+  // istiod 1.29 does not compare filterChain.filter for FILTER_CHAIN patches (listener_patch.go,
+  // filterChainMatch); portNumber + raw_buffer already single out the port's plaintext HTTP chain,
+  // and the filter name keeps the intent readable and exact should istiod start checking it.
+  const listenerTimeout = timeout === undefined ? [] : [{
+    applyTo: "LISTENER",
+    match: inbound,
+    patch: { operation: "MERGE", value: { listener_filters_timeout: timeout } },
+  }];
+  return [
+    ...listenerTimeout,
+    { applyTo: "LISTENER_FILTER", match: inbound, patch: { operation: "ADD", value: inspector } },
+    {
+      applyTo: "FILTER_CHAIN",
+      match: {
+        context: "SIDECAR_INBOUND",
+        listener: {
+          filterChain: { filter: { name: HCM_FILTER_NAME }, transportProtocol: "raw_buffer" },
+          name: ISTIO_VIRTUAL_INBOUND,
+          portNumber: props.port,
+        },
+      },
+      patch: { operation: "MERGE", value: narrowHttp },
+    },
+    { applyTo: "FILTER_CHAIN", match: inbound, patch: { operation: "ADD", value: chain } },
+  ];
+}
+
+export function snifferEnvoyFilterYaml(props: SnifferEnvoyFilterProps, header?: string): string {
+  return toYaml(snifferEnvoyFilter(props), header);
+}
