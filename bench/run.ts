@@ -5,7 +5,7 @@
  *
  * Nothing here fails on a slow number: goals are printed PASS/MISS, timings never gate a test.
  */
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -24,9 +24,21 @@ import {
   type FilterSpec,
   type Plugin,
 } from "./lib/drive.js";
-import { bytes, ns, ratio, table } from "./lib/markdown.js";
+import { loadCaptures } from "./lib/captures.js";
+import { measureDetector, type DetectorRow } from "./lib/classify.js";
+import { bytes, extractSection, FUZZ_HEADING, ns, ratio, table } from "./lib/markdown.js";
 import { instantiateRaw } from "./lib/raw.js";
 import { wasmSizes, type WasmSize } from "./lib/sizes.js";
+import {
+  SNIFFER_GOAL_NS,
+  SNIFFER_WASM,
+  loadShims,
+  loadSniffers,
+  measureSniffer,
+  snifferBuilt,
+  snifferConfig,
+  type SnifferReport,
+} from "./lib/sniffer.js";
 import { measureInterleaved, type Sample } from "./lib/stats.js";
 
 export interface BenchOptions {
@@ -37,6 +49,12 @@ export interface BenchOptions {
   readonly rounds: number;
   /** connections opened and closed for the memory section. */
   readonly memoryConnections: number;
+  /** classified connections per timed round, per capture and sniffer mode. */
+  readonly snifferIterations: number;
+  /** in-wasm classifications per timed round, per capture (classify-bench fixture). */
+  readonly detectorIterations: number;
+  /** The sniffer module; the section is skipped (with a note) when it does not exist. */
+  readonly snifferWasm?: string;
   /** Where to write the Markdown; undefined = do not write. */
   readonly out?: string;
   /** Print the tables to stdout. */
@@ -48,6 +66,8 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   lifecycleIterations: 30_000,
   rounds: 9,
   memoryConnections: 20_000,
+  snifferIterations: 3_000,
+  detectorIterations: 100_000,
   out: path.join(REPO, "BENCHMARKS.md"),
   print: true,
 };
@@ -95,6 +115,9 @@ export interface BenchReport {
   readonly memory: MemoryRow[];
   readonly sizes: WasmSize[];
   readonly goals: Goal[];
+  /** Undefined when build/sniffer.wasm is absent. */
+  readonly sniffer?: SnifferReport;
+  readonly detector: DetectorRow[];
   readonly notes: string[];
   readonly markdown: string;
 }
@@ -243,6 +266,90 @@ function measureMemory(name: string, plugin: Plugin, pagesLoaded: number, connec
   return { filter: name, connections, pagesLoaded, pagesWarm, pagesEnd: pluginPages(plugin), failed: pluginFailed(plugin) };
 }
 
+function renderSniffer(out: string[], r: Omit<BenchReport, "markdown">, options: BenchOptions): void {
+  out.push("## Sniffer: cost of a classification (issue 3)", "");
+  const sn = r.sniffer;
+  if (!sn) {
+    out.push("Skipped: `build/sniffer.wasm` was not built.", "");
+  } else {
+    out.push(
+      `Per connection: context create + on_new_connection + the first-flight downstream callback(s) until the sniffer decided + close, through the host adapter (as above), ${options.snifferIterations.toLocaleString("en-US")} connections per round, ${options.rounds} interleaved rounds per capture and mode, median round. The whole recorded first flight (\`test/fixtures/captures/*.bin\`) arrives in one read; where that did not decide, the peer half-closes (a second read with end of stream, marked \`+eos\`). MySQL captures in observe mode get the server greeting upstream first (server-first). AS \`null\` and C \`null-c\` are driven with the same callbacks in the same rounds. **Added = sniffer − null (AS)**: the sniffer's own work, the ABI layer being common to both. Configurations: route \`${snifferConfig("route")}\`, observe \`${snifferConfig("observe")}\`.`,
+      "",
+    );
+    out.push(
+      table(
+        ["goal", "mode", "limit", "worst added ns/conn (through host)", "worst capture", "result", "worst added, direct (info)", "direct result (info)"],
+        sn.goals.map((g) => [
+          "decision per connection",
+          g.mode,
+          `≤ ${SNIFFER_GOAL_NS} ns`,
+          ns(g.worst),
+          g.worstCapture,
+          g.pass ? "PASS" : "MISS",
+          ns(g.directWorst),
+          g.directPass ? "PASS" : "MISS",
+        ]),
+        ["l", "l", "r", "r", "l", "l", "r", "l"],
+      ),
+      "",
+      "PASS/MISS judges the added cost through the host emulator, like every other section. Each host call the sniffer makes goes through the emulator's JavaScript copy of Envoy's semantics, which costs far more per call than Envoy's C++; the direct columns run the same connections with both modules' exports called from JS over a minimal host (`bench/lib/shim.ts`: each host call answers Ok and copies at most the bytes asked for), which leaves the sniffer's wasm work plus a bare JS ↔ wasm crossing per host call — the closer estimate of its cost inside Envoy.",
+      "",
+    );
+    for (const g of sn.goals) {
+      const row = sn.rows.find((x) => x.mode === g.mode && x.capture === g.worstCapture)!;
+      const calls = Object.entries(row.hostCalls).map(([k, v]) => `${k} ${v}`).join(", ");
+      out.push(`- host calls of one ${g.mode} connection on \`${row.capture}\`: ${calls || "none"}`);
+    }
+    out.push("");
+    out.push("Per protocol (added ns per connection over the protocol's captures; PASS/MISS judges the largest):", "");
+    out.push(
+      table(
+        ["protocol", "mode", "captures", "added median", "added max", "result", "direct added max (info)"],
+        sn.protocols.map((p) => [p.protocol, p.mode, String(p.captures), ns(p.addedMedian), ns(p.addedMax), p.pass ? "PASS" : "MISS", ns(p.directAddedMax)]),
+        ["l", "l", "r", "r", "r", "l", "r"],
+      ),
+      "",
+    );
+    out.push("Per capture (ns per connection):", "");
+    out.push(
+      table(
+        ["capture", "bytes", "mode", "protocol", "null-c", "null", "sniffer", "added", "sniffer min–max", "result", "host calls", "direct null", "direct sniffer", "direct added"],
+        sn.rows.map((x) => [
+          x.capture + (x.script.eos ? " +eos" : "") + (x.script.greeting ? " +greeting" : ""),
+          String(x.bytes),
+          x.mode,
+          x.protocol,
+          ns(x.nullC.median),
+          ns(x.nullAs.median),
+          ns(x.sniffer.median),
+          ns(x.added),
+          `${ns(x.sniffer.min)}–${ns(x.sniffer.max)}`,
+          x.pass ? "PASS" : "MISS",
+          String(Object.values(x.hostCalls).reduce((a, b) => a + b, 0)),
+          ns(x.direct.nullAs.median),
+          ns(x.direct.sniffer.median),
+          ns(x.direct.added),
+        ]),
+        ["l", "r", "l", "l", "r", "r", "r", "r", "r", "l", "r", "r", "r", "r"],
+      ),
+      "",
+    );
+  }
+  out.push("### Pure detector (`assembly/codecs/detect`, in wasm)", "");
+  out.push(
+    `\`test/fixtures/classify-bench\` runs \`SniffState.reset()\` + \`classifyPtr\` (+ \`finishPtr\` when undecided) over the whole capture ${options.detectorIterations.toLocaleString("en-US")} times per JS → wasm call, cap 64 (the sniffer's default \`max_detect_bytes\`; TLS reads on to 16384), MySQL with \`AfterServerGreeting\`: the detectors' cost without the host's per-call cost. ${options.rounds} rounds, median.`,
+    "",
+  );
+  out.push(
+    table(
+      ["capture", "bytes", "protocol", "complete", "ns/classification", "min–max"],
+      r.detector.map((d) => [d.capture, String(d.bytes), d.protocol, d.complete ? "yes" : "no", ns(d.sample.median), `${ns(d.sample.min)}–${ns(d.sample.max)}`]),
+      ["l", "r", "l", "l", "r", "r"],
+    ),
+    "",
+  );
+}
+
 function render(r: Omit<BenchReport, "markdown">, options: BenchOptions): string {
   const m = r.machine;
   const out: string[] = [];
@@ -271,6 +378,8 @@ function render(r: Omit<BenchReport, "markdown">, options: BenchOptions): string
     "PASS/MISS judges the ratio through the host adapter, the way every filter is measured below. The last column calls both modules' exports directly from JS (no emulator in either term), which shows the ABI layer's own cost undiluted.",
     "",
   );
+
+  renderSniffer(out, r, options);
 
   out.push("## Callback cost per filter", "");
   out.push("Through the host's wasm-filter adapter (`plugin.networkFilterFactory().create(callbacks)`), no filter manager.", "");
@@ -357,6 +466,23 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
     }
 
     const costs = await measureCosts(plugins, options);
+    const captures = await loadCaptures();
+    const snifferWasm = options.snifferWasm ?? SNIFFER_WASM;
+    let sniffer: SnifferReport | undefined;
+    if (snifferBuilt(snifferWasm)) {
+      const sniffers = await loadSniffers(host, snifferWasm);
+      const shims = await loadShims(snifferWasm);
+      sniffer = measureSniffer(host, { nullC: plugins.get("null-c")!, nullAs: plugins.get("null")! }, sniffers, shims, captures, {
+        rounds: options.rounds,
+        iterations: options.snifferIterations,
+      });
+      for (const [mode, p] of sniffers) {
+        if (pluginFailed(p)) throw new Error(`sniffer(${mode}): VM failed during the bench`);
+      }
+    } else {
+      notes.push(`${path.relative(REPO, snifferWasm)} does not exist: sniffer section skipped`);
+    }
+    const detector = await measureDetector(captures, { rounds: options.rounds, iterations: options.detectorIterations });
     const overhead = await measureOverhead(host, plugins.get("null-c")!, options);
     const memory = [...plugins].map(([name, plugin]) => measureMemory(name, plugin, pagesLoaded.get(name)!, options.memoryConnections));
     for (const [name, plugin] of plugins) {
@@ -391,9 +517,15 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
       date: new Date().toISOString(),
       os: `${os.type()} ${os.release()} ${os.arch()}`,
     };
-    const partial = { machine, costs, overhead, memory, sizes, goals, notes };
-    const markdown = render(partial, options);
-    if (options.out) await writeFile(options.out, `${markdown}\n`);
+    const partial = { machine, costs, overhead, memory, sizes, goals, sniffer, detector, notes };
+    let markdown = render(partial, options);
+    if (options.out) {
+      // The fuzz section comes from `npm run fuzz:sniffer`; regenerating the bench keeps it.
+      const previous = await readFile(options.out, "utf8").catch(() => "");
+      const fuzz = extractSection(previous, FUZZ_HEADING);
+      if (fuzz) markdown = `${markdown.trimEnd()}\n\n${fuzz}\n`;
+      await writeFile(options.out, `${markdown.trimEnd()}\n`);
+    }
     if (options.print) console.log(markdown);
     return { ...partial, markdown };
   } finally {
@@ -415,6 +547,8 @@ async function main(): Promise<void> {
     .option("--data-iterations <n>", "downstream-data callbacks per round", positiveInt, DEFAULT_OPTIONS.dataIterations)
     .option("--lifecycle-iterations <n>", "connections per round", positiveInt, DEFAULT_OPTIONS.lifecycleIterations)
     .option("--memory-connections <n>", "connections for the memory section", positiveInt, DEFAULT_OPTIONS.memoryConnections)
+    .option("--sniffer-iterations <n>", "classified connections per round, per capture and mode", positiveInt, DEFAULT_OPTIONS.snifferIterations)
+    .option("--detector-iterations <n>", "in-wasm classifications per round, per capture", positiveInt, DEFAULT_OPTIONS.detectorIterations)
     .option("--out <file>", "Markdown output", DEFAULT_OPTIONS.out)
     .option("--no-write", "do not write the Markdown file");
   program.parse();
@@ -423,6 +557,8 @@ async function main(): Promise<void> {
     dataIterations: number;
     lifecycleIterations: number;
     memoryConnections: number;
+    snifferIterations: number;
+    detectorIterations: number;
     out: string;
     write: boolean;
   }>();
@@ -431,6 +567,8 @@ async function main(): Promise<void> {
     dataIterations: o.dataIterations,
     lifecycleIterations: o.lifecycleIterations,
     memoryConnections: o.memoryConnections,
+    snifferIterations: o.snifferIterations,
+    detectorIterations: o.detectorIterations,
     out: o.write ? path.resolve(o.out) : undefined,
     print: true,
   });

@@ -10,6 +10,7 @@ import { pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { Host, type StatSnapshot } from "../test/host/index.js";
 import { loadPlugin, pluginFailed, pluginPages, resolveFilter, type FilterSpec } from "../bench/lib/drive.js";
+import { SERVER_GREETING } from "../bench/lib/captures.js";
 import { loadCorpus } from "./corpus.js";
 import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";
@@ -26,7 +27,39 @@ export interface FuzzOptions {
   readonly slackPages?: number;
   /** Print progress and the summary. */
   readonly print?: boolean;
+  /**
+   * Per-iteration chance of a `plugin.tick()` when the filter set a tick period (default 0.02):
+   * timeouts run on the root context's tick, interleaved with connections in every state.
+   */
+  readonly tickChance?: number;
+  /**
+   * Per-iteration chance that a connection is left open for later iterations instead of being
+   * closed (default 0.03, at most MAX_LINGERING at once), so ticks find connections that have
+   * been waiting (a sniffer's detect timeout) and closes reach them late. Every connection is
+   * closed by the end of the run.
+   */
+  readonly lingerChance?: number;
+  /**
+   * Per-iteration chance that the server speaks first (default 0.1): upstream bytes, half the
+   * time a MySQL greeting, before any client byte (a sniffer's server-first path).
+   */
+  readonly serverFirstChance?: number;
 }
+
+export const MAX_LINGERING = 8;
+/**
+ * Original destinations a connection reports (destination.address / destination.port): a few
+ * ports and addresses so destination-based decisions (the sniffer's bypass allow-list) take
+ * both branches.
+ */
+export const DESTINATIONS: ReadonlyArray<{ host: string; port: number }> = [
+  { host: "10.0.0.2", port: 8080 },
+  { host: "10.0.0.3", port: 6379 },
+  { host: "10.1.2.3", port: 9092 },
+  { host: "192.168.7.8", port: 3306 },
+  { host: "172.16.0.9", port: 8050 },
+  { host: "127.0.0.1", port: 20880 },
+];
 
 export const DEFAULT_ITERATIONS = 100_000;
 export const DEFAULT_SLACK_PAGES = 2;
@@ -54,6 +87,12 @@ export interface FuzzResult {
   readonly downstreamCalls: number;
   readonly upstreamCalls: number;
   readonly upstreamBytes: number;
+  /** Connections opened (each is closed exactly once by the end of the run). */
+  readonly connections: number;
+  /** `plugin.tick()` calls made (0 when the filter set no tick period). */
+  readonly ticks: number;
+  /** Connections that were left open for a while (see FuzzOptions.lingerChance). */
+  readonly lingered: number;
   readonly pagesLoaded: number;
   readonly pagesWarm: number;
   readonly pagesEnd: number;
@@ -84,11 +123,33 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
   let downstreamCalls = 0;
   let upstreamCalls = 0;
   let upstreamBytes = 0;
+  let connections = 0;
+  let ticks = 0;
+  let lingered = 0;
+  const tickChance = options.tickChance ?? 0.02;
+  const lingerChance = options.lingerChance ?? 0.03;
+  const serverFirstChance = options.serverFirstChance ?? 0.1;
   const steps: string[] = [];
   try {
-    const plugin = await loadPlugin(host, spec);
+    const plugin = await loadPlugin(host, spec).catch((err: unknown) => {
+      // The filter's own error log says which configuration field it rejected.
+      const why = host.logs.filter((e) => e.level === "error" || e.level === "critical").map((e) => e.message);
+      throw new Error(`${err instanceof Error ? err.message : String(err)}${why.length > 0 ? `: ${why.join(" | ")}` : ""}`);
+    });
     if (pluginFailed(plugin)) throw new Error(`${spec.name}: VM failed while loading ${spec.wasm}`);
     const pagesLoaded = pluginPages(plugin);
+    // on_configure set (or not) the root context's tick period while loading.
+    const hasTick = plugin.vms.some((vm) => [...vm.tickPeriods.values()].some((ms) => ms > 0));
+    type Conn = ReturnType<Host["connection"]>;
+    const lingering: Conn[] = [];
+    const closeLingering = (k: number): void => {
+      const c = lingering.splice(k, 1)[0]!;
+      if (!c.closed) {
+        const peer = rng.chance(0.5) ? "Remote" : "Local";
+        c.close(peer);
+        steps.push(`close lingering ${peer}`);
+      }
+    };
     let pagesWarm = pagesLoaded;
     let failure: FuzzFailure | undefined;
     let input: Uint8Array = EMPTY;
@@ -127,9 +188,29 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
       inputBytes += input.length;
       steps.length = 0;
       try {
-        const c = host.connection({ filters: [plugin] });
+        if (hasTick && rng.chance(tickChance)) {
+          plugin.tick();
+          ticks++;
+          steps.push("tick");
+        }
+        if (lingering.length > 0 && rng.chance(0.05)) closeLingering(rng.int(lingering.length));
+        const destination = rng.pick(DESTINATIONS);
+        const c = host.connection({ filters: [plugin], destination, keepOutputs: false });
         c.newConnection();
-        steps.push("new");
+        connections++;
+        steps.push(`new ${destination.host}:${destination.port}`);
+        if (rng.chance(serverFirstChance) && !c.closed) {
+          let greeting: Uint8Array = SERVER_GREETING;
+          if (rng.chance(0.5)) {
+            const n = rng.range(1, upstream.length);
+            rng.fill(upstream, 0, n);
+            greeting = upstream.subarray(0, n);
+          }
+          c.upstreamData(greeting, false);
+          upstreamCalls++;
+          upstreamBytes += greeting.length;
+          steps.push(`up ${greeting.length} first`);
+        }
         const close = CLOSES[rng.int(CLOSES.length)]!;
         const chunks = rng.range(1, 6);
         let at = 0;
@@ -141,6 +222,11 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
           downstreamCalls++;
           steps.push(`down ${end - at}${eos ? " eos" : ""}`);
           at = end;
+          if (hasTick && rng.chance(tickChance)) {
+            plugin.tick();
+            ticks++;
+            steps.push("tick");
+          }
           if (rng.chance(0.3) && !c.closed) {
             const n = rng.int(upstream.length + 1);
             rng.fill(upstream, 0, n);
@@ -163,7 +249,11 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
             steps.push("down 0 eos");
           }
         }
-        if (!c.closed) {
+        if (!c.closed && lingering.length < MAX_LINGERING && rng.chance(lingerChance)) {
+          lingering.push(c);
+          lingered++;
+          steps.push("linger");
+        } else if (!c.closed) {
           const peer = close === "local" ? "Local" : "Remote";
           c.close(peer);
           steps.push(`close ${peer}`);
@@ -180,6 +270,18 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
       if (options.print && iteration > 0 && iteration % 100_000 === 0) {
         console.log(`fuzz: ${iteration.toLocaleString("en-US")} iterations, pages=${pluginPages(plugin)}`);
       }
+    }
+    if (!failure) {
+      try {
+        if (hasTick) {
+          plugin.tick();
+          ticks++;
+        }
+        while (lingering.length > 0) closeLingering(lingering.length - 1);
+      } catch (err) {
+        failure = fail("exception", err instanceof Error ? err.message : String(err));
+      }
+      if (!failure && pluginFailed(plugin)) failure = fail("trap", failMessage());
     }
     drainLogs();
     if (options.iterations <= warmup) pagesWarm = pluginPages(plugin);
@@ -198,6 +300,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
       downstreamCalls,
       upstreamCalls,
       upstreamBytes,
+      connections,
+      ticks,
+      lingered,
       pagesLoaded,
       pagesWarm,
       pagesEnd,
@@ -221,6 +326,7 @@ export function describe(result: FuzzResult): string {
     `fuzz: filter=${result.filter} seed=${result.seed} iterations=${result.iterations.toLocaleString("en-US")} ` +
       `(${(result.elapsedMs / 1000).toFixed(1)} s, ${Math.round((result.iterations / result.elapsedMs) * 1000).toLocaleString("en-US")}/s)`,
     `fuzz: corpus of ${result.corpusSize} first flights; ${result.inputBytes.toLocaleString("en-US")} input bytes, ${result.downstreamCalls.toLocaleString("en-US")} downstream reads, ${result.upstreamCalls.toLocaleString("en-US")} upstream writes (${result.upstreamBytes.toLocaleString("en-US")} bytes)`,
+    `fuzz: ${result.connections.toLocaleString("en-US")} connections (${result.lingered.toLocaleString("en-US")} left open for a while), ${result.ticks.toLocaleString("en-US")} ticks`,
     `fuzz: memory pages loaded=${result.pagesLoaded} after-warm-up=${result.pagesWarm} end=${result.pagesEnd}`,
     `fuzz: ${result.errorLogs} error/critical log lines${result.errorSamples.length > 0 ? `, first: ${result.errorSamples.join(" | ")}` : ""}`,
   ];

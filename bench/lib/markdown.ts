@@ -20,3 +20,27 @@ export function ratio(value: number): string {
 export function bytes(value: number | undefined): string {
   return value === undefined ? "—" : value.toLocaleString("en-US");
 }
+
+/** BENCHMARKS.md's fuzz section: written by `npm run fuzz:sniffer`, kept by `npm run bench`. */
+export const FUZZ_HEADING = "## Fuzz";
+
+/** The `## heading` section of `doc` (through the line before the next `## `), or undefined. */
+export function extractSection(doc: string, heading: string): string | undefined {
+  const lines = doc.split("\n");
+  const start = lines.findIndex((l) => l.trimEnd() === heading);
+  if (start < 0) return undefined;
+  let end = start + 1;
+  while (end < lines.length && !lines[end]!.startsWith("## ")) end++;
+  return lines.slice(start, end).join("\n").trimEnd();
+}
+
+/** `doc` with its `## heading` section replaced by `section` (appended when absent). */
+export function replaceSection(doc: string, heading: string, section: string): string {
+  const lines = doc.split("\n");
+  const start = lines.findIndex((l) => l.trimEnd() === heading);
+  if (start < 0) return `${doc.trimEnd()}\n\n${section.trimEnd()}\n`;
+  let end = start + 1;
+  while (end < lines.length && !lines[end]!.startsWith("## ")) end++;
+  const after = lines.slice(end).join("\n");
+  return `${[...lines.slice(0, start), section.trimEnd(), ""].join("\n")}${after ? `\n${after}` : ""}`.trimEnd() + "\n";
+}

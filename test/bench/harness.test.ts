@@ -15,6 +15,21 @@ import { CORPUS } from "../../fuzz/corpus.js";
 import { Mutator } from "../../fuzz/mutate.js";
 import { Rng } from "../../fuzz/rng.js";
 import { describe as describeFuzz, runFuzz } from "../../fuzz/run.js";
+import { FUZZ_MODES, fuzzConfig, renderFuzzSection, runSnifferFuzz, snifferBooks, split } from "../../fuzz/sniffer.js";
+import { loadCaptures } from "../../bench/lib/captures.js";
+import { extractSection, FUZZ_HEADING, replaceSection } from "../../bench/lib/markdown.js";
+import { SNIFFER_GOAL_NS, SNIFFER_MODES } from "../../bench/lib/sniffer.js";
+
+/** The protocol each recorded first flight is (by its file name), as the codecs README says. */
+function expectedProtocol(capture: string): string {
+  const table: Array<[RegExp, string]> = [
+    [/^amqp/, "amqp"], [/^dubbo/, "dubbo"], [/^(grpc|h2c)/, "h2c"], [/^http1/, "http/1.1"], [/^kafka/, "kafka"],
+    [/^mqtt/, "mqtt"], [/^mysql/, "mysql"], [/^postgres/, "postgres"], [/^redis/, "redis"], [/^ssh/, "tcp"],
+    [/^thrift/, "thrift"], [/^tls/, "tls"],
+  ];
+  for (const [re, p] of table) if (re.test(capture)) return p;
+  throw new Error(`no expected protocol for capture ${capture}: extend expectedProtocol`);
+}
 
 before(async () => {
   await ensureNullC();
@@ -55,6 +70,8 @@ describe("bench", () => {
       lifecycleIterations: 50,
       rounds: 2,
       memoryConnections: 200,
+      snifferIterations: 20,
+      detectorIterations: 50,
       out: undefined,
       print: false,
     });
@@ -88,6 +105,52 @@ describe("bench", () => {
     assert.match(r.markdown, /^# Benchmarks/);
     assert.match(r.markdown, /\| downstream-data callback +\|.*\| (PASS|MISS) +\|/);
     assert.match(r.markdown, new RegExp(`${r.machine.cores} cores`));
+
+    // Sniffer section: every capture in both modes, baselines driven alongside.
+    const captures = await loadCaptures();
+    assert.ok(captures.length >= 30, `only ${captures.length} captures`);
+    assert.ok(r.sniffer, "build/sniffer.wasm missing: npm run build");
+    const sn = r.sniffer;
+    assert.equal(sn.rows.length, captures.length * SNIFFER_MODES.length);
+    for (const row of sn.rows) {
+      for (const s of [row.nullC, row.nullAs, row.sniffer]) assert.ok(s.median > 0 && s.rounds === 2, `${row.capture} ${row.mode}`);
+      assert.equal(row.added, row.sniffer.median - row.nullAs.median);
+      assert.equal(row.pass, row.added <= SNIFFER_GOAL_NS);
+      assert.equal(row.script.greeting, row.mode === "observe" && row.capture.startsWith("mysql-"));
+      assert.ok(row.direct.sniffer.median > 0 && row.direct.nullAs.median > 0, `${row.capture} ${row.mode} direct`);
+      // The contract's results, once per connection: protocol property, a counter, and in route
+      // mode the tcp_proxy cluster (every protocol routes to a cluster or the passthrough one).
+      assert.equal(row.hostCalls.set_property! >= 1, true, `${row.capture} ${row.mode}: ${JSON.stringify(row.hostCalls)}`);
+      assert.ok((row.hostCalls.increment_metric ?? 0) >= 1, `${row.capture} ${row.mode}: ${JSON.stringify(row.hostCalls)}`);
+      assert.equal(row.hostCalls.call_foreign_function ?? 0, row.mode === "route" ? 1 : 0, `${row.capture} ${row.mode}`);
+    }
+    // Observe classifies what the detector alone classifies (same cap, MySQL after a greeting).
+    const observed = new Map(sn.rows.filter((x) => x.mode === "observe").map((x) => [x.capture, x.protocol]));
+    for (const d of r.detector) {
+      assert.equal(d.protocol, expectedProtocol(d.capture), `detector on ${d.capture}`);
+      assert.equal(observed.get(d.capture), d.protocol, `sniffer(observe) on ${d.capture}`);
+      assert.ok(d.sample.median > 0 && Number.isFinite(d.sample.median), d.capture);
+    }
+    assert.deepEqual(r.detector.map((d) => d.capture), captures.map((c) => c.name));
+    for (const mode of SNIFFER_MODES) {
+      const own = sn.protocols.filter((p) => p.mode === mode);
+      assert.equal(own.reduce((n, p) => n + p.captures, 0), captures.length, mode);
+      for (const p of own) assert.equal(p.pass, p.addedMax <= SNIFFER_GOAL_NS);
+    }
+    assert.deepEqual(sn.goals.map((g) => g.mode), [...SNIFFER_MODES]);
+    for (const g of sn.goals) assert.equal(g.pass, g.worst <= SNIFFER_GOAL_NS);
+    assert.match(r.markdown, /## Sniffer: cost of a classification/);
+    assert.match(r.markdown, /\| decision per connection \| route +\|.*\| (PASS|MISS) +\|/);
+    assert.match(r.markdown, /### Pure detector/);
+  });
+
+  test("the fuzz section survives a regenerated BENCHMARKS.md", () => {
+    const doc = "# Benchmarks\n\n## A\n\na\n\n## Fuzz\n\nold\n\n## B\n\nb\n";
+    assert.equal(extractSection(doc, FUZZ_HEADING), "## Fuzz\n\nold");
+    const replaced = replaceSection(doc, FUZZ_HEADING, "## Fuzz\n\nnew");
+    assert.equal(extractSection(replaced, FUZZ_HEADING), "## Fuzz\n\nnew");
+    assert.equal(extractSection(replaced, "## B"), "## B\n\nb");
+    assert.match(replaceSection("# Benchmarks\n", FUZZ_HEADING, "## Fuzz\n\nx"), /^# Benchmarks\n\n## Fuzz\n\nx\n$/);
   });
 });
 
@@ -130,6 +193,40 @@ describe("fuzz", () => {
     assert.equal(r.failure?.kind, "memory", r.failure ? describeFuzz(r) : "no failure");
     assert.ok(r.pagesEnd > r.pagesWarm + 2);
     assert.match(describeFuzz(r), /FAILED \(memory\)/);
+  });
+
+  test("the sniffer in route, bypass and observe mode: no trap, memory flat, every connection counted once", async () => {
+    assert.deepEqual(split(1_000_000, 3), [333_334, 333_333, 333_333]);
+    const runs = await runSnifferFuzz({ seed: 2024, iterations: 900 });
+    assert.deepEqual(runs.map((x) => x.mode), [...FUZZ_MODES]);
+    for (const { mode, result, books } of runs) {
+      assert.equal(result.failure, undefined, result.failure && describeFuzz(result));
+      assert.equal(result.filter, "sniffer");
+      assert.equal(result.iterations, 300);
+      assert.equal(result.connections, 300, mode);
+      assert.ok(result.ticks > 0, `${mode}: the sniffer set no tick period, so timeouts were never exercised`);
+      assert.ok(result.pagesEnd <= result.pagesWarm + 2, mode);
+      assert.equal(result.errorLogs, 0, `${mode}: ${result.errorSamples.join(" | ")}`);
+      // Exactly once: each connection lands in one protocol counter (or bypass's destination denial).
+      assert.equal(books.counted, BigInt(result.connections), `${mode}: ${JSON.stringify(books, (_, v) => (typeof v === "bigint" ? Number(v) : v))}`);
+      assert.ok(Object.keys(books.byProtocol).includes("tcp"), mode);
+      assert.ok((books.byProtocol["http/1.1"] ?? 0n) > 0n, `${mode}: no http/1.1 among 300 mostly-real first flights`);
+    }
+    const [route, bypass, observe] = runs;
+    assert.ok(route!.books.deniedRoute > 0n, "route: redis → deny never fired");
+    assert.ok(bypass!.books.deniedDestination > 0n, "bypass: no destination outside allowed_destinations");
+    assert.equal(observe!.books.deniedRoute + observe!.books.deniedDestination, 0n);
+    const section = renderFuzzSection(runs, 2024);
+    assert.match(section, /^## Fuzz\n/);
+    assert.match(section, /Result: \*\*OK\*\*, 900 first flights/);
+    for (const mode of FUZZ_MODES) assert.ok(section.includes(`\`${fuzzConfig(mode)}\``), mode);
+  });
+
+  test("npm run fuzz -- --filter sniffer --config <json> drives the sniffer by name", async () => {
+    const r = await runFuzz({ seed: 5, iterations: 120, filter: "sniffer", configuration: JSON.stringify({ mode: "route" }) });
+    assert.equal(r.failure, undefined, r.failure && describeFuzz(r));
+    assert.equal(snifferBooks(r.stats).counted, 120n);
+    assert.match(describeFuzz(r), /filter=sniffer seed=5/);
   });
 
   test("a trapping filter is reported with its seed and input", async () => {
