@@ -97,6 +97,33 @@ describe("wasm HTTP filter adapter", () => {
     assert.ok(host.logs.some((l) => l.plugin === "http-body" && l.message === "probe: request_body size=6"));
   });
 
+  it("turns StopIteration from on_request_headers into StopAllIterationAndWatermark", async () => {
+    const p = await host.loadPlugin({ name: "http-stop", wasm: probeWasm, configuration: "on_request_headers=stop", vmCount: 1 });
+    assert.equal(new FakeStream(p).filter!.decodeHeaders(req("/"), false), "StopAllIterationAndWatermark");
+  });
+
+  it("drops the request headers once on_request_headers continued: BadArgument, empty list", async () => {
+    const p = await host.loadPlugin({ name: "http-late", wasm: probeWasm, configuration: "late_request_headers=true", vmCount: 1 });
+    const s = new FakeStream(p);
+    assert.equal(s.filter!.decodeHeaders(req("/late"), false), "Continue");
+    assert.equal(s.filter!.decodeData({ bytes: Buffer.from("x") }, true), "Continue");
+    assert.equal(s.filter!.encodeHeaders([[":status", "200"]], true), "Continue");
+    const lines = host.logs.filter((l) => l.plugin === "http-late" && l.message.startsWith("probe: late_request_headers")).map((l) => l.message);
+    assert.deepEqual(lines, [
+      "probe: late_request_headers in=request_body value_status=2 pairs_status=0 pairs=0",
+      "probe: late_request_headers in=response_headers value_status=2 pairs_status=0 pairs=0",
+    ]);
+  });
+
+  it("keeps the request headers readable while on_request_headers has not continued", async () => {
+    const p = await host.loadPlugin({ name: "http-held", wasm: probeWasm, configuration: "on_request_headers=stop\nlate_request_headers=true", vmCount: 1 });
+    const s = new FakeStream(p);
+    assert.equal(s.filter!.decodeHeaders(req("/held"), false), "StopAllIterationAndWatermark");
+    s.filter!.decodeData({ bytes: Buffer.from("x") }, true);
+    const line = host.logs.find((l) => l.plugin === "http-held" && l.message.startsWith("probe: late_request_headers"));
+    assert.equal(line?.message, "probe: late_request_headers in=request_body value_status=0 pairs_status=0 pairs=3");
+  });
+
   it("fail-closed: a failed VM answers 503 wasm_fail_stream once", async () => {
     const p = await host.loadPlugin({ name: "http-fail", wasm: probeWasm, configuration: "on_data=commands", vmCount: 1 });
     p.vms[0].fail("test: forced failure");
