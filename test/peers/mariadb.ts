@@ -4,9 +4,8 @@
  * As root, both run with `--user=mysql` (mariadbd refuses root otherwise).
  */
 import { existsSync } from "node:fs";
-import * as net from "node:net";
 import { join } from "node:path";
-import { isRoot, removeDir, runChecked, startDaemon, tempDir, waitReady, withFreePortRetry } from "./process.js";
+import { firstReply, isRoot, removeDir, runChecked, startDaemon, tempDir, waitReady, withFreePortRetry } from "./process.js";
 
 export interface MariaDbServer {
   readonly port: number;
@@ -21,25 +20,7 @@ function firstExisting(names: ReadonlyArray<string>): string | undefined {
 }
 
 /** Ready = the server sends its handshake greeting (protocol version 10) on connect. */
-function greets(port: number): () => Promise<boolean> {
-  return () =>
-    new Promise((resolve) => {
-      const s = net.connect({ host: "127.0.0.1", port });
-      const timer = setTimeout(() => {
-        s.destroy();
-        resolve(false);
-      }, 1000);
-      s.once("data", (c: Buffer) => {
-        clearTimeout(timer);
-        s.destroy();
-        resolve(c.length > 4 && c[4] === 10);
-      });
-      s.once("error", () => {
-        clearTimeout(timer);
-        resolve(false);
-      });
-    });
-}
+const greets = (port: number) => firstReply(port, undefined, (c) => c.length > 4 && c[4] === 10);
 
 export async function startMariaDb(): Promise<MariaDbServer> {
   const installDb = firstExisting(["/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db"]);

@@ -5,9 +5,9 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import * as net from "node:net";
 import {
   asUser,
+  firstReply,
   isRoot,
   lookupUser,
   removeDir,
@@ -40,26 +40,8 @@ export interface PostgresServer {
 }
 
 /** Ready = the server answers a protocol-3 SSLRequest with 'N' (it does so only once accepting). */
-function answersSslRequest(port: number): () => Promise<boolean> {
-  return () =>
-    new Promise((resolve) => {
-      const s = net.connect({ host: "127.0.0.1", port });
-      const timer = setTimeout(() => {
-        s.destroy();
-        resolve(false);
-      }, 1000);
-      s.once("connect", () => s.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
-      s.once("data", (c: Buffer) => {
-        clearTimeout(timer);
-        s.destroy();
-        resolve(c[0] === 0x4e || c[0] === 0x53);
-      });
-      s.once("error", () => {
-        clearTimeout(timer);
-        resolve(false);
-      });
-    });
-}
+const answersSslRequest = (port: number) =>
+  firstReply(port, Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]), (c) => c[0] === 0x4e || c[0] === 0x53);
 
 export async function startPostgres(): Promise<PostgresServer> {
   const bin = pgBin();

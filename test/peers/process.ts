@@ -190,3 +190,28 @@ export async function startAll<T extends ReadonlyArray<{ stop(): Promise<void> }
   }
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
+
+/**
+ * A readiness probe for servers that answer on a fresh connection: connect, optionally send
+ * `request`, and judge the first bytes that come back (1 s bound per try).
+ */
+export function firstReply(port: number, request: Uint8Array | undefined, accept: (reply: Buffer) => boolean): () => Promise<boolean> {
+  return () =>
+    new Promise((resolve) => {
+      const s = net.connect({ host: "127.0.0.1", port });
+      const timer = setTimeout(() => {
+        s.destroy();
+        resolve(false);
+      }, 1000);
+      if (request) s.once("connect", () => s.write(request));
+      s.once("data", (c: Buffer) => {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(accept(c));
+      });
+      s.once("error", () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+}
