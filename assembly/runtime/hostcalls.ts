@@ -147,6 +147,14 @@ export function setPropertyBytes(path: ArrayBuffer, value: ArrayBuffer): WasmRes
   return <WasmResult>imp.proxy_set_property(ptr(path), len(path), ptr(value), len(value));
 }
 
+/**
+ * setPropertyBytes for a value that already sits in linear memory (e.g. a slice of a buffer the
+ * caller keeps): no copy and no allocation. `value` must stay valid for the call only.
+ */
+export function setPropertyFrom(path: ArrayBuffer, value: usize, size: usize): WasmResult {
+  return <WasmResult>imp.proxy_set_property(ptr(path), len(path), value, size);
+}
+
 /** Sets a property; Envoy stores it as filter state `wasm.<path>` and refuses it on a root context. */
 export function setProperty(segments: string[], value: ArrayBuffer): WasmResult {
   return setPropertyBytes(joinPath(segments), value);
@@ -157,6 +165,28 @@ export function setProperty(segments: string[], value: ArrayBuffer): WasmResult 
 export function getBufferBytes(buffer: BufferType, start: u32, maxSize: u32): BytesResult {
   clearReturn();
   return bytesResult(imp.proxy_get_buffer_bytes(<u32>buffer, start, maxSize, RET_PTR, RET_SIZE));
+}
+
+/**
+ * get_buffer_bytes straight into `dst` at `dstOffset`, for data paths that accumulate bytes in a
+ * buffer of their own: the host's copy (our `malloc`) is copied once and freed, and nothing is
+ * allocated on the GC heap. At most `dst.byteLength - dstOffset` bytes are copied (the rest of
+ * what the host returned is dropped), so ask for no more than fits. Returns the number of bytes
+ * copied (>= 0), or the negated WasmResult when the host refused (nothing copied).
+ */
+export function getBufferBytesInto(buffer: BufferType, start: u32, maxSize: u32, dst: ArrayBuffer, dstOffset: i32): i32 {
+  clearReturn();
+  const s = imp.proxy_get_buffer_bytes(<u32>buffer, start, maxSize, RET_PTR, RET_SIZE);
+  const p = <usize>load<u32>(RET_PTR);
+  let n = <i32>load<u32>(RET_SIZE);
+  const room = dst.byteLength - dstOffset;
+  if (n > room) n = room;
+  if (n < 0 || s != WasmResult.Ok) n = 0;
+  if (p != 0) {
+    if (n > 0) memory.copy(changetype<usize>(dst) + <usize>dstOffset, p, <usize>n);
+    heap.free(p);
+  }
+  return s == WasmResult.Ok ? n : -<i32>s;
 }
 
 /** The whole buffer (start 0, max size u32.MAX). */
@@ -419,10 +449,39 @@ export function callForeignFunction(name: string, args: ArrayBuffer): BytesResul
 }
 
 /**
+ * call_foreign_function with a pre-encoded (UTF-8) name, for calls whose result is not needed:
+ * whatever the host returns is freed unread, so the call allocates nothing.
+ */
+export function callForeignFunctionEncoded(name: ArrayBuffer, args: ArrayBuffer): WasmResult {
+  clearReturn();
+  const s = imp.proxy_call_foreign_function(ptr(name), len(name), ptr(args), len(args), RET_PTR, RET_SIZE);
+  const p = <usize>load<u32>(RET_PTR);
+  if (p != 0) heap.free(p);
+  return <WasmResult>s;
+}
+
+// Encoded on first use: a module-level initializer would run (and allocate) in the start
+// function of every module built on this runtime, also of those that never call it.
+let setEnvoyFilterStateName: ArrayBuffer | null = null;
+
+/**
+ * setEnvoyFilterState with arguments encoded once (encodeSetEnvoyFilterStateArguments), e.g. in
+ * onConfigure: the per-connection call is then one host call and no allocation.
+ */
+export function setEnvoyFilterStateEncoded(args: ArrayBuffer): WasmResult {
+  let name = setEnvoyFilterStateName;
+  if (name === null) {
+    name = String.UTF8.encode("set_envoy_filter_state");
+    setEnvoyFilterStateName = name;
+  }
+  return callForeignFunctionEncoded(name, args);
+}
+
+/**
  * Writes one of Envoy's own filter-state objects (e.g. `envoy.tcp_proxy.cluster`) through the
  * foreign function `set_envoy_filter_state` (Envoy source/extensions/common/wasm/foreign.cc):
  * NotFound when Envoy has no object factory for `path`, BadArgument when it rejects the value.
  */
 export function setEnvoyFilterState(path: string, value: string, span: LifeSpan): WasmResult {
-  return callForeignFunction("set_envoy_filter_state", encodeSetEnvoyFilterStateArguments(path, value, span)).status;
+  return setEnvoyFilterStateEncoded(encodeSetEnvoyFilterStateArguments(path, value, span));
 }

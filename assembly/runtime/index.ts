@@ -28,8 +28,10 @@
  * {value, cas}, HeadersResult.pairs). Nothing throws or aborts; the only abort is abort.ts
  * (log at critical + proc_exit(255)), reached from AssemblyScript's own `abort`.
  *   log(level, msg), logTrace…logCritical, getLogLevel
- *   getProperty(["source", "address"]), setProperty(segments, bytes), get/setPropertyBytes
+ *   getProperty(["source", "address"]), setProperty(segments, bytes), get/setPropertyBytes,
+ *     setPropertyFrom(path, ptr, len) (a value already in memory, no copy)
  *   getBuffer(type), getBufferBytes(type, start, max), setBufferBytes(type, start, size, data),
+ *     getBufferBytesInto(type, start, max, dst, dstOffset) (no allocation: copies into dst),
  *     getBufferStatus(type), getPluginConfiguration(), getVmConfiguration()
  *   getHeaderMapPairs/setHeaderMapPairs/getHeaderMapValue/addHeaderMapValue/
  *     replaceHeaderMapValue/removeHeaderMapValue/getHeaderMapSize(MapType, ...)
@@ -41,7 +43,9 @@
  *   registerSharedQueue, resolveSharedQueue, enqueueSharedQueue, dequeueSharedQueue
  *   httpCall(cluster, headers, body, trailers, timeoutMs) → token
  *   grpcCall/grpcStream/grpcSend/grpcCancel/grpcClose, getGrpcStatus
- *   callForeignFunction(name, args), setEnvoyFilterState(path, value, LifeSpan)
+ *   callForeignFunction(name, args), setEnvoyFilterState(path, value, LifeSpan);
+ *     callForeignFunctionEncoded(nameBytes, args) and setEnvoyFilterStateEncoded(args) for the
+ *     data path (pre-encoded, result discarded, no allocation)
  * Pure helpers: serializePairs/deserializePairs (pairs.ts), joinPath (path.ts), ProtoWriter,
  * encodeSetEnvoyFilterStateArguments (protobuf.ts), json/ (strict JSON reader).
  *

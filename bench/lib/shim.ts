@@ -65,25 +65,37 @@ export class ShimModule {
     const destination = enc.encode("10.0.0.2:8080");
     let shim: ShimModule | undefined;
     const x = (): ShimExports => shim!.x;
-    const view = (): DataView => new DataView(x().memory.buffer);
+    // Views over the module's memory, made once and again only after memory.grow (which detaches
+    // the old buffer): a host call then costs the crossing and its few stores, not new objects.
+    let u8 = new Uint8Array(0);
+    let dv = new DataView(new ArrayBuffer(0));
+    const fresh = (): void => {
+      if (u8.byteLength !== 0) return;
+      u8 = new Uint8Array(x().memory.buffer);
+      dv = new DataView(x().memory.buffer);
+    };
+    const view = (): DataView => (fresh(), dv);
+    const bytesAt = (ptr: number, len: number): Uint8Array => (fresh(), u8.subarray(ptr, ptr + len));
     const give = (bytes: Uint8Array, retPtr: number, retLen: number): number => {
       const ptr = bytes.length > 0 ? x().malloc(bytes.length) : 0;
-      if (bytes.length > 0) new Uint8Array(x().memory.buffer, ptr, bytes.length).set(bytes);
-      view().setUint32(retPtr, ptr, true);
-      view().setUint32(retLen, bytes.length, true);
+      fresh(); // malloc may have grown the memory
+      if (bytes.length > 0) u8.set(bytes, ptr);
+      dv.setUint32(retPtr, ptr, true);
+      dv.setUint32(retLen, bytes.length, true);
       return OK;
     };
+    const NOTHING = new Uint8Array(0);
     let metricId = 0;
     const logs: string[] = [];
     const env: Record<string, (...a: number[]) => number> = {
       proxy_log: (level, ptr, len) => {
         // Warnings and errors are kept so a rejected configuration explains itself.
-        if (level >= 3) logs.push(dec.decode(new Uint8Array(x().memory.buffer, ptr, len)));
+        if (level >= 3) logs.push(dec.decode(bytesAt(ptr, len)));
         return OK;
       },
       proxy_get_log_level: (ret) => (view().setUint32(ret, 2, true), OK),
       proxy_get_property: (pathPtr, pathLen, retPtr, retLen) => {
-        const path = dec.decode(new Uint8Array(x().memory.buffer, pathPtr, pathLen));
+        const path = dec.decode(bytesAt(pathPtr, pathLen));
         if (path === "plugin_root_id") return give(rootIdBytes, retPtr, retLen);
         if (path === "destination\0address" || path === "destination.address") return give(destination, retPtr, retLen);
         return NOT_FOUND;
@@ -92,8 +104,9 @@ export class ShimModule {
         const src = type === PLUGIN_CONFIGURATION ? config : type === DOWNSTREAM || type === UPSTREAM ? shim!.current : undefined;
         if (!src) return NOT_FOUND;
         // i32 on the wire: u32.MAX_VALUE ("everything") arrives as -1.
-        const from = start >>> 0;
-        return give(src.subarray(from, Math.min(src.length, from + (max >>> 0))), retPtr, retLen);
+        const from = Math.min(start >>> 0, src.length);
+        const to = Math.min(src.length, from + (max >>> 0));
+        return give(from === 0 && to === src.length ? src : src.subarray(from, to), retPtr, retLen);
       },
       proxy_define_metric: (_type, _n, _l, ret) => (view().setUint32(ret, ++metricId, true), OK),
       proxy_increment_metric: () => OK,
@@ -102,7 +115,7 @@ export class ShimModule {
       proxy_set_property: () => OK,
       proxy_close_stream: () => OK,
       proxy_continue_stream: () => OK,
-      proxy_call_foreign_function: (_n, _nl, _a, _al, retPtr, retLen) => give(new Uint8Array(0), retPtr, retLen),
+      proxy_call_foreign_function: (_n, _nl, _a, _al, retPtr, retLen) => give(NOTHING, retPtr, retLen),
     };
     const imports: Record<string, Record<string, (...a: number[]) => number>> = {};
     for (const imp of WebAssembly.Module.imports(module)) {
@@ -110,9 +123,11 @@ export class ShimModule {
       const f = imp.module === "env" ? env[imp.name] : undefined;
       if (f) {
         const name = imp.name;
-        table[name] = (...a: number[]) => {
+        // Fixed arity (the ABI's widest call the shim answers has 6 arguments): a rest/spread
+        // wrapper would cost more than the host call it measures.
+        table[name] = (a0: number, a1: number, a2: number, a3: number, a4: number, a5: number) => {
           if (shim!.counting) shim!.calls.set(name, (shim!.calls.get(name) ?? 0) + 1);
-          return f(...a);
+          return f(a0, a1, a2, a3, a4, a5);
         };
       } else {
         table[imp.name] = () => {

@@ -39,8 +39,10 @@ export function prefixOf(p: usize, len: i32, off: i32, lit: string): i32 {
   let n = lit.length;
   const avail = len - off;
   if (avail < n) n = avail < 0 ? 0 : avail;
+  // i < lit.length, so the UTF-16 unit can be read directly (charCodeAt is a bounds-checked call).
+  const l = changetype<usize>(lit);
   for (let i = 0; i < n; i++) {
-    if (at(p, off + i) != <u32>lit.charCodeAt(i)) return -1;
+    if (at(p, off + i) != <u32>load<u16>(l + (<usize>i << 1))) return -1;
   }
   return n;
 }

@@ -84,6 +84,12 @@ export class SniffState {
   decidedAt: i32 = 0;
   /** TLS may read up to this many bytes (to reach SNI/ALPN) even when cap is smaller. */
   tlsCap: i32 = TLS_MAX_CLIENT_HELLO;
+  /**
+   * Detectors that ran since the last reset (bit = 1 << Protocol): only their infos can differ
+   * from the reset values, so reset() skips the others. A classification usually stops at the
+   * first detectors in DETECT_ORDER, which makes reset a few stores instead of all infos'.
+   */
+  private touched: u32 = u32.MAX_VALUE;
 
   readonly http1: Http1Scan = new Http1Scan();
   readonly tls: TlsInfo = new TlsInfo();
@@ -103,15 +109,23 @@ export class SniffState {
     this.protocol = Protocol.Tcp;
     this.complete = false;
     this.decidedAt = 0;
-    this.http1.reset();
-    this.tls.reset();
-    this.dubbo.reset();
-    this.thrift.reset();
-    this.redis.reset();
-    this.postgres.reset();
-    this.mysql.reset();
-    this.kafka.reset();
-    this.mqtt.reset();
+    const t = this.touched;
+    if (t == 0) return;
+    this.touched = 0;
+    if ((t & bit(Protocol.Http1)) != 0) this.http1.reset();
+    if ((t & bit(Protocol.Tls)) != 0) this.tls.reset();
+    if ((t & bit(Protocol.Dubbo)) != 0) this.dubbo.reset();
+    if ((t & bit(Protocol.Thrift)) != 0) this.thrift.reset();
+    if ((t & bit(Protocol.Redis)) != 0) this.redis.reset();
+    if ((t & bit(Protocol.Postgres)) != 0) this.postgres.reset();
+    if ((t & bit(Protocol.Mysql)) != 0) this.mysql.reset();
+    if ((t & bit(Protocol.Kafka)) != 0) this.kafka.reset();
+    if ((t & bit(Protocol.Mqtt)) != 0) this.mqtt.reset();
+  }
+
+  /** Records that `proto`'s detector is about to run (and may change its info). */
+  @inline touch(proto: Protocol): void {
+    this.touched |= bit(proto);
   }
 
   get decided(): bool {
@@ -166,6 +180,7 @@ export function classifyPtr(st: SniffState, p: usize, len: i32, cap: i32 = DEFAU
     const b = bit(proto);
     if ((st.alive & b) == 0) continue;
     const view = proto == Protocol.Tls ? nTls : n;
+    st.touch(proto);
     const d = runDetector(st, proto, p, view);
     if (d == Decision.NoMatch) {
       st.alive &= ~b;
@@ -199,6 +214,7 @@ export function finishPtr(st: SniffState, p: usize, len: i32): Decision {
     if ((st.alive & bit(proto)) == 0) continue;
     if (proto == Protocol.Tls) {
       const view = len < st.tlsCap ? len : st.tlsCap;
+      st.touch(proto);
       const d = detectTls(p, view, st.tls);
       if (d == Decision.Match) return decide(st, Decision.Match, proto, true, view);
       if (d == Decision.NeedMoreData && tlsHeaderValid(p, view)) {

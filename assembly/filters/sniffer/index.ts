@@ -6,9 +6,10 @@
 // untouched (tcp_proxy's own cluster), so only an explicit deny closes traffic.
 import {
   Action, BufferType, Context, LifeSpan, LogLevel, MetricType, RootContext, StreamType, WasmResult,
-  callForeignFunction, closeStream, continueStream, defineMetric, encodeSetEnvoyFilterStateArguments,
-  getBufferBytes, getLogLevel, getPluginConfiguration, getPropertyBytes, incrementMetric, joinPath, log,
-  registerRootContext, setEffectiveContext, setPropertyBytes, setTickPeriodMilliseconds,
+  closeStream, continueStream, defineMetric, encodeSetEnvoyFilterStateArguments,
+  getBufferBytesInto, getLogLevel, getPluginConfiguration, getPropertyBytes, incrementMetric, joinPath, log,
+  registerRootContext, setEffectiveContext, setEnvoyFilterStateEncoded, setPropertyBytes, setPropertyFrom,
+  setTickPeriodMilliseconds,
 } from "../../runtime";
 import { ClassifyFlags, Decision, Protocol, SniffState, classifyPtr, finishPtr } from "../../codecs/detect/index";
 import { PROTOCOL_COUNT, protocolName } from "../../codecs/detect/result";
@@ -27,10 +28,34 @@ const PATH_SNI: ArrayBuffer = String.UTF8.encode("protomesh.sni");
 const PATH_ALPN: ArrayBuffer = String.UTF8.encode("protomesh.alpn");
 const PATH_DESTINATION: ArrayBuffer = joinPath(["destination", "address"]);
 const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
-const SET_ENVOY_FILTER_STATE = "set_envoy_filter_state";
 const EMPTY_BUF: ArrayBuffer = new ArrayBuffer(0);
 const NO_METRIC: i64 = -1;
 const POOL_MAX: i32 = 256;
+/** Smallest accumulation buffer; a reused context keeps its buffer up to BUF_POOLED_MAX bytes. */
+const BUF_MIN: i32 = 64;
+const BUF_POOLED_MAX: i32 = 1024;
+
+/**
+ * A connection's sniffing state: the detectors' state and the buffer the first bytes accumulate
+ * in (the host copies straight into it). It belongs to a stream context, and stream contexts are
+ * reused (SnifferRoot.createContext), so a connection allocates neither.
+ */
+class Sniff {
+  st: SniffState = new SniffState();
+  /** Sized by the first flights seen (reserve), so an idle pooled context holds little. */
+  buf: ArrayBuffer = EMPTY_BUF;
+
+  /** Makes room for `need` bytes, keeping the first `keep`. */
+  reserve(need: i32, keep: i32): void {
+    let cap = this.buf.byteLength;
+    if (need <= cap) return;
+    if (cap < BUF_MIN) cap = BUF_MIN;
+    while (cap < need) cap <<= 1;
+    const next = new ArrayBuffer(cap);
+    memory.copy(changetype<usize>(next), changetype<usize>(this.buf), <usize>keep);
+    this.buf = next;
+  }
+}
 
 const enum Phase {
   Idle = 0,
@@ -56,9 +81,13 @@ class SnifferRoot extends RootContext {
   clusterArgs: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(PROTOCOL_COUNT);
   tickCount: u32 = 0;
   expireTicks: u32 = 0;
-  head: SnifferStream | null = null;
-  tail: SnifferStream | null = null;
-  pool: SniffState[] = [];
+  /** Pending list ends: addresses of stream contexts (see enqueue), 0 = none. */
+  head: usize = 0;
+  tail: usize = 0;
+  /** Deleted stream contexts kept for reuse, at most POOL_MAX. */
+  free: SnifferStream[] = [];
+  /** Where the joined ALPN list is built (one VM thread: shared by all streams). */
+  scratch: ArrayBuffer = new ArrayBuffer(256);
   debug: bool = false;
   metricWarned: bool = false;
 
@@ -134,27 +163,27 @@ class SnifferRoot extends RootContext {
     this.debug = l.ok && l.value <= <u32>LogLevel.Debug;
   }
 
-  acquire(cfg: SnifferConfig): SniffState {
-    const st = this.pool.length > 0 ? this.pool.pop() : new SniffState();
-    st.reset();
-    st.tlsCap = cfg.maxTlsBytes;
-    return st;
-  }
-
-  release(st: SniffState): void {
-    if (this.pool.length < POOL_MAX) this.pool.push(st);
+  /** The host deleted `s` (its books are closed): keep it for the next connection. */
+  recycle(s: SnifferStream): void {
+    if (this.free.length >= POOL_MAX) return;
+    const w = s.work;
+    if (w.buf.byteLength > BUF_POOLED_MAX) w.buf = EMPTY_BUF;
+    this.free.push(s);
   }
 
   // Pending connections in start order = expiry order (one timeout per VM): a doubly linked
-  // list gives O(1) append, O(1) removal on decision and O(expired) work per tick.
+  // list gives O(1) append, O(1) removal on decision and O(expired) work per tick. Links are
+  // addresses, not references, so linking costs no GC write barrier: a listed context is always
+  // alive (the runtime pins it until proxy_on_delete, and closeBooks unlinks it before that).
   enqueue(s: SnifferStream): void {
+    const a = changetype<usize>(s);
     s.expireAt = this.tickCount + this.expireTicks;
     s.prev = this.tail;
-    s.next = null;
+    s.next = 0;
     const t = this.tail;
-    if (t !== null) t.next = s;
-    else this.head = s;
-    this.tail = s;
+    if (t != 0) changetype<SnifferStream>(t).next = a;
+    else this.head = a;
+    this.tail = a;
     s.queued = true;
   }
 
@@ -162,12 +191,12 @@ class SnifferRoot extends RootContext {
     if (!s.queued) return;
     const p = s.prev;
     const n = s.next;
-    if (p !== null) p.next = n;
+    if (p != 0) changetype<SnifferStream>(p).next = n;
     else this.head = n;
-    if (n !== null) n.prev = p;
+    if (n != 0) changetype<SnifferStream>(n).prev = p;
     else this.tail = p;
-    s.prev = null;
-    s.next = null;
+    s.prev = 0;
+    s.next = 0;
     s.queued = false;
   }
 
@@ -176,34 +205,54 @@ class SnifferRoot extends RootContext {
     this.refreshLogLevel();
     if (this.expireTicks == 0) return;
     while (true) {
-      const s = this.head;
-      if (s === null || <i32>(this.tickCount - s.expireAt) < 0) break;
+      const a = this.head;
+      if (a == 0) break;
+      const s = changetype<SnifferStream>(a);
+      if (<i32>(this.tickCount - s.expireAt) < 0) break;
       this.unlink(s);
       s.expire();
     }
   }
 
   createContext(context_id: u32): Context {
-    return new SnifferStream(context_id, this);
+    const n = this.free.length;
+    if (n == 0) return new SnifferStream(context_id, this);
+    const s = this.free.pop();
+    s.renew(context_id);
+    return s;
   }
 }
 
 class SnifferStream extends Context {
   cfg: SnifferConfig | null = null;
-  st: SniffState | null = null;
+  /** Detector state and the first bytes (up to keepLimit, in `work.buf`) while Pending. */
+  work: Sniff = new Sniff();
   phase: Phase = Phase.Idle;
-  /** The first bytes (up to keepLimit): the host's buffer in route mode, our copy otherwise. */
-  acc: ArrayBuffer = EMPTY_BUF;
   accLen: i32 = 0;
   /** Downstream bytes seen in total (the debug line's bytes=). */
   total: i32 = 0;
   flags: u32 = 0;
-  prev: SnifferStream | null = null;
-  next: SnifferStream | null = null;
+  /** Pending list links (SnifferRoot.enqueue): addresses of stream contexts, 0 = none. */
+  prev: usize = 0;
+  next: usize = 0;
   queued: bool = false;
   expireAt: u32 = 0;
 
-  get sniffer(): SnifferRoot {
+  /** A reused context for a new connection: as if just constructed (root and work stay). */
+  renew(context_id: u32): void {
+    this.context_id = context_id;
+    this.cfg = null;
+    this.phase = Phase.Idle;
+    this.accLen = 0;
+    this.total = 0;
+    this.flags = 0;
+    this.prev = 0;
+    this.next = 0;
+    this.queued = false;
+    this.expireAt = 0;
+  }
+
+  @inline get sniffer(): SnifferRoot {
     return changetype<SnifferRoot>(this.root);
   }
 
@@ -222,7 +271,9 @@ class SnifferStream extends Context {
       }
       return Action.Pause;
     }
-    this.st = r.acquire(cfg);
+    const st = this.work.st;
+    st.reset();
+    st.tlsCap = cfg.maxTlsBytes;
     this.phase = Phase.Pending;
     if (r.expireTicks != 0) r.enqueue(this);
     // route must hold tcp_proxy's onNewConnection (it picks the cluster there) until decided.
@@ -259,7 +310,8 @@ class SnifferStream extends Context {
   onDownstreamData(data_size: u32, end_of_stream: bool): Action {
     if (this.phase != Phase.Pending) return Action.Continue;
     const cfg = this.cfg!;
-    const st = this.st!;
+    const w = this.work;
+    const st = w.st;
     const route = cfg.mode == Mode.Route;
     const size = <i32>data_size;
     // route holds the bytes (we answer Pause), so the host buffer starts with what we kept;
@@ -278,11 +330,12 @@ class SnifferStream extends Context {
     let want = limit - this.accLen;
     if (want > fresh) want = fresh;
     if (want > 0) {
-      const b = getBufferBytes(BufferType.NetworkDownstreamData, <u32>start, <u32>want);
-      if (!b.ok) return this.abandon("get_buffer_bytes failed status=" + statusText(b.status));
-      this.append(b.value);
+      w.reserve(this.accLen + want, this.accLen);
+      const n = getBufferBytesInto(BufferType.NetworkDownstreamData, <u32>start, <u32>want, w.buf, this.accLen);
+      if (n < 0) return this.abandon("get_buffer_bytes failed status=" + statusText(<WasmResult>(-n)));
+      this.accLen += n;
     }
-    const p = changetype<usize>(this.acc);
+    const p = changetype<usize>(w.buf);
     let d = st.decision;
     if (this.accLen > 0) d = classifyPtr(st, p, this.accLen, cfg.maxDetectBytes, this.flags);
     if (d == Decision.NeedMoreData) {
@@ -291,28 +344,6 @@ class SnifferStream extends Context {
       return this.decide(st.protocol, Reason.Eos, false);
     }
     return this.decide(st.protocol, classifyReason(st), false);
-  }
-
-  append(chunk: ArrayBuffer): void {
-    const n = chunk.byteLength;
-    if (n == 0) return;
-    if (this.accLen == 0) {
-      // The common case: the whole first flight in one read, kept without a copy.
-      this.acc = chunk;
-      this.accLen = n;
-      return;
-    }
-    const need = this.accLen + n;
-    if (need > this.acc.byteLength) {
-      let cap = this.acc.byteLength << 1;
-      if (cap < 64) cap = 64;
-      while (cap < need) cap <<= 1;
-      const next = new ArrayBuffer(cap);
-      memory.copy(changetype<usize>(next), changetype<usize>(this.acc), <usize>this.accLen);
-      this.acc = next;
-    }
-    memory.copy(changetype<usize>(this.acc) + <usize>this.accLen, changetype<usize>(chunk), <usize>n);
-    this.accLen = need;
   }
 
   /** detect_timeout_ms passed (called from the root's on_tick): tcp, then let the data go. */
@@ -338,23 +369,21 @@ class SnifferStream extends Context {
   decide(proto: Protocol, reason: Reason, closing: bool): Action {
     const r = this.sniffer;
     const cfg = this.cfg!;
-    const st = this.st!;
+    const w = this.work;
     r.unlink(this);
     this.phase = Phase.Decided;
     const verdict = verdictFor(cfg, proto);
     if (!closing) {
-      const s = setPropertyBytes(PATH_PROTOCOL, r.protoValue[<i32>proto]);
+      // proto < PROTOCOL_COUNT (an enum value): the per-protocol tables need no bounds check.
+      const s = setPropertyBytes(PATH_PROTOCOL, unchecked(r.protoValue[<i32>proto]));
       if (s != WasmResult.Ok) log(LogLevel.Warn, "sniffer: set_property protomesh.protocol failed status=" + statusText(s));
-      if (proto == Protocol.Tls && this.accLen > 0) this.publishTls(st);
+      if (proto == Protocol.Tls && this.accLen > 0) this.publishTls(w);
     }
-    r.count(r.connMetric[<i32>proto]);
+    r.count(unchecked(r.connMetric[<i32>proto]));
     if (reason == Reason.Timeout) r.count(r.timeoutMetric);
     else if (reason == Reason.Cap) r.count(r.capMetric);
     if (verdict == Verdict.Deny) r.count(r.deniedRouteMetric);
     if (r.debug) log(LogLevel.Debug, debugLine(proto, this.total, reason, verdict));
-    this.st = null;
-    r.release(st);
-    this.acc = EMPTY_BUF;
     if (closing) return Action.Continue;
     if (verdict == Verdict.Deny) {
       const c = closeStream(StreamType.Downstream);
@@ -362,9 +391,9 @@ class SnifferStream extends Context {
       log(LogLevel.Warn, "sniffer: close_stream(downstream) failed status=" + statusText(c) + "; letting the connection through");
       return Action.Continue;
     }
-    const args = r.clusterArgs[<i32>proto];
+    const args = unchecked(r.clusterArgs[<i32>proto]);
     if (args.byteLength > 0) {
-      const f = callForeignFunction(SET_ENVOY_FILTER_STATE, args).status;
+      const f = setEnvoyFilterStateEncoded(args);
       if (f != WasmResult.Ok) {
         log(LogLevel.Warn, "sniffer: set_envoy_filter_state " + TCP_PROXY_CLUSTER + " failed status=" + statusText(f) +
           "; tcp_proxy keeps its own cluster");
@@ -374,20 +403,20 @@ class SnifferStream extends Context {
   }
 
   /** SNI and the comma-joined ALPN list, from the detector's offsets into `acc`. */
-  publishTls(st: SniffState): void {
-    const p = changetype<usize>(this.acc);
-    const t = st.tls;
+  publishTls(work: Sniff): void {
+    const p = changetype<usize>(work.buf);
+    const t = work.st.tls;
     if (t.sniOffset >= 0 && t.sniOffset + t.sniLength <= this.accLen) {
-      const sni = new ArrayBuffer(t.sniLength);
-      memory.copy(changetype<usize>(sni), p + <usize>t.sniOffset, <usize>t.sniLength);
-      const s = setPropertyBytes(PATH_SNI, sni);
+      const s = setPropertyFrom(PATH_SNI, p + <usize>t.sniOffset, <usize>t.sniLength);
       if (s != WasmResult.Ok) log(LogLevel.Warn, "sniffer: set_property protomesh.sni failed status=" + statusText(s));
     }
     const end = t.alpnOffset + t.alpnLength;
     if (t.alpnOffset >= 0 && end <= this.accLen) {
       // Entries are <len><name>; the joined form replaces each length byte but the first with ','.
-      const out = new ArrayBuffer(t.alpnLength - 1);
-      const o = changetype<usize>(out);
+      const r = this.sniffer;
+      const size = t.alpnLength - 1;
+      if (r.scratch.byteLength < size) r.scratch = new ArrayBuffer(size);
+      const o = changetype<usize>(r.scratch);
       let w = 0;
       let i = t.alpnOffset;
       while (i < end) {
@@ -400,7 +429,7 @@ class SnifferStream extends Context {
         w += n;
         i += 1 + n;
       }
-      const s = setPropertyBytes(PATH_ALPN, out);
+      const s = setPropertyFrom(PATH_ALPN, o, <usize>size);
       if (s != WasmResult.Ok) log(LogLevel.Warn, "sniffer: set_property protomesh.alpn failed status=" + statusText(s));
     }
   }
@@ -416,12 +445,6 @@ class SnifferStream extends Context {
     const r = this.sniffer;
     r.unlink(this);
     this.phase = Phase.Decided;
-    const st = this.st;
-    if (st !== null) {
-      this.st = null;
-      r.release(st);
-    }
-    this.acc = EMPTY_BUF;
   }
 
   // A connection that ends undecided is still counted (decision=eos), with what it sent.
@@ -432,12 +455,14 @@ class SnifferStream extends Context {
 
   onDelete(): void {
     this.closeBooks();
+    this.sniffer.recycle(this);
   }
 
   closeBooks(): void {
     if (this.phase != Phase.Pending) return;
-    const st = this.st!;
-    if (this.accLen > 0) finishPtr(st, changetype<usize>(this.acc), this.accLen);
+    const w = this.work;
+    const st = w.st;
+    if (this.accLen > 0) finishPtr(st, changetype<usize>(w.buf), this.accLen);
     this.decide(this.accLen > 0 ? st.protocol : Protocol.Tcp, Reason.Eos, true);
   }
 }

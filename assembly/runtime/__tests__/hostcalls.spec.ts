@@ -1,10 +1,10 @@
 // as-pect.config.js stubs every proxy_* import to answer Unimplemented (12) without writing any
 // return slot, so these tests check that host failures come back as values and never throw.
 import {
-  EMPTY, Metric, callForeignFunction, defineMetric, dequeueSharedQueue, getBuffer, getBufferStatus,
+  EMPTY, Metric, callForeignFunction, callForeignFunctionEncoded, defineMetric, dequeueSharedQueue, getBuffer, getBufferStatus,
   getCurrentTimeNanoseconds, getHeaderMapPairs, getHeaderMapValue, getLogLevel, getMetric, getProperty,
-  getSharedData, grpcCall, httpCall, incrementMetric, logInfo, registerSharedQueue, sendLocalResponse,
-  setEnvoyFilterState, setProperty,
+  getBufferBytesInto, getSharedData, grpcCall, httpCall, incrementMetric, logInfo, registerSharedQueue,
+  sendLocalResponse, setEnvoyFilterState, setEnvoyFilterStateEncoded, setProperty, setPropertyFrom,
 } from "../hostcalls";
 import { BufferType, LifeSpan, MapType, MetricType, WasmResult } from "../enums";
 import { HeaderPair } from "../pairs";
@@ -48,5 +48,16 @@ describe("host calls on a failing host", () => {
     expect(sendLocalResponse(403, "d", EMPTY, headers)).toBe(WasmResult.Unimplemented);
     expect(callForeignFunction("f", EMPTY).value.byteLength).toBe(0);
     expect(setEnvoyFilterState("envoy.tcp_proxy.cluster", "x", LifeSpan.DownstreamConnection)).toBe(WasmResult.Unimplemented);
+  });
+
+  it("report failures of the allocation-free variants as values and leave the destination alone", () => {
+    const dst = new ArrayBuffer(4);
+    store<u32>(changetype<usize>(dst), 0x04030201);
+    expect(getBufferBytesInto(BufferType.NetworkDownstreamData, 0, 4, dst, 0)).toBe(-(<i32>WasmResult.Unimplemented));
+    expect(getBufferBytesInto(BufferType.NetworkDownstreamData, 0, 4, dst, 2)).toBe(-(<i32>WasmResult.Unimplemented));
+    expect(load<u32>(changetype<usize>(dst))).toBe(0x04030201);
+    expect(callForeignFunctionEncoded(String.UTF8.encode("f"), EMPTY)).toBe(WasmResult.Unimplemented);
+    expect(setEnvoyFilterStateEncoded(EMPTY)).toBe(WasmResult.Unimplemented);
+    expect(setPropertyFrom(String.UTF8.encode("k"), changetype<usize>(dst), 4)).toBe(WasmResult.Unimplemented);
   });
 });

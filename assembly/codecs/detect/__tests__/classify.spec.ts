@@ -156,6 +156,77 @@ describe("classify: real captures", () => {
   });
 });
 
+/** Everything a classification leaves in the state, as text, so two states compare in one expect. */
+function details(st: SniffState): string {
+  const t = st.tls;
+  const h = st.http1;
+  return protocolName(st.protocol) + " d=" + (<i32>st.decision).toString() + " c=" + (st.complete ? "1" : "0") +
+    " at=" + st.decidedAt.toString() + " alive=" + st.alive.toString() +
+    " tls=" + t.sniOffset.toString() + "," + t.sniLength.toString() + "," + t.alpnOffset.toString() + "," +
+    t.alpnLength.toString() + "," + (t.complete ? "1" : "0") + "," + t.needUntil.toString() + "," +
+    t.recordVersion.toString() + "," + t.legacyVersion.toString() + "," + (t.spansRecords ? "1" : "0") +
+    " http1=" + h.pos.toString() + "," + h.method.toString() + "," + h.targetOffset.toString() + "," +
+    h.targetLength.toString() + "," + h.minor.toString() + "," + (<i32>h.result).toString() + "," +
+    h.phase.toString() + "," + h.candidates.toString() +
+    " thrift=" + (<i32>st.thrift.transport).toString() + "," + (<i32>st.thrift.protocol).toString() + "," +
+    st.thrift.nameOffset.toString() + "," + st.thrift.nameLength.toString() +
+    " dubbo=" + st.dubbo.serialization.toString() + "," + st.dubbo.bodyLength.toString() + "," +
+    (st.dubbo.twoWay ? "1" : "0") + (st.dubbo.event ? "1" : "0") +
+    " redis=" + (<i32>st.redis.kind).toString() + "," + st.redis.count.toString() +
+    " pg=" + (<i32>st.postgres.kind).toString() + "," + st.postgres.minor.toString() +
+    " mysql=" + (<i32>st.mysql.kind).toString() + "," + st.mysql.capabilities.toString() +
+    " kafka=" + st.kafka.apiKey.toString() + "," + st.kafka.apiVersion.toString() +
+    " mqtt=" + st.mqtt.level.toString();
+}
+
+describe("classify: a reused state (reset between connections)", () => {
+  // reset() only restores the infos of detectors that ran; a missed one would leak the previous
+  // connection's progress into the next. Every capture after every other, fed whole and byte by
+  // byte, must leave exactly what a fresh state leaves.
+  it("answers and reports details like a fresh state, whatever ran before", () => {
+    const st = new SniffState();
+    for (let i = 0; i < EXPECTED.length; i++) {
+      for (let j = 0; j < EXPECTED.length; j++) {
+        const e = EXPECTED[j];
+        const c = capture(e.name);
+        const fresh = whole(c, e.flags);
+        const before = capture(EXPECTED[i].name);
+        st.reset();
+        classifyPtr(st, before.ptr, before.length, DEFAULT_CAP, EXPECTED[i].flags);
+        finishPtr(st, before.ptr, before.length);
+        st.reset();
+        let d = Decision.NeedMoreData;
+        // Whole after an even-numbered capture, byte by byte after an odd one.
+        for (let n = (i & 1) == 0 ? c.length : 1; n <= c.length && d == Decision.NeedMoreData; n++) {
+          d = classifyPtr(st, c.ptr, n, DEFAULT_CAP, e.flags);
+        }
+        if (d == Decision.NeedMoreData) finishPtr(st, c.ptr, c.length);
+        const f = new SniffState();
+        let g = Decision.NeedMoreData;
+        // Whole after an even-numbered capture, byte by byte after an odd one.
+        for (let n = (i & 1) == 0 ? c.length : 1; n <= c.length && g == Decision.NeedMoreData; n++) {
+          g = classifyPtr(f, c.ptr, n, DEFAULT_CAP, e.flags);
+        }
+        if (g == Decision.NeedMoreData) finishPtr(f, c.ptr, c.length);
+        expect(details(st)).toBe(details(f), EXPECTED[i].name + " then " + e.name);
+        expect(protocolName(st.protocol)).toBe(protocolName(fresh.protocol), EXPECTED[i].name + " then " + e.name);
+      }
+    }
+  });
+
+  it("is back to the initial values after reset", () => {
+    const st = new SniffState();
+    const initial = details(st);
+    for (let i = 0; i < EXPECTED.length; i++) {
+      const c = capture(EXPECTED[i].name);
+      for (let n = 1; n <= c.length; n += 3) classifyPtr(st, c.ptr, n, DEFAULT_CAP, EXPECTED[i].flags);
+      finishPtr(st, c.ptr, c.length);
+      st.reset();
+      expect(details(st)).toBe(initial, EXPECTED[i].name);
+    }
+  });
+});
+
 describe("classify: negatives", () => {
   it("answers tcp for pseudo-random bytes", () => {
     for (let seed: u32 = 1; seed <= 200; seed++) {
