@@ -32,6 +32,30 @@
 }
 
 /**
+ * The `n` (≤ 8) bytes at p + off as a little-endian u64, so up to 8 bytes compare against a
+ * packed constant in one operation. Reads exactly n bytes: never past what the caller checked.
+ */
+@inline export function packLE(p: usize, off: i32, n: i32): u64 {
+  if (n >= 8) return load<u64>(p + <usize>off);
+  let v: u64 = 0;
+  for (let i = 0; i < n; i++) v |= <u64>at(p, off + i) << (<u64>i << 3);
+  return v;
+}
+
+/**
+ * prefixOf for a literal of `n` ≤ 8 bytes packed little-endian into `word` (byte 0 in the low
+ * bits): -1 on a mismatch, else the number of bytes compared (what is available, ≤ n). No
+ * string and no call: the packed form is what the hot detectors use.
+ */
+@inline export function prefixWord(p: usize, len: i32, off: i32, word: u64, n: i32): i32 {
+  const avail = len - off;
+  if (avail < n) n = avail < 0 ? 0 : avail;
+  if (n == 0) return 0;
+  const mask: u64 = n >= 8 ? u64.MAX_VALUE : (<u64>1 << (<u64>n << 3)) - 1;
+  return ((packLE(p, off, n) ^ word) & mask) != 0 ? -1 : n;
+}
+
+/**
  * Compares buf[off, off + n) with the first bytes of `lit` (an ASCII literal), where n is what
  * is available (≤ lit.length). Answers -1 on a mismatch, else the number of bytes compared.
  */

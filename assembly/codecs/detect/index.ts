@@ -12,7 +12,7 @@
 // No allocation happens in classify/finish: SniffState and its per-protocol infos are
 // allocated once per connection (or reused via reset()).
 import { Decision, Protocol } from "./result";
-import { detectHttp1, Http1Scan } from "../http1/index";
+import { detectHttp1, Http1Scan, methodsWithByteAt } from "../http1/index";
 import { detectH2 } from "../h2/index";
 import { detectTls, tlsHeaderValid, TlsInfo, TLS_MAX_CLIENT_HELLO } from "../tls/index";
 import { detectDubbo, DubboInfo } from "../dubbo/index";
@@ -67,6 +67,36 @@ export const CLIENT_FIRST_DETECTORS: u32 =
   bit(Protocol.Dubbo) | bit(Protocol.Mqtt) | bit(Protocol.Thrift) | bit(Protocol.Postgres) |
   bit(Protocol.Kafka) | bit(Protocol.Redis);
 
+/**
+ * Which detectors can still match given only the first byte (bit = 1 << Protocol). A detector
+ * that answers NoMatch on its first byte answers NoMatch on every longer buffer starting with
+ * it (fragmentation stability), so classify drops the others before running anything: most
+ * detectors die on byte 0, and not calling them is cheaper than any early exit inside them.
+ * The spec checks every entry against running each detector on that single byte.
+ */
+export function firstByteCandidates(b: u32): u32 {
+  let m: u32 = bit(Protocol.Mysql); // its first check needs 4 bytes
+  if (b == 0x16) m |= bit(Protocol.Tls);
+  if (b == 0x50) m |= bit(Protocol.H2); // 'P'
+  if (methodsWithByteAt(0, b) != 0) m |= bit(Protocol.Http1);
+  if (b == 0x41) m |= bit(Protocol.Amqp); // 'A'
+  if (b == 0xda) m |= bit(Protocol.Dubbo);
+  if (b == 0x10) m |= bit(Protocol.Mqtt);
+  if (b == 0x00 || b == 0x80 || b == 0x82) m |= bit(Protocol.Thrift);
+  if (b == 0x00) m |= bit(Protocol.Postgres);
+  if (b <= 0x06) m |= bit(Protocol.Kafka);
+  // '*' (RESP array) or the first letter of an inline command, either case.
+  const u = b & 0xdf;
+  if (b == 0x2a || u == 0x50 || u == 0x49 || u == 0x41 || u == 0x48 || u == 0x51 || u == 0x45) {
+    m |= bit(Protocol.Redis);
+  }
+  return m;
+}
+
+/** firstByteCandidates for every byte, computed once at start-up. */
+const FIRST_BYTE_CANDIDATES = new StaticArray<u32>(256);
+for (let b: u32 = 0; b < 256; b++) FIRST_BYTE_CANDIDATES[b] = firstByteCandidates(b);
+
 export class SniffState {
   /** Detectors still in the running (bit = 1 << Protocol). 0 before the first call. */
   alive: u32 = 0;
@@ -89,7 +119,7 @@ export class SniffState {
    * from the reset values, so reset() skips the others. A classification usually stops at the
    * first detectors in DETECT_ORDER, which makes reset a few stores instead of all infos'.
    */
-  private touched: u32 = u32.MAX_VALUE;
+  touched: u32 = u32.MAX_VALUE;
 
   readonly http1: Http1Scan = new Http1Scan();
   readonly tls: TlsInfo = new TlsInfo();
@@ -173,19 +203,28 @@ export function classifyPtr(st: SniffState, p: usize, len: i32, cap: i32 = DEFAU
   const n = len < cap ? len : cap;
   const tlsCap = st.tlsCap > cap ? st.tlsCap : cap;
   const nTls = len < tlsCap ? len : tlsCap;
+  // State lives in locals for the loop and is stored once: each field access on a managed
+  // object costs a shadow-stack store in AssemblyScript's output.
+  let alive = st.alive;
+  if (len >= 1) alive &= unchecked(FIRST_BYTE_CANDIDATES[load<u8>(p)]);
+  let todo = alive;
+  let touched: u32 = 0;
   let pendingBefore = false;
   let pendingWithinCap = false;
-  for (let k = 0; k < DETECT_ORDER.length; k++) {
+  for (let k = 0; k < DETECT_ORDER.length && todo != 0; k++) {
     const proto = unchecked(DETECT_ORDER[k]);
     const b = bit(proto);
-    if ((st.alive & b) == 0) continue;
+    if ((todo & b) == 0) continue;
+    todo &= ~b;
     const view = proto == Protocol.Tls ? nTls : n;
-    st.touch(proto);
+    touched |= b;
     const d = runDetector(st, proto, p, view);
     if (d == Decision.NoMatch) {
-      st.alive &= ~b;
+      alive &= ~b;
     } else if (d == Decision.Match) {
       if (!pendingBefore) {
+        st.alive = alive;
+        st.touched |= touched;
         return decide(st, Decision.Match, proto, true, view);
       }
     } else {
@@ -194,7 +233,9 @@ export function classifyPtr(st: SniffState, p: usize, len: i32, cap: i32 = DEFAU
       if (len < limit) pendingWithinCap = true;
     }
   }
-  if (st.alive == 0) return decide(st, Decision.NoMatch, Protocol.Tcp, true, n);
+  st.alive = alive;
+  st.touched |= touched;
+  if (alive == 0) return decide(st, Decision.NoMatch, Protocol.Tcp, true, n);
   if (pendingWithinCap) return Decision.NeedMoreData;
   return finishPtr(st, p, len);
 }

@@ -21,18 +21,48 @@ export const HTTP_METHODS: StaticArray<string> = [
   "UPDATE", "UPDATEREDIRECTREF", "VERSION-CONTROL",
 ];
 
-// Candidate methods by first byte, as bit masks over HTTP_METHODS (39 methods fit in a u64).
-const BY_FIRST_BYTE = new StaticArray<u64>(128);
+/** Longest name in HTTP_METHODS ("UPDATEREDIRECTREF"). */
+export const HTTP_METHOD_MAX: i32 = 17;
+/** Every method, as a bit mask over HTTP_METHODS (39 methods fit in a u64). */
+const ALL_METHODS: u64 = (<u64>1 << <u64>HTTP_METHODS.length) - 1;
+// Method names use only 'A'..'Z' and '-': METHOD_CLASS maps a byte to 0..26 for those and to
+// 27 (a row of zero masks) for every other byte, so one table row per position stays small.
+const CLASSES = 28;
+const METHOD_CLASS = new StaticArray<u8>(256);
+/**
+ * POSITION_MASK[i * CLASSES + class(b)]: the methods longer than i whose byte i is b. The
+ * method phase is one load and an AND per byte instead of a walk over the candidates'
+ * names; row HTTP_METHOD_MAX is all zero (no method is longer).
+ */
+const POSITION_MASK = new StaticArray<u64>((HTTP_METHOD_MAX + 1) * CLASSES);
+/** LENGTH_MASK[i]: the methods exactly i bytes long (SP at i can only end those). */
+const LENGTH_MASK = new StaticArray<u64>(HTTP_METHOD_MAX + 1);
+for (let b = 0; b < 256; b++) METHOD_CLASS[b] = 27;
+for (let b = 0; b < 26; b++) METHOD_CLASS[0x41 + b] = <u8>b;
+METHOD_CLASS[0x2d] = 26;
 for (let m = 0; m < HTTP_METHODS.length; m++) {
-  const c = HTTP_METHODS[m].charCodeAt(0);
-  BY_FIRST_BYTE[c] = BY_FIRST_BYTE[c] | (<u64>1 << <u64>m);
+  const name = HTTP_METHODS[m];
+  const bit = <u64>1 << <u64>m;
+  LENGTH_MASK[name.length] |= bit;
+  for (let i = 0; i < name.length; i++) {
+    const k = i * CLASSES + <i32>METHOD_CLASS[name.charCodeAt(i)];
+    POSITION_MASK[k] |= bit;
+  }
+}
+
+/** The methods longer than `i` (≤ HTTP_METHOD_MAX) whose byte `i` is `b`. Exported for the spec. */
+export function methodsWithByteAt(i: i32, b: u32): u64 {
+  if (i < 0 || i > HTTP_METHOD_MAX || b > 255) return 0;
+  return unchecked(POSITION_MASK[i * CLASSES + <i32>unchecked(METHOD_CLASS[b])]);
 }
 
 const PHASE_METHOD: u8 = 0;
 const PHASE_TARGET: u8 = 1;
 const PHASE_VERSION: u8 = 2;
 const PHASE_DONE: u8 = 3;
-const VERSION_PREFIX = "HTTP/1.";
+export const VERSION_PREFIX = "HTTP/1.";
+/** VERSION_PREFIX as a little-endian u64, byte k at bits 8k (the spec checks it). */
+export const VERSION_PREFIX_WORD: u64 = 0x002e312f50545448;
 
 export class Http1Scan {
   /** Next byte to look at. */
@@ -74,71 +104,118 @@ export class Http1Scan {
   return Decision.NoMatch;
 }
 
+// The scan keeps its progress in locals and writes the fields back once per call (`save`):
+// every field access on a managed object costs a shadow-stack store in AssemblyScript's output,
+// which per byte was most of this detector's time. The fields end up exactly as a per-byte
+// update would leave them; `pos` is not advanced on NoMatch.
+@inline function save(s: Http1Scan, phase: u8, cand: u64, method: i32, tOff: i32, tLen: i32, minor: i32): void {
+  s.phase = phase;
+  s.candidates = cand;
+  s.method = method;
+  s.targetOffset = tOff;
+  s.targetLength = tLen;
+  s.minor = minor;
+}
+
 export function detectHttp1(p: usize, len: i32, s: Http1Scan): Decision {
   if (s.result != Decision.NeedMoreData) return s.result;
   let i = s.pos;
-  while (i < len) {
-    const b = at(p, i);
-    if (s.phase == PHASE_METHOD) {
-      if (i == 0) {
-        if (b >= 128) return fail(s);
-        s.candidates = unchecked(BY_FIRST_BYTE[b]);
-        if (s.candidates == 0) return fail(s);
-      } else if (b == 0x20) {
-        // Only a method exactly i bytes long can end here; names are unique, so one remains.
-        let found = -1;
-        let m = s.candidates;
-        while (m != 0) {
-          const k = <i32>ctz(m);
-          m &= m - 1;
-          if (unchecked(HTTP_METHODS[k]).length == i) found = k;
-        }
-        if (found < 0) return fail(s);
-        s.method = found;
-        s.phase = PHASE_TARGET;
-        s.targetOffset = i + 1;
-      } else {
-        let m = s.candidates;
-        let keep: u64 = 0;
-        while (m != 0) {
-          const k = <i32>ctz(m);
-          m &= m - 1;
-          const name = unchecked(HTTP_METHODS[k]);
-          if (name.length > i && <u32>name.charCodeAt(i) == b) keep |= <u64>1 << <u64>k;
-        }
-        if (keep == 0) return fail(s);
-        s.candidates = keep;
+  if (i >= len) return Decision.NeedMoreData;
+  let phase = s.phase;
+  let cand = s.candidates;
+  let method = s.method;
+  let tOff = s.targetOffset;
+  let tLen = s.targetLength;
+  let minor = s.minor;
+  if (phase == PHASE_METHOD) {
+    while (true) {
+      if (i >= len) {
+        save(s, phase, cand, method, tOff, tLen, minor);
+        s.pos = i;
+        return Decision.NeedMoreData;
       }
-    } else if (s.phase == PHASE_TARGET) {
-      if (i == s.targetOffset) {
+      const b = at(p, i);
+      if (b == 0x20 && i > 0) {
+        // Only a method exactly i bytes long can end here; names are unique, so one remains.
+        // cand ≠ 0 here, so i ≤ HTTP_METHOD_MAX.
+        const found = cand & unchecked(LENGTH_MASK[i]);
+        if (found == 0) {
+          save(s, phase, cand, method, tOff, tLen, minor);
+          return fail(s);
+        }
+        method = <i32>ctz(found);
+        phase = PHASE_TARGET;
+        tOff = i + 1;
+        i++;
+        break;
+      }
+      const keep = (i == 0 ? ALL_METHODS : cand) &
+        unchecked(POSITION_MASK[i * CLASSES + <i32>unchecked(METHOD_CLASS[b])]);
+      if (keep == 0) {
+        // At byte 0 the candidates were set (to none) before failing; later they stay.
+        save(s, phase, i == 0 ? 0 : cand, method, tOff, tLen, minor);
+        return fail(s);
+      }
+      cand = keep;
+      i++;
+    }
+  }
+  if (phase == PHASE_TARGET) {
+    while (true) {
+      if (i >= len) {
+        save(s, phase, cand, method, tOff, tLen, minor);
+        s.pos = i;
+        return Decision.NeedMoreData;
+      }
+      const b = at(p, i);
+      if (i == tOff) {
         // origin-form "/", asterisk-form "*", absolute-form "http://…", authority-form "host:port".
         if (!(b == 0x2f || b == 0x2a || (b | 0x20) - 0x61 < 26 || b - 0x30 < 10 || b == 0x5b)) {
+          save(s, phase, cand, method, tOff, tLen, minor);
           return fail(s);
         }
       } else if (b == 0x20) {
-        s.targetLength = i - s.targetOffset;
-        s.phase = PHASE_VERSION;
-      } else if (b <= 0x20 || b == 0x7f) {
+        tLen = i - tOff;
+        phase = PHASE_VERSION;
+        i++;
+        break;
+      } else if (b < 0x20 || b == 0x7f) {
+        save(s, phase, cand, method, tOff, tLen, minor);
         return fail(s);
       }
-    } else if (s.phase == PHASE_VERSION) {
-      const k = i - (s.targetOffset + s.targetLength + 1);
-      if (k < 7) {
-        if (b != <u32>VERSION_PREFIX.charCodeAt(k)) return fail(s);
-      } else if (k == 7) {
-        if (b != 0x30 && b != 0x31) return fail(s);
-        s.minor = <i32>(b - 0x30);
-      } else {
-        // "HTTP/1.x" must end the line; a lone LF is tolerated as most parsers do.
-        if (b != 0x0d && b != 0x0a) return fail(s);
-        s.phase = PHASE_DONE;
-        s.pos = i + 1;
-        s.result = Decision.Match;
-        return Decision.Match;
+      i++;
+    }
+  }
+  // PHASE_VERSION (PHASE_DONE always comes with a stored Match, returned above).
+  const vStart = tOff + tLen + 1;
+  while (i < len) {
+    const b = at(p, i);
+    const k = i - vStart;
+    if (k < 7) {
+      if (b != <u32>((VERSION_PREFIX_WORD >> (<u64>k << 3)) & 0xff)) {
+        save(s, phase, cand, method, tOff, tLen, minor);
+        return fail(s);
       }
+    } else if (k == 7) {
+      if (b != 0x30 && b != 0x31) {
+        save(s, phase, cand, method, tOff, tLen, minor);
+        return fail(s);
+      }
+      minor = <i32>(b - 0x30);
+    } else {
+      // "HTTP/1.x" must end the line; a lone LF is tolerated as most parsers do.
+      if (b != 0x0d && b != 0x0a) {
+        save(s, phase, cand, method, tOff, tLen, minor);
+        return fail(s);
+      }
+      save(s, PHASE_DONE, cand, method, tOff, tLen, minor);
+      s.pos = i + 1;
+      s.result = Decision.Match;
+      return Decision.Match;
     }
     i++;
   }
+  save(s, phase, cand, method, tOff, tLen, minor);
   s.pos = i;
   return Decision.NeedMoreData;
 }

@@ -3,7 +3,11 @@
 //   protocol level | connect flags (bit 0 reserved, must be 0 — 3.1.1 §3.1.2.3)
 // Mosquitto bridges set bit 7 of the level ("try_private"), so the level is compared without it.
 import { Decision } from "../detect/result";
-import { at, prefixOf } from "../detect/bytes";
+import { at, prefixWord } from "../detect/bytes";
+
+/** "MQTT" and "MQIsdp" as little-endian words (the spec checks them). */
+export const MQTT_NAME_WORD: u64 = 0x5454514d;
+export const MQISDP_NAME_WORD: u64 = 0x70647349514d;
 
 export class MqttInfo {
   /** 3 (3.1), 4 (3.1.1) or 5. */
@@ -38,13 +42,13 @@ export function detectMqtt(p: usize, len: i32, info: MqttInfo): Decision {
   const name = i + 2;
   let level: u32;
   if (nameLen == 4) {
-    const n = prefixOf(p, len, name, "MQTT");
+    const n = prefixWord(p, len, name, MQTT_NAME_WORD, 4);
     if (n < 0) return Decision.NoMatch;
     if (n < 4 || name + 4 >= len) return Decision.NeedMoreData;
     level = at(p, name + 4) & 0x7f;
     if (level != 4 && level != 5) return Decision.NoMatch;
   } else if (nameLen == 6) {
-    const n = prefixOf(p, len, name, "MQIsdp");
+    const n = prefixWord(p, len, name, MQISDP_NAME_WORD, 6);
     if (n < 0) return Decision.NoMatch;
     if (n < 6 || name + 6 >= len) return Decision.NeedMoreData;
     level = at(p, name + 6) & 0x7f;

@@ -5,7 +5,7 @@
 // so only an allowlist of commands a probe or a human would type first counts:
 // PING, INFO, AUTH, HELLO, QUIT, ECHO — case-insensitive, followed by SP, CR or LF.
 import { Decision } from "../detect/result";
-import { at, upper } from "../detect/bytes";
+import { at, packLE } from "../detect/bytes";
 
 export const enum RedisKind {
   None = 0,
@@ -26,27 +26,32 @@ export class RedisInfo {
 /** Redis rejects larger multibulk counts from unauthenticated clients (1024*1024). */
 const MAX_COUNT_DIGITS = 7;
 
-const INLINE: StaticArray<string> = ["PING", "INFO", "AUTH", "HELLO", "QUIT", "ECHO"];
+export const INLINE: StaticArray<string> = ["PING", "INFO", "AUTH", "HELLO", "QUIT", "ECHO"];
+/**
+ * INLINE packed little-endian (byte 0 in the low bits), in the same order; the spec checks
+ * they spell INLINE. Every letter is upper case, so `byte & 0xDF` equals one exactly when the
+ * byte is that letter in either case.
+ */
+export const INLINE_WORDS: StaticArray<u64> = [
+  0x474e4950, 0x4f464e49, 0x48545541, 0x4f4c4c4548, 0x54495551, 0x4f484345,
+];
+const INLINE_LENGTHS: StaticArray<i32> = [4, 4, 4, 5, 4, 4];
 
 function detectInline(p: usize, len: i32, info: RedisInfo): Decision {
+  // The first bytes (≤ 5, the longest word), case-folded onto the packed words' letters.
+  const n = len < 5 ? len : 5;
+  const seen = packLE(p, 0, n) & 0xdfdfdfdfdf;
   let pending = false;
-  for (let k = 0; k < INLINE.length; k++) {
-    const word = unchecked(INLINE[k]);
-    const n = word.length;
-    let ok = true;
-    let i = 0;
-    for (; i < n && i < len; i++) {
-      if (upper(at(p, i)) != <u32>word.charCodeAt(i)) {
-        ok = false;
-        break;
-      }
-    }
-    if (!ok) continue;
-    if (len <= n) {
+  for (let k = 0; k < INLINE_WORDS.length; k++) {
+    const w = unchecked(INLINE_LENGTHS[k]);
+    const m = n < w ? n : w;
+    const mask: u64 = (<u64>1 << (<u64>m << 3)) - 1;
+    if (((seen ^ unchecked(INLINE_WORDS[k])) & mask) != 0) continue;
+    if (len <= w) {
       pending = true;
       continue;
     }
-    const b = at(p, n);
+    const b = at(p, w);
     if (b == 0x20 || b == 0x0d || b == 0x0a) {
       info.kind = RedisKind.Inline;
       return Decision.Match;
