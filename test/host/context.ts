@@ -63,8 +63,8 @@ export class Context {
   grpcTrailingMetadata: HeaderList | null = null;
   statusCode = 0;
   statusMessage = "";
-  /** Outstanding http_call / grpc_call cancellers by token. */
-  readonly pendingCalls = new Map<number, () => void>();
+  /** Created on first use: most stream contexts never make a call. */
+  private pending: Map<number, () => void> | null = null;
 
   constructor(
     readonly vm: WasmVm,
@@ -72,6 +72,19 @@ export class Context {
     root: Context | null,
   ) {
     this.root = root ?? this;
+  }
+
+  /** Outstanding http_call / grpc_call cancellers by token. */
+  get pendingCalls(): Map<number, () => void> {
+    return (this.pending ??= new Map());
+  }
+
+  /** Runs and forgets every outstanding call's canceller (context deleted, host closed). */
+  cancelPendingCalls(): void {
+    const p = this.pending;
+    if (p === null || p.size === 0) return;
+    for (const cancel of p.values()) cancel();
+    p.clear();
   }
 
   get isRoot(): boolean {

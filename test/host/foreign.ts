@@ -125,18 +125,70 @@ export interface ForeignResult {
   readonly data?: Uint8Array;
 }
 
+/** `args` views wasm memory: valid during the call only, so anything kept must be copied. */
 export type ForeignFunction = (ctx: Context, args: Uint8Array) => ForeignResult;
+
+/**
+ * decodeSetFilterStateArgs memoized by the argument bytes: a filter sends the same few
+ * messages over and over (one per route), and the protobuf decode costs more than the rest of
+ * the call. The cached value's bytes are never written to (factories copy them).
+ */
+interface DecodedArgs {
+  readonly bytes: Uint8Array;
+  readonly parsed: SetFilterStateArgs | null;
+}
+/** By FNV-1a hash of the bytes; entries are compared byte for byte before use. */
+const decodedArgs = new Map<number, DecodedArgs[]>();
+const DECODE_CACHE_MAX_BYTES = 256;
+const DECODE_CACHE_MAX_ENTRIES = 256;
+
+function decodeSetFilterStateArgsCached(b: Uint8Array): SetFilterStateArgs | null {
+  const n = b.length;
+  if (n > DECODE_CACHE_MAX_BYTES) return decodeSetFilterStateArgs(b);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  h >>>= 0;
+  let bucket = decodedArgs.get(h);
+  if (bucket !== undefined) {
+    for (const e of bucket) {
+      const c = e.bytes;
+      if (c.length !== n) continue;
+      let i = 0;
+      while (i < n && c[i] === b[i]) i++;
+      if (i === n) return e.parsed;
+    }
+  } else {
+    if (decodedArgs.size >= DECODE_CACHE_MAX_ENTRIES) decodedArgs.clear();
+    bucket = [];
+    decodedArgs.set(h, bucket);
+  }
+  const copy = b.slice();
+  const parsed = decodeSetFilterStateArgs(copy);
+  bucket.push({ bytes: copy, parsed });
+  return parsed;
+}
+
+// Results without data are the same every time: no object per call.
+const RESULTS: ReadonlyMap<WasmResult, ForeignResult> = new Map(
+  Object.values(WasmResult)
+    .filter((v): v is WasmResult => typeof v === "number")
+    .map((r) => [r, Object.freeze({ result: r })]),
+);
+
+function resultOf(r: WasmResult): ForeignResult {
+  return RESULTS.get(r) ?? { result: r };
+}
 
 export const FOREIGN_FUNCTIONS: ReadonlyMap<string, ForeignFunction> = new Map<string, ForeignFunction>([
   [
     "set_envoy_filter_state",
     (ctx, args) => {
-      const parsed = decodeSetFilterStateArgs(args);
-      if (!parsed) return { result: WasmResult.BadArgument };
-      return { result: setEnvoyFilterState(ctx, parsed) };
+      const parsed = decodeSetFilterStateArgsCached(args);
+      if (!parsed) return resultOf(WasmResult.BadArgument);
+      return resultOf(setEnvoyFilterState(ctx, parsed));
     },
   ],
-  ["clear_route_cache", () => ({ result: WasmResult.Ok })],
+  ["clear_route_cache", () => resultOf(WasmResult.Ok)],
   // zlib compress()/uncompress() framing = zlib format (deflateSync / inflateSync).
   ["compress", (_ctx, args) => ({ result: WasmResult.Ok, data: new Uint8Array(deflateSync(args)) })],
   [

@@ -184,7 +184,7 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
       if (level >>> 0 > 5) return WasmResult.BadArgument;
       const ctx = vm.context();
       if (level < vm.plugin.logLevel) {
-        return vm.slice(ptr, size) === null ? WasmResult.InvalidMemoryAccess : WasmResult.Ok;
+        return vm.inBounds(ptr, size) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
       }
       const msg = vm.string(ptr, size);
       if (msg === null) return WasmResult.InvalidMemoryAccess;
@@ -214,14 +214,14 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
 
     // ------------------------------------------------------------ properties
     proxy_get_property(pathPtr: number, pathSize: number, ptrPtr: number, sizePtr: number): number {
-      const path = vm.string(pathPtr, pathSize);
+      const path = vm.key(pathPtr, pathSize);
       if (path === null) return WasmResult.InvalidMemoryAccess;
       const r = getProperty(vm.context(), path);
       if (r.result !== WasmResult.Ok) return r.result;
       return vm.copyToPointerSize(r.value!, ptrPtr, sizePtr);
     },
     proxy_set_property(keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
-      const key = vm.string(keyPtr, keySize);
+      const key = vm.key(keyPtr, keySize);
       const value = vm.slice(valuePtr, valueSize);
       if (key === null || value === null) return WasmResult.InvalidMemoryAccess;
       return setProperty(vm.context(), key, value);
@@ -296,9 +296,10 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
       resultsPtr: number,
       resultsSizePtr: number,
     ): number {
-      const name = vm.string(namePtr, nameSize);
+      const name = vm.key(namePtr, nameSize);
       if (name === null) return WasmResult.InvalidMemoryAccess;
-      const args = vm.copyOut(argsPtr, argsSize);
+      // A view: foreign functions run without calling into the module, and keep copies of what they store.
+      const args = vm.slice(argsPtr, argsSize);
       if (args === null) return WasmResult.InvalidMemoryAccess;
       const f = FOREIGN_FUNCTIONS.get(name);
       if (!f) return WasmResult.NotFound;
@@ -480,7 +481,7 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
 
     // ------------------------------------------------------------ metrics
     proxy_define_metric(type: number, namePtr: number, nameSize: number, idPtr: number): number {
-      const name = vm.string(namePtr, nameSize);
+      const name = vm.key(namePtr, nameSize);
       if (name === null) return WasmResult.InvalidMemoryAccess;
       const r = vm.metrics.define(type >>> 0, name);
       if (r.result !== WasmResult.Ok) return r.result;

@@ -67,7 +67,8 @@ const INCREMENT = 0x4;
 
 /** Per-VM id table (WasmBase counters_/gauges_/histograms_ maps). */
 export class VmMetrics {
-  private readonly ids = new Map<number, Stat>();
+  /** Stats by id >>> 2, one table per type (id & 3): an array index instead of a hashed key. */
+  private readonly ids: Array<Array<Stat | undefined>> = [[], [], [], []];
   private nextCounter: number = MetricType.Counter;
   private nextGauge: number = MetricType.Gauge;
   private nextHistogram: number = MetricType.Histogram;
@@ -81,15 +82,19 @@ export class VmMetrics {
     if (type === MetricType.Counter) id = this.nextCounter = (this.nextCounter + INCREMENT) >>> 0;
     else if (type === MetricType.Gauge) id = this.nextGauge = (this.nextGauge + INCREMENT) >>> 0;
     else id = this.nextHistogram = (this.nextHistogram + INCREMENT) >>> 0;
-    this.ids.set(id, this.store.getOrCreate(name, type));
+    this.ids[id & MASK]![id >>> 2] = this.store.getOrCreate(name, type);
     return { result: WasmResult.Ok, id };
   }
 
   /** Context::incrementMetric: counters need offset > 0; gauges add/sub; histograms BadArgument. */
+  private stat(id: number): Stat | undefined {
+    return this.ids[id & MASK]![id >>> 2];
+  }
+
   increment(id: number, offset: bigint): WasmResult {
     const type = id & MASK;
     if (type === MetricType.Counter) {
-      const s = this.ids.get(id);
+      const s = this.stat(id);
       if (!s) return WasmResult.NotFound;
       if (offset > 0n) {
         s.value = (s.value + offset) & U64;
@@ -98,7 +103,7 @@ export class VmMetrics {
       return WasmResult.BadArgument;
     }
     if (type === MetricType.Gauge) {
-      const s = this.ids.get(id);
+      const s = this.stat(id);
       if (!s) return WasmResult.NotFound;
       // Envoy: offset > 0 → add(offset) else sub(-offset); a gauge is a uint64.
       s.value = (s.value + offset) & U64;
@@ -109,7 +114,7 @@ export class VmMetrics {
 
   /** Context::recordMetric: counter add, gauge set, histogram recordValue. */
   record(id: number, value: bigint): WasmResult {
-    const s = this.ids.get(id);
+    const s = this.stat(id);
     if (!s) return WasmResult.NotFound;
     const type = id & MASK;
     if (type === MetricType.Counter) s.value = (s.value + value) & U64;
@@ -123,7 +128,7 @@ export class VmMetrics {
   get(id: number): { result: WasmResult; value: bigint } {
     const type = id & MASK;
     if (type === MetricType.Counter || type === MetricType.Gauge) {
-      const s = this.ids.get(id);
+      const s = this.stat(id);
       if (!s) return { result: WasmResult.NotFound, value: 0n };
       return { result: WasmResult.Ok, value: s.value };
     }

@@ -11,7 +11,7 @@
  */
 import { marshalPairs, WasmResult } from "./abi.js";
 import type { Context } from "./context.js";
-import type { Address, FilterState, FilterStateEntry, HeaderList } from "./types.js";
+import type { Address, FilterState, FilterStateEntry, HeaderList, LifeSpan } from "./types.js";
 
 type Value =
   | { readonly t: "string"; readonly v: string }
@@ -21,10 +21,31 @@ type Value =
   | { readonly t: "bool"; readonly v: boolean }
   | { readonly t: "map"; readonly get: (key: string) => Value | undefined; readonly keys: () => string[] };
 
-/** Filter-state entries written by set_property (Envoy CelState objects); others are not properties. */
-const celStates = new WeakSet<FilterStateEntry>();
-
 export const CEL_STATE_KEY_PREFIX = "wasm.";
+
+/**
+ * A filter-state entry written by set_property (Envoy CelState, default prototype: bytes,
+ * mutable, life span FilterChain); other entries are not properties. A class so the check is
+ * an instanceof rather than a WeakSet (whose add costs more than the whole write).
+ */
+class CelStateEntry implements FilterStateEntry {
+  readonly span: LifeSpan = "FilterChain";
+  readonly readOnly = false;
+  constructor(readonly value: Uint8Array) {}
+}
+
+/** `wasm.<path>` per path, so repeated writes reuse one key string (hash computed once). */
+const celKeys = new Map<string, string>();
+
+function celKey(path: string): string {
+  let k = celKeys.get(path);
+  if (k === undefined) {
+    if (celKeys.size >= 1024) celKeys.clear();
+    k = CEL_STATE_KEY_PREFIX + path;
+    celKeys.set(path, k);
+  }
+  return k;
+}
 
 const DIRECTIONS = { UNSPECIFIED: 0n, INBOUND: 1n, OUTBOUND: 2n } as const;
 
@@ -67,12 +88,12 @@ function header(headers: HeaderList | null, name: string): Value | undefined {
 function lookupCelState(ctx: Context, key: string): FilterStateEntry | undefined {
   const fs = ctx.filterState();
   let e = fs?.get(key);
-  if (e && celStates.has(e)) return e;
+  if (e instanceof CelStateEntry) return e;
   // An HTTP stream's filter state sees the connection's (FilterStateImpl parent chain).
   const conn = ctx.connection()?.filterState;
   if (conn && conn !== fs) {
     e = conn.get(key);
-    if (e && celStates.has(e)) return e;
+    if (e instanceof CelStateEntry) return e;
   }
   return undefined;
 }
@@ -172,7 +193,7 @@ function topLevel(ctx: Context, name: string): Value | undefined {
       return str(ctx.vm.plugin.vmId);
   }
   if (conn || http) {
-    const e = lookupCelState(ctx, CEL_STATE_KEY_PREFIX + name);
+    const e = lookupCelState(ctx, celKey(name));
     if (e) return { t: "bytes", v: e.value };
   }
   return undefined;
@@ -234,9 +255,6 @@ export function getProperty(ctx: Context, path: string): { result: WasmResult; v
 export function setProperty(ctx: Context, path: string, value: Uint8Array): WasmResult {
   const fs = ctx.filterState();
   if (!fs) return WasmResult.NotFound;
-  const key = CEL_STATE_KEY_PREFIX + path;
-  const entry: FilterStateEntry = { value: value.slice(), span: "FilterChain", readOnly: false };
-  celStates.add(entry);
-  if (!fs.set(key, entry)) return WasmResult.BadArgument;
+  if (!fs.set(celKey(path), new CelStateEntry(value.slice()))) return WasmResult.BadArgument;
   return WasmResult.Ok;
 }

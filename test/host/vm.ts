@@ -94,6 +94,7 @@ export class WasmVm {
   private exp!: ModuleExports;
   private instance!: WebAssembly.Instance;
   private nextContextId = 1;
+  private contextIdsWrapped = false;
   private current: Context;
   private effectiveId = 0;
   private depth = 0;
@@ -105,6 +106,10 @@ export class WasmVm {
   private buf: ArrayBuffer = new ArrayBuffer(0);
   private u8: Uint8Array = new Uint8Array(0);
   private dv: DataView = new DataView(this.buf);
+  /** The module's malloc (or proxy_on_memory_allocate), read once at instantiation. */
+  private malloc: ((size: number) => number) | undefined = undefined;
+  /** key(): decoded names by pointer, with the bytes they were decoded from. */
+  private readonly keyCache = new Map<number, { bytes: Uint8Array; str: string }>();
 
   /** The VM context (id 0): used for _initialize and malloc, like cpp-host's vm_context(). */
   readonly vmContext: Context;
@@ -166,6 +171,7 @@ export class WasmVm {
       proxy_on_grpc_close: fn("proxy_on_grpc_close"),
       proxy_on_foreign_function: fn("proxy_on_foreign_function"),
     };
+    this.malloc = this.exp.malloc;
     this.refreshViews();
     // cpp-host WasmBase::getFunctions: a module without malloc fails with MissingFunction.
     if (!this.exp.malloc) {
@@ -218,12 +224,20 @@ export class WasmVm {
   }
 
   deleteContext(ctx: Context): void {
-    for (const cancel of ctx.pendingCalls.values()) cancel();
-    ctx.pendingCalls.clear();
+    ctx.cancelPendingCalls();
     this.contexts.delete(ctx.id);
   }
 
   private allocContextId(): number {
+    // Until the counter wraps every id ahead of it is unused: no lookup needed.
+    if (!this.contextIdsWrapped) {
+      const id = this.nextContextId;
+      if (id < 0xffffffff) {
+        this.nextContextId = id + 1;
+        return id;
+      }
+      this.contextIdsWrapped = true;
+    }
     for (;;) {
       const id = this.nextContextId;
       this.nextContextId = (this.nextContextId + 1) >>> 0;
@@ -260,7 +274,15 @@ export class WasmVm {
    * run when the outermost call returns.
    */
   invoke(ctx: Context, name: CallbackName, a = 0, b = 0, c = 0, d = 0): number {
-    const fn = this.exp[name];
+    return this.call(ctx, this.exp[name], name, a, b, c, d);
+  }
+
+  /**
+   * invoke() with the export already looked up (`vm.exports.proxy_on_…`, a load V8 can cache
+   * per call site, where `exp[name]` with a varying name cannot be); `name` names it in the
+   * failure message.
+   */
+  call(ctx: Context, fn: WasmFn | undefined, name: CallbackName, a = 0, b = 0, c = 0, d = 0): number {
     if (fn === undefined || this.failed) return 0;
     const prev = this.current;
     const prevEffective = this.effectiveId;
@@ -306,6 +328,18 @@ export class WasmVm {
 
   // ---------------------------------------------------------------- memory
 
+  /**
+   * The current byte view of wasm memory. memory.grow detaches the old ArrayBuffer (its views
+   * then have length 0), so a non-empty cached view is still the live one and the costly
+   * `memory.buffer` getter is only read after a grow (or while memory has no pages).
+   */
+  private view(): Uint8Array {
+    const u8 = this.u8;
+    if (u8.length !== 0) return u8;
+    this.refreshViews();
+    return this.u8;
+  }
+
   refreshViews(): void {
     const b = this.exp.memory.buffer;
     if (b !== this.buf) {
@@ -315,55 +349,91 @@ export class WasmVm {
     }
   }
 
+  /** True when [ptr, ptr + size) lies inside wasm memory (no view allocated). */
+  inBounds(ptr: number, size: number): boolean {
+    return (ptr >>> 0) + (size >>> 0) <= this.view().length;
+  }
+
   /** A view of wasm memory (valid until the next call into the module), or null when out of bounds. */
   slice(ptr: number, size: number): Uint8Array | null {
-    this.refreshViews();
+    const u8 = this.view();
     ptr >>>= 0;
     size >>>= 0;
-    if (ptr + size > this.u8.length) return null;
-    return this.u8.subarray(ptr, ptr + size);
+    if (ptr + size > u8.length) return null;
+    return u8.subarray(ptr, ptr + size);
   }
 
   /** Copies bytes out of wasm memory. */
   copyOut(ptr: number, size: number): Uint8Array | null {
-    const s = this.slice(ptr, size);
-    return s === null ? null : s.slice();
+    const u8 = this.view();
+    ptr >>>= 0;
+    size >>>= 0;
+    if (ptr + size > u8.length) return null;
+    return u8.slice(ptr, ptr + size);
   }
 
   string(ptr: number, size: number): string | null {
-    const s = this.slice(ptr, size);
-    if (s === null) return null;
-    return Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString("utf8");
+    const u8 = this.view();
+    ptr >>>= 0;
+    size >>>= 0;
+    if (ptr + size > u8.length) return null;
+    return decodeUtf8(u8, ptr, size);
+  }
+
+  /**
+   * string() for names a module passes again and again (property paths, foreign function and
+   * metric names): the decoded string is remembered per pointer and reused while the bytes
+   * there are the same, so lookups keyed by it hit V8's cached string hash instead of decoding
+   * and hashing a fresh string per call. The bytes are compared on every use: a pointer whose
+   * memory was reused for other bytes decodes again.
+   */
+  key(ptr: number, size: number): string | null {
+    const u8 = this.view();
+    ptr >>>= 0;
+    size >>>= 0;
+    if (ptr + size > u8.length) return null;
+    if (size > KEY_CACHE_MAX_BYTES) return decodeUtf8(u8, ptr, size);
+    const cached = this.keyCache.get(ptr);
+    if (cached !== undefined && cached.bytes.length === size) {
+      const b = cached.bytes;
+      let i = 0;
+      while (i < size && b[i] === u8[ptr + i]) i++;
+      if (i === size) return cached.str;
+    }
+    const str = decodeUtf8(u8, ptr, size);
+    if (this.keyCache.size >= KEY_CACHE_MAX_ENTRIES) this.keyCache.clear();
+    this.keyCache.set(ptr, { bytes: u8.slice(ptr, ptr + size), str });
+    return str;
   }
 
   setU32(ptr: number, value: number): boolean {
-    this.refreshViews();
+    const u8 = this.view();
     ptr >>>= 0;
-    if (ptr + 4 > this.u8.length) return false;
+    if (ptr + 4 > u8.length) return false;
     this.dv.setUint32(ptr, value >>> 0, true);
     return true;
   }
 
   setU64(ptr: number, value: bigint): boolean {
-    this.refreshViews();
+    const u8 = this.view();
     ptr >>>= 0;
-    if (ptr + 8 > this.u8.length) return false;
+    if (ptr + 8 > u8.length) return false;
     this.dv.setBigUint64(ptr, BigInt.asUintN(64, value), true);
     return true;
   }
 
   setBytes(ptr: number, bytes: Uint8Array): boolean {
-    this.refreshViews();
+    const u8 = this.view();
     ptr >>>= 0;
-    if (ptr + bytes.length > this.u8.length) return false;
-    this.u8.set(bytes, ptr);
+    if (ptr + bytes.length > u8.length) return false;
+    u8.set(bytes, ptr);
     return true;
   }
 
   getU32(ptr: number): number | null {
-    this.refreshViews();
+    const u8 = this.view();
     ptr >>>= 0;
-    if (ptr + 4 > this.u8.length) return null;
+    if (ptr + 4 > u8.length) return null;
     return this.dv.getUint32(ptr, true);
   }
 
@@ -372,8 +442,8 @@ export class WasmVm {
    * malloc runs with the VM context current, as in cpp-host.
    */
   alloc(size: number): number {
-    const malloc = this.exp.malloc;
-    if (!malloc || this.failed) return 0;
+    const malloc = this.malloc;
+    if (malloc === undefined || this.failed) return 0;
     const prev = this.current;
     const prevEffective = this.effectiveId;
     this.current = this.vmContext;
@@ -382,13 +452,14 @@ export class WasmVm {
     try {
       p = malloc(size) >>> 0;
     } catch (err) {
+      this.current = prev;
+      this.effectiveId = prevEffective;
       // Unwind the wasm code that called the host function too: the VM is dead.
       this.fail(`Function: malloc failed: ${errorText(err)}`);
       throw err;
-    } finally {
-      this.current = prev;
-      this.effectiveId = prevEffective;
     }
+    this.current = prev;
+    this.effectiveId = prevEffective;
     return p;
   }
 
@@ -434,15 +505,35 @@ export class WasmVm {
   shutdown(): void {
     for (const t of this.timers.values()) clearInterval(t);
     this.timers.clear();
-    for (const ctx of this.contexts.values()) {
-      for (const cancel of ctx.pendingCalls.values()) cancel();
-      ctx.pendingCalls.clear();
-    }
+    for (const ctx of this.contexts.values()) ctx.cancelPendingCalls();
   }
 
   log(level: number, message: string, contextId: number): void {
     this.host.logs.add(level, message, this.plugin.name, this.index, contextId);
   }
+}
+
+/** key() caches names up to this size, and this many of them per VM (then starts over). */
+const KEY_CACHE_MAX_BYTES = 128;
+const KEY_CACHE_MAX_ENTRIES = 256;
+
+/**
+ * UTF-8 → string. Short ASCII (every name and most values modules pass) is built directly,
+ * which skips a Buffer wrapper per call; anything else decodes as before (Buffer#toString,
+ * invalid sequences replaced by U+FFFD).
+ */
+function decodeUtf8(u8: Uint8Array, ptr: number, size: number): string {
+  if (size <= 64) {
+    let ascii = true;
+    for (let i = 0; i < size; i++) {
+      if (u8[ptr + i] >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, u8.subarray(ptr, ptr + size) as unknown as number[]);
+  }
+  return Buffer.from(u8.buffer, u8.byteOffset + ptr, size).toString("utf8");
 }
 
 export function errorText(err: unknown): string {

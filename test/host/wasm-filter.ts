@@ -26,22 +26,22 @@ const EMPTY = new Uint8Array(0);
 /** ContextBase::onCreate: proxy_on_context_create(id, root) once; marks the context created even when failed. */
 function onCreate(ctx: Context): void {
   const vm = ctx.vm;
-  if (!vm.failed && !ctx.inVmContextCreated && vm.has("proxy_on_context_create")) {
-    vm.invoke(ctx, "proxy_on_context_create", ctx.root.id);
+  if (!vm.failed && !ctx.inVmContextCreated && vm.exports.proxy_on_context_create !== undefined) {
+    vm.call(ctx, vm.exports.proxy_on_context_create, "proxy_on_context_create", ctx.root.id);
   }
   ctx.inVmContextCreated = true;
 }
 
 function onDone(ctx: Context): void {
-  if (!ctx.vm.failed) ctx.vm.invoke(ctx, "proxy_on_done");
+  if (!ctx.vm.failed) ctx.vm.call(ctx, ctx.vm.exports.proxy_on_done, "proxy_on_done");
 }
 
 function onLog(ctx: Context): void {
-  if (!ctx.vm.failed) ctx.vm.invoke(ctx, "proxy_on_log");
+  if (!ctx.vm.failed) ctx.vm.call(ctx, ctx.vm.exports.proxy_on_log, "proxy_on_log");
 }
 
 function onDelete(ctx: Context): void {
-  if (ctx.inVmContextCreated && !ctx.vm.failed) ctx.vm.invoke(ctx, "proxy_on_delete");
+  if (ctx.inVmContextCreated && !ctx.vm.failed) ctx.vm.call(ctx, ctx.vm.exports.proxy_on_delete, "proxy_on_delete");
   ctx.vm.deleteContext(ctx);
 }
 
@@ -89,8 +89,8 @@ export class WasmNetworkFilter implements NetworkFilter {
     onCreate(this.ctx);
     const f = this.checkFail();
     if (f !== null) return f;
-    if (!this.vm.has("proxy_on_new_connection")) return "Continue";
-    const r = this.vm.invoke(this.ctx, "proxy_on_new_connection");
+    if (this.vm.exports.proxy_on_new_connection === undefined) return "Continue";
+    const r = this.vm.call(this.ctx, this.vm.exports.proxy_on_new_connection, "proxy_on_new_connection");
     return this.checkFail() ?? (r === 0 ? "Continue" : "StopIteration");
   }
 
@@ -101,9 +101,9 @@ export class WasmNetworkFilter implements NetworkFilter {
     ctx.endOfStream = endStream;
     let status = this.checkFail();
     if (status === null) {
-      if (!this.vm.has("proxy_on_downstream_data")) status = "Continue";
+      if (this.vm.exports.proxy_on_downstream_data === undefined) status = "Continue";
       else {
-        const r = this.vm.invoke(ctx, "proxy_on_downstream_data", buffer.bytes.length, endStream ? 1 : 0);
+        const r = this.vm.call(ctx, this.vm.exports.proxy_on_downstream_data, "proxy_on_downstream_data", buffer.bytes.length, endStream ? 1 : 0);
         status = this.checkFail() ?? (r === 0 ? "Continue" : "StopIteration");
       }
     }
@@ -118,9 +118,9 @@ export class WasmNetworkFilter implements NetworkFilter {
     ctx.endOfStream = endStream;
     let status = this.checkFail();
     if (status === null) {
-      if (!this.vm.has("proxy_on_upstream_data")) status = "Continue";
+      if (this.vm.exports.proxy_on_upstream_data === undefined) status = "Continue";
       else {
-        const r = this.vm.invoke(ctx, "proxy_on_upstream_data", buffer.bytes.length, endStream ? 1 : 0);
+        const r = this.vm.call(ctx, this.vm.exports.proxy_on_upstream_data, "proxy_on_upstream_data", buffer.bytes.length, endStream ? 1 : 0);
         status = this.checkFail() ?? (r === 0 ? "Continue" : "StopIteration");
       }
     }
@@ -138,13 +138,13 @@ export class WasmNetworkFilter implements NetworkFilter {
   }
 
   private onDownstreamConnectionClose(peer: PeerType): void {
-    if (!this.vm.failed) this.vm.invoke(this.ctx, "proxy_on_downstream_connection_close", peer);
+    if (!this.vm.failed) this.vm.call(this.ctx, this.vm.exports.proxy_on_downstream_connection_close, "proxy_on_downstream_connection_close", peer);
     this.ctx.downstreamClosed = true;
     this.onCloseTCP();
   }
 
   private onUpstreamConnectionClose(peer: PeerType): void {
-    if (!this.vm.failed) this.vm.invoke(this.ctx, "proxy_on_upstream_connection_close", peer);
+    if (!this.vm.failed) this.vm.call(this.ctx, this.vm.exports.proxy_on_upstream_connection_close, "proxy_on_upstream_connection_close", peer);
     this.ctx.upstreamClosed = true;
     if (this.ctx.downstreamClosed) this.onCloseTCP();
   }
