@@ -276,11 +276,28 @@ function renderSniffer(out: string[], r: Omit<BenchReport, "markdown">, options:
       `Per connection: context create + on_new_connection + the first-flight downstream callback(s) until the sniffer decided + close, through the host adapter (as above), ${options.snifferIterations.toLocaleString("en-US")} connections per round, ${options.rounds} interleaved rounds per capture and mode, median round. The whole recorded first flight (\`test/fixtures/captures/*.bin\`) arrives in one read; where that did not decide, the peer half-closes (a second read with end of stream, marked \`+eos\`). MySQL captures in observe mode get the server greeting upstream first (server-first). AS \`null\` and C \`null-c\` are driven with the same callbacks in the same rounds. **Added = sniffer − null (AS)**: the sniffer's own work, the ABI layer being common to both. Configurations: route \`${snifferConfig("route")}\`, observe \`${snifferConfig("observe")}\`.`,
       "",
     );
+    // The issue's target is for "the decision": reset + classify until decided, the work the
+    // sniffer adds per connection to reach a verdict. It is judged in wasm (classify-bench, no
+    // host calls). The whole filter per connection (the decision plus publishing it through 3–6
+    // ABI host calls) is judged against the same limit below, through the emulator and direct,
+    // so neither number hides the other.
+    const worstDetector = r.detector.reduce<DetectorRow | undefined>((w, d) => (!w || d.sample.median > w.sample.median ? d : w), undefined);
+    if (worstDetector) {
+      const pass = worstDetector.sample.median <= SNIFFER_GOAL_NS;
+      out.push(
+        table(
+          ["goal", "limit", "worst ns/conn (in wasm)", "worst capture", "result"],
+          [["decision per connection (reset + classify until decided)", `≤ ${SNIFFER_GOAL_NS} ns`, ns(worstDetector.sample.median), worstDetector.capture, pass ? "PASS" : "MISS"]],
+          ["l", "r", "r", "l", "l"],
+        ),
+        "",
+      );
+    }
     out.push(
       table(
         ["goal", "mode", "limit", "worst added ns/conn (through host)", "worst capture", "result", "worst added, direct (info)", "direct result (info)"],
         sn.goals.map((g) => [
-          "decision per connection",
+          "whole sniffer per connection (decision + host calls)",
           g.mode,
           `≤ ${SNIFFER_GOAL_NS} ns`,
           ns(g.worst),
@@ -292,7 +309,7 @@ function renderSniffer(out: string[], r: Omit<BenchReport, "markdown">, options:
         ["l", "l", "r", "r", "l", "l", "r", "l"],
       ),
       "",
-      "PASS/MISS judges the added cost through the host emulator, like every other section. Each host call the sniffer makes goes through the emulator's JavaScript copy of Envoy's semantics, which costs far more per call than Envoy's C++; the direct columns run the same connections with both modules' exports called from JS over a minimal host (`bench/lib/shim.ts`: each host call answers Ok and copies at most the bytes asked for), which leaves the sniffer's wasm work plus a bare JS ↔ wasm crossing per host call — the closer estimate of its cost inside Envoy.",
+      "For the whole filter, PASS/MISS judges the added cost through the host emulator, like every other section. Each host call the sniffer makes goes through the emulator's JavaScript copy of Envoy's semantics, which costs far more per call than Envoy's C++; the direct columns run the same connections with both modules' exports called from JS over a minimal host (`bench/lib/shim.ts`: each host call answers Ok and copies at most the bytes asked for), which leaves the sniffer's wasm work plus a bare JS ↔ wasm crossing per host call — the closer estimate of its cost inside Envoy.",
       "",
     );
     for (const g of sn.goals) {
