@@ -140,7 +140,8 @@ describe("bench", () => {
     assert.deepEqual(sn.goals.map((g) => g.mode), [...SNIFFER_MODES]);
     for (const g of sn.goals) assert.equal(g.pass, g.worst <= SNIFFER_GOAL_NS);
     assert.match(r.markdown, /## Sniffer: cost of a classification/);
-    assert.match(r.markdown, /\| decision per connection \| route +\|.*\| (PASS|MISS) +\|/);
+    assert.match(r.markdown, /\| decision per connection \(reset \+ classify until decided\) +\|.*\| (PASS|MISS) +\|/);
+    assert.match(r.markdown, /\| whole sniffer per connection \(decision \+ host calls\) \| route +\|.*\| (PASS|MISS) +\|/);
     assert.match(r.markdown, /### Pure detector/);
   });
 

@@ -20,25 +20,11 @@ export interface CallResponse {
   trailers: HeaderList;
 }
 
-export class Context {
-  /** Root context: itself; stream context: its root. */
-  readonly root: Context;
-  inVmContextCreated = false;
-  /** CHECK_FAIL's stream_failed_: the failure was already turned into a close / local reply. */
-  streamFailed = false;
-  destroyed = false;
-  tcpConnectionClosed = false;
-  downstreamClosed = false;
-  upstreamClosed = false;
-  endOfStream = false;
-
-  // Network filter state.
-  readCallbacks: ReadFilterCallbacks | undefined;
-  downstreamData: DataBuffer | null = null;
-  upstreamData: DataBuffer | null = null;
-
-  // HTTP filter state.
-  httpCallbacks: HttpFilterCallbacks | undefined;
+/**
+ * The HTTP filter's pointers (Envoy Context request_headers_, request_body_buffer_, …), created
+ * with the HTTP callbacks: a network stream context never allocates them.
+ */
+export class HttpState {
   requestHeaders: HeaderList | null = null;
   requestTrailers: HeaderList | null = null;
   responseHeaders: HeaderList | null = null;
@@ -52,8 +38,10 @@ export class Context {
   accessLogRequestHeaders: HeaderList | null = null;
   accessLogResponseHeaders: HeaderList | null = null;
   accessLogResponseTrailers: HeaderList | null = null;
+}
 
-  // Root-context state.
+/** Root-context state (plugin configuration, call responses, status), created on first write. */
+export class RootState {
   /** Envoy's temp_plugin_: the plugin configuration, set only during on_configure. */
   tempPluginConfiguration: Uint8Array | null = null;
   /** Only during on_http_call_response. */
@@ -63,6 +51,34 @@ export class Context {
   grpcTrailingMetadata: HeaderList | null = null;
   statusCode = 0;
   statusMessage = "";
+}
+
+/*
+ * A context is created and deleted per connection, so it holds only what every stream context
+ * needs; the HTTP and root-only fields live in the sub-objects above and are reached through
+ * the accessors below (reads of an absent sub-object answer the field's initial value).
+ */
+export class Context {
+  /** Root context: itself; stream context: its root. */
+  readonly root: Context;
+  inVmContextCreated = false;
+  /** CHECK_FAIL's stream_failed_: the failure was already turned into a close / local reply. */
+  streamFailed = false;
+  destroyed = false;
+  tcpConnectionClosed = false;
+  downstreamClosed = false;
+  upstreamClosed = false;
+  endOfStream = false;
+
+  // Network filter state.
+  readCallbacks: ReadFilterCallbacks | undefined = undefined;
+  downstreamData: DataBuffer | null = null;
+  upstreamData: DataBuffer | null = null;
+
+  /** HTTP filter state: null until httpCallbacks is set (or an HTTP field is written). */
+  http: HttpState | null = null;
+  private hcb: HttpFilterCallbacks | undefined = undefined;
+  private rs: RootState | null = null;
   /** Created on first use: most stream contexts never make a call. */
   private pending: Map<number, () => void> | null = null;
 
@@ -73,6 +89,68 @@ export class Context {
   ) {
     this.root = root ?? this;
   }
+
+  get httpCallbacks(): HttpFilterCallbacks | undefined {
+    return this.hcb;
+  }
+  set httpCallbacks(cb: HttpFilterCallbacks | undefined) {
+    this.hcb = cb;
+    if (cb !== undefined) this.http ??= new HttpState();
+  }
+
+  /** The HTTP state, created when missing. */
+  httpState(): HttpState {
+    return (this.http ??= new HttpState());
+  }
+
+  /** The root-context state, created when missing. */
+  rootState(): RootState {
+    return (this.rs ??= new RootState());
+  }
+
+  // HTTP fields.
+  get requestHeaders(): HeaderList | null { return this.http === null ? null : this.http.requestHeaders; }
+  set requestHeaders(v: HeaderList | null) { this.httpState().requestHeaders = v; }
+  get requestTrailers(): HeaderList | null { return this.http === null ? null : this.http.requestTrailers; }
+  set requestTrailers(v: HeaderList | null) { this.httpState().requestTrailers = v; }
+  get responseHeaders(): HeaderList | null { return this.http === null ? null : this.http.responseHeaders; }
+  set responseHeaders(v: HeaderList | null) { this.httpState().responseHeaders = v; }
+  get responseTrailers(): HeaderList | null { return this.http === null ? null : this.http.responseTrailers; }
+  set responseTrailers(v: HeaderList | null) { this.httpState().responseTrailers = v; }
+  get requestBody(): DataBuffer | null { return this.http === null ? null : this.http.requestBody; }
+  set requestBody(v: DataBuffer | null) { this.httpState().requestBody = v; }
+  get responseBody(): DataBuffer | null { return this.http === null ? null : this.http.responseBody; }
+  set responseBody(v: DataBuffer | null) { this.httpState().responseBody = v; }
+  get bufferingRequestBody(): boolean { return this.http !== null && this.http.bufferingRequestBody; }
+  set bufferingRequestBody(v: boolean) { this.httpState().bufferingRequestBody = v; }
+  get bufferingResponseBody(): boolean { return this.http !== null && this.http.bufferingResponseBody; }
+  set bufferingResponseBody(v: boolean) { this.httpState().bufferingResponseBody = v; }
+  get failureLocalReplySent(): boolean { return this.http !== null && this.http.failureLocalReplySent; }
+  set failureLocalReplySent(v: boolean) { this.httpState().failureLocalReplySent = v; }
+  get accessLogPhase(): boolean { return this.http !== null && this.http.accessLogPhase; }
+  set accessLogPhase(v: boolean) { this.httpState().accessLogPhase = v; }
+  get accessLogRequestHeaders(): HeaderList | null { return this.http === null ? null : this.http.accessLogRequestHeaders; }
+  set accessLogRequestHeaders(v: HeaderList | null) { this.httpState().accessLogRequestHeaders = v; }
+  get accessLogResponseHeaders(): HeaderList | null { return this.http === null ? null : this.http.accessLogResponseHeaders; }
+  set accessLogResponseHeaders(v: HeaderList | null) { this.httpState().accessLogResponseHeaders = v; }
+  get accessLogResponseTrailers(): HeaderList | null { return this.http === null ? null : this.http.accessLogResponseTrailers; }
+  set accessLogResponseTrailers(v: HeaderList | null) { this.httpState().accessLogResponseTrailers = v; }
+
+  // Root-context fields.
+  get tempPluginConfiguration(): Uint8Array | null { return this.rs === null ? null : this.rs.tempPluginConfiguration; }
+  set tempPluginConfiguration(v: Uint8Array | null) { this.rootState().tempPluginConfiguration = v; }
+  get httpCallResponse(): CallResponse | null { return this.rs === null ? null : this.rs.httpCallResponse; }
+  set httpCallResponse(v: CallResponse | null) { this.rootState().httpCallResponse = v; }
+  get grpcReceiveBuffer(): Uint8Array | null { return this.rs === null ? null : this.rs.grpcReceiveBuffer; }
+  set grpcReceiveBuffer(v: Uint8Array | null) { this.rootState().grpcReceiveBuffer = v; }
+  get grpcInitialMetadata(): HeaderList | null { return this.rs === null ? null : this.rs.grpcInitialMetadata; }
+  set grpcInitialMetadata(v: HeaderList | null) { this.rootState().grpcInitialMetadata = v; }
+  get grpcTrailingMetadata(): HeaderList | null { return this.rs === null ? null : this.rs.grpcTrailingMetadata; }
+  set grpcTrailingMetadata(v: HeaderList | null) { this.rootState().grpcTrailingMetadata = v; }
+  get statusCode(): number { return this.rs === null ? 0 : this.rs.statusCode; }
+  set statusCode(v: number) { this.rootState().statusCode = v; }
+  get statusMessage(): string { return this.rs === null ? "" : this.rs.statusMessage; }
+  set statusMessage(v: string) { this.rootState().statusMessage = v; }
 
   /** Outstanding http_call / grpc_call cancellers by token. */
   get pendingCalls(): Map<number, () => void> {
@@ -93,13 +171,17 @@ export class Context {
 
   /** Envoy getConnection(): the downstream connection of a stream context. */
   connection(): ConnectionInfo | undefined {
-    if (this.httpCallbacks) return this.httpCallbacks.streamInfo.connection;
-    return this.readCallbacks?.connection;
+    const h = this.hcb;
+    if (h !== undefined) return h.streamInfo.connection;
+    const r = this.readCallbacks;
+    return r === undefined ? undefined : r.connection;
   }
 
   /** Envoy getRequestStreamInfo()->filterState(): request-scoped for HTTP, connection for TCP. */
   filterState(): FilterState | undefined {
-    if (this.httpCallbacks) return this.httpCallbacks.streamInfo.filterState;
-    return this.readCallbacks?.connection.filterState;
+    const h = this.hcb;
+    if (h !== undefined) return h.streamInfo.filterState;
+    const r = this.readCallbacks;
+    return r === undefined ? undefined : r.connection.filterState;
   }
 }

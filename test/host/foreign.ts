@@ -28,16 +28,25 @@ function validIpPort(s: string): boolean {
   return true;
 }
 
+/** The object's own copy of the bytes (short values by a loop: cheaper than slice()). */
+function copy(v: Uint8Array): Uint8Array {
+  const n = v.length;
+  if (n > 16) return v.slice();
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = v[i];
+  return out;
+}
+
 /**
  * The factories Envoy registers that matter for protomesh (Envoy docs "well known filter
  * state"). Envoy's string accessors accept any bytes.
  */
 export const OBJECT_FACTORIES: ReadonlyMap<string, ObjectFactory> = new Map<string, ObjectFactory>([
-  ["envoy.tcp_proxy.cluster", (v) => v.slice()],
-  ["envoy.string", (v) => v.slice()],
-  ["envoy.network.upstream_server_name", (v) => v.slice()],
+  ["envoy.tcp_proxy.cluster", copy],
+  ["envoy.string", copy],
+  ["envoy.network.upstream_server_name", copy],
   // Network::Utility::parseInternetAddressAndPortNoThrow: "ip:port" or "[ipv6]:port".
-  ["envoy.network.transport_socket.original_dst_address", (v) => (validIpPort(dec.decode(v)) ? v.slice() : null)],
+  ["envoy.network.transport_socket.original_dst_address", (v) => (validIpPort(dec.decode(v)) ? copy(v) : null)],
   [
     "envoy.tcp_proxy.per_connection_idle_timeout_ms",
     (v) => (/^\d{1,10}$/.test(dec.decode(v)) && Number(dec.decode(v)) <= 0xffffffff ? v.slice() : null),
@@ -125,65 +134,52 @@ export interface ForeignResult {
   readonly data?: Uint8Array;
 }
 
-/** `args` views wasm memory: valid during the call only, so anything kept must be copied. */
-export type ForeignFunction = (ctx: Context, args: Uint8Array) => ForeignResult;
+/**
+ * `args` views wasm memory: valid during the call only, so anything kept must be copied.
+ * `argsKey`, when given, is the same bytes as a latin1 string (for memoizing on them).
+ */
+export type ForeignFunction = (ctx: Context, args: Uint8Array, argsKey?: string) => ForeignResult;
 
 /**
  * decodeSetFilterStateArgs memoized by the argument bytes: a filter sends the same few
  * messages over and over (one per route), and the protobuf decode costs more than the rest of
- * the call. The cached value's bytes are never written to (factories copy them).
+ * the call. Keyed by the bytes as a latin1 string (one char per byte: lossless), which the VM
+ * hands over already built and cached per pointer (WasmVm.rawKey), so a hit reads no bytes
+ * here. The cached value's bytes are never written to (factories copy them).
  */
-interface DecodedArgs {
-  readonly bytes: Uint8Array;
-  readonly parsed: SetFilterStateArgs | null;
-}
-/** By FNV-1a hash of the bytes; entries are compared byte for byte before use. */
-const decodedArgs = new Map<number, DecodedArgs[]>();
-const DECODE_CACHE_MAX_BYTES = 256;
+const decodedArgs = new Map<string, SetFilterStateArgs | null>();
 const DECODE_CACHE_MAX_ENTRIES = 256;
 
-function decodeSetFilterStateArgsCached(b: Uint8Array): SetFilterStateArgs | null {
-  const n = b.length;
-  if (n > DECODE_CACHE_MAX_BYTES) return decodeSetFilterStateArgs(b);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < n; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  h >>>= 0;
-  let bucket = decodedArgs.get(h);
-  if (bucket !== undefined) {
-    for (const e of bucket) {
-      const c = e.bytes;
-      if (c.length !== n) continue;
-      let i = 0;
-      while (i < n && c[i] === b[i]) i++;
-      if (i === n) return e.parsed;
-    }
-  } else {
-    if (decodedArgs.size >= DECODE_CACHE_MAX_ENTRIES) decodedArgs.clear();
-    bucket = [];
-    decodedArgs.set(h, bucket);
+function decodeSetFilterStateArgsCached(b: Uint8Array, key: string | undefined): SetFilterStateArgs | null {
+  if (key === undefined) {
+    if (b.length > 256) return decodeSetFilterStateArgs(b);
+    key = Buffer.from(b.buffer, b.byteOffset, b.length).toString("latin1");
   }
-  const copy = b.slice();
-  const parsed = decodeSetFilterStateArgs(copy);
-  bucket.push({ bytes: copy, parsed });
+  const hit = decodedArgs.get(key);
+  if (hit !== undefined) return hit;
+  if (decodedArgs.has(key)) return null;
+  const parsed = decodeSetFilterStateArgs(b.slice());
+  if (decodedArgs.size >= DECODE_CACHE_MAX_ENTRIES) decodedArgs.clear();
+  decodedArgs.set(key, parsed);
   return parsed;
 }
 
 // Results without data are the same every time: no object per call.
-const RESULTS: ReadonlyMap<WasmResult, ForeignResult> = new Map(
-  Object.values(WasmResult)
-    .filter((v): v is WasmResult => typeof v === "number")
-    .map((r) => [r, Object.freeze({ result: r })]),
-);
+const RESULTS: ReadonlyArray<ForeignResult | undefined> = (() => {
+  const a: Array<ForeignResult | undefined> = [];
+  for (const v of Object.values(WasmResult)) if (typeof v === "number") a[v] = Object.freeze({ result: v });
+  return a;
+})();
 
 function resultOf(r: WasmResult): ForeignResult {
-  return RESULTS.get(r) ?? { result: r };
+  return RESULTS[r] ?? { result: r };
 }
 
 export const FOREIGN_FUNCTIONS: ReadonlyMap<string, ForeignFunction> = new Map<string, ForeignFunction>([
   [
     "set_envoy_filter_state",
-    (ctx, args) => {
-      const parsed = decodeSetFilterStateArgsCached(args);
+    (ctx, args, argsKey) => {
+      const parsed = decodeSetFilterStateArgsCached(args, argsKey);
       if (!parsed) return resultOf(WasmResult.BadArgument);
       return resultOf(setEnvoyFilterState(ctx, parsed));
     },

@@ -7,7 +7,7 @@ import { randomFillSync } from "node:crypto";
 import { BufferType, MapType, marshalPairs, StreamType, unmarshalPairs, WasmResult } from "./abi.js";
 import type { Context } from "./context.js";
 import { FOREIGN_FUNCTIONS } from "./foreign.js";
-import { getProperty, setProperty } from "./properties.js";
+import { getPropertyBytes, setPropertyOwned } from "./properties.js";
 import type { DataBuffer, HeaderList } from "./types.js";
 import { ProcExit, type WasmVm } from "./vm.js";
 
@@ -216,15 +216,17 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
     proxy_get_property(pathPtr: number, pathSize: number, ptrPtr: number, sizePtr: number): number {
       const path = vm.key(pathPtr, pathSize);
       if (path === null) return WasmResult.InvalidMemoryAccess;
-      const r = getProperty(vm.context(), path);
-      if (r.result !== WasmResult.Ok) return r.result;
-      return vm.copyToPointerSize(r.value!, ptrPtr, sizePtr);
+      const value = getPropertyBytes(vm.context(), path);
+      if (value === null) return WasmResult.NotFound;
+      return vm.copyToPointerSize(value, ptrPtr, sizePtr);
     },
     proxy_set_property(keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
       const key = vm.key(keyPtr, keySize);
-      const value = vm.slice(valuePtr, valueSize);
-      if (key === null || value === null) return WasmResult.InvalidMemoryAccess;
-      return setProperty(vm.context(), key, value);
+      if (key === null) return WasmResult.InvalidMemoryAccess;
+      // The filter state owns its bytes: copy straight out of memory (no view in between).
+      const value = vm.copyOut(valuePtr, valueSize);
+      if (value === null) return WasmResult.InvalidMemoryAccess;
+      return setPropertyOwned(vm.context(), key, value);
     },
 
     // ------------------------------------------------------------ stream control
@@ -303,7 +305,7 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
       if (args === null) return WasmResult.InvalidMemoryAccess;
       const f = FOREIGN_FUNCTIONS.get(name);
       if (!f) return WasmResult.NotFound;
-      const r = f(vm.context(), args);
+      const r = f(vm.context(), args, vm.rawKey(argsPtr, argsSize) ?? undefined);
       const data = r.data ?? EMPTY;
       let address = 0;
       if (r.data !== undefined && resultsPtr !== 0) {
@@ -459,7 +461,7 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
         if (!vm.setU32(ptrPtr, 0) || !vm.setU32(sizePtr, 0)) return WasmResult.InvalidMemoryAccess;
         return WasmResult.Ok;
       }
-      return vm.copyToPointerSize(ref.bytes.subarray(start, start + length), ptrPtr, sizePtr);
+      return vm.copyRangeToPointerSize(ref.bytes, start, start + length, ptrPtr, sizePtr);
     },
     proxy_get_buffer_status(type: number, lengthPtr: number, flagsPtr: number): number {
       if (type >>> 0 > BufferType.Max) return WasmResult.BadArgument;
@@ -488,7 +490,8 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
       return vm.setU32(idPtr, r.id) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
     },
     proxy_increment_metric(id: number, offset: bigint): number {
-      return vm.metrics.increment(id >>> 0, BigInt.asIntN(64, BigInt(offset)));
+      // An i64 parameter arrives as a BigInt already in int64 range; anything else is converted.
+      return vm.metrics.increment(id >>> 0, typeof offset === "bigint" ? offset : BigInt.asIntN(64, BigInt(offset)));
     },
     proxy_record_metric(id: number, value: bigint): number {
       return vm.metrics.record(id >>> 0, BigInt.asUintN(64, BigInt(value)));

@@ -12,13 +12,47 @@ import { MetricType, WasmResult } from "./abi.js";
 export const CUSTOM_STAT_NAMESPACE = "wasmcustom";
 
 export class Stat {
-  value = 0n;
+  /**
+   * The uint64 value as a Number while it stays exact (< 2^53, which is every realistic
+   * counter: adding Numbers allocates nothing, adding BigInts allocates per call); `big` holds
+   * it instead once it grows beyond (then `num` is unused).
+   */
+  private num = 0;
+  private big: bigint | null = null;
   readonly samples: bigint[] = [];
   constructor(
     readonly name: string,
     readonly type: MetricType,
   ) {}
+
+  get value(): bigint {
+    return this.big === null ? BigInt(this.num) : this.big;
+  }
+
+  set value(v: bigint) {
+    v = BigInt.asUintN(64, v);
+    if (v <= MAX_SAFE_BIG) {
+      this.num = Number(v);
+      this.big = null;
+    } else {
+      this.big = v;
+    }
+  }
+
+  /** value = (value + delta) mod 2^64, delta a signed int64. */
+  add(delta: bigint): void {
+    if (this.big === null && delta <= MAX_SAFE_BIG && delta >= -MAX_SAFE_BIG) {
+      const r = this.num + Number(delta);
+      if (r >= 0 && r <= Number.MAX_SAFE_INTEGER) {
+        this.num = r;
+        return;
+      }
+    }
+    this.value = this.value + delta;
+  }
 }
+
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 
 export interface StatSnapshot {
   /** Envoy's full name, `wasmcustom.<name>`. */
@@ -27,8 +61,6 @@ export interface StatSnapshot {
   /** Counter / gauge value; histograms: number of samples. */
   readonly value: bigint;
 }
-
-const U64 = (1n << 64n) - 1n;
 
 /** The process-wide store (one per Host). */
 export class StatsStore {
@@ -97,7 +129,7 @@ export class VmMetrics {
       const s = this.stat(id);
       if (!s) return WasmResult.NotFound;
       if (offset > 0n) {
-        s.value = (s.value + offset) & U64;
+        s.add(offset);
         return WasmResult.Ok;
       }
       return WasmResult.BadArgument;
@@ -106,7 +138,7 @@ export class VmMetrics {
       const s = this.stat(id);
       if (!s) return WasmResult.NotFound;
       // Envoy: offset > 0 → add(offset) else sub(-offset); a gauge is a uint64.
-      s.value = (s.value + offset) & U64;
+      s.add(offset);
       return WasmResult.Ok;
     }
     return WasmResult.BadArgument;
@@ -117,7 +149,7 @@ export class VmMetrics {
     const s = this.stat(id);
     if (!s) return WasmResult.NotFound;
     const type = id & MASK;
-    if (type === MetricType.Counter) s.value = (s.value + value) & U64;
+    if (type === MetricType.Counter) s.add(value);
     else if (type === MetricType.Gauge) s.value = value;
     else if (type === MetricType.Histogram) s.samples.push(value);
     else return WasmResult.NotFound;

@@ -92,9 +92,11 @@ export class Plugin {
 
   /** Round-robin over worker VMs, as connections are spread over worker threads. */
   nextVm(): WasmVm {
-    const vm = this.vms[this.rr % this.vms.length];
-    this.rr = (this.rr + 1) % this.vms.length;
-    return vm;
+    // Round robin without a modulo per connection (rr stays below vms.length).
+    const n = this.vms.length;
+    const i = this.rr < n ? this.rr : 0;
+    this.rr = i + 1 < n ? i + 1 : 0;
+    return this.vms[i];
   }
 
   networkFilterFactory(): NetworkFilterFactory {

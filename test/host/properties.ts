@@ -11,7 +11,7 @@
  */
 import { marshalPairs, WasmResult } from "./abi.js";
 import type { Context } from "./context.js";
-import type { Address, FilterState, FilterStateEntry, HeaderList, LifeSpan } from "./types.js";
+import type { Address, ConnectionInfo, FilterState, FilterStateEntry, HeaderList, LifeSpan } from "./types.js";
 
 type Value =
   | { readonly t: "string"; readonly v: string }
@@ -29,9 +29,14 @@ export const CEL_STATE_KEY_PREFIX = "wasm.";
  * an instanceof rather than a WeakSet (whose add costs more than the whole write).
  */
 class CelStateEntry implements FilterStateEntry {
-  readonly span: LifeSpan = "FilterChain";
-  readonly readOnly = false;
   constructor(readonly value: Uint8Array) {}
+  // On the prototype: one field per entry instead of three (an entry is made per write).
+  get span(): LifeSpan {
+    return "FilterChain";
+  }
+  get readOnly(): boolean {
+    return false;
+  }
 }
 
 /** `wasm.<path>` per path, so repeated writes reuse one key string (hash computed once). */
@@ -232,19 +237,96 @@ function serialize(v: Value): Uint8Array {
 }
 
 export function getProperty(ctx: Context, path: string): { result: WasmResult; value?: Uint8Array } {
-  if (path.length === 0) return { result: WasmResult.NotFound };
-  const parts = path.split("\0");
-  // A trailing NUL leaves an empty last segment that Envoy's loop never visits.
-  if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
+  const value = getPropertyBytes(ctx, path);
+  return value === null ? { result: WasmResult.NotFound } : { result: WasmResult.Ok, value };
+}
+
+/**
+ * The connection attributes a filter reads most, by their raw `\0`-joined path, answered
+ * without building the attribute maps above. Each gives exactly what the general walk gives
+ * for that path on a context that has a connection (the only case they are used in);
+ * `undefined` is NotFound.
+ */
+type FastProperty = (ctx: Context, conn: ConnectionInfo) => Uint8Array | undefined;
+
+function int64(v: number): Uint8Array {
+  // A port or direction: a small non-negative integer, little-endian, upper bytes zero.
+  const b = new Uint8Array(8);
+  b[0] = v & 0xff;
+  b[1] = (v >>> 8) & 0xff;
+  b[2] = (v >>> 16) & 0xff;
+  b[3] = (v >>> 24) & 0xff;
+  return b;
+}
+
+function uint64(v: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, v, true);
+  return b;
+}
+
+const FAST_PROPERTIES = new Map<string, FastProperty>([
+  ["source\0address", (_c, conn) => enc.encode(formatAddress(conn.source))],
+  ["source\0port", (_c, conn) => int64(conn.source.port)],
+  ["destination\0address", (_c, conn) => enc.encode(formatAddress(conn.destination))],
+  ["destination\0port", (_c, conn) => int64(conn.destination.port)],
+  ["connection\0id", (_c, conn) => uint64(conn.id)],
+  ["connection\0mtls", () => new Uint8Array([0])],
+  ["connection\0requested_server_name", (_c, conn) => enc.encode(conn.requestedServerName)],
+  ["connection_id", (_c, conn) => uint64(conn.id)],
+  ["upstream\0address", (_c, conn) => (conn.upstreamAddress ? enc.encode(formatAddress(conn.upstreamAddress)) : undefined)],
+  ["upstream\0port", (_c, conn) => (conn.upstreamAddress ? int64(conn.upstreamAddress.port) : undefined)],
+  [
+    "xds\0cluster_name",
+    (ctx, conn) => {
+      const c = ctx.httpCallbacks?.streamInfo.upstreamCluster ?? conn.upstreamCluster;
+      return c === undefined ? undefined : enc.encode(c);
+    },
+  ],
+  ["xds\0listener_direction", (_c, conn) => int64(Number(DIRECTIONS[conn.listenerDirection]))],
+  ["xds\0filter_chain_name", (_c, conn) => enc.encode(conn.filterChainName)],
+  ["plugin_name", (ctx) => enc.encode(ctx.vm.plugin.name)],
+  ["plugin_root_id", (ctx) => enc.encode(ctx.vm.plugin.rootId)],
+  ["plugin_vm_id", (ctx) => enc.encode(ctx.vm.plugin.vmId)],
+]);
+
+/** Path segments by raw path: a module asks for the same few paths again and again. */
+const splitPaths = new Map<string, readonly string[]>();
+
+function splitPath(path: string): readonly string[] {
+  let parts = splitPaths.get(path);
+  if (parts === undefined) {
+    const p = path.split("\0");
+    // A trailing NUL leaves an empty last segment that Envoy's loop never visits.
+    if (p.length > 1 && p[p.length - 1] === "") p.pop();
+    parts = p;
+    if (splitPaths.size >= 1024) splitPaths.clear();
+    splitPaths.set(path, parts);
+  }
+  return parts;
+}
+
+/** get_property's value (serialized), or null for NotFound (the only other answer). */
+export function getPropertyBytes(ctx: Context, path: string): Uint8Array | null {
+  if (path.length === 0) return null;
+  const fast = FAST_PROPERTIES.get(path);
+  if (fast !== undefined) {
+    const conn = ctx.connection();
+    if (conn !== undefined) return fast(ctx, conn) ?? null;
+  }
+  return getPropertySlow(ctx, splitPath(path));
+}
+
+function getPropertySlow(ctx: Context, parts: readonly string[]): Uint8Array | null {
   let value = topLevel(ctx, parts[0]);
-  if (!value) return { result: WasmResult.NotFound };
+  if (!value) return null;
   for (let i = 1; i < parts.length; i++) {
-    if (value.t !== "map") return { result: WasmResult.NotFound };
+    if (value.t !== "map") return null;
     const next: Value | undefined = value.get(parts[i]);
-    if (!next) return { result: WasmResult.NotFound };
+    if (!next) return null;
     value = next;
   }
-  return { result: WasmResult.Ok, value: serialize(value) };
+  return serialize(value);
 }
 
 /**
@@ -253,8 +335,13 @@ export function getProperty(ctx: Context, path: string): { result: WasmResult; v
  * whose value is the raw bytes given.
  */
 export function setProperty(ctx: Context, path: string, value: Uint8Array): WasmResult {
+  return setPropertyOwned(ctx, path, value.slice());
+}
+
+/** setProperty() for a value the caller already copied (the filter state keeps it as is). */
+export function setPropertyOwned(ctx: Context, path: string, owned: Uint8Array): WasmResult {
   const fs = ctx.filterState();
-  if (!fs) return WasmResult.NotFound;
-  if (!fs.set(celKey(path), new CelStateEntry(value.slice()))) return WasmResult.BadArgument;
+  if (fs === undefined) return WasmResult.NotFound;
+  if (!fs.set(celKey(path), new CelStateEntry(owned))) return WasmResult.BadArgument;
   return WasmResult.Ok;
 }

@@ -81,7 +81,7 @@ export type CallbackName = Exclude<keyof ModuleExports, "memory" | "malloc" | "_
 export class WasmVm {
   failed = false;
   failMessage = "";
-  readonly contexts = new Map<number, Context>();
+  readonly contexts = new ContextTable();
   readonly metrics: VmMetrics;
   rootContext!: Context;
   /** Timer per root context (Wasm::setTimerPeriod); period in ms. */
@@ -109,7 +109,8 @@ export class WasmVm {
   /** The module's malloc (or proxy_on_memory_allocate), read once at instantiation. */
   private malloc: ((size: number) => number) | undefined = undefined;
   /** key(): decoded names by pointer, with the bytes they were decoded from. */
-  private readonly keyCache = new Map<number, { bytes: Uint8Array; str: string }>();
+  private readonly keyCache = new Map<number, KeyCacheEntry>();
+  private readonly rawKeyCache = new Map<number, KeyCacheEntry>();
 
   /** The VM context (id 0): used for _initialize and malloc, like cpp-host's vm_context(). */
   readonly vmContext: Context;
@@ -369,7 +370,11 @@ export class WasmVm {
     ptr >>>= 0;
     size >>>= 0;
     if (ptr + size > u8.length) return null;
-    return u8.slice(ptr, ptr + size);
+    if (size > SMALL_COPY) return u8.slice(ptr, ptr + size);
+    // Short values (property values, names): a byte loop beats slice()'s fixed cost.
+    const out = new Uint8Array(size);
+    for (let i = 0; i < size; i++) out[i] = u8[ptr + i];
+    return out;
   }
 
   string(ptr: number, size: number): string | null {
@@ -394,16 +399,44 @@ export class WasmVm {
     if (ptr + size > u8.length) return null;
     if (size > KEY_CACHE_MAX_BYTES) return decodeUtf8(u8, ptr, size);
     const cached = this.keyCache.get(ptr);
-    if (cached !== undefined && cached.bytes.length === size) {
-      const b = cached.bytes;
-      let i = 0;
-      while (i < size && b[i] === u8[ptr + i]) i++;
-      if (i === size) return cached.str;
-    }
+    if (cached !== undefined && cached.bytes.length === size && this.sameBytes(ptr, cached)) return cached.str;
     const str = decodeUtf8(u8, ptr, size);
     if (this.keyCache.size >= KEY_CACHE_MAX_ENTRIES) this.keyCache.clear();
-    this.keyCache.set(ptr, { bytes: u8.slice(ptr, ptr + size), str });
+    const bytes = u8.slice(ptr, ptr + size);
+    this.keyCache.set(ptr, { bytes, words: new DataView(bytes.buffer), str });
     return str;
+  }
+
+  /**
+   * key() for binary values (foreign-function arguments): the bytes as a latin1 string (one
+   * char per byte, so distinct bytes give distinct strings), remembered per pointer like key().
+   * null when out of bounds or longer than the cache takes.
+   */
+  rawKey(ptr: number, size: number): string | null {
+    const u8 = this.view();
+    ptr >>>= 0;
+    size >>>= 0;
+    if (ptr + size > u8.length || size > KEY_CACHE_MAX_BYTES) return null;
+    const cached = this.rawKeyCache.get(ptr);
+    if (cached !== undefined && cached.bytes.length === size && this.sameBytes(ptr, cached)) return cached.str;
+    const str = Buffer.from(u8.buffer, u8.byteOffset + ptr, size).toString("latin1");
+    if (this.rawKeyCache.size >= KEY_CACHE_MAX_ENTRIES) this.rawKeyCache.clear();
+    const bytes = u8.slice(ptr, ptr + size);
+    this.rawKeyCache.set(ptr, { bytes, words: new DataView(bytes.buffer), str });
+    return str;
+  }
+
+  /** Memory at ptr holds the cached bytes (in bounds: checked by key()); 4 bytes per step. */
+  private sameBytes(ptr: number, cached: KeyCacheEntry): boolean {
+    const size = cached.bytes.length;
+    const dv = this.dv;
+    const words = cached.words;
+    let i = 0;
+    for (; i + 4 <= size; i += 4) if (dv.getUint32(ptr + i, true) !== words.getUint32(i, true)) return false;
+    const u8 = this.u8;
+    const b = cached.bytes;
+    for (; i < size; i++) if (u8[ptr + i] !== b[i]) return false;
+    return true;
   }
 
   setU32(ptr: number, value: number): boolean {
@@ -468,14 +501,27 @@ export class WasmVm {
    * pointer 0, size 0. Returns a WasmResult.
    */
   copyToPointerSize(data: Uint8Array, ptrPtr: number, sizePtr: number): WasmResult {
+    return this.copyRangeToPointerSize(data, 0, data.length, ptrPtr, sizePtr);
+  }
+
+  /** copyToPointerSize(data.subarray(start, end)) without the subarray. */
+  copyRangeToPointerSize(data: Uint8Array, start: number, end: number, ptrPtr: number, sizePtr: number): WasmResult {
+    const n = end - start;
     let p = 0;
-    if (data.length > 0) {
-      p = this.alloc(data.length);
+    if (n > 0) {
+      p = this.alloc(n);
       if (p === 0) return WasmResult.InvalidMemoryAccess;
-      if (!this.setBytes(p, data)) return WasmResult.InvalidMemoryAccess;
+      // malloc may have grown memory: view() re-reads it.
+      const u8 = this.view();
+      if (p + n > u8.length) return WasmResult.InvalidMemoryAccess;
+      if (n <= SMALL_COPY) {
+        for (let i = 0; i < n; i++) u8[p + i] = data[start + i];
+      } else {
+        u8.set(start === 0 && end === data.length ? data : data.subarray(start, end), p);
+      }
     }
     if (!this.setU32(ptrPtr, p)) return WasmResult.InvalidMemoryAccess;
-    if (!this.setU32(sizePtr, data.length)) return WasmResult.InvalidMemoryAccess;
+    if (!this.setU32(sizePtr, n)) return WasmResult.InvalidMemoryAccess;
     return WasmResult.Ok;
   }
 
@@ -512,6 +558,123 @@ export class WasmVm {
     this.host.logs.add(level, message, this.plugin.name, this.index, contextId);
   }
 }
+
+/**
+ * The VM's live contexts by id (cpp-host contexts_). Stream contexts are added and removed once
+ * per connection, so this is an open-addressing table indexed by the id's low bits (ids are
+ * sequential, so live ones rarely collide) instead of a Map, whose set + delete costs ~30 ns.
+ * Id 0 (the VM context) is never stored and marks an empty slot.
+ */
+export class ContextTable {
+  private keys = new Uint32Array(16);
+  private vals: Array<Context | undefined> = new Array<Context | undefined>(16).fill(undefined);
+  private mask = 15;
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  private slot(id: number): number {
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = id & mask;
+    for (;;) {
+      const k = keys[i];
+      if (k === id) return i;
+      if (k === 0) return -1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  get(id: number): Context | undefined {
+    if (id === 0) return undefined;
+    const i = this.slot(id >>> 0);
+    return i < 0 ? undefined : this.vals[i];
+  }
+
+  has(id: number): boolean {
+    return id !== 0 && this.slot(id >>> 0) >= 0;
+  }
+
+  set(id: number, ctx: Context): this {
+    id >>>= 0;
+    if (id === 0) throw new RangeError("context id 0 is the VM context");
+    if ((this.count + 1) * 2 > this.mask + 1) this.grow();
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = id & mask;
+    for (;;) {
+      const k = keys[i];
+      if (k === id) {
+        this.vals[i] = ctx;
+        return this;
+      }
+      if (k === 0) break;
+      i = (i + 1) & mask;
+    }
+    keys[i] = id;
+    this.vals[i] = ctx;
+    this.count++;
+    return this;
+  }
+
+  /** Backward-shift deletion: no tombstones, so lookups stay short however many ids passed. */
+  delete(id: number): boolean {
+    if (id === 0) return false;
+    let i = this.slot(id >>> 0);
+    if (i < 0) return false;
+    const keys = this.keys;
+    const vals = this.vals;
+    const mask = this.mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const k = keys[j];
+      if (k === 0) break;
+      const home = k & mask;
+      // Move k back into the hole when its home slot is not cyclically inside (i, j].
+      if (i <= j ? home <= i || home > j : home <= i && home > j) {
+        keys[i] = k;
+        vals[i] = vals[j];
+        i = j;
+      }
+    }
+    keys[i] = 0;
+    vals[i] = undefined;
+    this.count--;
+    return true;
+  }
+
+  *values(): IterableIterator<Context> {
+    const vals = this.vals;
+    for (let i = 0; i < vals.length; i++) {
+      const v = vals[i];
+      if (v !== undefined) yield v;
+    }
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
+    const cap = (this.mask + 1) * 2;
+    this.keys = new Uint32Array(cap);
+    this.vals = new Array<Context | undefined>(cap).fill(undefined);
+    this.mask = cap - 1;
+    this.count = 0;
+    for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i] !== 0) this.set(oldKeys[i], oldVals[i]!);
+  }
+}
+
+interface KeyCacheEntry {
+  readonly bytes: Uint8Array;
+  /** The same bytes, read 4 at a time when comparing. */
+  readonly words: DataView;
+  readonly str: string;
+}
+
+/** Copies up to this many bytes with a loop rather than slice()/set() (fixed cost ~20 ns). */
+const SMALL_COPY = 12;
 
 /** key() caches names up to this size, and this many of them per VM (then starts over). */
 const KEY_CACHE_MAX_BYTES = 128;

@@ -212,8 +212,9 @@ export class WasmHttpFilter implements HttpFilter {
   private headersCall(name: "proxy_on_request_headers" | "proxy_on_response_headers", n: number, eos: boolean): HeadersStatus {
     let f = this.failed();
     if (f !== null) return f ? "StopAllIterationAndWatermark" : "Continue";
-    if (!this.vm.has(name)) return "Continue";
-    const r = this.vm.invoke(this.ctx, name, n, eos ? 1 : 0) >>> 0;
+    const fn = name === "proxy_on_request_headers" ? this.vm.exports.proxy_on_request_headers : this.vm.exports.proxy_on_response_headers;
+    if (fn === undefined) return "Continue";
+    const r = this.vm.call(this.ctx, fn, name, n, eos ? 1 : 0) >>> 0;
     f = this.failed();
     if (f !== null) return f ? "StopAllIterationAndWatermark" : "Continue";
     if (this.vm.stopNextIteration || r > 4) return "StopAllIterationAndWatermark";
@@ -223,8 +224,9 @@ export class WasmHttpFilter implements HttpFilter {
   private dataCall(name: "proxy_on_request_body" | "proxy_on_response_body", size: number, eos: boolean): DataStatus {
     let f = this.failed();
     if (f !== null) return f ? "StopIterationNoBuffer" : "Continue";
-    if (!this.vm.has(name)) return "Continue";
-    const r = this.vm.invoke(this.ctx, name, size, eos ? 1 : 0) >>> 0;
+    const fn = name === "proxy_on_request_body" ? this.vm.exports.proxy_on_request_body : this.vm.exports.proxy_on_response_body;
+    if (fn === undefined) return "Continue";
+    const r = this.vm.call(this.ctx, fn, name, size, eos ? 1 : 0) >>> 0;
     f = this.failed();
     if (f !== null) return f ? "StopIterationNoBuffer" : "Continue";
     if (this.vm.stopNextIteration || r > 3) return "StopIterationNoBuffer";
@@ -234,8 +236,9 @@ export class WasmHttpFilter implements HttpFilter {
   private trailersCall(name: "proxy_on_request_trailers" | "proxy_on_response_trailers", n: number): TrailersStatus {
     let f = this.failed();
     if (f !== null) return f ? "StopIteration" : "Continue";
-    if (!this.vm.has(name)) return "Continue";
-    const r = this.vm.invoke(this.ctx, name, n) >>> 0;
+    const fn = name === "proxy_on_request_trailers" ? this.vm.exports.proxy_on_request_trailers : this.vm.exports.proxy_on_response_trailers;
+    if (fn === undefined) return "Continue";
+    const r = this.vm.call(this.ctx, fn, name, n) >>> 0;
     f = this.failed();
     if (f !== null) return f ? "StopIteration" : "Continue";
     return this.vm.stopNextIteration || r !== 0 ? "StopIteration" : "Continue";
