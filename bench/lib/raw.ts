@@ -17,6 +17,7 @@ export interface RawNetworkExports {
   proxy_on_configure(rootId: number, size: number): number;
   proxy_on_new_connection(contextId: number): number;
   proxy_on_downstream_data(contextId: number, size: number, eos: number): number;
+  proxy_on_upstream_data(contextId: number, size: number, eos: number): number;
   proxy_on_downstream_connection_close(contextId: number, peer: number): void;
   proxy_on_done(contextId: number): number;
   proxy_on_log(contextId: number): void;

@@ -11,25 +11,12 @@
  * imports answers Ok. An import outside that list throws, so a module that needs more is never
  * mismeasured.
  */
+import type { RawNetworkExports } from "./raw.js";
 import { readFile } from "node:fs/promises";
 
 const OK = 0;
 const NOT_FOUND = 1;
 
-interface ShimExports {
-  memory: WebAssembly.Memory;
-  malloc(size: number): number;
-  proxy_on_context_create(contextId: number, parentId: number): void;
-  proxy_on_vm_start(rootId: number, size: number): number;
-  proxy_on_configure(rootId: number, size: number): number;
-  proxy_on_new_connection(contextId: number): number;
-  proxy_on_downstream_data(contextId: number, size: number, eos: number): number;
-  proxy_on_upstream_data(contextId: number, size: number, eos: number): number;
-  proxy_on_downstream_connection_close(contextId: number, peer: number): void;
-  proxy_on_done(contextId: number): number;
-  proxy_on_log(contextId: number): void;
-  proxy_on_delete(contextId: number): void;
-}
 
 /** BufferType (workbench contract). */
 const DOWNSTREAM = 2;
@@ -52,7 +39,7 @@ export class ShimModule {
   private current: Uint8Array = new Uint8Array(0);
 
   private constructor(
-    private readonly x: ShimExports,
+    private readonly x: RawNetworkExports,
     readonly rootId: number,
   ) {}
 
@@ -64,7 +51,7 @@ export class ShimModule {
     const rootIdBytes = enc.encode(pluginRootId);
     const destination = enc.encode("10.0.0.2:8080");
     let shim: ShimModule | undefined;
-    const x = (): ShimExports => shim!.x;
+    const x = (): RawNetworkExports => shim!.x;
     // Views over the module's memory, made once and again only after memory.grow (which detaches
     // the old buffer): a host call then costs the crossing and its few stores, not new objects.
     let u8 = new Uint8Array(0);
@@ -136,7 +123,7 @@ export class ShimModule {
       }
     }
     const instance = await WebAssembly.instantiate(module, imports);
-    shim = new ShimModule(instance.exports as unknown as ShimExports, 1);
+    shim = new ShimModule(instance.exports as unknown as RawNetworkExports, 1);
     const e = shim.x;
     e.proxy_on_context_create(1, 0);
     if (!e.proxy_on_vm_start(1, 0)) throw new Error(`${wasmPath}: proxy_on_vm_start returned false`);
