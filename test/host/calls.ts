@@ -261,7 +261,7 @@ function deliverHttpFailure(ctx: Context, token: number) {
 /** Context::onGrpcReceiveWrapper: a unary call's success is on_grpc_receive only. */
 function deliverGrpcReceive(ctx: Context, token: number, body: Uint8Array) {
   if (!alive(ctx)) return;
-  ctx.grpcReceiveBuffer = body;
+  ctx.grpcReceiveBuffer = { bytes: body };
   try {
     ctx.vm.invoke(ctx, "proxy_on_grpc_receive", token, body.length);
   } finally {

@@ -46,7 +46,8 @@ export class RootState {
   tempPluginConfiguration: Uint8Array | null = null;
   /** Only during on_http_call_response. */
   httpCallResponse: CallResponse | null = null;
-  grpcReceiveBuffer: Uint8Array | null = null;
+  /** Envoy's grpc_receive_buffer_ (a Buffer::Instance, so writable), only during on_grpc_receive. */
+  grpcReceiveBuffer: DataBuffer | null = null;
   grpcInitialMetadata: HeaderList | null = null;
   grpcTrailingMetadata: HeaderList | null = null;
   statusCode = 0;
@@ -141,8 +142,8 @@ export class Context {
   set tempPluginConfiguration(v: Uint8Array | null) { this.rootState().tempPluginConfiguration = v; }
   get httpCallResponse(): CallResponse | null { return this.rs === null ? null : this.rs.httpCallResponse; }
   set httpCallResponse(v: CallResponse | null) { this.rootState().httpCallResponse = v; }
-  get grpcReceiveBuffer(): Uint8Array | null { return this.rs === null ? null : this.rs.grpcReceiveBuffer; }
-  set grpcReceiveBuffer(v: Uint8Array | null) { this.rootState().grpcReceiveBuffer = v; }
+  get grpcReceiveBuffer(): DataBuffer | null { return this.rs === null ? null : this.rs.grpcReceiveBuffer; }
+  set grpcReceiveBuffer(v: DataBuffer | null) { this.rootState().grpcReceiveBuffer = v; }
   get grpcInitialMetadata(): HeaderList | null { return this.rs === null ? null : this.rs.grpcInitialMetadata; }
   set grpcInitialMetadata(v: HeaderList | null) { this.rootState().grpcInitialMetadata = v; }
   get grpcTrailingMetadata(): HeaderList | null { return this.rs === null ? null : this.rs.grpcTrailingMetadata; }

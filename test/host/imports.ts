@@ -7,7 +7,7 @@ import { randomFillSync } from "node:crypto";
 import { BufferType, MapType, marshalPairs, StreamType, unmarshalPairs, WasmResult } from "./abi.js";
 import type { Context } from "./context.js";
 import { FOREIGN_FUNCTIONS } from "./foreign.js";
-import { getPropertyBytes, setPropertyOwned } from "./properties.js";
+import { getPropertyValue, setPropertyOwned } from "./properties.js";
 import type { DataBuffer, HeaderList } from "./types.js";
 import { ProcExit, type WasmVm } from "./vm.js";
 
@@ -130,9 +130,16 @@ function resolveBuffer(ctx: Context, type: number, out: BufferRef): void {
       else out.kind = NOT_FOUND;
       return;
     }
-    case BufferType.GrpcReceiveBuffer:
-      if (ctx.root.grpcReceiveBuffer) out.bytes = ctx.root.grpcReceiveBuffer;
+    case BufferType.GrpcReceiveBuffer: {
+      // buffer_.set(grpc_receive_buffer_.get()): a mutable Buffer::Instance, empty outside on_grpc_receive.
+      const b = ctx.root.grpcReceiveBuffer;
+      if (b) {
+        out.kind = MUTABLE;
+        out.mut = b;
+        out.bytes = b.bytes;
+      }
       return;
+    }
     default:
       out.kind = NOT_FOUND;
   }
@@ -166,6 +173,24 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a, 0);
   out.set(b, a.length);
   return out;
+}
+
+/**
+ * HeaderMapImpl::addCopy → HeaderList::insert (envoy source/common/http/header_map_impl.h): a
+ * pseudo header (":…") goes after the last pseudo header, before the first regular one; any
+ * other header goes to the end. (Inline headers that already exist, which Envoy appends to with
+ * ",", are not emulated.)
+ */
+function insertHeader(map: HeaderList, key: string, value: string): void {
+  if (key.charCodeAt(0) === 58 /* ':' */) {
+    for (let i = 0; i < map.length; i++) {
+      if (map[i][0].charCodeAt(0) !== 58) {
+        map.splice(i, 0, [key, value]);
+        return;
+      }
+    }
+  }
+  map.push([key, value]);
 }
 
 function headerByteSize(map: HeaderList): number {
@@ -216,8 +241,8 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
     proxy_get_property(pathPtr: number, pathSize: number, ptrPtr: number, sizePtr: number): number {
       const path = vm.key(pathPtr, pathSize);
       if (path === null) return WasmResult.InvalidMemoryAccess;
-      const value = getPropertyBytes(vm.context(), path);
-      if (value === null) return WasmResult.NotFound;
+      const value = getPropertyValue(vm.context(), path);
+      if (typeof value === "number") return value;
       return vm.copyToPointerSize(value, ptrPtr, sizePtr);
     },
     proxy_set_property(keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
@@ -376,7 +401,7 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
       if (k === null || v === null) return WasmResult.InvalidMemoryAccess;
       const map = getMap(vm.context(), type);
       if (!map) return WasmResult.BadArgument;
-      map.push([k.toLowerCase(), v]);
+      insertHeader(map, k.toLowerCase(), v);
       return WasmResult.Ok;
     },
     proxy_get_header_map_value(type: number, kPtr: number, kSize: number, ptrPtr: number, sizePtr: number): number {
@@ -407,7 +432,7 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
       if (!map) return WasmResult.BadArgument;
       const pairs = unmarshalPairs(data);
       map.length = 0;
-      for (const [k, v] of pairs) map.push([k.toLowerCase(), v]);
+      for (const [k, v] of pairs) insertHeader(map, k.toLowerCase(), v);
       return WasmResult.Ok;
     },
     proxy_replace_header_map_value(type: number, kPtr: number, kSize: number, vPtr: number, vSize: number): number {
@@ -417,17 +442,12 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
       if (k === null || v === null) return WasmResult.InvalidMemoryAccess;
       const map = getMap(vm.context(), type);
       if (!map) return WasmResult.BadArgument;
-      // HeaderMap::setCopy: the first entry takes the value, later duplicates go; absent → added.
+      // HeaderMapImpl::setCopy is remove(key) + addCopy(key, value) since Envoy dropped the
+      // http_set_copy_replace_all_headers guard: every entry goes and the new one is inserted
+      // anew (at the end, or after the pseudo headers), not in the old entry's place.
       const key = k.toLowerCase();
-      const i = map.findIndex(([hk]) => hk === key);
-      if (i < 0) {
-        map.push([key, v]);
-      } else {
-        map[i] = [key, v];
-        let w = i + 1;
-        for (let r = i + 1; r < map.length; r++) if (map[r][0] !== key) map[w++] = map[r];
-        map.length = w;
-      }
+      removeAll(map, key);
+      insertHeader(map, key, v);
       return WasmResult.Ok;
     },
     proxy_remove_header_map_value(type: number, kPtr: number, kSize: number): number {

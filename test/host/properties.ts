@@ -8,6 +8,14 @@
  * serializeValue (string/bytes raw, int64/uint64/double little-endian 8 bytes, bool 1 byte,
  * maps as proxy-wasm pairs). A dotted single segment such as "source.address" is not a
  * top-level name and answers NotFound.
+ *
+ * serializeValue's map case asks the map for ListKeys() and answers SerializationFailure when
+ * that fails; Envoy's attribute wrappers (BaseWrapper in filters/common/expr/context.h:
+ * request, response, connection, upstream, source, destination, filter_state, xds) answer
+ * "ListKeys() is not implemented", so reading such a map whole is SerializationFailure. Header
+ * maps (HeadersWrapper) and protobuf map fields do list their keys and serialize as pairs. An
+ * empty path leaves getProperty's CelValue default-constructed (null type), which
+ * serializeValue also rejects with SerializationFailure.
  */
 import { marshalPairs, WasmResult } from "./abi.js";
 import type { Context } from "./context.js";
@@ -19,7 +27,10 @@ type Value =
   | { readonly t: "int64"; readonly v: bigint }
   | { readonly t: "uint64"; readonly v: bigint }
   | { readonly t: "bool"; readonly v: boolean }
-  | { readonly t: "map"; readonly get: (key: string) => Value | undefined; readonly keys: () => string[] };
+  /** `keys` undefined: an attribute wrapper whose ListKeys() is unimplemented (not serializable). */
+  | { readonly t: "map"; readonly get: (key: string) => Value | undefined; readonly keys: (() => string[]) | undefined }
+  /** A protobuf message (dynamic metadata): serialized as its wire bytes; fields walked by name. */
+  | { readonly t: "message"; readonly bytes: Uint8Array; readonly field: (name: string) => Value | undefined };
 
 export const CEL_STATE_KEY_PREFIX = "wasm.";
 
@@ -63,26 +74,47 @@ function str(v: string): Value {
   return { t: "string", v };
 }
 
+/** An attribute wrapper (BaseWrapper): fields by name, no key listing. */
 function map(fields: Record<string, () => Value | undefined>): Value {
   return {
     t: "map",
     get: (k) => (Object.prototype.hasOwnProperty.call(fields, k) ? fields[k]() : undefined),
-    keys: () => Object.keys(fields).filter((k) => fields[k]() !== undefined),
+    keys: undefined,
   };
 }
 
+/**
+ * HeadersWrapper: a key reads every value of that header joined with "," (HeaderUtility::
+ * getAllOfHeaderAsString), and the keys are listed once each.
+ */
 function headerMap(headers: HeaderList | null): Value {
   return {
     t: "map",
     get: (k) => {
       if (!headers) return undefined;
       const lk = k.toLowerCase();
-      for (const [hk, hv] of headers) if (hk === lk) return str(hv);
-      return undefined;
+      let out: string | undefined;
+      for (const [hk, hv] of headers) if (hk === lk) out = out === undefined ? hv : `${out},${hv}`;
+      return out === undefined ? undefined : str(out);
     },
-    keys: () => (headers ? headers.map(([k]) => k) : []),
+    keys: () => (headers ? [...new Set(headers.map(([k]) => k))] : []),
   };
 }
+
+const EMPTY = new Uint8Array(0);
+
+/** A protobuf map field (FieldBackedMapImpl) with no entries: lists no keys, serializes as empty pairs. */
+const EMPTY_PROTO_MAP: Value = { t: "map", get: () => undefined, keys: () => [] };
+
+/**
+ * `metadata` is the stream's dynamic metadata (envoy.config.core.v3.Metadata, a message). The
+ * emulator has none, so it is the empty message: empty bytes, and its two map fields empty.
+ */
+const EMPTY_METADATA: Value = {
+  t: "message",
+  bytes: EMPTY,
+  field: (name) => (name === "filter_metadata" || name === "typed_filter_metadata" ? EMPTY_PROTO_MAP : undefined),
+};
 
 function header(headers: HeaderList | null, name: string): Value | undefined {
   if (!headers) return undefined;
@@ -138,6 +170,8 @@ function topLevel(ctx: Context, name: string): Value | undefined {
           listener_direction: () => ({ t: "int64", v: DIRECTIONS[conn.listenerDirection] }),
           filter_chain_name: () => str(conn.filterChainName),
         });
+      case "metadata":
+        return EMPTY_METADATA;
       case "filter_state": {
         const sources: FilterState[] = [];
         const fs = ctx.filterState();
@@ -152,7 +186,7 @@ function topLevel(ctx: Context, name: string): Value | undefined {
             }
             return undefined;
           },
-          keys: () => [...new Set(sources.flatMap((s) => s.keys()))],
+          keys: undefined,
         };
       }
       case "connection_id":
@@ -189,6 +223,9 @@ function topLevel(ctx: Context, name: string): Value | undefined {
       });
     }
   }
+  // StreamActivation::FindValue answers `xds` (XDSWrapper) even without stream info (a root
+  // context); its stream fields are then absent.
+  if (name === "xds" && !conn) return map({});
   switch (name) {
     case "plugin_name":
       return str(ctx.vm.plugin.name);
@@ -197,6 +234,7 @@ function topLevel(ctx: Context, name: string): Value | undefined {
     case "plugin_vm_id":
       return str(ctx.vm.plugin.vmId);
   }
+  if (http && name === "metadata") return EMPTY_METADATA;
   if (conn || http) {
     const e = lookupCelState(ctx, celKey(name));
     if (e) return { t: "bytes", v: e.value };
@@ -206,7 +244,8 @@ function topLevel(ctx: Context, name: string): Value | undefined {
 
 const enc = new TextEncoder();
 
-function serialize(v: Value): Uint8Array {
+/** serializeValue; null is SerializationFailure. */
+function serialize(v: Value): Uint8Array | null {
   switch (v.t) {
     case "string":
       return enc.encode(v.v);
@@ -224,12 +263,22 @@ function serialize(v: Value): Uint8Array {
     }
     case "bool":
       return new Uint8Array([v.v ? 1 : 0]);
+    case "message":
+      return v.bytes;
     case "map": {
+      if (v.keys === undefined) return null;
       const pairs: Array<[string, string]> = [];
       const dec = new TextDecoder("latin1");
       for (const k of v.keys()) {
         const fv = v.get(k);
-        if (fv) pairs.push([k, fv.t === "string" ? fv.v : dec.decode(serialize(fv))]);
+        if (!fv) continue;
+        if (fv.t === "string") {
+          pairs.push([k, fv.v]);
+          continue;
+        }
+        const b = serialize(fv);
+        if (b === null) return null;
+        pairs.push([k, dec.decode(b)]);
       }
       return marshalPairs(pairs);
     }
@@ -237,8 +286,8 @@ function serialize(v: Value): Uint8Array {
 }
 
 export function getProperty(ctx: Context, path: string): { result: WasmResult; value?: Uint8Array } {
-  const value = getPropertyBytes(ctx, path);
-  return value === null ? { result: WasmResult.NotFound } : { result: WasmResult.Ok, value };
+  const value = getPropertyValue(ctx, path);
+  return typeof value === "number" ? { result: value } : { result: WasmResult.Ok, value };
 }
 
 /**
@@ -306,27 +355,34 @@ function splitPath(path: string): readonly string[] {
   return parts;
 }
 
-/** get_property's value (serialized), or null for NotFound (the only other answer). */
+/** get_property's value (serialized), or null when it is not Ok (NotFound or SerializationFailure). */
 export function getPropertyBytes(ctx: Context, path: string): Uint8Array | null {
-  if (path.length === 0) return null;
+  const v = getPropertyValue(ctx, path);
+  return typeof v === "number" ? null : v;
+}
+
+/** get_property's value (serialized), or the WasmResult Envoy answers instead. */
+export function getPropertyValue(ctx: Context, path: string): Uint8Array | WasmResult {
+  if (path.length === 0) return WasmResult.SerializationFailure;
   const fast = FAST_PROPERTIES.get(path);
   if (fast !== undefined) {
     const conn = ctx.connection();
-    if (conn !== undefined) return fast(ctx, conn) ?? null;
+    if (conn !== undefined) return fast(ctx, conn) ?? WasmResult.NotFound;
   }
   return getPropertySlow(ctx, splitPath(path));
 }
 
-function getPropertySlow(ctx: Context, parts: readonly string[]): Uint8Array | null {
+function getPropertySlow(ctx: Context, parts: readonly string[]): Uint8Array | WasmResult {
   let value = topLevel(ctx, parts[0]);
-  if (!value) return null;
+  if (!value) return WasmResult.NotFound;
   for (let i = 1; i < parts.length; i++) {
-    if (value.t !== "map") return null;
-    const next: Value | undefined = value.get(parts[i]);
-    if (!next) return null;
+    let next: Value | undefined;
+    if (value.t === "map") next = value.get(parts[i]);
+    else if (value.t === "message") next = value.field(parts[i]);
+    if (!next) return WasmResult.NotFound;
     value = next;
   }
-  return serialize(value);
+  return serialize(value) ?? WasmResult.SerializationFailure;
 }
 
 /**

@@ -253,9 +253,29 @@ export class WasmVm {
   }
 
   setEffectiveContext(id: number): WasmResult {
-    if (!this.contexts.has(id)) return WasmResult.BadArgument;
+    // WasmBase::getContext(0) finds the VM context (Envoy's createVmContext registers id 0), so 0
+    // is accepted; effective id 0 then means "the current context" (exports.cc
+    // set_effective_context, contextOrEffectiveContext).
+    if (id !== 0 && !this.contexts.has(id)) return WasmResult.BadArgument;
     this.effectiveId = id;
     return WasmResult.Ok;
+  }
+
+  /**
+   * Runs `fn` with `ctx` as the current context and no effective context, as if a callback of
+   * `ctx` were executing (cpp-host SaveRestoreContext): lets tests call host functions directly.
+   */
+  withContext<T>(ctx: Context, fn: () => T): T {
+    const prev = this.current;
+    const prevEffective = this.effectiveId;
+    this.current = ctx;
+    this.effectiveId = 0;
+    try {
+      return fn();
+    } finally {
+      this.current = prev;
+      this.effectiveId = prevEffective;
+    }
   }
 
   nextHttpCallToken(): number {
