@@ -156,7 +156,16 @@ function pickFactory(): i32 {
   return fallback;
 }
 
+/**
+ * The root context for `context_id`, made on its first proxy_on_context_create. proxy-wasm-cpp-host
+ * starts a root context again when a plugin with the same key is loaded on a VM that still has
+ * it (src/wasm.cc WasmBase::start → src/context.cc ContextBase::onStart: on_context_create(root,
+ * 0), on_vm_start, then on_configure): the existing object answers, so the state its stream
+ * contexts share (timers, pending work, pools) survives.
+ */
 export function createRootContext(context_id: u32): RootContext {
+  const existing = rootContext(context_id);
+  if (existing != 0) return changetype<RootContext>(existing);
   const i = pickFactory();
   let root: RootContext;
   if (i < 0) {

@@ -12,6 +12,7 @@ import {
   rootContext, streamContext, streams,
 } from "./context";
 import "./abort";
+import { BLOCK_MAXSIZE } from "rt/common";
 
 /** Marker the host looks for; never called. */
 export function proxy_abi_version_0_2_1(): void {}
@@ -19,8 +20,13 @@ export function proxy_abi_version_0_2_1(): void {}
 /**
  * The host allocates through this before copying data in. The memory is outside the GC heap
  * (heap.alloc); hostcalls.ts frees it after copying it into an ArrayBuffer.
+ *
+ * A size the allocator cannot hold answers 0: heap.alloc would abort ("Allocation too large"),
+ * which ends the VM, while proxy-wasm-cpp-host treats a 0 from malloc as a failed copy and the
+ * host call fails (include/proxy-wasm/wasm.h WasmBase::allocMemory, copyToPointerSize).
  */
 export function malloc(size: usize): usize {
+  if (size > BLOCK_MAXSIZE) return 0;
   return heap.alloc(size);
 }
 
