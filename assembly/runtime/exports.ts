@@ -12,6 +12,7 @@ import {
   rootContext, streamContext, streams,
 } from "./context";
 import "./abort";
+import * as host from "./hostcalls";
 import { BLOCK_MAXSIZE } from "rt/common";
 
 /** Marker the host looks for; never called. */
@@ -19,13 +20,17 @@ export function proxy_abi_version_0_2_1(): void {}
 
 /**
  * The host allocates through this before copying data in. The memory is outside the GC heap
- * (heap.alloc); hostcalls.ts frees it after copying it into an ArrayBuffer.
+ * (heap.alloc); hostcalls.ts frees it after copying it into an ArrayBuffer. The exception is
+ * getBufferBytesInto's landing place (hostcalls.ts takeLanding): the caller's own buffer.
  *
  * A size the allocator cannot hold answers 0: heap.alloc would abort ("Allocation too large"),
  * which ends the VM, while proxy-wasm-cpp-host treats a 0 from malloc as a failed copy and the
  * host call fails (include/proxy-wasm/wasm.h WasmBase::allocMemory, copyToPointerSize).
  */
 export function malloc(size: usize): usize {
+  // getBufferBytesInto's destination, offered for this one allocation (see landingPtr).
+  const landing = host.takeLanding(size);
+  if (landing != 0) return landing;
   if (size > BLOCK_MAXSIZE) return 0;
   return heap.alloc(size);
 }

@@ -15,6 +15,25 @@ const RET_PTR: usize = memory.data(8);
 const RET_SIZE: usize = memory.data(8);
 const RET_EXTRA: usize = memory.data(8);
 
+// A landing place for the next `malloc` (exports.ts): getBufferBytesInto points it at the
+// caller's buffer for the duration of its host call, so the host copies straight into it and
+// there is no heap block to allocate, copy from and free. get_buffer_bytes makes exactly one
+// allocation, of the size it copies (Envoy source/extensions/common/wasm/context.cc
+// Buffer::copyTo → WasmBase::allocMemory; proxy-wasm-cpp-host include/proxy-wasm/wasm.h
+// copyToPointerSize), so the first malloc of the call is the one; a size that does not fit
+// falls back to the heap, and the landing place is withdrawn when the call returns.
+let landingPtr: usize = 0;
+let landingRoom: usize = 0;
+
+/** For `malloc`: the landing place when one is offered and `size` fits it, else 0. Offered once. */
+// @ts-ignore: decorator
+@inline export function takeLanding(size: usize): usize {
+  const p = landingPtr;
+  if (p == 0) return 0;
+  landingPtr = 0;
+  return size <= landingRoom ? p : 0;
+}
+
 /** Shared empty value, so failures do not allocate. */
 export const EMPTY: ArrayBuffer = new ArrayBuffer(0);
 
@@ -155,6 +174,14 @@ export function setPropertyFrom(path: ArrayBuffer, value: usize, size: usize): W
   return <WasmResult>imp.proxy_set_property(ptr(path), len(path), value, size);
 }
 
+/**
+ * setPropertyBytes with path and value given by address: for data paths whose buffers are kept
+ * alive elsewhere, so the call has no managed argument to spill to the shadow stack.
+ */
+export function setPropertyRaw(path: usize, pathSize: usize, value: usize, size: usize): WasmResult {
+  return <WasmResult>imp.proxy_set_property(path, pathSize, value, size);
+}
+
 /** Sets a property; Envoy stores it as filter state `wasm.<path>` and refuses it on a root context. */
 export function setProperty(segments: string[], value: ArrayBuffer): WasmResult {
   return setPropertyBytes(joinPath(segments), value);
@@ -176,14 +203,21 @@ export function getBufferBytes(buffer: BufferType, start: u32, maxSize: u32): By
  */
 export function getBufferBytesInto(buffer: BufferType, start: u32, maxSize: u32, dst: ArrayBuffer, dstOffset: i32): i32 {
   clearReturn();
+  const room = dst.byteLength - dstOffset;
+  const target = changetype<usize>(dst) + <usize>dstOffset;
+  if (room > 0) {
+    landingPtr = target;
+    landingRoom = <usize>room;
+  }
   const s = imp.proxy_get_buffer_bytes(<u32>buffer, start, maxSize, RET_PTR, RET_SIZE);
+  landingPtr = 0;
   const p = <usize>load<u32>(RET_PTR);
   let n = <i32>load<u32>(RET_SIZE);
-  const room = dst.byteLength - dstOffset;
   if (n > room) n = room;
   if (n < 0 || s != WasmResult.Ok) n = 0;
-  if (p != 0) {
-    if (n > 0) memory.copy(changetype<usize>(dst) + <usize>dstOffset, p, <usize>n);
+  // The host wrote into `dst` itself (malloc answered the landing place): nothing to copy or free.
+  if (p != 0 && p != target) {
+    if (n > 0) memory.copy(target, p, <usize>n);
     heap.free(p);
   }
   return s == WasmResult.Ok ? n : -<i32>s;
@@ -475,6 +509,23 @@ export function setEnvoyFilterStateEncoded(args: ArrayBuffer): WasmResult {
     setEnvoyFilterStateName = name;
   }
   return callForeignFunctionEncoded(name, args);
+}
+
+/**
+ * setEnvoyFilterStateEncoded with the encoded arguments given by address (kept alive by the
+ * caller): no managed argument on the data path.
+ */
+export function setEnvoyFilterStateRaw(args: usize, size: usize): WasmResult {
+  let name = setEnvoyFilterStateName;
+  if (name === null) {
+    name = String.UTF8.encode("set_envoy_filter_state");
+    setEnvoyFilterStateName = name;
+  }
+  clearReturn();
+  const s = imp.proxy_call_foreign_function(ptr(name), len(name), args, size, RET_PTR, RET_SIZE);
+  const p = <usize>load<u32>(RET_PTR);
+  if (p != 0) heap.free(p);
+  return <WasmResult>s;
 }
 
 /**

@@ -8,8 +8,7 @@ import {
   Action, BufferType, Context, LifeSpan, LogLevel, MetricType, RootContext, StreamType, WasmResult,
   closeStream, continueStream, defineMetric, encodeSetEnvoyFilterStateArguments,
   getBufferBytesInto, getLogLevel, getPluginConfiguration, getPropertyBytes, incrementMetric, joinPath, log,
-  registerRootContext, setEffectiveContext, setEnvoyFilterStateEncoded, setPropertyBytes, setPropertyFrom,
-  setTickPeriodMilliseconds,
+  registerRootContext, setEffectiveContext, setEnvoyFilterStateRaw, setPropertyRaw, setTickPeriodMilliseconds,
 } from "../../runtime";
 import { ClassifyFlags, Decision, Protocol, SniffState, classifyPtr, finishPtr } from "../../codecs/detect/index";
 import { PROTOCOL_COUNT, protocolName } from "../../codecs/detect/result";
@@ -26,6 +25,13 @@ export * from "../../runtime/exports";
 const PATH_PROTOCOL: ArrayBuffer = String.UTF8.encode("protomesh.protocol");
 const PATH_SNI: ArrayBuffer = String.UTF8.encode("protomesh.sni");
 const PATH_ALPN: ArrayBuffer = String.UTF8.encode("protomesh.alpn");
+// Their addresses, for host calls without managed arguments (the constants keep them alive).
+const PATH_PROTOCOL_PTR: usize = changetype<usize>(PATH_PROTOCOL);
+const PATH_PROTOCOL_LEN: usize = <usize>PATH_PROTOCOL.byteLength;
+const PATH_SNI_PTR: usize = changetype<usize>(PATH_SNI);
+const PATH_SNI_LEN: usize = <usize>PATH_SNI.byteLength;
+const PATH_ALPN_PTR: usize = changetype<usize>(PATH_ALPN);
+const PATH_ALPN_LEN: usize = <usize>PATH_ALPN.byteLength;
 const PATH_DESTINATION: ArrayBuffer = joinPath(["destination", "address"]);
 const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
 const EMPTY_BUF: ArrayBuffer = new ArrayBuffer(0);
@@ -57,6 +63,17 @@ class Sniff {
   }
 }
 
+// What decide() reads per Protocol, as one raw (non-GC) record each: field loads at an address
+// put nothing on AssemblyScript's shadow stack, unlike elements of managed arrays. The buffers
+// the addresses point into are held by SnifferRoot.protoValue and clusterArgs.
+const E_PROTO_PTR: usize = 0;
+const E_PROTO_LEN: usize = 4;
+const E_ARGS_PTR: usize = 8;
+const E_ARGS_LEN: usize = 12;
+const E_METRIC: usize = 16;
+const E_VERDICT: usize = 24;
+const ENTRY_SHIFT: usize = 5;
+
 const enum Phase {
   Idle = 0,
   Pending = 1,
@@ -65,6 +82,11 @@ const enum Phase {
 
 @inline function statusText(s: WasmResult): string {
   return (<i32>s).toString();
+}
+
+/** A failed host call's warning, out of line so the data path carries no string temporaries. */
+function warnStatus(what: string, s: WasmResult, after: string): void {
+  log(LogLevel.Warn, what + statusText(s) + after);
 }
 
 class SnifferRoot extends RootContext {
@@ -79,6 +101,20 @@ class SnifferRoot extends RootContext {
   protoValue: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(PROTOCOL_COUNT);
   /** Encoded set_envoy_filter_state arguments per Protocol (empty = write none). */
   clusterArgs: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(PROTOCOL_COUNT);
+  /** Per-Protocol records for decide() (E_* layout), filled by onConfigure; never freed (one per root). */
+  entries: usize = 0;
+  // The configuration values the data path reads, copied out of `cfg` so a callback reads a
+  // field of the root instead of following (and spilling) another reference.
+  /** cfg is set (onConfigure succeeded at least once). */
+  configured: bool = false;
+  /** bypass with allowed_destinations: each connection's destination is checked. */
+  guardDestinations: bool = false;
+  route: bool = false;
+  maxDetect: i32 = 0;
+  maxTls: i32 = 0;
+  /** keepLimit(cfg, true) and keepLimit(cfg, false). */
+  keepTls: i32 = 0;
+  keepOther: i32 = 0;
   tickCount: u32 = 0;
   expireTicks: u32 = 0;
   /** Pending list ends: addresses of stream contexts (see enqueue), 0 = none. */
@@ -86,8 +122,6 @@ class SnifferRoot extends RootContext {
   tail: usize = 0;
   /** Deleted stream contexts kept for reuse, at most POOL_MAX. */
   free: SnifferStream[] = [];
-  /** Where the joined ALPN list is built (one VM thread: shared by all streams). */
-  scratch: ArrayBuffer = new ArrayBuffer(256);
   debug: bool = false;
   metricWarned: bool = false;
 
@@ -101,13 +135,30 @@ class SnifferRoot extends RootContext {
     const cfg = parsed.config!;
     this.cfg = cfg;
     this.defineMetrics(cfg);
+    this.configured = true;
+    this.guardDestinations = cfg.mode == Mode.Bypass && cfg.allowedDestinations !== null;
+    this.route = cfg.mode == Mode.Route;
+    this.maxDetect = cfg.maxDetectBytes;
+    this.maxTls = cfg.maxTlsBytes;
+    this.keepTls = keepLimit(cfg, true);
+    this.keepOther = keepLimit(cfg, false);
+    if (this.entries == 0) this.entries = heap.alloc(<usize>PROTOCOL_COUNT << ENTRY_SHIFT);
     for (let i = 0; i < PROTOCOL_COUNT; i++) {
       const p = <Protocol>i;
-      this.protoValue[i] = String.UTF8.encode(protocolName(p));
+      const value = String.UTF8.encode(protocolName(p));
+      this.protoValue[i] = value;
       const cluster = clusterFor(cfg, p);
-      this.clusterArgs[i] = cluster.length == 0
+      const args = cluster.length == 0
         ? EMPTY_BUF
         : encodeSetEnvoyFilterStateArguments(TCP_PROXY_CLUSTER, cluster, LifeSpan.DownstreamConnection);
+      this.clusterArgs[i] = args;
+      const e = this.entries + (<usize>i << ENTRY_SHIFT);
+      store<u32>(e, <u32>changetype<usize>(value), E_PROTO_PTR);
+      store<u32>(e, <u32>value.byteLength, E_PROTO_LEN);
+      store<u32>(e, <u32>changetype<usize>(args), E_ARGS_PTR);
+      store<u32>(e, <u32>args.byteLength, E_ARGS_LEN);
+      store<i64>(e, this.connMetric[i], E_METRIC);
+      store<u32>(e, <u32>verdictFor(cfg, p), E_VERDICT);
     }
     const period = tickPeriodMs(cfg.detectTimeoutMs);
     this.expireTicks = ticksToExpire(cfg.detectTimeoutMs, period);
@@ -152,10 +203,13 @@ class SnifferRoot extends RootContext {
   count(id: i64): void {
     if (id < 0) return;
     const s = incrementMetric(<u32>id, 1);
-    if (s != WasmResult.Ok && !this.metricWarned) {
-      this.metricWarned = true;
-      log(LogLevel.Warn, "sniffer: increment_metric failed status=" + statusText(s) + " (logged once per VM)");
-    }
+    if (s != WasmResult.Ok) this.countFailed(s);
+  }
+
+  countFailed(s: WasmResult): void {
+    if (this.metricWarned) return;
+    this.metricWarned = true;
+    log(LogLevel.Warn, "sniffer: increment_metric failed status=" + statusText(s) + " (logged once per VM)");
   }
 
   refreshLogLevel(): void {
@@ -224,10 +278,11 @@ class SnifferRoot extends RootContext {
 }
 
 class SnifferStream extends Context {
-  cfg: SnifferConfig | null = null;
   /** Detector state and the first bytes (up to keepLimit, in `work.buf`) while Pending. */
   work: Sniff = new Sniff();
   phase: Phase = Phase.Idle;
+  /** The root's mode was route when the connection started (the callbacks must agree on Pause). */
+  route: bool = false;
   accLen: i32 = 0;
   /** Downstream bytes seen in total (the debug line's bytes=). */
   total: i32 = 0;
@@ -241,8 +296,8 @@ class SnifferStream extends Context {
   /** A reused context for a new connection: as if just constructed (root and work stay). */
   renew(context_id: u32): void {
     this.context_id = context_id;
-    this.cfg = null;
     this.phase = Phase.Idle;
+    this.route = false;
     this.accLen = 0;
     this.total = 0;
     this.flags = 0;
@@ -258,26 +313,30 @@ class SnifferStream extends Context {
 
   onNewConnection(): Action {
     const r = this.sniffer;
-    const cfg = r.cfg;
-    if (cfg === null) return Action.Continue;
-    this.cfg = cfg;
-    if (cfg.mode == Mode.Bypass && cfg.allowedDestinations !== null && !this.destinationOk(cfg)) {
-      this.phase = Phase.Decided;
-      r.count(r.deniedDestinationMetric);
-      const s = closeStream(StreamType.Downstream);
-      if (s != WasmResult.Ok) {
-        log(LogLevel.Warn, "sniffer: close_stream(downstream) failed status=" + statusText(s) + "; letting the connection through");
-        return Action.Continue;
-      }
-      return Action.Pause;
-    }
+    if (!r.configured) return Action.Continue;
+    if (r.guardDestinations && !this.destinationOk(r.cfg!)) return this.denyDestination();
     const st = this.work.st;
     st.reset();
-    st.tlsCap = cfg.maxTlsBytes;
+    st.tlsCap = r.maxTls;
     this.phase = Phase.Pending;
+    const route = r.route;
+    this.route = route;
     if (r.expireTicks != 0) r.enqueue(this);
     // route must hold tcp_proxy's onNewConnection (it picks the cluster there) until decided.
-    return cfg.mode == Mode.Route ? Action.Pause : Action.Continue;
+    return route ? Action.Pause : Action.Continue;
+  }
+
+  /** bypass: the destination is outside allowed_destinations. */
+  denyDestination(): Action {
+    const r = this.sniffer;
+    this.phase = Phase.Decided;
+    r.count(r.deniedDestinationMetric);
+    const s = closeStream(StreamType.Downstream);
+    if (s != WasmResult.Ok) {
+      log(LogLevel.Warn, "sniffer: close_stream(downstream) failed status=" + statusText(s) + "; letting the connection through");
+      return Action.Continue;
+    }
+    return Action.Pause;
   }
 
   destinationOk(cfg: SnifferConfig): bool {
@@ -309,38 +368,42 @@ class SnifferStream extends Context {
 
   onDownstreamData(data_size: u32, end_of_stream: bool): Action {
     if (this.phase != Phase.Pending) return Action.Continue;
-    const cfg = this.cfg!;
+    // Fields go through locals: AssemblyScript spills a managed reference to its shadow stack
+    // at every call it is live across, and this runs once or twice per connection.
+    const r = this.sniffer;
     const w = this.work;
     const st = w.st;
-    const route = cfg.mode == Mode.Route;
+    const route = this.route;
     const size = <i32>data_size;
+    let acc = this.accLen;
     // route holds the bytes (we answer Pause), so the host buffer starts with what we kept;
     // observe/bypass answer Continue and tcp_proxy drains it, so each callback has new bytes.
     let start = 0;
     let fresh = size;
     if (route) {
-      if (size < this.accLen) return this.abandon("downstream buffer shrank while held");
-      start = this.accLen;
-      fresh = size - this.accLen;
+      if (size < acc) return this.abandon("downstream buffer shrank while held");
+      start = acc;
+      fresh = size - acc;
       this.total = size;
     } else {
       this.total += size;
     }
-    const limit = keepLimit(cfg, (st.alive & (<u32>1 << <u32>Protocol.Tls)) != 0 || !st.started);
-    let want = limit - this.accLen;
+    const limit = (st.alive & (<u32>1 << <u32>Protocol.Tls)) != 0 || !st.started ? r.keepTls : r.keepOther;
+    let want = limit - acc;
     if (want > fresh) want = fresh;
     if (want > 0) {
-      w.reserve(this.accLen + want, this.accLen);
-      const n = getBufferBytesInto(BufferType.NetworkDownstreamData, <u32>start, <u32>want, w.buf, this.accLen);
-      if (n < 0) return this.abandon("get_buffer_bytes failed status=" + statusText(<WasmResult>(-n)));
-      this.accLen += n;
+      w.reserve(acc + want, acc);
+      const n = getBufferBytesInto(BufferType.NetworkDownstreamData, <u32>start, <u32>want, w.buf, acc);
+      if (n < 0) return this.abandonStatus("get_buffer_bytes failed status=", <WasmResult>(-n));
+      acc += n;
+      this.accLen = acc;
     }
     const p = changetype<usize>(w.buf);
     let d = st.decision;
-    if (this.accLen > 0) d = classifyPtr(st, p, this.accLen, cfg.maxDetectBytes, this.flags);
+    if (acc > 0) d = classifyPtr(st, p, acc, r.maxDetect, this.flags);
     if (d == Decision.NeedMoreData) {
       if (!end_of_stream) return route ? Action.Pause : Action.Continue;
-      finishPtr(st, p, this.accLen);
+      finishPtr(st, p, acc);
       return this.decide(st.protocol, Reason.Eos, false);
     }
     return this.decide(st.protocol, classifyReason(st), false);
@@ -356,7 +419,7 @@ class SnifferStream extends Context {
       return;
     }
     const a = this.decide(Protocol.Tcp, Reason.Timeout, false);
-    if (this.cfg!.mode == Mode.Route && a == Action.Continue) {
+    if (this.route && a == Action.Continue) {
       const c = continueStream(StreamType.Downstream);
       if (c != WasmResult.Ok) log(LogLevel.Warn, "sniffer: continue_stream(downstream) failed status=" + statusText(c));
     }
@@ -368,70 +431,80 @@ class SnifferStream extends Context {
    */
   decide(proto: Protocol, reason: Reason, closing: bool): Action {
     const r = this.sniffer;
-    const cfg = this.cfg!;
-    const w = this.work;
     r.unlink(this);
     this.phase = Phase.Decided;
-    const verdict = verdictFor(cfg, proto);
+    // proto < PROTOCOL_COUNT (an enum value): its record is inside the table.
+    const e = r.entries + (<usize>proto << ENTRY_SHIFT);
+    const verdict = <Verdict>load<u32>(e, E_VERDICT);
     if (!closing) {
-      // proto < PROTOCOL_COUNT (an enum value): the per-protocol tables need no bounds check.
-      const s = setPropertyBytes(PATH_PROTOCOL, unchecked(r.protoValue[<i32>proto]));
-      if (s != WasmResult.Ok) log(LogLevel.Warn, "sniffer: set_property protomesh.protocol failed status=" + statusText(s));
-      if (proto == Protocol.Tls && this.accLen > 0) this.publishTls(w);
+      const s = setPropertyRaw(PATH_PROTOCOL_PTR, PATH_PROTOCOL_LEN, <usize>load<u32>(e, E_PROTO_PTR),
+        <usize>load<u32>(e, E_PROTO_LEN));
+      if (s != WasmResult.Ok) warnStatus("sniffer: set_property protomesh.protocol failed status=", s, "");
+      if (proto == Protocol.Tls && this.accLen > 0) this.publishTls();
     }
-    r.count(unchecked(r.connMetric[<i32>proto]));
-    if (reason == Reason.Timeout) r.count(r.timeoutMetric);
-    else if (reason == Reason.Cap) r.count(r.capMetric);
+    r.count(load<i64>(e, E_METRIC));
+    if (reason != Reason.Match) this.countReason(reason);
     if (verdict == Verdict.Deny) r.count(r.deniedRouteMetric);
     if (r.debug) log(LogLevel.Debug, debugLine(proto, this.total, reason, verdict));
     if (closing) return Action.Continue;
-    if (verdict == Verdict.Deny) {
-      const c = closeStream(StreamType.Downstream);
-      if (c == WasmResult.Ok) return Action.Pause;
-      log(LogLevel.Warn, "sniffer: close_stream(downstream) failed status=" + statusText(c) + "; letting the connection through");
-      return Action.Continue;
-    }
-    const args = unchecked(r.clusterArgs[<i32>proto]);
-    if (args.byteLength > 0) {
-      const f = setEnvoyFilterStateEncoded(args);
+    if (verdict == Verdict.Deny) return this.deny();
+    const argsLen = <usize>load<u32>(e, E_ARGS_LEN);
+    if (argsLen > 0) {
+      const f = setEnvoyFilterStateRaw(<usize>load<u32>(e, E_ARGS_PTR), argsLen);
       if (f != WasmResult.Ok) {
-        log(LogLevel.Warn, "sniffer: set_envoy_filter_state " + TCP_PROXY_CLUSTER + " failed status=" + statusText(f) +
+        warnStatus("sniffer: set_envoy_filter_state " + TCP_PROXY_CLUSTER + " failed status=", f,
           "; tcp_proxy keeps its own cluster");
       }
     }
     return Action.Continue;
   }
 
-  /** SNI and the comma-joined ALPN list, from the detector's offsets into `acc`. */
-  publishTls(work: Sniff): void {
+  countReason(reason: Reason): void {
+    const r = this.sniffer;
+    if (reason == Reason.Timeout) r.count(r.timeoutMetric);
+    else if (reason == Reason.Cap) r.count(r.capMetric);
+  }
+
+  deny(): Action {
+    const c = closeStream(StreamType.Downstream);
+    if (c == WasmResult.Ok) return Action.Pause;
+    warnStatus("sniffer: close_stream(downstream) failed status=", c, "; letting the connection through");
+    return Action.Continue;
+  }
+
+  /**
+   * SNI and the comma-joined ALPN list, from the detector's offsets into the kept bytes. The list
+   * is joined in place (the kept bytes are not read again once decided): each entry is
+   * <len><name>, and the joined form is the list without its first length byte, the others ','.
+   */
+  publishTls(): void {
+    const work = this.work;
     const p = changetype<usize>(work.buf);
+    const acc = this.accLen;
     const t = work.st.tls;
-    if (t.sniOffset >= 0 && t.sniOffset + t.sniLength <= this.accLen) {
-      const s = setPropertyFrom(PATH_SNI, p + <usize>t.sniOffset, <usize>t.sniLength);
-      if (s != WasmResult.Ok) log(LogLevel.Warn, "sniffer: set_property protomesh.sni failed status=" + statusText(s));
+    const sniOffset = t.sniOffset;
+    const sniLength = t.sniLength;
+    const alpnOffset = t.alpnOffset;
+    const alpnLength = t.alpnLength;
+    if (sniOffset >= 0 && sniOffset + sniLength <= acc) {
+      const s = setPropertyRaw(PATH_SNI_PTR, PATH_SNI_LEN, p + <usize>sniOffset, <usize>sniLength);
+      if (s != WasmResult.Ok) warnStatus("sniffer: set_property protomesh.sni failed status=", s, "");
     }
-    const end = t.alpnOffset + t.alpnLength;
-    if (t.alpnOffset >= 0 && end <= this.accLen) {
-      // Entries are <len><name>; the joined form replaces each length byte but the first with ','.
-      const r = this.sniffer;
-      const size = t.alpnLength - 1;
-      if (r.scratch.byteLength < size) r.scratch = new ArrayBuffer(size);
-      const o = changetype<usize>(r.scratch);
-      let w = 0;
-      let i = t.alpnOffset;
+    const end = alpnOffset + alpnLength;
+    if (alpnOffset >= 0 && end <= acc) {
+      let i = alpnOffset + 1 + <i32>load<u8>(p + <usize>alpnOffset);
       while (i < end) {
         const n = <i32>load<u8>(p + <usize>i);
-        if (w > 0) {
-          store<u8>(o + <usize>w, 0x2c);
-          w++;
-        }
-        memory.copy(o + <usize>w, p + <usize>(i + 1), <usize>n);
-        w += n;
+        store<u8>(p + <usize>i, 0x2c);
         i += 1 + n;
       }
-      const s = setPropertyFrom(PATH_ALPN, o, <usize>size);
-      if (s != WasmResult.Ok) log(LogLevel.Warn, "sniffer: set_property protomesh.alpn failed status=" + statusText(s));
+      const s = setPropertyRaw(PATH_ALPN_PTR, PATH_ALPN_LEN, p + <usize>(alpnOffset + 1), <usize>(alpnLength - 1));
+      if (s != WasmResult.Ok) warnStatus("sniffer: set_property protomesh.alpn failed status=", s, "");
     }
+  }
+
+  abandonStatus(why: string, s: WasmResult): Action {
+    return this.abandon(why + statusText(s));
   }
 
   /** A host call failed mid-sniff: stop sniffing and let the connection through unrouted. */
@@ -449,12 +522,12 @@ class SnifferStream extends Context {
 
   // A connection that ends undecided is still counted (decision=eos), with what it sent.
   onDone(): bool {
-    this.closeBooks();
+    if (this.phase == Phase.Pending) this.closeBooks();
     return true;
   }
 
   onDelete(): void {
-    this.closeBooks();
+    if (this.phase == Phase.Pending) this.closeBooks();
     this.sniffer.recycle(this);
   }
 
