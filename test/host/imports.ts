@@ -93,36 +93,18 @@ function resolveBuffer(ctx: Context, type: number, out: BufferRef): void {
       return;
     }
     case BufferType.HttpRequestBody: {
-      const b = ctx.bufferingRequestBody && ctx.httpCallbacks ? (ctx.httpCallbacks.decodingBuffer() ?? null) : ctx.requestBody;
-      if (b) {
-        out.kind = MUTABLE;
-        out.mut = b;
-        out.bytes = b.bytes;
-      }
+      mutable(out, ctx.bufferingRequestBody && ctx.httpCallbacks ? (ctx.httpCallbacks.decodingBuffer() ?? null) : ctx.requestBody);
       return;
     }
     case BufferType.HttpResponseBody: {
-      const b = ctx.bufferingResponseBody && ctx.httpCallbacks ? (ctx.httpCallbacks.encodingBuffer() ?? null) : ctx.responseBody;
-      if (b) {
-        out.kind = MUTABLE;
-        out.mut = b;
-        out.bytes = b.bytes;
-      }
+      mutable(out, ctx.bufferingResponseBody && ctx.httpCallbacks ? (ctx.httpCallbacks.encodingBuffer() ?? null) : ctx.responseBody);
       return;
     }
     case BufferType.NetworkDownstreamData:
-      if (ctx.downstreamData) {
-        out.kind = MUTABLE;
-        out.mut = ctx.downstreamData;
-        out.bytes = ctx.downstreamData.bytes;
-      }
+      mutable(out, ctx.downstreamData);
       return;
     case BufferType.NetworkUpstreamData:
-      if (ctx.upstreamData) {
-        out.kind = MUTABLE;
-        out.mut = ctx.upstreamData;
-        out.bytes = ctx.upstreamData.bytes;
-      }
+      mutable(out, ctx.upstreamData);
       return;
     case BufferType.HttpCallResponseBody: {
       const r = ctx.root.httpCallResponse;
@@ -143,6 +125,14 @@ function resolveBuffer(ctx: Context, type: number, out: BufferRef): void {
     default:
       out.kind = NOT_FOUND;
   }
+}
+
+/** A stream buffer the filter may also write; an absent one stays as the caller preset it. */
+function mutable(out: BufferRef, b: DataBuffer | null | undefined): void {
+  if (!b) return;
+  out.kind = MUTABLE;
+  out.mut = b;
+  out.bytes = b.bytes;
 }
 
 /** Envoy Buffer::copyFrom on a Buffer::Instance. */
