@@ -253,9 +253,9 @@ export function parseAuthorizationPolicies(text: string, file: string): Authoriz
       const e = doc.errors[0]!;
       throw new Error(`${file}:${e.linePos?.[0]?.line ?? 1}: YAML: ${e.message.split("\n")[0]}`);
     }
-    if (doc.contents === null) continue;
-    const where = (path: Path): string => `${file}:${lineOf(doc, lc, path)}`;
     const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    if (raw === null || raw === undefined) continue; // an empty document (e.g. after a trailing `---`)
+    const where = (path: Path): string => `${file}:${lineOf(doc, lc, path)}`;
     if (isMap(doc.contents) && (raw as Record<string, unknown>)["kind"] === "List") {
       const items = (raw as Record<string, unknown>)["items"];
       if (!Array.isArray(items)) throw new Error(`${where(["items"])}: a List needs items`);
