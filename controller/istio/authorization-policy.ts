@@ -98,7 +98,8 @@ export function policyAction(p: AuthorizationPolicyDocument): AuthorizationActio
 /** istiod skips a dry-run policy when enforcing (pilot/pkg/security/authz/builder/builder.go isDryRun → shadow rules). */
 export function isDryRun(p: AuthorizationPolicyDocument): boolean {
   const v = p.annotations[DRY_RUN_ANNOTATION];
-  return v !== undefined && /^(1|t|true)$/i.test(v);
+  // Go's strconv.ParseBool, which isDryRun uses.
+  return v !== undefined && ["1", "t", "T", "TRUE", "true", "True"].includes(v);
 }
 
 /** The `when` keys Istio knows (pkg/config/security/security.go ValidateAttribute). */
