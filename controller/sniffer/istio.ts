@@ -210,7 +210,8 @@ function bypassPatches(props: SnifferEnvoyFilterProps, passthrough: string, snif
   }
   const inbound = { context: "SIDECAR_INBOUND", listener: { name: ISTIO_VIRTUAL_INBOUND } };
   // istiod 1.29 does not compare filterChain.filter for FILTER_CHAIN patches (listener_patch.go,
-  // filterChainMatch); portNumber + raw_buffer already single out the port's plaintext HTTP chain,
+  // filterChainMatch); on an HTTP port (checkBypassPortIsHttp) portNumber + raw_buffer already
+  // single out the port's plaintext HTTP chain,
   // and the filter name keeps the intent readable and exact should istiod start checking it.
   const listenerTimeout = timeout === undefined ? [] : [{
     applyTo: "LISTENER",

@@ -254,8 +254,9 @@ export function bypassRbacFilters(props: BypassRbacProps): NetworkFilter[] {
     const p = custom[0]!;
     throw new Error(
       `${p.origin}: AuthorizationPolicy ${p.namespace ?? props.defaultNamespace ?? "default"}/${p.name} has action CUSTOM ` +
-        `(provider ${JSON.stringify(p.spec.provider?.name)}): Istio enforces it on TCP chains with an ext_authz filter, which ` +
-        "the bypass chain does not carry, so bypassed plaintext would skip the external check; do not use mode bypass on this " +
+        `(provider ${JSON.stringify(p.spec.provider?.name)}): Istio enforces it on TCP chains with an ext_authz filter when the ` +
+        "provider is envoyExtAuthzGrpc (builder.go buildTCP), which the bypass chain does not carry, and the provider's kind is " +
+        "in meshConfig, not in the policy; so bypassed plaintext could skip the external check. Do not use mode bypass on this " +
         "workload, or scope the CUSTOM policy away from it",
     );
   }

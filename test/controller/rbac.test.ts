@@ -189,7 +189,7 @@ describe("bypass RBAC: Istio's TCP translation of AuthorizationPolicies", () => 
     const dry = policies(ap("dry", { rules: [{ from: [{ source: { ipBlocks: ["10.0.0.0/8"] } }] }] }, { annotations: { "istio.io/dry-run": "true" } }));
     assert.deepEqual(bypassRbacFilters({ policies: dry, statPrefix: "p." }), []);
     assert.throws(() => bypassRbacFilters({ policies: policies(ap("ext", { action: "CUSTOM", provider: { name: "opa" }, rules: [{}] })), statPrefix: "p." }),
-      /policies\.yaml:1: AuthorizationPolicy shop\/ext has action CUSTOM \(provider "opa"\).*ext_authz.*do not use mode bypass/);
+      /policies\.yaml:1: AuthorizationPolicy shop\/ext has action CUSTOM \(provider "opa"\).*ext_authz.*Do not use mode bypass/);
     assert.throws(() => bypassRbacFilters({ policies: policies(ap("m", { rules: [{ when: [{ key: "experimental.envoy.filters.network.mysql_proxy[db.table]", values: ["[update]"] }] }] })), statPrefix: "p." }),
       /matches dynamic metadata, which no filter writes on the bypass chain/);
   });
