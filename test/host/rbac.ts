@@ -25,7 +25,8 @@
  *   `and_ids`/`or_ids`/`not_id`, `destination_port` (the connection's local port: the original
  *   destination), `destination_ip`, `direct_remote_ip` (the socket's peer) and `remote_ip` (the
  *   peer after proxy_protocol; the emulator has no proxy_protocol, so both are the peer). CIDR
- *   matching is Network::Address::CidrRange::isInRange: same IP version, masked prefix compare;
+ *   matching is CidrRange::isInRange (source/common/network/cidr_range.cc): same IP version,
+ *   masked prefix compare;
  *   an IPv4-mapped IPv6 peer counts as IPv4 (Envoy's addressFromSockAddr on a dual-stack socket).
  * Not emulated (rejected when configured, so a test cannot silently rely on them): shadow rules,
  * the `matcher` tree, `delay_deny`, `authenticated`, `requested_server_name`, metadata,
@@ -125,7 +126,8 @@ function parseCidr(value: unknown, path: string): Cidr {
   if (addr === undefined) fail(`${path}.address_prefix`, `${JSON.stringify(c["address_prefix"])} is not an IP address`);
   const len = c["prefix_len"] ?? 0;
   if (typeof len !== "number" || !Number.isInteger(len) || len < 0 || len > 128) fail(`${path}.prefix_len`, "must be an integer in [0, 128]");
-  // CidrRange::create clamps the length to the address size.
+  // CidrRange::create → truncateIpAddressAndLength clamps the length to the address size
+  // (source/common/network/cidr_range.cc).
   return { ...addr, prefixLen: Math.min(len, addr.family === 4 ? 32 : 128) };
 }
 
