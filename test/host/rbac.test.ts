@@ -152,4 +152,25 @@ describe("host: network RBAC on a real listener", () => {
     assert.equal(deniedRecord.info.source.host, "127.0.0.2");
     assert.ok(upstream.received.every((chunks) => !Buffer.concat(chunks).toString().includes("let me in")));
   });
+
+  it("a client that sends nothing is not judged: tcp_proxy (IMMEDIATE) already connected, a server greeting reaches it", async () => {
+    const greeter = net.createServer((s) => s.end("220 ready\r\n"));
+    await new Promise<void>((r) => greeter.listen(0, "127.0.0.1", () => r()));
+    try {
+      const host = fakeHost({ greeter: { endpoints: [{ host: "127.0.0.1", port: (greeter.address() as net.AddressInfo).port }] } });
+      const filter = rbacNetworkFilter(rbac("ALLOW", {}));
+      const l = await startTcpListener(host, { filterChains: [{ filters: [filter], tcpProxy: { cluster: "greeter" } }] });
+      try {
+        const silent = await connectFrom("127.0.0.1", l.port);
+        const got = await withTimeout(readAll(silent), 10_000, "greeting");
+        assert.equal(got.bytes.toString(), "220 ready\r\n", "RBAC decides on first data only (rbac_filter.cc onData)");
+        assert.equal(filter.decisions.length, 0);
+        silent.destroy();
+      } finally {
+        await l.close();
+      }
+    } finally {
+      await new Promise<void>((r) => greeter.close(() => r()));
+    }
+  });
 });
