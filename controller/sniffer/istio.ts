@@ -16,7 +16,8 @@
  *   computed before EnvoyFilters apply. So three patches: (1) ADD an http_inspector enabled only on
  *   P, (2) MERGE application_protocols [http/1.0, http/1.1, h2c] into the port's raw_buffer HTTP
  *   chain, (3) ADD a chain {destination_port: P, transport_protocol: raw_buffer} without
- *   application protocols: sniffer(bypass) → tcp_proxy → InboundPassthroughCluster. Envoy prefers
+ *   application protocols: network RBAC for the workload's AuthorizationPolicies (rbac.ts) →
+ *   sniffer(bypass) → tcp_proxy → InboundPassthroughCluster. Envoy prefers
  *   the chain whose application protocols match, so HTTP keeps Istio's chain and the rest takes
  *   ours. `default_filter_chain` is not used: on virtualInbound every port has chains, and a
  *   listener-wide default would also take plaintext that STRICT mTLS must refuse.
@@ -34,10 +35,12 @@ import { httpInspector, PLAINTEXT_HTTP_ALPNS } from "../envoy/listener-filters.j
 import { TCP_PROXY_FILTER_NAME, TCP_PROXY_TYPE_URL, type UpstreamConnectMode } from "../envoy/tcp-proxy.js";
 import { assertValidEnvoy } from "../envoy/validate.js";
 import { validateEnvoyFilter } from "../istio/envoy-filter.js";
+import { selectPolicies, type AuthorizationPolicyDocument } from "../istio/authorization-policy.js";
 import { sortKeys, toYaml } from "../yaml.js";
 import { effective, snifferConfig, type SnifferConfig, type SnifferMode } from "./config.js";
 import { SNIFFER_NAME, snifferFilter } from "./filter.js";
 import { pairTcpProxy } from "./pairing.js";
+import { bypassRbacFilters } from "./rbac.js";
 
 /** Istio's ORIGINAL_DST cluster for inbound traffic (pilot/pkg/networking/util: InboundPassthroughCluster; older releases: InboundPassthroughClusterIpv4 / Ipv6). */
 export const ISTIO_INBOUND_PASSTHROUGH_CLUSTER = "InboundPassthroughCluster";
@@ -75,6 +78,26 @@ export interface SnifferEnvoyFilterProps {
    * @default undefined (leave Istio's value)
    */
   readonly listenerFiltersTimeout?: string;
+  /**
+   * bypass: the AuthorizationPolicies of the workload's namespace and of the root namespace
+   * (controller/istio/authorization-policy.ts). Those istiod attaches to the workload are
+   * rendered as network RBAC before the sniffer on the added chain (rbac.ts). Bypass refuses to
+   * render without them unless `noAuthorizationPolicies` says the workload has none.
+   * @default undefined
+   */
+  readonly authorizationPolicies?: readonly AuthorizationPolicyDocument[];
+  /** bypass: the workload has no AuthorizationPolicy (the added chain then enforces none). @default false */
+  readonly noAuthorizationPolicies?: boolean;
+  /** bypass: meshConfig.rootNamespace, whose policies apply to every namespace. @default "istio-system" */
+  readonly rootNamespace?: string;
+  /**
+   * bypass: the Service port's name as Istio reads it for protocol selection (`http-web`,
+   * `grpc`, …). With `appProtocol`, one of the two must make the port HTTP for Istio.
+   * @default undefined
+   */
+  readonly portName?: string;
+  /** bypass: the Service port's `appProtocol` (wins over the name, as in Istio). @default undefined */
+  readonly appProtocol?: string;
   /** @default `protomesh-sniffer-<mode>-<port>` */
   readonly name?: string;
   /** @default undefined (the namespace kubectl applies it to) */
@@ -164,6 +187,8 @@ function bypassPatches(props: SnifferEnvoyFilterProps, passthrough: string, snif
         "use PERMISSIVE or DISABLE for this port (portLevelMtls), or mode observe",
     );
   }
+  checkBypassPortIsHttp(props);
+  const rbac = bypassAuthorization(props);
   const inspector = httpInspector({ onlyOnPort: props.port });
   assertValidEnvoy(inspector, "envoy.config.listener.v3.ListenerFilter");
   const narrowHttp = { filter_chain_match: { application_protocols: [...PLAINTEXT_HTTP_ALPNS] } };
@@ -171,7 +196,9 @@ function bypassPatches(props: SnifferEnvoyFilterProps, passthrough: string, snif
   // tcp_proxy's connect mode stays Envoy's default (IMMEDIATE): rendering the 1.37 field would make
   // an older istiod refuse the whole EnvoyFilter for nothing.
   const chain = filterChain({
-    filters: [sniffer],
+    // RBAC first, as on Istio's TCP chains (networkfilter.go): a denied client is closed on its
+    // first bytes, before the sniffer or tcp_proxy see them.
+    filters: [...rbac, sniffer],
     match: { destinationPort: props.port, transportProtocol: "raw_buffer" },
     name: `protomesh-${SNIFFER_NAME}-bypass-${props.port}`,
     tcpProxy: { cluster: passthrough, statPrefix: passthrough },
@@ -183,7 +210,8 @@ function bypassPatches(props: SnifferEnvoyFilterProps, passthrough: string, snif
   }
   const inbound = { context: "SIDECAR_INBOUND", listener: { name: ISTIO_VIRTUAL_INBOUND } };
   // istiod 1.29 does not compare filterChain.filter for FILTER_CHAIN patches (listener_patch.go,
-  // filterChainMatch); portNumber + raw_buffer already single out the port's plaintext HTTP chain,
+  // filterChainMatch); on an HTTP port (checkBypassPortIsHttp) portNumber + raw_buffer already
+  // single out the port's plaintext HTTP chain,
   // and the filter name keeps the intent readable and exact should istiod start checking it.
   const listenerTimeout = timeout === undefined ? [] : [{
     applyTo: "LISTENER",
@@ -207,6 +235,94 @@ function bypassPatches(props: SnifferEnvoyFilterProps, passthrough: string, snif
     },
     { applyTo: "FILTER_CHAIN", match: inbound, patch: { operation: "ADD", value: chain } },
   ];
+}
+
+/** Istio's port protocols (istio/istio pkg/config/protocol/instance.go Parse); IsHTTP: HTTP, HTTP2, HTTP_PROXY, GRPC, GRPC-Web. */
+const ISTIO_HTTP_PROTOCOLS = new Set(["http", "http2", "http_proxy", "grpc", "grpc-web"]);
+const ISTIO_PROTOCOLS = new Set([...ISTIO_HTTP_PROTOCOLS, "tcp", "udp", "https", "tls", "mongo", "redis", "mysql"]);
+/** Ports istiod treats as TCP when the name gives no protocol (pkg/config/kube/conversion.go wellKnownPorts). */
+const ISTIO_WELL_KNOWN_TCP_PORTS = new Set([25, 53, 3306, 27017]);
+
+/**
+ * The protocol istiod derives for a Service port (istio/istio release-1.29
+ * pkg/config/kube/conversion.go ConvertProtocol): `appProtocol` if set (kubernetes.io/h2c →
+ * http2, kubernetes.io/ws → http, kubernetes.io/wss → https), else the port name; a `grpc-web`
+ * prefix, else the part before the first `-`, parsed case-insensitively. Nothing recognised →
+ * "auto" (protocol detection), except on the well-known TCP ports.
+ */
+export function istioPortProtocol(port: number, portName?: string, appProtocol?: string): string {
+  let name = portName ?? "";
+  if (appProtocol !== undefined) {
+    name = appProtocol;
+    const k8s: Record<string, string> = { "kubernetes.io/h2c": "http2", "kubernetes.io/ws": "http", "kubernetes.io/wss": "https" };
+    if (k8s[name] !== undefined) return k8s[name]!;
+  }
+  if (name.toLowerCase().startsWith("grpc-web")) return "grpc-web";
+  const prefix = name.split("-")[0]!.toLowerCase();
+  if (ISTIO_PROTOCOLS.has(prefix)) return prefix;
+  return ISTIO_WELL_KNOWN_TCP_PORTS.has(port) ? "tcp" : "auto";
+}
+
+/**
+ * Bypass patches Istio's plaintext HTTP chain of the port, and only an HTTP port has exactly one
+ * such chain. istiod matches a FILTER_CHAIN patch on port and transport protocol and never
+ * compares `filterChain.filter` (listener_patch.go, filterChainMatch), so elsewhere the MERGE hits
+ * Istio's TCP chain too: on a detected ("auto") port it turns the TCP chain into a copy of the HTTP
+ * chain's match, Envoy refuses virtualInbound ("multiple filter chains with the same matching
+ * rules are defined", source/common/listener_manager/filter_chain_manager_impl.cc) and every
+ * inbound port of the pod stops taking new configuration; on a TCP port it narrows Istio's TCP
+ * chain to HTTP and moves every other connection onto the added chain.
+ */
+function checkBypassPortIsHttp(props: SnifferEnvoyFilterProps): void {
+  if (props.portName === undefined && props.appProtocol === undefined) {
+    throw new Error(
+      `sniffer: mode bypass needs to know that Istio treats port ${props.port} as HTTP: give the Service port's name ` +
+        "(portName / --port-name, e.g. http-web) or its appProtocol (appProtocol / --app-protocol, e.g. http); " +
+        "bypass patches Istio's plaintext HTTP chain, and on any other port the patches break the listener or Istio's TCP chain",
+    );
+  }
+  const protocol = istioPortProtocol(props.port, props.portName, props.appProtocol);
+  if (ISTIO_HTTP_PROTOCOLS.has(protocol)) return;
+  const given = props.appProtocol !== undefined ? `appProtocol ${JSON.stringify(props.appProtocol)}` : `port name ${JSON.stringify(props.portName)}`;
+  if (protocol === "auto") {
+    throw new Error(
+      `sniffer: mode bypass refused: ${given} names no protocol, so Istio detects the protocol on port ${props.port} and builds both a ` +
+        "plaintext HTTP chain and a plaintext TCP chain; istiod applies bypass's FILTER_CHAIN MERGE to both (it compares port and " +
+        "transport protocol, never the filter), the two chains end up with the same match and Envoy refuses the virtualInbound " +
+        "listener ('multiple filter chains with the same matching rules are defined'), which stops configuration of every inbound " +
+        "port. Istio's detection already sends non-HTTP to its TCP chain here, so bypass is not needed; if the port serves HTTP, " +
+        "name it http-… or set appProtocol: http on the Service",
+    );
+  }
+  throw new Error(
+    `sniffer: mode bypass refused: with ${given} Istio serves port ${props.port} as ${protocol}, a TCP chain whose tcp_proxy already ` +
+      "takes non-HTTP bytes; istiod would apply bypass's FILTER_CHAIN MERGE to that chain too (it never compares the filter), " +
+      "narrowing it to HTTP and moving every other connection off Istio's chain. Use mode observe or route on this port",
+  );
+}
+
+/** The RBAC filters for the added chain, or [] when the caller states the workload has no policy. */
+function bypassAuthorization(props: SnifferEnvoyFilterProps): ReturnType<typeof bypassRbacFilters> {
+  const given = props.authorizationPolicies;
+  if (props.noAuthorizationPolicies === true) {
+    if (given !== undefined && given.length > 0) {
+      throw new Error("sniffer: authorizationPolicies and noAuthorizationPolicies contradict each other; give one");
+    }
+    return [];
+  }
+  if (given === undefined || given.length === 0) {
+    throw new Error(
+      "sniffer: mode bypass adds a plaintext chain that istiod does not build, so it carries none of the workload's " +
+        "AuthorizationPolicies; without them, non-HTTP bytes would reach the workload where Istio's chains deny them. Give the " +
+        "policies of the workload's namespace and of the root namespace (--authorization-policy <file...>, e.g. from " +
+        "`kubectl get authorizationpolicies -n <ns> -o yaml` and `-n istio-system`), or state that none applies " +
+        "(--no-authorization-policies)",
+    );
+  }
+  const { applied } = selectPolicies(given, { labels: props.workloadLabels, namespace: props.namespace, rootNamespace: props.rootNamespace });
+  const filters = bypassRbacFilters({ defaultNamespace: props.namespace, policies: applied, statPrefix: `protomesh_bypass_${props.port}.` });
+  for (const f of filters) assertValidEnvoy(f, "envoy.config.listener.v3.Filter");
+  return filters;
 }
 
 export function snifferEnvoyFilterYaml(props: SnifferEnvoyFilterProps, header?: string): string {

@@ -55,6 +55,10 @@ function snifferJson(chain: any): Record<string, unknown> {
   return JSON.parse(f.typed_config.config.configuration.value);
 }
 
+
+/** Bypass needs an HTTP port and an explicit authorization input (test/controller/rbac.test.ts covers both). */
+const BYPASS_HTTP_PORT = { noAuthorizationPolicies: true, portName: "http-web" } as const;
+
 describe("sniffer: committed envoy/sniffer-<mode>.yaml", () => {
   for (const mode of SNIFFER_MODES) {
     it(`envoy/sniffer-${mode}.yaml equals the rendered output of its header command and validates`, async () => {
@@ -211,7 +215,7 @@ describe("sniffer: Istio EnvoyFilter", () => {
     FILTER_CHAIN: "envoy.config.listener.v3.FilterChain",
   };
   const render = (mode: SnifferMode, extra: Partial<Parameters<typeof snifferEnvoyFilter>[0]> = {}): any =>
-    snifferEnvoyFilter({ mode, port: 6379, namespace: "demo", workloadLabels: { app: "redis" }, ...extra });
+    snifferEnvoyFilter({ mode, port: 6379, namespace: "demo", workloadLabels: { app: "redis" }, ...(mode === "bypass" ? BYPASS_HTTP_PORT : {}), ...extra });
 
   it("every mode passes Istio's schema; every non-MERGE patch value is a valid Envoy object", () => {
     for (const mode of SNIFFER_MODES) {
@@ -370,7 +374,7 @@ describe("sniffer: more pairing and Istio options", () => {
   });
 
   it("bypass: an optional virtualInbound listener_filters_timeout, checked", () => {
-    const ef = snifferEnvoyFilter({ mode: "bypass", port: 8080, listenerFiltersTimeout: "1s" }) as any;
+    const ef = snifferEnvoyFilter({ ...BYPASS_HTTP_PORT, mode: "bypass", port: 8080, listenerFiltersTimeout: "1s" }) as any;
     const [timeout] = ef.spec.configPatches;
     assert.deepEqual(timeout, {
       applyTo: "LISTENER",
@@ -378,8 +382,8 @@ describe("sniffer: more pairing and Istio options", () => {
       patch: { operation: "MERGE", value: { listener_filters_timeout: "1s" } },
     });
     assert.deepEqual(validator.validate({ ...timeout.patch.value, name: "virtualInbound" }, "envoy.config.listener.v3.Listener").map(formatIssue), []);
-    assert.equal((snifferEnvoyFilter({ mode: "bypass", port: 8080 }) as any).spec.configPatches.length, 3);
-    assert.throws(() => snifferEnvoyFilter({ mode: "bypass", port: 8080, listenerFiltersTimeout: "1000ms" }), /must be a duration such as "1s"/);
+    assert.equal((snifferEnvoyFilter({ ...BYPASS_HTTP_PORT, mode: "bypass", port: 8080 }) as any).spec.configPatches.length, 3);
+    assert.throws(() => snifferEnvoyFilter({ ...BYPASS_HTTP_PORT, mode: "bypass", port: 8080, listenerFiltersTimeout: "1000ms" }), /must be a duration such as "1s"/);
   });
 });
 
@@ -474,7 +478,7 @@ describe("sniffer: bypass layouts select the right chain (host emulator's Envoy 
     assert.equal(await pick(istioChains.map(toChain), await facts(REDIS, port, !disabled(istioInspector.filter_disabled, port))), "0.0.0.0_8080");
 
     // Apply the EnvoyFilter the way istiod's listener_patch.go does.
-    const ef = snifferEnvoyFilter({ mode: "bypass", port }) as any;
+    const ef = snifferEnvoyFilter({ ...BYPASS_HTTP_PORT, mode: "bypass", port }) as any;
     const chains = structuredClone(istioChains);
     const listenerFilters: any[] = [istioInspector];
     for (const p of ef.spec.configPatches) {
