@@ -20,8 +20,10 @@ export const WASM_FAILURE_POLICIES = ["FAIL_OPEN", "FAIL_CLOSED", "FAIL_RELOAD"]
 export type WasmFailurePolicy = (typeof WASM_FAILURE_POLICIES)[number];
 
 /**
- * The PluginConfig fields for a failure policy, as Envoy 1.37 reads them (the same through 1.39:
- * api/envoy/extensions/wasm/v3/wasm.proto is unchanged there).
+ * The PluginConfig fields for a failure policy, as Envoy 1.37 reads them. The API is the same in
+ * 1.37, 1.38 and 1.39 (api/envoy/extensions/wasm/v3/wasm.proto: fail_open = 5 deprecated,
+ * failure_policy = 7, reload_config = 8; FailurePolicy UNSPECIFIED 0, FAIL_RELOAD 1, FAIL_CLOSED 2,
+ * FAIL_OPEN 3 — checked in go-control-plane's envoy/v1.37.0, v1.38.0 and v1.39.0 mirrors).
  *
  * Two places decide, and they read different fields:
  * - a connection created after the VM failed: Envoy's PluginConfig::createContext
