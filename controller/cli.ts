@@ -199,13 +199,15 @@ export function program(io: CliIo): Command {
       const kind = o.kind ?? defaultIstioKind(o.filter, mode);
       if (kind === "wasmplugin") {
         if (o.wasmPath !== undefined) throw new Error("--wasm-path applies to --kind envoyfilter; a WasmPlugin takes --url file:///<path>");
-        if (o.serverFirst === true || o.upstreamConnectMode !== undefined || o.maxEarlyDataBytes !== undefined ||
+        if (o.upstreamConnectMode !== undefined || o.maxEarlyDataBytes !== undefined ||
           o.peerAuthentication !== undefined || o.listenerFiltersTimeout !== undefined) {
           throw new Error(
-            "--server-first, --upstream-connect-mode, --max-early-data-bytes, --peer-authentication and --listener-filters-timeout " +
+            "--upstream-connect-mode, --max-early-data-bytes, --peer-authentication and --listener-filters-timeout " +
               "patch tcp_proxy or the listener: they need --kind envoyfilter (sniffer route/bypass)",
           );
         }
+        // observe leaves tcp_proxy at Istio's IMMEDIATE, which is what a server-first port needs.
+        if (o.serverFirst === true && mode === undefined) throw new Error(`--server-first applies to --filter ${SNIFFER_NAME} only`);
         const what = mode === undefined ? o.filter : `${o.filter} --mode ${mode}`;
         io.stdout(wasmPluginYaml(
           { ...o, failurePolicy: policy, mode, workloadLabels: o.selector },

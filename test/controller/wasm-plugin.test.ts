@@ -198,8 +198,12 @@ describe("Istio WasmPlugin (type NETWORK)", () => {
     assert.equal(doc.kind, "WasmPlugin");
     assert.equal(doc.spec.phase, "AUTHZ");
     assert.equal(doc.spec.url, "oci://r/tcp-stats:1");
-    const observe = await cli("render", "istio", "--filter", "sniffer", "--mode", "observe", "--port", "20880");
-    assert.equal(parse(observe.stdout).kind, "WasmPlugin");
+    const observe = await cli("render", "istio", "--filter", "sniffer", "--mode", "observe", "--port", "3306", "--server-first");
+    assert.equal(observe.code, 0, observe.stderr);
+    assert.equal(parse(observe.stdout).kind, "WasmPlugin", "observe suits a server-first port: tcp_proxy stays IMMEDIATE");
+    const patch = await cli("render", "istio", "--filter", "sniffer", "--mode", "observe", "--port", "3306", "--upstream-connect-mode", "IMMEDIATE");
+    assert.equal(patch.code, 1);
+    assert.match(patch.stderr, /patch tcp_proxy or the listener: they need --kind envoyfilter/);
     const route = await cli("render", "istio", "--filter", "sniffer", "--mode", "route", "--port", "6379");
     assert.equal(parse(route.stdout).kind, "EnvoyFilter");
     const forced = await cli("render", "istio", "--filter", "sniffer", "--mode", "route", "--port", "6379", "--kind", "wasmplugin");
