@@ -2,7 +2,8 @@
  * protomesh controller CLI.
  *
  *   node --import tsx controller/cli.ts render envoy --filter tcp-stats [options]   > envoy.yaml
- *   node --import tsx controller/cli.ts render istio --filter tcp-stats --port 9080 > envoyfilter.yaml
+ *   node --import tsx controller/cli.ts render istio --filter tcp-stats --port 9080 > wasmplugin.yaml
+ *   node --import tsx controller/cli.ts render istio --filter tcp-stats --port 9080 --kind envoyfilter > envoyfilter.yaml
  *   node --import tsx controller/cli.ts render envoy --filter sniffer --mode route|bypass|observe [options]
  *   node --import tsx controller/cli.ts render istio --filter sniffer --mode route --port 6379 [options]
  *   node --import tsx controller/cli.ts validate envoy.yaml
@@ -16,8 +17,10 @@ import { committedEnvoyCommand, standaloneBootstrapProps, type StandaloneOptions
 import type { UpstreamConnectMode } from "./envoy/tcp-proxy.js";
 import { formatIssue, validateEnvoyFile } from "./envoy/validate.js";
 import { FILTERS } from "./filters.js";
+import { WASM_FAILURE_POLICIES, type WasmFailurePolicy } from "./envoy/wasm-network-filter.js";
 import { wasmEnvoyFilterYaml } from "./istio/envoy-filter.js";
 import { loadAuthorizationPolicies, policyId, selectPolicies } from "./istio/authorization-policy.js";
+import { WASM_PLUGIN_PHASES, wasmPluginYaml, type WasmPluginPhase } from "./istio/wasm-plugin.js";
 import { SNIFFER_MODES, type SnifferMode } from "./sniffer/config.js";
 import { SNIFFER_NAME } from "./sniffer/filter.js";
 import { snifferEnvoyFilterYaml, type PeerAuthenticationMode } from "./sniffer/istio.js";
@@ -75,6 +78,26 @@ function snifferMode(filter: string, mode: string | undefined): SnifferMode | un
   return mode as SnifferMode;
 }
 
+/** --failure-policy, or its shorthand --fail-open; undefined = the filter's (or mode's) default. */
+function failurePolicy(o: { failurePolicy?: WasmFailurePolicy; failOpen?: boolean }): WasmFailurePolicy | undefined {
+  if (o.failOpen === true) {
+    if (o.failurePolicy !== undefined && o.failurePolicy !== "FAIL_OPEN") {
+      throw new Error(`--fail-open means --failure-policy FAIL_OPEN; it contradicts --failure-policy ${o.failurePolicy}`);
+    }
+    return "FAIL_OPEN";
+  }
+  return o.failurePolicy;
+}
+
+/** The Istio resource kinds `render istio` writes. */
+const ISTIO_KINDS = ["wasmplugin", "envoyfilter"] as const;
+type IstioKind = (typeof ISTIO_KINDS)[number];
+
+/** WasmPlugin where a filter only needs placing (tcp-stats, sniffer observe); EnvoyFilter where it patches tcp_proxy or adds a chain. */
+function defaultIstioKind(filter: string, mode: SnifferMode | undefined): IstioKind {
+  return filter === SNIFFER_NAME && mode !== "observe" ? "envoyfilter" : "wasmplugin";
+}
+
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
@@ -85,6 +108,9 @@ export function program(io: CliIo): Command {
   const filterOption = (): Option =>
     new Option("--filter <name>", "protomesh filter to deploy").choices(filterChoices()).makeOptionMandatory();
   const modeOption = (): Option => new Option("--mode <mode>", `sniffer mode (--filter ${SNIFFER_NAME} only)`).choices([...SNIFFER_MODES]);
+  const failurePolicyOption = (): Option =>
+    new Option("--failure-policy <policy>", "what a failed VM does to traffic (default: FAIL_OPEN for tcp-stats and sniffer observe/bypass, FAIL_RELOAD for route)")
+      .choices([...WASM_FAILURE_POLICIES]);
   const serverFirstOption = (): Option =>
     new Option("--server-first", "the port's protocol is server-first (MySQL/MariaDB, SMTP): refuses sniffer mode route");
   const cli = new Command("protomesh")
@@ -108,40 +134,52 @@ export function program(io: CliIo): Command {
       .choices(["IMMEDIATE", "ON_DOWNSTREAM_DATA", "ON_DOWNSTREAM_TLS_HANDSHAKE"]))
     .option("--max-early-data-bytes <n>", "tcp_proxy max_early_data_bytes", integer("--max-early-data-bytes", 0, 0xffffffff))
     .option("--configuration <json>", "plugin configuration (JSON object)", jsonObject)
-    .option("--fail-open", "skip the filter when its VM has failed (default: close connections)", false)
+    .addOption(failurePolicyOption())
+    .option("--fail-open", "shorthand for --failure-policy FAIL_OPEN")
     .addOption(modeOption())
     .addOption(serverFirstOption())
     .option("--cluster <name=host:port>", "extra static cluster a sniffer route may name (repeatable)", namedHostPort)
     .action((o: {
       filter: string; listenPort: number; listenAddress: string; upstream: { address: string; port: number };
       wasmDir: string; adminAddress: string; adminPort: number; upstreamConnectMode?: UpstreamConnectMode;
-      maxEarlyDataBytes?: number; configuration?: Record<string, unknown>; failOpen: boolean;
+      maxEarlyDataBytes?: number; configuration?: Record<string, unknown>; failOpen?: boolean; failurePolicy?: WasmFailurePolicy;
       mode?: string; serverFirst?: boolean; cluster?: { name: string; address: string; port: number }[];
     }) => {
       const mode = snifferMode(o.filter, o.mode);
+      const policy = failurePolicy(o);
       if (mode !== undefined) {
         const props = snifferBootstrapProps({
-          ...o, clusters: o.cluster?.map((c) => ({ name: c.name, endpoints: [{ address: c.address, port: c.port }] })), mode,
+          ...o, failurePolicy: policy, clusters: o.cluster?.map((c) => ({ name: c.name, endpoints: [{ address: c.address, port: c.port }] })), mode,
         });
         io.stdout(bootstrapYaml(props, `Generated by protomesh for the ${SNIFFER_NAME} filter in mode ${mode}. Do not edit; regenerate with:\n  ${committedSnifferCommand(mode)}`));
         return;
       }
       if (o.serverFirst === true || o.cluster !== undefined) throw new Error(`--server-first and --cluster apply to --filter ${SNIFFER_NAME} only`);
-      const options: StandaloneOptions = { ...o };
+      const options: StandaloneOptions = { ...o, failurePolicy: policy };
       io.stdout(bootstrapYaml(standaloneBootstrapProps(options), header(o.filter, committedEnvoyCommand(o.filter))));
     });
 
   render
     .command("istio")
-    .description("an Istio EnvoyFilter inserting <filter> before tcp_proxy on a sidecar's inbound port")
+    .description("an Istio WasmPlugin (tcp-stats, sniffer observe) or EnvoyFilter (sniffer route/bypass, or --kind envoyfilter) running <filter> on a sidecar's inbound port")
     .addOption(filterOption())
     .requiredOption("--port <port>", "service port to match (listener portNumber)", integer("--port", 1, 65535))
     .option("--name <name>", "resource name (default protomesh-<filter>-<port>)")
     .option("--namespace <ns>", "resource namespace")
     .option("--selector <key=value>", "workload label (repeatable)", labels)
-    .option("--wasm-path <path>", "path of the .wasm inside istio-proxy")
+    .addOption(new Option("--kind <kind>", "resource kind (default: wasmplugin for tcp-stats and sniffer observe, envoyfilter for sniffer route/bypass)")
+      .choices([...ISTIO_KINDS]))
+    .option("--wasm-path <path>", "envoyfilter: path of the .wasm inside istio-proxy")
+    .option("--url <url>", "wasmplugin: module URL, oci://…, https://… (with --sha256) or file:///… (default file:///var/local/lib/wasm/<filter>.wasm)")
+    .option("--sha256 <hex>", "wasmplugin: SHA-256 of the module")
+    .addOption(new Option("--phase <phase>", "wasmplugin: filter chain phase (default STATS)").choices([...WASM_PLUGIN_PHASES]))
+    .option("--priority <n>", "wasmplugin: order within the phase, higher first", (v) => {
+      if (!/^-?\d+$/.test(v) || Number(v) < -(2 ** 31) || Number(v) >= 2 ** 31) throw new InvalidArgumentError("--priority must be an int32");
+      return Number(v);
+    })
     .option("--configuration <json>", "plugin configuration (JSON object)", jsonObject)
-    .option("--fail-open", "skip the filter when its VM has failed", false)
+    .addOption(failurePolicyOption())
+    .option("--fail-open", "shorthand for --failure-policy FAIL_OPEN")
     .addOption(modeOption())
     .addOption(serverFirstOption())
     .addOption(new Option("--upstream-connect-mode <mode>", "sniffer: tcp_proxy upstream_connect_mode")
@@ -157,10 +195,11 @@ export function program(io: CliIo): Command {
     .option("--app-protocol <protocol>", "sniffer bypass: the Service port's appProtocol (wins over --port-name, e.g. http)")
     .action((o: {
       filter: string; port: number; name?: string; namespace?: string; selector?: Record<string, string>;
-      wasmPath?: string; configuration?: Record<string, unknown>; failOpen: boolean;
+      wasmPath?: string; configuration?: Record<string, unknown>; failOpen?: boolean; failurePolicy?: WasmFailurePolicy;
       mode?: string; serverFirst?: boolean; upstreamConnectMode?: UpstreamConnectMode; maxEarlyDataBytes?: number;
       peerAuthentication?: PeerAuthenticationMode; listenerFiltersTimeout?: string;
       authorizationPolicy?: string[]; authorizationPolicies: boolean; rootNamespace?: string; portName?: string; appProtocol?: string;
+      kind?: IstioKind; url?: string; sha256?: string; phase?: WasmPluginPhase; priority?: number;
     }) => {
       const bypassOnly = [
         o.authorizationPolicy !== undefined && "--authorization-policy", !o.authorizationPolicies && "--no-authorization-policies",
@@ -170,10 +209,33 @@ export function program(io: CliIo): Command {
       if (mode !== "bypass" && bypassOnly.length > 0) {
         throw new Error(`${bypassOnly.join(", ")} apply to --filter ${SNIFFER_NAME} --mode bypass only`);
       }
+      const policy = failurePolicy(o);
+      const kind = o.kind ?? defaultIstioKind(o.filter, mode);
+      if (kind === "wasmplugin") {
+        if (o.wasmPath !== undefined) throw new Error("--wasm-path applies to --kind envoyfilter; a WasmPlugin takes --url file:///<path>");
+        if (o.upstreamConnectMode !== undefined || o.maxEarlyDataBytes !== undefined ||
+          o.peerAuthentication !== undefined || o.listenerFiltersTimeout !== undefined) {
+          throw new Error(
+            "--upstream-connect-mode, --max-early-data-bytes, --peer-authentication and --listener-filters-timeout " +
+              "patch tcp_proxy or the listener: they need --kind envoyfilter (sniffer route/bypass)",
+          );
+        }
+        // observe leaves tcp_proxy at Istio's IMMEDIATE, which is what a server-first port needs.
+        if (o.serverFirst === true && mode === undefined) throw new Error(`--server-first applies to --filter ${SNIFFER_NAME} only`);
+        const what = mode === undefined ? o.filter : `${o.filter} --mode ${mode}`;
+        io.stdout(wasmPluginYaml(
+          { ...o, failurePolicy: policy, mode, workloadLabels: o.selector },
+          `Generated by protomesh (controller/cli.ts render istio --filter ${what} --kind wasmplugin). Do not edit.`,
+        ));
+        return;
+      }
+      if (o.url !== undefined || o.sha256 !== undefined || o.phase !== undefined || o.priority !== undefined) {
+        throw new Error("--url, --sha256, --phase and --priority apply to --kind wasmplugin");
+      }
       if (mode !== undefined) {
         const policies = o.authorizationPolicy === undefined ? undefined : loadAuthorizationPolicies(o.authorizationPolicy);
         io.stdout(snifferEnvoyFilterYaml(
-          { ...o, authorizationPolicies: policies, mode, noAuthorizationPolicies: !o.authorizationPolicies, workloadLabels: o.selector },
+          { ...o, authorizationPolicies: policies, failurePolicy: policy, mode, noAuthorizationPolicies: !o.authorizationPolicies, workloadLabels: o.selector },
           `Generated by protomesh (controller/cli.ts render istio --filter ${SNIFFER_NAME} --mode ${mode}). Do not edit.`,
         ));
         if (policies !== undefined) {
@@ -191,7 +253,10 @@ export function program(io: CliIo): Command {
             `apply to --filter ${SNIFFER_NAME} only`,
         );
       }
-      io.stdout(wasmEnvoyFilterYaml({ ...o, workloadLabels: o.selector }, `Generated by protomesh (controller/cli.ts render istio). Do not edit.`));
+      io.stdout(wasmEnvoyFilterYaml(
+        { ...o, failurePolicy: policy, workloadLabels: o.selector },
+        `Generated by protomesh (controller/cli.ts render istio --filter ${o.filter} --kind envoyfilter). Do not edit.`,
+      ));
     });
 
   cli

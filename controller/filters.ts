@@ -3,6 +3,7 @@
  * `build/<name>.wasm` and answers to root id `<name>` (docs/design/workbench-contract.md).
  */
 import type { UpstreamConnectMode } from "./envoy/tcp-proxy.js";
+import type { WasmFailurePolicy } from "./envoy/wasm-network-filter.js";
 
 export interface FilterSpec {
   /** Folder name under assembly/filters; also the root id and the .wasm file's base name. */
@@ -16,6 +17,8 @@ export interface FilterSpec {
    * @default undefined (IMMEDIATE)
    */
   readonly upstreamConnectMode?: UpstreamConnectMode;
+  /** What a failed VM does to traffic when the caller does not say (controller/envoy/wasm-network-filter.ts). */
+  readonly failurePolicy: WasmFailurePolicy;
 }
 
 export const FILTERS: Readonly<Record<string, FilterSpec>> = {
@@ -23,6 +26,8 @@ export const FILTERS: Readonly<Record<string, FilterSpec>> = {
     name: "tcp-stats",
     description: "per-connection byte and connection counters for raw TCP (assembly/filters/tcp-stats)",
     defaultConfiguration: {},
+    // Counting must never cost a connection: a failed VM only stops the counters.
+    failurePolicy: "FAIL_OPEN",
   },
 };
 

@@ -6,7 +6,7 @@
 import { filterSpec } from "../filters.js";
 import type { BootstrapProps } from "./bootstrap.js";
 import type { UpstreamConnectMode } from "./tcp-proxy.js";
-import { wasmNetworkFilter } from "./wasm-network-filter.js";
+import { wasmNetworkFilter, type WasmFailurePolicy } from "./wasm-network-filter.js";
 
 export interface StandaloneOptions {
   /** A name from controller/filters.ts (e.g. "tcp-stats"). */
@@ -33,8 +33,8 @@ export interface StandaloneOptions {
   readonly upstreamConnectMode?: UpstreamConnectMode;
   /** @default 65536 when the connect mode is not IMMEDIATE, else unset */
   readonly maxEarlyDataBytes?: number;
-  /** @default false */
-  readonly failOpen?: boolean;
+  /** @default the filter's (FilterSpec.failurePolicy) */
+  readonly failurePolicy?: WasmFailurePolicy;
   /** @default the filter's defaultConfiguration */
   readonly configuration?: Readonly<Record<string, unknown>>;
 }
@@ -54,7 +54,7 @@ export function standaloneBootstrapProps(options: StandaloneOptions): BootstrapP
       address: options.listenAddress ?? "0.0.0.0",
       filters: [wasmNetworkFilter({
         configuration: options.configuration ?? spec.defaultConfiguration,
-        failOpen: options.failOpen ?? false,
+        failurePolicy: options.failurePolicy ?? spec.failurePolicy,
         name: spec.name,
         wasmPath: `${wasmDir}/${spec.name}.wasm`,
       })],

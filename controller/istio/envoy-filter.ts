@@ -10,8 +10,9 @@ import { EnvoyFilter } from "@kubernetes-models/istio/networking.istio.io/v1alph
 import { filterSpec } from "../filters.js";
 import { TCP_PROXY_FILTER_NAME } from "../envoy/tcp-proxy.js";
 import { assertValidEnvoy } from "../envoy/validate.js";
-import { wasmNetworkFilter } from "../envoy/wasm-network-filter.js";
+import { wasmNetworkFilter, type WasmFailurePolicy } from "../envoy/wasm-network-filter.js";
 import { sortKeys, toYaml } from "../yaml.js";
+import { guardProxyVersion } from "./proxy-version.js";
 
 export interface WasmEnvoyFilterProps {
   /** A name from controller/filters.ts (e.g. "tcp-stats"). */
@@ -46,8 +47,8 @@ export interface WasmEnvoyFilterProps {
   readonly wasmPath?: string;
   /** @default the filter's defaultConfiguration */
   readonly configuration?: Readonly<Record<string, unknown>>;
-  /** @default false */
-  readonly failOpen?: boolean;
+  /** @default the filter's (FilterSpec.failurePolicy) */
+  readonly failurePolicy?: WasmFailurePolicy;
 }
 
 const DNS_1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -64,7 +65,7 @@ export function wasmEnvoyFilter(props: WasmEnvoyFilterProps): Record<string, unk
   }
   const value = wasmNetworkFilter({
     configuration: props.configuration ?? spec.defaultConfiguration,
-    failOpen: props.failOpen ?? false,
+    failurePolicy: props.failurePolicy ?? spec.failurePolicy,
     name: spec.name,
     wasmPath: props.wasmPath ?? `/var/local/lib/wasm/${spec.name}.wasm`,
   });
@@ -74,7 +75,7 @@ export function wasmEnvoyFilter(props: WasmEnvoyFilterProps): Record<string, unk
     kind: "EnvoyFilter",
     metadata: { name, namespace: props.namespace },
     spec: {
-      configPatches: [{
+      configPatches: guardProxyVersion([{
         applyTo: "NETWORK_FILTER",
         match: {
           context: "SIDECAR_INBOUND",
@@ -84,7 +85,7 @@ export function wasmEnvoyFilter(props: WasmEnvoyFilterProps): Record<string, unk
           },
         },
         patch: { operation: "INSERT_BEFORE", value },
-      }],
+      }]),
       workloadSelector: props.workloadLabels === undefined ? undefined : { labels: { ...props.workloadLabels } },
     },
   });

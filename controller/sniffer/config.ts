@@ -89,7 +89,9 @@ const schema = z.strictObject({
   detect_timeout_ms: z.int({ error: `must be an integer in [0, ${MAX_TIMEOUT_MS}] (0 = no timeout)` })
     .min(0, { error: `must be an integer in [0, ${MAX_TIMEOUT_MS}] (0 = no timeout)` })
     .max(MAX_TIMEOUT_MS, { error: `must be an integer in [0, ${MAX_TIMEOUT_MS}] (at most one hour)` }).optional(),
-  // Prometheus metric names allow [a-zA-Z0-9_]; the filter refuses anything else.
+  // The filter refuses anything but [A-Za-z0-9_]: Envoy's Prometheus output would rewrite other
+  // characters to '_' (two prefixes could print as one metric) and '.', '=', ';' would cut into the
+  // tag syntax; Envoy itself drops only empty or digit-led custom stat names (prometheus_stats.cc).
   stat_prefix: z.string({ error: "must be a non-empty string of letters, digits and '_'" })
     .regex(/^[A-Za-z0-9_]+$/, { error: "must contain only letters, digits and '_' (it becomes part of metric names)" }).optional(),
   routes: z.partialRecord(

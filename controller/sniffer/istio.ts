@@ -4,8 +4,11 @@
  *
  * - observe: insert the sniffer before tcp_proxy in the port's chains; tcp_proxy stays IMMEDIATE.
  * - route: the same insert, plus a MERGE of tcp_proxy's upstream_connect_mode ON_DOWNSTREAM_DATA
- *   and max_early_data_bytes (pairing.ts). Both patches carry a proxyVersion match: a proxy older
- *   than 1.29 would NACK the unknown tcp_proxy fields, and the sniffer without them deadlocks.
+ *   and max_early_data_bytes (pairing.ts). Both patches carry a proxyVersion match
+ *   (controller/istio/proxy-version.ts): a proxy older than 1.29 (Envoy < 1.37) does not NACK the
+ *   unknown tcp_proxy fields, it drops them with a warning (dynamic config is parsed with a warning
+ *   validation visitor, envoy source/common/protobuf/message_validator_impl.h), and the sniffer
+ *   without them would hold every connection. The guard keeps the whole EnvoyFilter off such proxies.
  * - bypass: for a port Istio treats as HTTP, where non-HTTP bytes are parsed by the HTTP
  *   connection manager and dropped. Istio builds that port's plaintext chain on the
  *   `virtualInbound` listener as {destination_port: P, transport_protocol: raw_buffer} with no
@@ -33,9 +36,11 @@ import { HCM_FILTER_NAME } from "../envoy/http-connection-manager.js";
 import { filterChain } from "../envoy/filter-chain.js";
 import { httpInspector, PLAINTEXT_HTTP_ALPNS } from "../envoy/listener-filters.js";
 import { TCP_PROXY_FILTER_NAME, TCP_PROXY_TYPE_URL, type UpstreamConnectMode } from "../envoy/tcp-proxy.js";
+import type { WasmFailurePolicy } from "../envoy/wasm-network-filter.js";
 import { assertValidEnvoy } from "../envoy/validate.js";
 import { validateEnvoyFilter } from "../istio/envoy-filter.js";
 import { selectPolicies, type AuthorizationPolicyDocument } from "../istio/authorization-policy.js";
+import { guardProxyVersion, ISTIO_1_29_OR_LATER } from "../istio/proxy-version.js";
 import { sortKeys, toYaml } from "../yaml.js";
 import { effective, snifferConfig, type SnifferConfig, type SnifferMode } from "./config.js";
 import { SNIFFER_NAME, snifferFilter } from "./filter.js";
@@ -47,7 +52,7 @@ export const ISTIO_INBOUND_PASSTHROUGH_CLUSTER = "InboundPassthroughCluster";
 /** The listener on 15006 that takes every redirected inbound connection. */
 export const ISTIO_VIRTUAL_INBOUND = "virtualInbound";
 /** Proxies that ship Envoy >= 1.37 (Istio 1.29+): `ISTIO_VERSION` as the sidecar reports it. */
-export const ISTIO_1_29_OR_LATER = "^1\\.(29|[3-9][0-9]|[1-9][0-9]{2,})([.-].*)?$";
+export { ISTIO_1_29_OR_LATER } from "../istio/proxy-version.js";
 
 export type PeerAuthenticationMode = "PERMISSIVE" | "DISABLE" | "STRICT";
 
@@ -106,8 +111,8 @@ export interface SnifferEnvoyFilterProps {
   readonly workloadLabels?: Readonly<Record<string, string>>;
   /** Path of sniffer.wasm inside istio-proxy. @default "/var/local/lib/wasm/sniffer.wasm" */
   readonly wasmPath?: string;
-  /** @default false */
-  readonly failOpen?: boolean;
+  /** @default the mode's (filter.ts, defaultSnifferFailurePolicy) */
+  readonly failurePolicy?: WasmFailurePolicy;
 }
 
 const DNS_1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -133,7 +138,7 @@ export function snifferEnvoyFilter(props: SnifferEnvoyFilterProps): Record<strin
   const input = mode === "observe" ? props.configuration : { passthrough_cluster: ISTIO_INBOUND_PASSTHROUGH_CLUSTER, ...props.configuration };
   const config = snifferConfig(mode, input);
   const tcp = pairTcpProxy(mode, config, props);
-  const sniffer = snifferFilter({ config, failOpen: props.failOpen, wasmPath: props.wasmPath ?? `/var/local/lib/wasm/${SNIFFER_NAME}.wasm` });
+  const sniffer = snifferFilter({ config, failurePolicy: props.failurePolicy, wasmPath: props.wasmPath ?? `/var/local/lib/wasm/${SNIFFER_NAME}.wasm` });
   assertValidEnvoy(sniffer, "envoy.config.listener.v3.Filter");
 
   const tcpProxyMatch = { filterChain: { filter: { name: TCP_PROXY_FILTER_NAME } }, portNumber: props.port };
@@ -171,7 +176,7 @@ export function snifferEnvoyFilter(props: SnifferEnvoyFilterProps): Record<strin
     kind: "EnvoyFilter",
     metadata: { name, namespace: props.namespace },
     spec: {
-      configPatches,
+      configPatches: guardProxyVersion(configPatches),
       workloadSelector: props.workloadLabels === undefined ? undefined : { labels: { ...props.workloadLabels } },
     },
   });

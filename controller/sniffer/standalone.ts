@@ -17,6 +17,7 @@ import type { BootstrapProps, StaticClusterProps } from "../envoy/bootstrap.js";
 import type { FilterChainProps } from "../envoy/filter-chain.js";
 import { httpInspector, originalDst, PLAINTEXT_HTTP_ALPNS, tlsInspector } from "../envoy/listener-filters.js";
 import type { UpstreamConnectMode } from "../envoy/tcp-proxy.js";
+import type { WasmFailurePolicy } from "../envoy/wasm-network-filter.js";
 import { effective, routedClusters, snifferConfig, type SnifferConfig, type SnifferMode } from "./config.js";
 import { SNIFFER_NAME, snifferFilter } from "./filter.js";
 import { pairTcpProxy } from "./pairing.js";
@@ -51,8 +52,8 @@ export interface SnifferStandaloneOptions {
   readonly adminAddress?: string;
   /** @default 9901 */
   readonly adminPort?: number;
-  /** @default false */
-  readonly failOpen?: boolean;
+  /** @default the mode's (filter.ts, defaultSnifferFailurePolicy) */
+  readonly failurePolicy?: WasmFailurePolicy;
   /**
    * bypass: how long the listener filters may wait before the connection goes to the default
    * chain: a server-first client sends nothing, and http_inspector (Envoy 1.37, Balsa parser)
@@ -84,7 +85,7 @@ export function snifferBootstrapProps(options: SnifferStandaloneOptions): Bootst
   }
   const usesPassthrough = mode === "bypass" || routed.includes(passthrough);
   const wasmPath = `${(options.wasmDir ?? "/etc/envoy/wasm").replace(/\/+$/, "")}/${SNIFFER_NAME}.wasm`;
-  const sniffer = snifferFilter({ config, failOpen: options.failOpen, wasmPath });
+  const sniffer = snifferFilter({ config, failurePolicy: options.failurePolicy, wasmPath });
   const statPrefix = `${SNIFFER_NAME}-${mode}`;
   const clusters = [upstream, ...extra, ...(usesPassthrough ? [{ name: passthrough, originalDst: true as const }] : [])];
   const common = {

@@ -1,5 +1,6 @@
 /** What every part of the demo shares: output, failing, bounded waits, reading a rendered bootstrap. */
 import { relative, resolve } from "node:path";
+import { pluginFailureOptions, type PluginFailureOptions } from "../../test/host/failure-policy.js";
 
 export const STEP_TIMEOUT_MS = 10_000;
 
@@ -35,7 +36,8 @@ export interface RenderedWasm {
   readonly vmId: string;
   readonly wasm: string;
   readonly configuration: string;
-  readonly failOpen: boolean;
+  /** fail_open / failure_policy / reload_config, read the way Envoy reads them. */
+  readonly failure: PluginFailureOptions;
 }
 
 export interface RenderedTcpProxy {
@@ -68,7 +70,7 @@ export function fromRendered(cfg: any): Rendered {
     const c = f.typed_config.config;
     return {
       configuration: c.configuration.value,
-      failOpen: c.fail_open,
+      failure: pluginFailureOptions(c),
       name: c.name,
       rootId: c.root_id,
       vmId: c.vm_config.vm_id,
@@ -101,7 +103,7 @@ export function printShape(r: Rendered, notes: Readonly<Record<string, string>> 
   console.log(`listener ${r.listener.name} ${a.address}:${a.port_value}` +
     (r.listenerFilters.length > 0 ? `  (listener filters: ${r.listenerFilters.join(", ")})` : ""));
   for (const w of r.wasm) {
-    console.log(`  ├─ envoy.filters.network.wasm  plugin=${w.name} root_id=${w.rootId} vm_id=${w.vmId} fail_open=${w.failOpen}`);
+    console.log(`  ├─ envoy.filters.network.wasm  plugin=${w.name} root_id=${w.rootId} vm_id=${w.vmId} ${w.failure.failOpen ? "fail_open=true" : `failure_policy=${w.failure.failurePolicy}`}`);
     console.log(`  │    code=${w.wasm.startsWith("/") ? rel(w.wasm) : w.wasm} configuration=${w.configuration}`);
   }
   const t = r.tcpProxy;

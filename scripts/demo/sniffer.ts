@@ -73,7 +73,7 @@ async function loadRendered(host: Host, r: Rendered, name: string): Promise<Plug
   if (w === undefined || r.wasm.length !== 1) fail(`expected one wasm filter in the rendered chain, found ${r.wasm.length}`);
   const plugin = await within(host.loadPlugin({
     configuration: w.configuration,
-    failOpen: w.failOpen,
+    ...w.failure,
     logLevel: "debug",
     name,
     rootId: w.rootId,

@@ -72,7 +72,7 @@ export async function runTcpStats(): Promise<void> {
     for (const w of r.wasm) {
       const plugin = await within(host.loadPlugin({
         configuration: w.configuration,
-        failOpen: w.failOpen,
+        ...w.failure,
         name: w.name,
         rootId: w.rootId,
         vmCount: 2,

@@ -9,7 +9,8 @@ import { createTestConnection } from "./connection.js";
 import { startHttpListener } from "./http.js";
 import { LogStore } from "./logs.js";
 import { StatsStore, type StatSnapshot } from "./metrics.js";
-import { Plugin } from "./plugin.js";
+import { DEFAULT_RELOAD_BASE_INTERVAL_MS, effectiveFailurePolicy, reloadBackoffMs, type EffectiveFailurePolicy, type FailurePolicyName } from "./failure-policy.js";
+import { Plugin, PluginLoadError } from "./plugin.js";
 import { SharedData, SharedQueues } from "./shared.js";
 import { startTcpListener } from "./tcp.js";
 import type { ClusterConfig, DataPlaneHost } from "./types.js";
@@ -35,8 +36,19 @@ export interface LoadPluginOptions {
   readonly vmConfiguration?: string | Uint8Array;
   /** Worker VMs (Envoy --concurrency). @default 2 */
   readonly vmCount?: number;
-  /** PluginConfig.fail_open (failure_policy FAIL_OPEN). @default false */
+  /**
+   * PluginConfig.fail_open (deprecated upstream, still the only field cpp-host's per-callback
+   * check reads; failure-policy.ts). @default false
+   */
   readonly failOpen?: boolean;
+  /** PluginConfig.failure_policy; setting it with failOpen rejects the plugin, as Envoy does. @default "UNSPECIFIED" */
+  readonly failurePolicy?: FailurePolicyName;
+  /** PluginConfig.reload_config.backoff.base_interval in ms (FAIL_RELOAD). @default 1000 */
+  readonly reloadBaseIntervalMs?: number;
+  /** Monotonic clock in ms for the FAIL_RELOAD backoff (Envoy: the dispatcher's time source). @default performance.now */
+  readonly now?: () => number;
+  /** Unsigned random integers for the backoff jitter (Envoy: Random::RandomGenerator). @default Math.random based */
+  readonly random?: () => number;
   /** Envoy's wasm logger level (proxy_get_log_level, and what gets captured). @default "info" */
   readonly logLevel?: LogLevelName | number;
 }
@@ -86,13 +98,25 @@ export class Host implements HostServices, DataPlaneHost {
       configuration: bytes(opts.configuration),
       vmConfiguration: bytes(opts.vmConfiguration),
       failOpen: opts.failOpen ?? false,
+      failurePolicy: "FAIL_CLOSED" as EffectiveFailurePolicy,
+      reloadBaseIntervalMs: opts.reloadBaseIntervalMs ?? DEFAULT_RELOAD_BASE_INTERVAL_MS,
       logLevel: logLevelNumber(opts.logLevel ?? "info"),
     };
+    try {
+      // Envoy rejects the whole config (EnvoyException in PluginConfig::PluginConfig).
+      spec.failurePolicy = effectiveFailurePolicy(spec.failOpen, opts.failurePolicy ?? "UNSPECIFIED");
+      if (spec.failurePolicy === "FAIL_RELOAD") reloadBackoffMs(spec.reloadBaseIntervalMs, () => 0);
+    } catch (err) {
+      throw new PluginLoadError(opts.name, (err as Error).message);
+    }
     const vmCount = opts.vmCount ?? 2;
     if (!Number.isInteger(vmCount) || vmCount < 1) {
       throw new Error(`vmCount must be a positive integer, got ${String(opts.vmCount)}`);
     }
-    const plugin = Plugin.load(spec, module, this, vmCount);
+    const plugin = Plugin.load(spec, module, this, vmCount, {
+      now: opts.now ?? (() => performance.now()),
+      random: opts.random ?? (() => Math.floor(Math.random() * 0x100000000)),
+    });
     this.plugins.push(plugin);
     return plugin;
   }

@@ -11,6 +11,7 @@ import type { LogStore } from "./logs.js";
 import { VmMetrics, type StatsStore } from "./metrics.js";
 import type { SharedData, SharedQueues } from "./shared.js";
 import type { CallManager } from "./calls.js";
+import type { EffectiveFailurePolicy } from "./failure-policy.js";
 import type { ClusterConfig } from "./types.js";
 
 export interface PluginSpec {
@@ -19,7 +20,12 @@ export interface PluginSpec {
   readonly vmId: string;
   readonly configuration: Uint8Array;
   readonly vmConfiguration: Uint8Array;
+  /** PluginConfig.fail_open: cpp-host's PluginBase::fail_open_, read by CHECK_FAIL in every callback. */
   readonly failOpen: boolean;
+  /** The policy Envoy's PluginConfig resolved (failure-policy.ts): decides for new connections. */
+  readonly failurePolicy: EffectiveFailurePolicy;
+  /** ReloadConfig.backoff.base_interval in ms (FAIL_RELOAD). */
+  readonly reloadBaseIntervalMs: number;
   /** Numeric proxy-wasm log level (Trace=0 … Critical=5). */
   readonly logLevel: number;
 }
