@@ -9,10 +9,8 @@
  */
 import protobuf from "protobufjs";
 import { checkEnum, checkScalar, checkWellKnown, kindOf, scalarDefault, SPECIAL_JSON, type Checked } from "./json-forms.js";
-import {
-  elementRules, fieldRules, mapViolations, oneofRequired, repeatedViolations, requiredViolation, rulesDisabled, show,
-  skipsMessage, valueViolations, type FieldRules, type RuleValue,
-} from "./pgv-rules.js";
+import { elementRules, fieldRules, oneofRequired, rulesDisabled, skipsMessage, type FieldRules } from "./pgv-annotations.js";
+import { mapViolations, repeatedViolations, requiredViolation, show, valueViolations, type RuleValue } from "./pgv-rules.js";
 import type { ProtoRegistry } from "./proto-registry.js";
 import { jsonName, suggestion } from "./suggest.js";
 import { formatPath, type PathSegment, type ValidationIssue } from "./validation-issue.js";
@@ -156,7 +154,8 @@ class Walk {
       for (const p of rules === undefined ? [] : mapViolations(rules, entries.length)) this.report(path, p);
       const keyRules = elementRules(rules, "keys");
       for (const [k, v] of entries) {
-        const keyChecked = checkScalar(keyType, keyType === "string" ? k : keyType === "bool" ? k === "true" ? true : k === "false" ? false : k : k);
+        // JSON map keys are strings; a bool key is "true" or "false".
+        const keyChecked = checkScalar(keyType, keyType === "bool" && (k === "true" || k === "false") ? k === "true" : k);
         if ("problem" in keyChecked) this.report([...path, k], `map key: ${keyChecked.problem}`);
         else if (keyRules !== undefined) for (const p of valueViolations(keyRules, keyChecked.value)) this.report([...path, k], `key ${show(k)} ${p}`);
         this.single(field, v, [...path, k], elementRules(rules, "values"), rulesOn);

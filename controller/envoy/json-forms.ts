@@ -6,7 +6,8 @@
  * wrapped value. Each check returns the value as PGV rules see it, or what is wrong.
  */
 import type protobuf from "protobufjs";
-import { parseDuration, type RuleValue } from "./pgv-rules.js";
+import { parseDuration } from "./duration.js";
+import type { RuleValue } from "./pgv-rules.js";
 
 /** Wrapper types whose JSON form is the wrapped scalar, and that scalar's type. */
 export const WRAPPERS: Readonly<Record<string, string>> = {

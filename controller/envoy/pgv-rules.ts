@@ -4,7 +4,7 @@
  * generates for Envoy check them (bufbuild/protoc-gen-validate `templates/cc/*.go`,
  * `validate/validate.h`). Envoy runs those validators on the bootstrap and on every `typed_config`
  * it unpacks (source/common/protobuf/utility.h, `MessageUtil::validate`), so a violation fails
- * startup, or NACKs the resource over xDS.
+ * startup, or NACKs the resource over xDS. The annotations are read in pgv-annotations.ts.
  *
  * Semantics copied from the C++ templates:
  * - scalars (no presence) are checked even when unset, as their default value (`0`, `""`);
@@ -17,11 +17,11 @@
  * - `email`, `uri` and `uri_ref` are not checked: PGV's C++ generator refuses them, so no Envoy
  *   proto uses them.
  */
-import { isIPv4, isIPv6 } from "node:net";
-import type protobuf from "protobufjs";
+import { durationNs, durationText } from "./duration.js";
+import { isObject, type FieldRules } from "./pgv-annotations.js";
+import { HEADER_STRING, HTTP_HEADER_NAME, HTTP_HEADER_VALUE, isHostname, isIp, isIpv4, isIpv6, UUID } from "./string-formats.js";
 
-/** The merged `(validate.rules)` of one field (a PGV FieldRules message as protobufjs parsed it). */
-export type FieldRules = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+export type { FieldRules } from "./pgv-annotations.js";
 
 /** The value a rule group sees. */
 export type RuleValue =
@@ -35,51 +35,10 @@ export type RuleValue =
   | { readonly kind: "timestamp"; readonly ns: bigint }
   | { readonly kind: "any"; readonly typeUrl: string };
 
-type Options = ReadonlyArray<Readonly<Record<string, unknown>>> | null | undefined;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
-function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) out[k] = isObject(out[k]) && isObject(v) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
-  return out;
-}
-
-function parsedOptions(obj: protobuf.ReflectionObject): Options {
-  return (obj as unknown as { parsedOptions?: Options }).parsedOptions;
-}
-
-/**
- * The `(validate.rules)` of a field. protobufjs keeps custom options in `parsedOptions`, one entry
- * per option statement (`[(validate.rules).string = {min_len: 1}, (validate.rules).string.max_bytes = 9]`
- * gives one entry or two), so the entries are merged.
- */
-export function fieldRules(field: protobuf.Field): FieldRules | undefined {
-  let merged: Record<string, unknown> | undefined;
-  for (const opt of parsedOptions(field) ?? []) {
-    const rules = opt["(validate.rules)"];
-    if (isObject(rules)) merged = deepMerge(merged ?? {}, rules);
-  }
-  return merged as FieldRules | undefined;
-}
-
-/** `option (validate.required) = true;` on a oneof. */
-export function oneofRequired(oneof: protobuf.OneOf): boolean {
-  return (oneof.options as Record<string, unknown> | undefined)?.["(validate.required)"] === true;
-}
-
-/** `option (validate.disabled) = true;` (or `ignored`) on a message: PGV checks none of its fields. */
-export function rulesDisabled(type: protobuf.Type): boolean {
-  const o = type.options as Record<string, unknown> | undefined;
-  return o?.["(validate.disabled)"] === true || o?.["(validate.ignored)"] === true;
-}
-
 const SCALAR_GROUPS = new Set(["float", "double", "int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64", "sfixed32", "sfixed64"]);
 
 /** The group of FieldRules that applies to a value of protobuf scalar type `type` (e.g. "uint32"). */
-export function groupFor(rules: FieldRules, names: readonly string[]): [string, Readonly<Record<string, unknown>>] | undefined {
+function groupFor(rules: FieldRules, names: readonly string[]): [string, Readonly<Record<string, unknown>>] | undefined {
   for (const n of names) if (isObject(rules[n])) return [n, rules[n]!];
   return undefined;
 }
@@ -93,27 +52,6 @@ export function show(raw: unknown): string {
 function showBound(v: unknown): string {
   if (isObject(v) && ("seconds" in v || "nanos" in v || Object.keys(v).length === 0)) return durationText(durationNs(v));
   return typeof v === "string" ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(showBound).join(", ")}]` : String(v);
-}
-
-function durationNs(v: unknown): bigint {
-  const o = isObject(v) ? v : {};
-  return BigInt(String(o["seconds"] ?? 0)) * 1_000_000_000n + BigInt(String(o["nanos"] ?? 0));
-}
-
-function durationText(ns: bigint): string {
-  const neg = ns < 0n;
-  const abs = neg ? -ns : ns;
-  const frac = abs % 1_000_000_000n;
-  const fracText = frac === 0n ? "" : `.${frac.toString().padStart(9, "0").replace(/0+$/, "")}`;
-  return `${neg ? "-" : ""}${abs / 1_000_000_000n}${fracText}s`;
-}
-
-/** A protobuf JSON Duration (`"1.5s"`) in nanoseconds, or undefined when malformed. */
-export function parseDuration(text: string): bigint | undefined {
-  const m = /^(-?)(\d+)(?:\.(\d{1,9}))?s$/.exec(text);
-  if (m === null) return undefined;
-  const ns = BigInt(m[2]!) * 1_000_000_000n + BigInt((m[3] ?? "").padEnd(9, "0") || "0");
-  return m[1] === "-" ? -ns : ns;
 }
 
 type Num = bigint | number;
@@ -143,19 +81,6 @@ function checkOrdered(group: string, r: Readonly<Record<string, unknown>>, n: Nu
   if (has("in") && !list("in").some((x) => x === n)) out.push(`violates ${group}.in ${showBound(r["in"])}`);
   if (has("not_in") && list("not_in").some((x) => x === n)) out.push(`violates ${group}.not_in ${showBound(r["not_in"])}`);
 }
-
-const HTTP_HEADER_NAME = /^:?[0-9a-zA-Z!#$%&'*+-.^_|~`]+$/;
-const HTTP_HEADER_VALUE = /^[^\u0000-\u0008\u000A-\u001F\u007F]*$/;
-const HEADER_STRING = /^[^\u0000\u000A\u000D]*$/;
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-
-/** pgv::IsHostname (validate/validate.h): dot-separated labels of 1..63 letters, digits, '-', not at a label's ends. */
-function isHostname(s: string): boolean {
-  if (s.length > 253) return false;
-  return s.split(".").every((part) => /^[A-Za-z0-9-]{1,63}$/.test(part) && !part.startsWith("-") && !part.endsWith("-"));
-}
-
-const isIp = (s: string): boolean => isIPv4(s) || (isIPv6(s) && !s.includes("%"));
 
 function list(v: unknown): unknown[] {
   return Array.isArray(v) ? v : v === undefined ? [] : [v];
@@ -189,7 +114,7 @@ function checkString(r: Readonly<Record<string, unknown>>, s: string, out: strin
   if (r["in"] !== undefined && !list(r["in"]).includes(s)) out.push(`violates string.in ${showBound(list(r["in"]))}`);
   if (r["not_in"] !== undefined && list(r["not_in"]).includes(s)) out.push(`violates string.not_in ${showBound(list(r["not_in"]))}`);
   const wellKnown: Array<[string, (s: string) => boolean]> = [
-    ["ip", isIp], ["ipv4", isIPv4], ["ipv6", (x) => isIPv6(x) && !x.includes("%")],
+    ["ip", isIp], ["ipv4", isIpv4], ["ipv6", isIpv6],
     ["hostname", isHostname], ["address", (x) => isHostname(x) || isIp(x)], ["uuid", (x) => UUID.test(x)],
   ];
   for (const [k, ok] of wellKnown) if (r[k] === true && !ok(s)) out.push(`violates string.${k}`);
@@ -310,11 +235,6 @@ export function requiredViolation(rules: FieldRules): string | undefined {
   return undefined;
 }
 
-/** `message.skip`: PGV does not descend into the field's message. */
-export function skipsMessage(rules: FieldRules | undefined): boolean {
-  return rules !== undefined && isObject(rules["message"]) && rules["message"]["skip"] === true;
-}
-
 /** Count rules of a repeated field (min_items, max_items, unique). `keys` identify items for `unique`. */
 export function repeatedViolations(rules: FieldRules, keys: readonly string[]): string[] {
   const r = rules["repeated"];
@@ -337,11 +257,3 @@ export function mapViolations(rules: FieldRules, pairs: number): string[] {
   return out;
 }
 
-/** The rules for each item of a repeated field, or each key / value of a map. */
-export function elementRules(rules: FieldRules | undefined, part: "items" | "keys" | "values"): FieldRules | undefined {
-  const holder = rules?.[part === "items" ? "repeated" : "map"];
-  const inner = isObject(holder) ? holder[part] : undefined;
-  return isObject(inner) ? (inner as FieldRules) : undefined;
-}
-
-export { durationText };
