@@ -1,7 +1,8 @@
 /**
  * The proxy-wasm plugins a config holds: every `envoy.extensions.wasm.v3.PluginConfig` (the
  * `config` of a network or HTTP Wasm filter, a Wasm access logger or bootstrap Wasm service),
- * found by the validator's walk, so it is found inside any Any and at any depth.
+ * found by the validator's walk, so it is found inside any Any and at any depth. For an Istio
+ * EnvoyFilter, each patch value is walked as the Envoy message its `applyTo` names.
  */
 import { BOOTSTRAP_TYPE, EnvoyValidator } from "./validate.js";
 import { formatPath } from "./validation-issue.js";
@@ -57,6 +58,45 @@ export function wasmPluginConfigs(config: unknown, typeName: string = BOOTSTRAP_
     });
   }, typeName);
   return found;
+}
+
+/**
+ * The Envoy message an EnvoyFilter patch value holds, per `applyTo`
+ * (istio/api networking/v1alpha3/envoy_filter.proto, ApplyTo; istio/istio
+ * pilot/pkg/networking/core/envoyfilter applies each to that xDS object).
+ */
+export const ENVOY_FILTER_PATCH_TYPES: Readonly<Record<string, string>> = {
+  LISTENER: "envoy.config.listener.v3.Listener",
+  FILTER_CHAIN: "envoy.config.listener.v3.FilterChain",
+  NETWORK_FILTER: "envoy.config.listener.v3.Filter",
+  HTTP_FILTER: "envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter",
+  LISTENER_FILTER: "envoy.config.listener.v3.ListenerFilter",
+  ROUTE_CONFIGURATION: "envoy.config.route.v3.RouteConfiguration",
+  VIRTUAL_HOST: "envoy.config.route.v3.VirtualHost",
+  HTTP_ROUTE: "envoy.config.route.v3.Route",
+  CLUSTER: "envoy.config.cluster.v3.Cluster",
+  EXTENSION_CONFIG: "envoy.config.core.v3.TypedExtensionConfig",
+  BOOTSTRAP: "envoy.config.bootstrap.v3.Bootstrap",
+};
+
+/**
+ * Every PluginConfig in one YAML document: an Istio EnvoyFilter (each `spec.configPatches[i].patch.value`,
+ * paths prefixed with where it sits) or else an Envoy Bootstrap.
+ */
+export function wasmPluginConfigsInDocument(doc: unknown, validator: EnvoyValidator = EnvoyValidator.shared()): WasmPluginConfig[] {
+  const d = obj(doc);
+  if (d["kind"] !== "EnvoyFilter") return wasmPluginConfigs(doc, BOOTSTRAP_TYPE, validator);
+  const patches = obj(d["spec"])["configPatches"];
+  if (!Array.isArray(patches)) return [];
+  return patches.flatMap((patch, i) => {
+    const type = ENVOY_FILTER_PATCH_TYPES[str(obj(patch)["applyTo"])];
+    const value = obj(obj(patch)["patch"])["value"];
+    if (type === undefined || value === undefined) return [];
+    const at = `spec.configPatches[${i}].patch.value`;
+    return wasmPluginConfigs(value, type, validator).map((p) => ({
+      ...p, path: p.path === "" ? at : `${at}.${p.path}`, configurationPath: `${at}.${p.configurationPath}`,
+    }));
+  });
 }
 
 function configurationText(type: string | undefined, value: unknown): string | undefined {

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { EnvoyValidator, formatIssue, type ExtraCheck } from "../../controller/envoy/validate.js";
-import { wasmPluginConfigs } from "../../controller/envoy/wasm-configs.js";
+import { wasmPluginConfigs, wasmPluginConfigsInDocument } from "../../controller/envoy/wasm-configs.js";
+import { snifferEnvoyFilter } from "../../controller/sniffer/istio.js";
 
 const envoyDir = new URL("../../envoy/", import.meta.url).pathname;
 const committed = (name: string): Record<string, any> => parse(readFileSync(join(envoyDir, name), "utf8"));
@@ -48,6 +49,23 @@ describe("wasmPluginConfigs", () => {
   it("works on a fragment of another type (an EnvoyFilter patch's network filter)", () => {
     const filter = committed("tcp-stats.yaml").static_resources.listeners[0].filter_chains[0].filters[0];
     assert.deepEqual(wasmPluginConfigs(filter, "envoy.config.listener.v3.Filter").map((p) => p.path), ["typed_config.config"]);
+  });
+});
+
+describe("wasmPluginConfigsInDocument", () => {
+  it("walks each EnvoyFilter patch value as the message its applyTo names, with the document path", () => {
+    const ef = snifferEnvoyFilter({ mode: "observe", port: 6379 }) as any;
+    const i = ef.spec.configPatches.findIndex((p: any) => p.applyTo === "NETWORK_FILTER" && p.patch.value.name === "envoy.filters.network.wasm");
+    assert.ok(i >= 0, "no wasm NETWORK_FILTER patch");
+    const plugins = wasmPluginConfigsInDocument(ef);
+    assert.deepEqual(plugins.map((p) => [p.path, p.configurationPath, p.rootId]), [
+      [`spec.configPatches[${i}].patch.value.typed_config.config`, `spec.configPatches[${i}].patch.value.typed_config.config.configuration`, "sniffer"],
+    ]);
+    assert.equal(plugins[0]!.configuration, ef.spec.configPatches[i].patch.value.typed_config.config.configuration.value);
+  });
+
+  it("treats any other document as a Bootstrap", () => {
+    assert.deepEqual(wasmPluginConfigsInDocument(committed("tcp-stats.yaml")).map((p) => p.rootId), ["tcp-stats"]);
   });
 });
 
