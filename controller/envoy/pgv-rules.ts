@@ -98,8 +98,27 @@ function checkLengths(group: string, r: Readonly<Record<string, unknown>>, chars
   }
 }
 
+const compiled = new Map<string, RegExp | null>();
+
+/**
+ * RE2::FullMatch of a PGV pattern. RE2 and JavaScript agree on the patterns Envoy's protos use; a
+ * leading `(?i)` becomes the `i` flag, and a pattern JavaScript cannot compile is not checked
+ * (better no check than a wrong one).
+ */
 function fullMatch(pattern: string, s: string): boolean {
-  return new RegExp(`^(?:${pattern})$`, "u").test(s);
+  if (!compiled.has(pattern)) {
+    const insensitive = pattern.startsWith("(?i)");
+    const body = insensitive ? pattern.slice(4) : pattern;
+    let re: RegExp | null = null;
+    try {
+      re = new RegExp(`^(?:${body})$`, insensitive ? "ui" : "u");
+    } catch {
+      re = null;
+    }
+    compiled.set(pattern, re);
+  }
+  const re = compiled.get(pattern);
+  return re === null || re === undefined || re.test(s);
 }
 
 function checkString(r: Readonly<Record<string, unknown>>, s: string, out: string[]): void {
