@@ -123,9 +123,9 @@ describe("Envoy config validation", () => {
     const messages = validator.validate(cfg).map(formatIssue).sort();
     const at = "static_resources.listeners[0].filter_chains[0].filters[1].typed_config";
     assert.deepEqual(messages, [
-      `${at}.max_connect_attempts: 0 must be >= 1`,
-      `${at}.stat_prefix: required: a string of at least 1 character(s)`,
-      `${at}: one of cluster, weighted_clusters is required (oneof cluster_specifier)`,
+      `${at}.max_connect_attempts: 0 violates uint32.gte 1`,
+      `${at}.stat_prefix: unset (""), violates string.min_len 1`,
+      `${at}: none of cluster, weighted_clusters is set, violates (validate.required) on oneof cluster_specifier`,
     ].sort());
   });
 
