@@ -9,16 +9,17 @@ import os from "node:os";
 import path from "node:path";
 import { before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { BUILD, ensureNullC } from "../../bench/lib/drive.js";
+import { BUILD, ensureNullC } from "../../tools/harness/drive.js";
 import { runBench } from "../../bench/run.js";
 import { CORPUS } from "../../fuzz/corpus.js";
 import { Mutator } from "../../fuzz/mutate.js";
 import { Rng } from "../../fuzz/rng.js";
 import { describe as describeFuzz, runFuzz } from "../../fuzz/run.js";
 import { FUZZ_MODES, fuzzConfig, renderFuzzSection, runSnifferFuzz, snifferBooks, split } from "../../fuzz/sniffer.js";
-import { loadCaptures } from "../../bench/lib/captures.js";
-import { extractSection, FUZZ_HEADING, replaceSection } from "../../bench/lib/markdown.js";
-import { SNIFFER_GOAL_NS, SNIFFER_MODES } from "../../bench/lib/sniffer.js";
+import { loadCaptures } from "../../tools/harness/captures.js";
+import { extractSection, FUZZ_HEADING, replaceSection } from "../../tools/harness/markdown.js";
+import { SNIFFER_GOAL_NS } from "../../bench/lib/sniffer.js";
+import { SNIFFER_MODES } from "../../tools/harness/sniffer.js";
 
 /** The protocol each recorded first flight is (by its file name), as the codecs README says. */
 function expectedProtocol(capture: string): string {
