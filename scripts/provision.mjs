@@ -125,7 +125,7 @@ function run(prefix, args) {
 
 /**
  * Installs what is missing where it may, else reports it. Prints at most two lines. Returns the
- * packages still missing afterwards; with `require`, the caller fails when that is not empty.
+ * packages still missing afterwards (`--require` on the command line fails when there are any).
  */
 export function provision({ env = process.env, log = (line) => console.log(line) } = {}) {
   const missing = missingPackages(NAMES, env);
@@ -138,7 +138,7 @@ export function provision({ env = process.env, log = (line) => console.log(line)
   let reason = plan.reason;
   let installed = [];
   if (plan.install) {
-    log(`provision: installing ${installable.join(" ")} with apt-get for the C benchmark floor and the real peers (PROTOMESH_NO_INSTALL=1 skips this)`);
+    log(`provision: installing ${installable.join(" ")} with apt-get for npm test (PROTOMESH_NO_INSTALL=1 skips this)`);
     reason = run(plan.prefix, ["apt-get", "update", "-q"]) ?? run(plan.prefix, ["apt-get", "install", "-y", "-q", "--no-install-recommends", ...installable]);
     if (reason === undefined) installed = installable.filter((p) => !missingPackages([p], env).length);
   }
