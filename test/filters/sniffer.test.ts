@@ -100,9 +100,9 @@ describe("sniffer with real protocol peers", () => {
     return u;
   }
 
-  /** The skip option of a test against `upstream`: set when its Debian package is missing. */
-  const skipFor = (upstream: string): string | false =>
-    upstream === "redis" ? peers.redis.skip : upstream === "postgres" ? peers.postgres.skip : upstream === "mariadb" ? peers.mariadb.skip : false;
+  /** The skip option of a test against `upstream`: set when its server's Debian package is missing. */
+  const daemonOf = new Map<string, { readonly skip: string | false }>([["redis", peers.redis], ["postgres", peers.postgres], ["mariadb", peers.mariadb]]);
+  const skipFor = (upstream: string): string | false => daemonOf.get(upstream)?.skip ?? false;
 
   before(async () => {
     // Daemons start in parallel, each once per file; a missing package skips only its tests.
