@@ -85,7 +85,7 @@ export function tcpProxyFilter(props: TcpProxyProps): NetworkFilter {
       cluster: weighted === undefined ? props.cluster : undefined,
       idle_timeout: props.idleTimeout,
       max_early_data_bytes: max,
-      stat_prefix: props.statPrefix ?? props.cluster,
+      stat_prefix: props.statPrefix ?? (weighted === undefined ? props.cluster : weighted[0]!.name),
       upstream_connect_mode: mode,
       weighted_clusters: weighted === undefined ? undefined : { clusters: weighted.map((w) => ({ name: w.name, weight: w.weight })) },
     },

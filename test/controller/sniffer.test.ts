@@ -114,6 +114,7 @@ describe("sniffer: tcp_proxy pairing", () => {
     const weighted = tcpProxyFilter({ cluster: "", weightedClusters: [{ name: "a", weight: 3 }, { name: "b", weight: 1 }] }) as any;
     assert.equal(weighted.typed_config.cluster, undefined);
     assert.deepEqual(weighted.typed_config.weighted_clusters, { clusters: [{ name: "a", weight: 3 }, { name: "b", weight: 1 }] });
+    assert.deepEqual(validator.validate(weighted, "envoy.config.listener.v3.Filter").map(formatIssue), []);
   });
 
   it("observe and bypass: IMMEDIATE; refuse ON_DOWNSTREAM_DATA and a stray maxEarlyDataBytes", () => {
