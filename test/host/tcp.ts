@@ -412,10 +412,6 @@ export class TcpProxyFilter implements NetworkFilter {
     record.proxyStates.push(this.state);
   }
 
-  get currentState(): TcpProxyState {
-    return this.state;
-  }
-
   /** Promise for the upstream sockets this filter opened. */
   upstreamsClosed(): Promise<void> {
     return Promise.all(this.upstreamClosedWaiters).then(() => undefined);
