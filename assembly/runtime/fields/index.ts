@@ -18,7 +18,7 @@ export const CLUSTER_NAME_MAX_BYTES: i32 = 512;
 export function show(v: JsonValue): string {
   switch (v.kind) {
     case JsonKind.String: return quote(v.str);
-    case JsonKind.Number: return v.str;
+    case JsonKind.Number: return v.numberText();
     case JsonKind.Bool: return v.bool ? "true" : "false";
     default: return kindName(v.kind);
   }

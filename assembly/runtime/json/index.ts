@@ -37,7 +37,10 @@ export class JsonValue {
   kind: JsonKind = JsonKind.Null;
   bool: bool = false;
   num: f64 = 0;
-  /** A string's value; a number's text as written (`1e309`, `18446744073709551616`). */
+  /**
+   * A string's value. For a number, its text as written (`1e309`, `18446744073709551616`) when
+   * printing `num` would not give it back; "" for a plain integer (use numberText()).
+   */
   str: string = "";
   /** Array items (scalars share one empty array: no allocation per leaf). */
   items: JsonValue[] = NO_VALUES;
@@ -53,6 +56,11 @@ export class JsonValue {
 
   get isObject(): bool {
     return this.kind == JsonKind.Object;
+  }
+
+  /** A number's text as written. */
+  numberText(): string {
+    return this.str.length > 0 ? this.str : (<i64>this.num).toString();
   }
 }
 
@@ -405,7 +413,8 @@ class Reader {
       this.pos++;
       runStart = this.pos;
     }
-    out += this.run(runStart, this.pos);
+    // Without escapes the string is the run itself: one allocation, no concatenation.
+    out = out.length == 0 ? this.run(runStart, this.pos) : out + this.run(runStart, this.pos);
     this.pos++; // closing quote
     if (String.UTF8.byteLength(out) > LIMITS.STRING_BYTES) {
       this.failAt("string longer than the limit of " + LIMITS.STRING_BYTES.toString() + " bytes", start);
@@ -431,7 +440,9 @@ class Reader {
 
   number(): JsonValue | null {
     const start = this.pos;
-    if (this.peek() == 0x2d) this.pos++;
+    const neg = this.peek() == 0x2d;
+    let plain = true;
+    if (neg) this.pos++;
     const first = this.peek();
     if (first == 0x30) {
       this.pos++;
@@ -445,12 +456,14 @@ class Reader {
       return this.fail("expected a digit, found " + this.describe(this.pos));
     }
     if (this.peek() == 0x2e) {
+      plain = false;
       this.pos++;
       if (!isDigit(this.peek())) return this.fail("expected a digit after '.', found " + this.describe(this.pos));
       while (isDigit(this.peek())) this.pos++;
     }
     const e = this.peek();
     if (e == 0x65 || e == 0x45) {
+      plain = false;
       this.pos++;
       const s = this.peek();
       if (s == 0x2b || s == 0x2d) this.pos++;
@@ -459,8 +472,17 @@ class Reader {
     }
     const v = new JsonValue();
     v.kind = JsonKind.Number;
-    v.str = this.run(start, this.pos);
-    v.num = F64.parseFloat(v.str);
+    const len = this.pos - start;
+    if (plain && len <= 15) {
+      // A plain integer prints back as written: no copy of its text (most numbers in a config).
+      let n: i64 = 0;
+      for (let i = neg ? start + 1 : start; i < this.pos; i++) n = n * 10 + <i64>(load<u8>(this.p + <usize>i) - 0x30);
+      v.num = neg ? (n == 0 ? -0.0 : <f64>-n) : <f64>n;
+      if (neg && n == 0) v.str = "-0";
+    } else {
+      v.str = this.run(start, this.pos);
+      v.num = F64.parseFloat(v.str);
+    }
     return v;
   }
 }

@@ -130,6 +130,13 @@ describe("numbers", () => {
     expect(big.str).toBe("1e309");
     expect(big.num).toBe(Infinity);
     expect(parseJson("-0.5E+2").value!.num).toBe(-50.0);
+    expect(parseJson("-0.5E+2").value!.numberText()).toBe("-0.5E+2");
+    // Plain integers keep no copy of their text: it prints back the same.
+    expect(parseJson("64").value!.numberText()).toBe("64");
+    expect(parseJson("-123456789012345").value!.numberText()).toBe("-123456789012345");
+    expect(parseJson("-123456789012345").value!.num).toBe(-123456789012345.0);
+    expect(parseJson("1234567890123456").value!.numberText()).toBe("1234567890123456");
+    expect(parseJson("-0").value!.numberText()).toBe("-0");
   });
 
   it("say when a leading zero is the problem", () => {
