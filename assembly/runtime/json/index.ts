@@ -133,8 +133,43 @@ function hex2(b: i32): string {
 }
 
 /**
- * Open-addressing set of an object's keys (indexes into `keys`), so a duplicate is found in
- * constant time per member. Small objects skip it: a scan of up to SCAN_KEYS keys is cheaper.
+ * A stack of values in chunks of CHUNK. A list being read collects its members here and gets an
+ * exact-size array at its end. Why not push into the list's own array: the incremental GC re-greys
+ * an array each time a new (white) member is stored into it once it is black, and then visits
+ * every member again, so one growing array of n items costs O(n²) across a parse. A chunk is
+ * re-greyed instead, and the final copy allocates nothing, so no GC step runs during it.
+ */
+const CHUNK_BITS = 8;
+const CHUNK = 1 << CHUNK_BITS;
+
+class Stack<T> {
+  chunks: StaticArray<T>[] = [];
+  length: i32 = 0;
+
+  push(v: T): void {
+    const c = this.length >> CHUNK_BITS;
+    if (c == this.chunks.length) this.chunks.push(new StaticArray<T>(CHUNK));
+    unchecked(this.chunks[c][this.length & (CHUNK - 1)] = v);
+    this.length++;
+  }
+
+  @inline at(i: i32): T {
+    return unchecked(this.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]);
+  }
+
+  /** Items [base, length) as a new array; the stack shrinks back to `base`. */
+  take(base: i32): T[] {
+    const n = this.length - base;
+    const out = new Array<T>(n);
+    for (let i = 0; i < n; i++) unchecked(out[i] = this.at(base + i));
+    this.length = base;
+    return out;
+  }
+}
+
+/**
+ * Open-addressing set of an object's keys (positions in the key stack), so a duplicate is found
+ * in constant time per member. Small objects skip it: a scan of up to SCAN_KEYS keys is cheaper.
  */
 const SCAN_KEYS = 8;
 
@@ -142,31 +177,33 @@ class KeySet {
   slots: StaticArray<i32> = new StaticArray<i32>(32);
   count: i32 = 0;
 
-  /** Adds keys[index]; false when an equal key is already present. */
-  add(keys: string[], index: i32): bool {
-    if ((this.count + 1) * 2 > this.slots.length) this.grow(keys);
-    const key = keys[index];
+  constructor(public keys: Stack<string>, public base: i32) {}
+
+  /** Adds the key at stack position `index`; false when an equal key is already present. */
+  add(index: i32): bool {
+    if ((this.count + 1) * 2 > this.slots.length) this.grow();
+    const key = this.keys.at(index);
     const mask = this.slots.length - 1;
     let s = hashKey(key) & mask;
     while (true) {
       const at = this.slots[s];
       if (at == 0) break;
-      if (keys[at - 1] == key) return false;
+      if (this.keys.at(this.base + at - 1) == key) return false;
       s = (s + 1) & mask;
     }
-    this.slots[s] = index + 1;
+    this.slots[s] = index - this.base + 1;
     this.count++;
     return true;
   }
 
-  grow(keys: string[]): void {
+  grow(): void {
     const old = this.slots;
     const next = new StaticArray<i32>(old.length * 2);
     const mask = next.length - 1;
     for (let i = 0; i < old.length; i++) {
       const at = old[i];
       if (at == 0) continue;
-      let s = hashKey(keys[at - 1]) & mask;
+      let s = hashKey(this.keys.at(this.base + at - 1)) & mask;
       while (next[s] != 0) s = (s + 1) & mask;
       next[s] = at;
     }
@@ -186,6 +223,9 @@ class Reader {
   error: string = "";
   errorAt: i32 = 0;
   readonly p: usize;
+  /** Members of the lists being read, innermost last (see Stack). */
+  readonly values: Stack<JsonValue> = new Stack<JsonValue>();
+  readonly keys: Stack<string> = new Stack<string>();
 
   constructor(public buf: ArrayBuffer, public len: i32) {
     this.p = changetype<usize>(buf);
@@ -268,11 +308,15 @@ class Reader {
     this.pos++; // {
     const v = new JsonValue();
     v.kind = JsonKind.Object;
-    v.keys = [];
-    v.values = [];
+    const keys = this.keys;
+    const values = this.values;
+    const keyBase = keys.length;
+    const valueBase = values.length;
     this.skipSpace();
     if (this.peek() == 0x7d) {
       this.pos++;
+      v.keys = [];
+      v.values = [];
       return v;
     }
     let set: KeySet | null = null;
@@ -282,20 +326,20 @@ class Reader {
       const keyAt = this.pos;
       const key = this.string();
       if (key === null) return null;
-      const n = v.keys.length;
+      const n = keys.length - keyBase;
       if (n >= LIMITS.ENTRIES) {
         return this.failAt("more than " + LIMITS.ENTRIES.toString() + " members in an object (the limit per object)", keyAt);
       }
-      v.keys.push(key);
+      keys.push(key);
       let unique = true;
       if (n < SCAN_KEYS) {
-        for (let i = 0; i < n; i++) if (v.keys[i] == key) unique = false;
+        for (let i = keyBase; i < keyBase + n; i++) if (keys.at(i) == key) unique = false;
       } else {
         if (set === null) {
-          set = new KeySet();
-          for (let i = 0; i < n; i++) set.add(v.keys, i);
+          set = new KeySet(keys, keyBase);
+          for (let i = keyBase; i < keyBase + n; i++) set.add(i);
         }
-        unique = set.add(v.keys, n);
+        unique = set.add(keyBase + n);
       }
       if (!unique) return this.failAt("duplicate key \"" + key + "\"", keyAt);
       this.skipSpace();
@@ -303,7 +347,7 @@ class Reader {
       this.pos++;
       const member = this.value(depth + 1);
       if (member === null) return null;
-      v.values.push(member);
+      values.push(member);
       this.skipSpace();
       const c = this.peek();
       if (c == 0x2c) {
@@ -312,6 +356,8 @@ class Reader {
       }
       if (c == 0x7d) {
         this.pos++;
+        v.keys = keys.take(keyBase);
+        v.values = values.take(valueBase);
         return v;
       }
       return this.fail("expected ',' or '}' in object, found " + this.describe(this.pos));
@@ -324,20 +370,22 @@ class Reader {
     this.pos++; // [
     const v = new JsonValue();
     v.kind = JsonKind.Array;
-    v.items = [];
+    const values = this.values;
+    const base = values.length;
     this.skipSpace();
     if (this.peek() == 0x5d) {
       this.pos++;
+      v.items = [];
       return v;
     }
     while (true) {
       this.skipSpace();
-      if (v.items.length >= LIMITS.ENTRIES) {
+      if (values.length - base >= LIMITS.ENTRIES) {
         return this.fail("more than " + LIMITS.ENTRIES.toString() + " items in an array (the limit per array)");
       }
       const item = this.value(depth + 1);
       if (item === null) return null;
-      v.items.push(item);
+      values.push(item);
       this.skipSpace();
       const c = this.peek();
       if (c == 0x2c) {
@@ -346,6 +394,7 @@ class Reader {
       }
       if (c == 0x5d) {
         this.pos++;
+        v.items = values.take(base);
         return v;
       }
       return this.fail("expected ',' or ']' in array, found " + this.describe(this.pos));
