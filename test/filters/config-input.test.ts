@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { Host, PluginLoadError } from "../host/index.js";
 import { CONFIG_FILTERS, readmeConfigurations, runConfigFuzz } from "../../fuzz/config.js";
+import { checkConfiguration } from "../../controller/config/index.js";
 
 const enc = new TextEncoder();
 
@@ -56,8 +57,16 @@ describe("plugin configuration input", () => {
       "tcp-stats: invalid configuration: configuration of 5000018 bytes is larger than the limit of 1048576 bytes at byte 1048576");
   });
 
-  it("seeds the fuzz target from every README", () => {
-    for (const filter of CONFIG_FILTERS) assert.ok(readmeConfigurations(filter).length >= 1, filter);
+  it("loads every configuration the READMEs show, and the controller accepts each", async () => {
+    for (const filter of CONFIG_FILTERS) {
+      const examples = readmeConfigurations(filter);
+      assert.ok(examples.length >= 2, filter);
+      for (const configuration of examples) {
+        const plugin = await host.loadPlugin({ name: filter, wasm: new URL(`../../build/${filter}.wasm`, import.meta.url).pathname, configuration, vmCount: 1 });
+        assert.ok(plugin.vms.every((vm) => !vm.failed), configuration);
+        assert.deepEqual(checkConfiguration(filter, configuration), [], configuration);
+      }
+    }
   });
 
   for (const filter of CONFIG_FILTERS) {
