@@ -20,7 +20,7 @@ export async function configBenchSection(maxEntries = 100_000): Promise<string> 
   const parts = [
     CONFIG_HEADING,
     "",
-    "`proxy_on_configure` through the host emulator (one fresh VM per row, fastest of 3 calls). Memory is",
+    "`proxy_on_configure` through the host emulator (one fresh VM per row, fastest of 5 calls (3 from 100 KB)). Memory is",
     "what the VM grew during the first call; AssemblyScript's allocator doubles memory when it grows, so",
     "per-entry figures are upper bounds. Limits (assembly/runtime/json LIMITS): 1 MiB per configuration,",
     "100,000 entries per array or object, 4096 bytes per string, nesting depth 64.",

@@ -4,7 +4,7 @@
 // (stat prefix, cluster name, CIDR, port range, duration, byte size) are checked by the
 // runtime's one validator per kind (../../runtime/fields).
 import { JsonKind, JsonValue, isBlank, kindName, parseJsonBytes } from "../../runtime/json";
-import { Fields } from "../../runtime/fields";
+import { Fields, toPortRange } from "../../runtime/fields";
 import { Protocol, PROTOCOL_COUNT, protocolName } from "../../codecs/detect/result";
 import { PROTOCOL_NAMES } from "../../codecs/detect/protocols";
 import { DestinationRule, PortRange } from "../../runtime/net/cidr";
@@ -119,8 +119,11 @@ function parseDestinations(f: Fields, v: JsonValue): DestinationRule[] {
       } else if (key == "ports") {
         if (!f.list(val, name + ".ports", "ports or \"lo-hi\" ranges")) return out;
         for (let j = 0; j < val.items.length; j++) {
-          const r = f.portRange(val.items[j], name + ".ports[" + j.toString() + "]");
-          if (r === null) return out;
+          const r = toPortRange(val.items[j]);
+          if (r === null) {
+            f.portRange(val.items[j], name + ".ports[" + j.toString() + "]");
+            return out;
+          }
           ports.push(r);
         }
       } else {

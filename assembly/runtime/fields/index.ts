@@ -85,6 +85,18 @@ export function isClusterName(s: string): bool {
   return true;
 }
 
+/**
+ * A port as a number, or a string "p" / "lo-hi"; null when it is neither. For long lists, where
+ * building each item's field name up front would cost an allocation per item (Fields.portRange).
+ */
+export function toPortRange(v: JsonValue): PortRange | null {
+  if (v.kind == JsonKind.String) return parsePortRange(v.str);
+  if (v.kind == JsonKind.Number && v.num == Math.floor(v.num) && v.num >= 1 && v.num <= 65535) {
+    return new PortRange(<i32>v.num, <i32>v.num);
+  }
+  return null;
+}
+
 /** Reads fields of one configuration; the first error wins and later reads are no-ops. */
 export class Fields {
   error: string = "";
@@ -158,12 +170,7 @@ export class Fields {
 
   /** A port as a number, or a string "p" / "lo-hi". */
   portRange(v: JsonValue, field: string): PortRange | null {
-    let r: PortRange | null = null;
-    if (v.kind == JsonKind.String) {
-      r = parsePortRange(v.str);
-    } else if (v.kind == JsonKind.Number && v.num == Math.floor(v.num) && v.num >= 1 && v.num <= 65535) {
-      r = new PortRange(<i32>v.num, <i32>v.num);
-    }
+    const r = toPortRange(v);
     if (r === null) this.reject(field, RULE_PORT_RANGE, v);
     return r;
   }
