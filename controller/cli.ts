@@ -178,7 +178,7 @@ export function program(io: CliIo): Command {
 
   cli
     .command("validate")
-    .description("validate an Envoy bootstrap YAML file against Envoy's protos (+ overlay)")
+    .description("validate an Envoy bootstrap YAML file against Envoy's protos (+ overlay) and each Wasm plugin configuration against its filter's rules")
     .argument("<file>", "Envoy bootstrap YAML")
     .action((file: string) => {
       const issues = validateEnvoyFile(file).map(formatIssue);

@@ -4,6 +4,7 @@
  * when the VM traps (fails) or its memory keeps growing, printing the seed and the input.
  *
  *   npm run fuzz -- --seed 1234 --iterations 100000 --filter tcp-stats
+ *   npm run fuzz -- --target config     (plugin configurations: fuzz/config.ts, also npm run fuzz:config)
  */
 import { randomInt } from "node:crypto";
 import { pathToFileURL } from "node:url";
