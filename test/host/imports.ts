@@ -189,6 +189,38 @@ function headerByteSize(map: HeaderList): number {
   return n;
 }
 
+/**
+ * The arguments of an outgoing call (http_call, grpc_call) read from module memory: strings,
+ * copied bytes and pairs-encoded maps. A region outside memory clears `ok` (the caller answers
+ * InvalidMemoryAccess, as cpp-host does for any argument it cannot read) and reads as empty.
+ */
+class CallArguments {
+  ok = true;
+  constructor(private readonly vm: WasmVm) {}
+
+  string(ptr: number, size: number): string {
+    const s = this.vm.string(ptr, size);
+    if (s === null) this.ok = false;
+    return s ?? "";
+  }
+
+  /** A copy: the call outlives this host call, and module memory may change or grow meanwhile. */
+  bytes(ptr: number, size: number): Uint8Array {
+    const b = this.vm.copyOut(ptr, size);
+    if (b === null) this.ok = false;
+    return b ?? EMPTY;
+  }
+
+  pairs(ptr: number, size: number): Array<[string, string]> {
+    const b = this.vm.slice(ptr, size);
+    if (b === null) {
+      this.ok = false;
+      return [];
+    }
+    return unmarshalPairs(b);
+  }
+}
+
 export function buildImports(vm: WasmVm): WebAssembly.Imports {
   const ref: BufferRef = { kind: 0, mut: null, bytes: EMPTY };
   const host = vm.host;
@@ -526,13 +558,12 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
       tokenPtr: number,
     ): number {
       const ctx = vm.context().root;
-      const uri = vm.string(uriPtr, uriSize);
-      const body = vm.copyOut(bodyPtr, bodySize);
-      const headers = vm.slice(headersPtr, headersSize);
-      const trailers = vm.slice(trailersPtr, trailersSize);
-      if (uri === null || body === null || headers === null || trailers === null) return WasmResult.InvalidMemoryAccess;
-      const h = unmarshalPairs(headers);
-      const t = unmarshalPairs(trailers);
+      const a = new CallArguments(vm);
+      const uri = a.string(uriPtr, uriSize);
+      const body = a.bytes(bodyPtr, bodySize);
+      const h = a.pairs(headersPtr, headersSize);
+      const t = a.pairs(trailersPtr, trailersSize);
+      if (!a.ok) return WasmResult.InvalidMemoryAccess;
       if (!vm.setU32(tokenPtr, 0)) return WasmResult.InvalidMemoryAccess;
       const r = host.calls.httpCall(ctx, uri, h, body, t, timeout >>> 0);
       vm.setU32(tokenPtr, r.token);
@@ -553,15 +584,14 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
       tokenPtr: number,
     ): number {
       const ctx = vm.context().root;
-      const service = vm.copyOut(servicePtr, serviceSize);
-      const serviceName = vm.string(serviceNamePtr, serviceNameSize);
-      const method = vm.string(methodPtr, methodSize);
-      const metadata = vm.slice(metadataPtr, metadataSize);
-      const request = vm.copyOut(requestPtr, requestSize);
-      if (service === null || serviceName === null || method === null || metadata === null || request === null) {
-        return WasmResult.InvalidMemoryAccess;
-      }
-      const r = host.calls.grpcCall(ctx, service, serviceName, method, unmarshalPairs(metadata), request, timeout >>> 0);
+      const a = new CallArguments(vm);
+      const service = a.bytes(servicePtr, serviceSize);
+      const serviceName = a.string(serviceNamePtr, serviceNameSize);
+      const method = a.string(methodPtr, methodSize);
+      const metadata = a.pairs(metadataPtr, metadataSize);
+      const request = a.bytes(requestPtr, requestSize);
+      if (!a.ok) return WasmResult.InvalidMemoryAccess;
+      const r = host.calls.grpcCall(ctx, service, serviceName, method, metadata, request, timeout >>> 0);
       if (r.result !== WasmResult.Ok) return r.result;
       return vm.setU32(tokenPtr, r.token) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
     },
