@@ -30,7 +30,7 @@ export interface WasmAnatomy {
   readonly total: number;
   readonly sections: SectionSize[];
   readonly functions: FunctionSize[];
-  /** Bytes of each data segment, in order. */
+  /** Bytes of each data segment with its header (flags, offset expression, length), in order. */
   readonly dataSegments: number[];
 }
 
