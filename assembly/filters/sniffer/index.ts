@@ -229,20 +229,23 @@ class SnifferRoot extends RootContext {
   records: ProtocolRecords = new ProtocolRecords();
   pending: PendingList = new PendingList();
   pool: ContextPool = new ContextPool();
-  // Data-path copies of the configuration (copyConfig): a callback reads a field of the root
-  // instead of following (and spilling) the reference to `cfg`.
+  // Data-path copies of the configuration, written only by copyConfig (zero, i.e. false, until
+  // the first successful onConfigure): a callback reads a field of the root instead of
+  // following (and spilling) the reference to `cfg`.
   /** cfg is set (onConfigure succeeded at least once). */
-  configured: bool = false;
+  configured: bool;
   /** bypass with allowed_destinations: each connection's destination is checked. */
-  guardDestinations: bool = false;
-  route: bool = false;
-  maxDetect: i32 = 0;
-  maxTls: i32 = 0;
+  guardDestinations: bool;
+  route: bool;
+  maxDetect: i32;
+  maxTls: i32;
   /** keepLimit(cfg, true) and keepLimit(cfg, false). */
-  keepTls: i32 = 0;
-  keepOther: i32 = 0;
+  keepTls: i32;
+  keepOther: i32;
+  /** Ticks seen (onTick) and how many of them a pending connection may wait (startTicks). */
   tickCount: u32 = 0;
   expireTicks: u32 = 0;
+  /** The host logs at debug (refreshLogLevel, at configure and every tick). */
   debug: bool = false;
 
   onConfigure(configuration_size: u32): bool {

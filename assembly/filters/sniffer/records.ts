@@ -14,12 +14,15 @@ import { Verdict } from "./decide";
 /** The layout of one record. Never instantiated: only its field offsets are used. */
 // @ts-ignore: decorator
 @unmanaged export class RecordLayout {
-  protocolPtr: usize = 0;
-  protocolLen: usize = 0;
-  argsPtr: usize = 0;
-  argsLen: usize = 0;
-  metric: i64 = 0;
-  verdict: u32 = 0;
+  /** UTF-8 protocol name: the set_property value. */
+  protocolPtr: usize;
+  protocolLen: usize;
+  /** Encoded set_envoy_filter_state arguments (route's cluster); length 0 = write none. */
+  argsPtr: usize;
+  argsLen: usize;
+  /** connections_total metric id, -1 when defining it failed. */
+  metric: i64;
+  verdict: u32;
 }
 
 export const RECORD_PROTOCOL_PTR: usize = offsetof<RecordLayout>("protocolPtr");
