@@ -251,6 +251,11 @@ export function detectTls(p: usize, len: i32, info: TlsInfo, cap: i32 = TLS_MAX_
   if (state == TlsState.Failed) return Decision.NoMatch;
   if (len < info.needUntil) return Decision.NeedMoreData;
   let pos = info.pos;
+  if (pos == 0 && len >= RECORD_HEADER + HANDSHAKE_HEADER) {
+    // The usual first call: the ClientHello in one record whose headers are all here.
+    const d = firstRecord(p, len, info, cap);
+    if (d != Decision.NeedMoreData || info.pos != 0) return d;
+  }
   while (true) {
     if (info.state == TlsState.Header) {
       if (pos + RECORD_HEADER > len) {
@@ -343,6 +348,38 @@ export function detectTls(p: usize, len: i32, info: TlsInfo, cap: i32 = TLS_MAX_
   return Decision.NeedMoreData;
 }
 
+/**
+ * The state after the first record's header and a whole handshake header in it, when the
+ * ClientHello fits that record exactly (the common case): no per-byte header loop. Leaves
+ * `info.pos` 0 (and decides nothing) for every other shape, which the general loop handles.
+ */
+function firstRecord(p: usize, len: i32, info: TlsInfo, cap: i32): Decision {
+  const version = <i32>be16(p, 1);
+  const rec = <i32>be16(p, 3);
+  if (at(p, 0) != 22 || (version >> 8) != 3 || rec > TLS_MAX_RECORD || rec < HANDSHAKE_HEADER || at(p, 5) != 1) {
+    return Decision.NeedMoreData;
+  }
+  const n = <i32>(be16(p, 7) | (at(p, 6) << 16));
+  if (n < TLS_MIN_HELLO || n > TLS_MAX_CLIENT_HELLO || n > cap || 4 + n != rec) return Decision.NeedMoreData;
+  info.recordVersion = <u32>version;
+  info.records = 1;
+  info.hdrGot = HANDSHAKE_HEADER;
+  info.hdr = (1 << 24) | <u32>n;
+  info.bodyLen = n;
+  info.inPlace = true;
+  info.bodyAt = RECORD_HEADER + HANDSHAKE_HEADER;
+  const recEnd = RECORD_HEADER + rec;
+  info.recEnd = recEnd;
+  info.state = TlsState.Body;
+  info.pos = RECORD_HEADER + HANDSHAKE_HEADER;
+  if (len < recEnd) {
+    info.needUntil = recEnd;
+    return Decision.NeedMoreData;
+  }
+  info.pos = recEnd;
+  return finishHello(p, RECORD_HEADER + HANDSHAKE_HEADER, info);
+}
+
 /** A record reaching past the end of the ClientHello: BoringSSL's excess handshake data. */
 function checkExcess(info: TlsInfo, pos: i32): Decision {
   const left = info.bodyLen - info.bodyGot;
@@ -385,25 +422,20 @@ function partialHeader(p: usize, pos: i32, len: i32, info: TlsInfo): Decision {
 }
 
 /**
- * One bit per extension type, for the duplicate check without sorting or allocating. Every bit
- * set by parseHello is cleared before it returns.
+ * Extension types seen in the ClientHello being parsed: SEEN[type] == stamp. A new stamp per
+ * ClientHello clears the table without touching it; the table is zeroed when the stamp wraps.
  */
-const SEEN = new StaticArray<u32>(2048);
+const SEEN = new StaticArray<u16>(65536);
+let seenStamp: u32 = 0;
 
-@inline function seenTest(t: u32): bool {
-  return (unchecked(SEEN[t >> 5]) & (<u32>1 << (t & 31))) != 0;
-}
-
-@inline function seenFlip(t: u32): void {
-  unchecked(SEEN[t >> 5] = unchecked(SEEN[t >> 5]) ^ (<u32>1 << (t & 31)));
-}
-
-/** Clears the SEEN bits of the extensions in [o, until) (all of them were set). */
-function seenClear(d: usize, o: i32, until: i32): void {
-  while (o < until) {
-    seenFlip(be16(d, o));
-    o += 4 + <i32>be16(d, o + 2);
+@inline function nextStamp(): u32 {
+  let s = seenStamp + 1;
+  if (s > 0xffff) {
+    memory.fill(changetype<usize>(SEEN), 0, 65536 << 1);
+    s = 1;
   }
+  seenStamp = s;
+  return s;
 }
 
 @inline function bad(info: TlsInfo, v: i32): i32 {
@@ -440,7 +472,7 @@ function parseHello(d: usize, o: i32, end: i32, info: TlsInfo): TlsError {
   const extEnd = o + 2 + extLen;
   if (extEnd != end) { bad(info, extLen); return TlsError.ExtensionsLength; }
   o += 2;
-  const first = o;
+  const stamp = nextStamp();
   let sni = -1;
   let sniLen = 0;
   let alpn = -1;
@@ -452,8 +484,9 @@ function parseHello(d: usize, o: i32, end: i32, info: TlsInfo): TlsError {
     const elen = <i32>be16(d, o + 2);
     const body = o + 4;
     if (body + elen > extEnd) { bad(info, o); e = TlsError.Truncated; break; }
-    if (seenTest(type)) { bad(info, <i32>type); e = TlsError.DuplicateExtension; break; }
-    seenFlip(type);
+    const seen = changetype<usize>(SEEN) + (<usize>type << 1);
+    if (<u32>load<u16>(seen) == stamp) { bad(info, <i32>type); e = TlsError.DuplicateExtension; break; }
+    store<u16>(seen, <u16>stamp);
     if (type == EXT_SERVER_NAME) {
       sni = body;
       sniLen = elen;
@@ -463,7 +496,6 @@ function parseHello(d: usize, o: i32, end: i32, info: TlsInfo): TlsError {
     }
     o = body + elen;
   }
-  seenClear(d, first, o);
   if (e != TlsError.None) return e;
   // BoringSSL parses server_name only after the whole ClientHello passed
   // (do_read_client_hello: SSL_parse_client_hello, then extract_sni).
