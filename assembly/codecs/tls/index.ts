@@ -133,6 +133,10 @@ export function tlsErrorText(e: TlsError, v: i32): string {
   }
 }
 
+/**
+ * A connection's ClientHello decoder state and what it found. Fields are in TlsFields order (the
+ * decoder's view of the same object; the layout is checked in __tests__/tls.spec.ts).
+ */
 export class TlsInfo {
   state: TlsState = TlsState.Header;
   error: TlsError = TlsError.None;
@@ -150,54 +154,55 @@ export class TlsInfo {
   bodyLen: i32 = -1;
   /** Body bytes collected (split hellos: copied into scratch). */
   bodyGot: i32 = 0;
-  /** The body is contiguous in the caller's buffer at `bodyAt`; otherwise in `scratch`. */
-  inPlace: bool = false;
   bodyAt: i32 = 0;
-  /** The body of a hello spread over records (reused while ≤ SCRATCH_KEEP bytes). */
-  scratch: ArrayBuffer | null = null;
   recordVersion: u32 = 0;
   legacyVersion: u32 = 0;
   /** host_name: offset in dataPtr(), or -1 when absent. */
   sniOffset: i32 = -1;
   sniLength: i32 = 0;
-  /** The host_name is a host name (printable ASCII, no trailing dot: RFC 6066 §3) we publish. */
-  sniHostName: bool = false;
   /** ALPN ProtocolNameList body (the entries, each a 1-byte length + name) in dataPtr(), or -1. */
   alpnOffset: i32 = -1;
   alpnLength: i32 = 0;
+  /** Do not look again before the buffer reaches this length. */
+  needUntil: i32 = 0;
+  /** The body is contiguous in the caller's buffer at `bodyAt`; otherwise in `scratch`. */
+  inPlace: bool = false;
+  /** The host_name is a host name (printable ASCII, no trailing dot: RFC 6066 §3) we publish. */
+  sniHostName: bool = false;
   /** The whole ClientHello was parsed (false: cut by the cap, the timeout or end of stream). */
   complete: bool = false;
   /** The ClientHello spans more than one record. */
   spansRecords: bool = false;
-  /** Do not look again before the buffer reaches this length. */
-  needUntil: i32 = 0;
+  /** The body of a hello spread over records (reused while ≤ SCRATCH_KEEP bytes). */
+  scratch: ArrayBuffer | null = null;
 
+  /**
+   * Ready for a new connection. Restores what a reader sees (state, error, offsets, lengths,
+   * versions, flags); the decoder's bookkeeping (records, headers, body progress) is set by
+   * detectTls when it starts on byte 0, so a connection pays for it only on the path it takes.
+   */
   reset(): void {
-    this.state = TlsState.Header;
-    this.error = TlsError.None;
-    this.errorValue = 0;
-    this.pos = 0;
-    this.recEnd = 0;
-    this.records = 0;
-    this.emptyRun = 0;
-    this.hdrGot = 0;
-    this.hdr = 0;
-    this.bodyLen = -1;
-    this.bodyGot = 0;
-    this.inPlace = false;
-    this.bodyAt = 0;
+    const t = fieldsOf(this);
+    t.state = TlsState.Header;
+    t.error = TlsError.None;
+    t.pos = 0;
+    t.bodyLen = -1;
+    t.recordVersion = 0;
+    t.legacyVersion = 0;
+    t.sniOffset = -1;
+    t.sniLength = 0;
+    t.alpnOffset = -1;
+    t.alpnLength = 0;
+    t.needUntil = 0;
+    // complete, spansRecords, inPlace, sniHostName: four bools, one store.
+    store<u32>(changetype<usize>(t), 0, offsetof<TlsFields>("inPlace"));
+    if (t.scratch != 0) this.trimScratch();
+  }
+
+  /** Drops a reassembly buffer above SCRATCH_KEEP bytes, so an idle reused state stays small. */
+  private trimScratch(): void {
     const s = this.scratch;
     if (s !== null && s.byteLength > SCRATCH_KEEP) this.scratch = null;
-    this.recordVersion = 0;
-    this.legacyVersion = 0;
-    this.sniOffset = -1;
-    this.sniLength = 0;
-    this.sniHostName = false;
-    this.alpnOffset = -1;
-    this.alpnLength = 0;
-    this.complete = false;
-    this.spansRecords = false;
-    this.needUntil = 0;
   }
 
   /** Where sniOffset / alpnOffset point: the caller's buffer `p`, or the reassembled body. */
@@ -225,19 +230,57 @@ export class TlsInfo {
   }
 }
 
+/**
+ * TlsInfo's fields at the same offsets, as an unmanaged record: the decoder reads and writes a
+ * TlsInfo through this view of its address. AssemblyScript stores a managed reference to the
+ * shadow stack at every field access (and zeroes a frame for them per function); through an
+ * unmanaged view a field is one load or store. `scratch` is an address here and is written only
+ * through TlsInfo, so the collector sees the store.
+ */
+@unmanaged export class TlsFields {
+  state: TlsState;
+  error: TlsError;
+  errorValue: i32;
+  pos: i32;
+  recEnd: i32;
+  records: i32;
+  emptyRun: i32;
+  hdrGot: i32;
+  hdr: u32;
+  bodyLen: i32;
+  bodyGot: i32;
+  bodyAt: i32;
+  recordVersion: u32;
+  legacyVersion: u32;
+  sniOffset: i32;
+  sniLength: i32;
+  alpnOffset: i32;
+  alpnLength: i32;
+  needUntil: i32;
+  inPlace: bool;
+  sniHostName: bool;
+  complete: bool;
+  spansRecords: bool;
+  scratch: usize;
+}
+
+@inline export function fieldsOf(info: TlsInfo): TlsFields {
+  return changetype<TlsFields>(changetype<usize>(info));
+}
+
 const SCRATCH_KEEP: i32 = 2048;
 
-@inline function fail(info: TlsInfo, e: TlsError, v: i32): Decision {
-  info.state = TlsState.Failed;
-  info.error = e;
-  info.errorValue = v;
+@inline function fail(t: TlsFields, e: TlsError, v: i32): Decision {
+  t.state = TlsState.Failed;
+  t.error = e;
+  t.errorValue = v;
   return Decision.NoMatch;
 }
 
 /** Over the cap: TLS, without SNI/ALPN (as when the cap cuts a hello short). */
-@inline function overCap(info: TlsInfo): Decision {
-  info.state = TlsState.Done;
-  info.complete = false;
+@inline function overCap(t: TlsFields): Decision {
+  t.state = TlsState.Done;
+  t.complete = false;
   return Decision.Match;
 }
 
@@ -245,295 +288,400 @@ const SCRATCH_KEEP: i32 = 2048;
  * Feeds the first `len` bytes at `p` (a stable, growing buffer) to the decoder. `cap` bounds the
  * ClientHello body (≤ TLS_MAX_CLIENT_HELLO); a hello above it is TLS without SNI/ALPN.
  */
-export function detectTls(p: usize, len: i32, info: TlsInfo, cap: i32 = TLS_MAX_CLIENT_HELLO): Decision {
-  const state = info.state;
+@inline export function detectTls(p: usize, len: i32, info: TlsInfo, cap: i32 = TLS_MAX_CLIENT_HELLO): Decision {
+  return decode(p, len, fieldsOf(info), cap);
+}
+
+function decode(p: usize, len: i32, t: TlsFields, cap: i32): Decision {
+  const state = t.state;
   if (state == TlsState.Done) return Decision.Match;
   if (state == TlsState.Failed) return Decision.NoMatch;
-  if (len < info.needUntil) return Decision.NeedMoreData;
-  let pos = info.pos;
-  if (pos == 0 && len >= RECORD_HEADER + HANDSHAKE_HEADER) {
-    // The usual first call: the ClientHello in one record whose headers are all here.
-    const d = firstRecord(p, len, info, cap);
-    if (d != Decision.NeedMoreData || info.pos != 0) return d;
+  if (len < t.needUntil) return Decision.NeedMoreData;
+  let pos = t.pos;
+  if (pos == 0) {
+    // The first look at byte 0 (reset() left this bookkeeping to us).
+    if (len >= RECORD_HEADER + HANDSHAKE_HEADER) {
+      // The usual first call: the ClientHello in one record whose headers are all here.
+      const d = firstRecord(p, len, t, cap);
+      if (d != Decision.NeedMoreData || t.pos != 0) return d;
+    }
+    t.errorValue = 0;
+    t.recEnd = 0;
+    t.records = 0;
+    t.emptyRun = 0;
+    t.hdrGot = 0;
+    t.hdr = 0;
+    t.bodyGot = 0;
+    t.bodyAt = 0;
   }
   while (true) {
-    if (info.state == TlsState.Header) {
+    if (t.state == TlsState.Header) {
       if (pos + RECORD_HEADER > len) {
         // Judge what arrived of the header now, so non-TLS bytes are ruled out early.
-        const d = partialHeader(p, pos, len, info);
-        info.pos = pos;
-        info.needUntil = len + 1; // each new header byte can rule the bytes out
+        const d = partialHeader(p, pos, len, t);
+        t.pos = pos;
+        t.needUntil = len + 1; // each new header byte can rule the bytes out
         return d;
       }
       const type = <i32>at(p, pos);
-      if (type != 22) return fail(info, TlsError.RecordType, type);
+      if (type != 22) return fail(t, TlsError.RecordType, type);
       const version = <i32>be16(p, pos + 1);
-      if ((version >> 8) != 3) return fail(info, TlsError.RecordVersion, version);
+      if ((version >> 8) != 3) return fail(t, TlsError.RecordVersion, version);
       const rec = <i32>be16(p, pos + 3);
-      if (rec > TLS_MAX_RECORD) return fail(info, TlsError.RecordLength, rec);
-      if (info.records == 0) info.recordVersion = <u32>version;
-      info.records++;
-      if (info.records > TLS_MAX_HELLO_RECORDS) return overCap(info);
+      if (rec > TLS_MAX_RECORD) return fail(t, TlsError.RecordLength, rec);
+      if (t.records == 0) t.recordVersion = <u32>version;
+      t.records++;
+      if (t.records > TLS_MAX_HELLO_RECORDS) return overCap(t);
       if (rec == 0) {
-        info.emptyRun++;
-        if (info.emptyRun > TLS_MAX_EMPTY_RECORDS) return fail(info, TlsError.EmptyRecords, info.emptyRun);
+        t.emptyRun++;
+        if (t.emptyRun > TLS_MAX_EMPTY_RECORDS) return fail(t, TlsError.EmptyRecords, t.emptyRun);
       } else {
-        info.emptyRun = 0;
+        t.emptyRun = 0;
       }
-      if (info.records > 1 && (info.hdrGot > 0 || info.bodyGot > 0)) info.spansRecords = true;
+      if (t.records > 1 && (t.hdrGot > 0 || t.bodyGot > 0)) t.spansRecords = true;
       pos += RECORD_HEADER;
-      info.recEnd = pos + rec;
-      info.state = TlsState.Body;
-      if (info.bodyLen >= 0) {
-        const d = checkExcess(info, pos);
+      t.recEnd = pos + rec;
+      t.state = TlsState.Body;
+      if (t.bodyLen >= 0) {
+        const d = checkExcess(t, pos);
         if (d != Decision.NeedMoreData) return d;
       }
       continue;
     }
     // TlsState.Body
-    const recEnd = info.recEnd;
-    if (info.hdrGot < HANDSHAKE_HEADER) {
-      while (info.hdrGot < HANDSHAKE_HEADER && pos < recEnd && pos < len) {
+    const recEnd = t.recEnd;
+    if (t.hdrGot < HANDSHAKE_HEADER) {
+      while (t.hdrGot < HANDSHAKE_HEADER && pos < recEnd && pos < len) {
         const b = at(p, pos);
-        if (info.hdrGot == 0 && b != 1) return fail(info, TlsError.HandshakeType, <i32>b);
-        info.hdr = (info.hdr << 8) | b;
-        info.hdrGot++;
+        if (t.hdrGot == 0 && b != 1) return fail(t, TlsError.HandshakeType, <i32>b);
+        t.hdr = (t.hdr << 8) | b;
+        t.hdrGot++;
         pos++;
       }
-      if (info.hdrGot == HANDSHAKE_HEADER) {
-        const n = <i32>(info.hdr & 0xffffff);
-        if (n < TLS_MIN_HELLO || n > TLS_MAX_CLIENT_HELLO) return fail(info, TlsError.HelloLength, n);
-        info.bodyLen = n;
-        if (n > cap) return overCap(info);
-        const d = checkExcess(info, pos);
+      if (t.hdrGot == HANDSHAKE_HEADER) {
+        const n = <i32>(t.hdr & 0xffffff);
+        if (n < TLS_MIN_HELLO || n > TLS_MAX_CLIENT_HELLO) return fail(t, TlsError.HelloLength, n);
+        t.bodyLen = n;
+        if (n > cap) return overCap(t);
+        const d = checkExcess(t, pos);
         if (d != Decision.NeedMoreData) return d;
-        if (!info.spansRecords && pos + n == recEnd) {
-          info.inPlace = true;
-          info.bodyAt = pos;
+        if (!t.spansRecords && pos + n == recEnd) {
+          t.inPlace = true;
+          t.bodyAt = pos;
         }
       }
     }
-    if (info.bodyLen >= 0) {
-      if (info.inPlace) {
+    if (t.bodyLen >= 0) {
+      if (t.inPlace) {
         if (len < recEnd) {
-          info.pos = pos;
-          info.needUntil = recEnd;
+          t.pos = pos;
+          t.needUntil = recEnd;
           return Decision.NeedMoreData;
         }
-        info.pos = recEnd;
-        return finishHello(p, info.bodyAt, info);
+        t.pos = recEnd;
+        return finishHello(p, t.bodyAt, t);
       }
       // Split hello: copy what arrived of this record's share of the body.
       const until = len < recEnd ? len : recEnd;
       if (until > pos) {
-        const s = scratchFor(info);
-        memory.copy(changetype<usize>(s) + <usize>info.bodyGot, p + <usize>pos, <usize>(until - pos));
-        info.bodyGot += until - pos;
+        const s = scratchFor(t);
+        memory.copy(s + <usize>t.bodyGot, p + <usize>pos, <usize>(until - pos));
+        t.bodyGot += until - pos;
         pos = until;
       }
-      if (info.bodyGot == info.bodyLen) {
-        info.spansRecords = true;
-        info.pos = pos;
-        return finishHello(changetype<usize>(info.scratch), 0, info);
+      if (t.bodyGot == t.bodyLen) {
+        t.spansRecords = true;
+        t.pos = pos;
+        return finishHello(t.scratch, 0, t);
       }
     }
     if (pos < recEnd) {
       // The record is not all here yet.
-      info.pos = pos;
-      info.needUntil = pos + 1;
+      t.pos = pos;
+      t.needUntil = pos + 1;
       return Decision.NeedMoreData;
     }
-    info.state = TlsState.Header;
+    t.state = TlsState.Header;
   }
   return Decision.NeedMoreData;
 }
 
 /**
- * The state after the first record's header and a whole handshake header in it, when the
- * ClientHello fits that record exactly (the common case): no per-byte header loop. Leaves
- * `info.pos` 0 (and decides nothing) for every other shape, which the general loop handles.
+ * The first record's header and a whole handshake header in it, when the ClientHello fits that
+ * record exactly (the common case): every field the general loop would set, set at once. Leaves
+ * `pos` 0 (and decides nothing) for every other shape, which the general loop handles.
  */
-function firstRecord(p: usize, len: i32, info: TlsInfo, cap: i32): Decision {
+function firstRecord(p: usize, len: i32, t: TlsFields, cap: i32): Decision {
   const version = <i32>be16(p, 1);
   const rec = <i32>be16(p, 3);
   if (at(p, 0) != 22 || (version >> 8) != 3 || rec > TLS_MAX_RECORD || rec < HANDSHAKE_HEADER || at(p, 5) != 1) {
     return Decision.NeedMoreData;
   }
   const n = <i32>(be16(p, 7) | (at(p, 6) << 16));
-  if (n < TLS_MIN_HELLO || n > TLS_MAX_CLIENT_HELLO || n > cap || 4 + n != rec) return Decision.NeedMoreData;
-  info.recordVersion = <u32>version;
-  info.records = 1;
-  info.hdrGot = HANDSHAKE_HEADER;
-  info.hdr = (1 << 24) | <u32>n;
-  info.bodyLen = n;
-  info.inPlace = true;
-  info.bodyAt = RECORD_HEADER + HANDSHAKE_HEADER;
+  if (n < TLS_MIN_HELLO || n > TLS_MAX_CLIENT_HELLO || n > cap || HANDSHAKE_HEADER + n != rec) return Decision.NeedMoreData;
+  const body = RECORD_HEADER + HANDSHAKE_HEADER;
   const recEnd = RECORD_HEADER + rec;
-  info.recEnd = recEnd;
-  info.state = TlsState.Body;
-  info.pos = RECORD_HEADER + HANDSHAKE_HEADER;
-  if (len < recEnd) {
-    info.needUntil = recEnd;
-    return Decision.NeedMoreData;
+  t.recordVersion = <u32>version;
+  t.bodyLen = n;
+  t.inPlace = true;
+  if (len >= recEnd) {
+    // Decided in this call: the record and header bookkeeping is never read again.
+    t.pos = recEnd;
+    return finishHello(p, body, t);
   }
-  info.pos = recEnd;
-  return finishHello(p, RECORD_HEADER + HANDSHAKE_HEADER, info);
-}
-
-/** A record reaching past the end of the ClientHello: BoringSSL's excess handshake data. */
-function checkExcess(info: TlsInfo, pos: i32): Decision {
-  const left = info.bodyLen - info.bodyGot;
-  const inRecord = info.recEnd - pos;
-  if (inRecord > left) return fail(info, TlsError.ExcessData, inRecord - left);
+  t.records = 1;
+  t.emptyRun = 0;
+  t.hdrGot = HANDSHAKE_HEADER;
+  t.hdr = (1 << 24) | <u32>n;
+  t.bodyGot = 0;
+  t.bodyAt = body;
+  t.recEnd = recEnd;
+  t.state = TlsState.Body;
+  t.pos = body;
+  t.needUntil = recEnd;
   return Decision.NeedMoreData;
 }
 
-function scratchFor(info: TlsInfo): ArrayBuffer {
+/** A record reaching past the end of the ClientHello: BoringSSL's excess handshake data. */
+function checkExcess(t: TlsFields, pos: i32): Decision {
+  const left = t.bodyLen - t.bodyGot;
+  const inRecord = t.recEnd - pos;
+  if (inRecord > left) return fail(t, TlsError.ExcessData, inRecord - left);
+  return Decision.NeedMoreData;
+}
+
+/** The reassembly buffer, grown to the body length (stored through TlsInfo for the collector). */
+function scratchFor(t: TlsFields): usize {
+  const info = changetype<TlsInfo>(changetype<usize>(t));
   let s = info.scratch;
-  if (s === null || s.byteLength < info.bodyLen) {
-    const next = new ArrayBuffer(info.bodyLen);
-    if (s !== null && info.bodyGot > 0) {
-      memory.copy(changetype<usize>(next), changetype<usize>(s), <usize>info.bodyGot);
+  if (s === null || s.byteLength < t.bodyLen) {
+    const next = new ArrayBuffer(t.bodyLen);
+    if (s !== null && t.bodyGot > 0) {
+      memory.copy(changetype<usize>(next), changetype<usize>(s), <usize>t.bodyGot);
     }
     info.scratch = next;
     s = next;
   }
-  return s;
+  return changetype<usize>(s);
 }
 
 /** The bytes of a record header that arrived so far (pos + avail < pos + 5). */
-function partialHeader(p: usize, pos: i32, len: i32, info: TlsInfo): Decision {
+function partialHeader(p: usize, pos: i32, len: i32, t: TlsFields): Decision {
   const n = len - pos;
   if (n >= 1) {
     const type = <i32>at(p, pos);
-    if (type != 22) return fail(info, TlsError.RecordType, type);
+    if (type != 22) return fail(t, TlsError.RecordType, type);
   }
-  if (n >= 2 && at(p, pos + 1) != 3) return fail(info, TlsError.RecordVersion, <i32>(at(p, pos + 1) << 8));
-  if (n >= 4 && at(p, pos + 3) > 0x40) return fail(info, TlsError.RecordLength, <i32>(at(p, pos + 3) << 8));
+  if (n >= 2 && at(p, pos + 1) != 3) return fail(t, TlsError.RecordVersion, <i32>(at(p, pos + 1) << 8));
+  if (n >= 4 && at(p, pos + 3) > 0x40) return fail(t, TlsError.RecordLength, <i32>(at(p, pos + 3) << 8));
   return Decision.NeedMoreData;
 }
 
-@inline function finishHello(d: usize, o: i32, info: TlsInfo): Decision {
-  const e = parseHello(d, o, o + info.bodyLen, info);
-  if (e != TlsError.None) return fail(info, e, info.errorValue);
-  info.state = TlsState.Done;
-  info.complete = true;
+@inline function finishHello(d: usize, o: i32, t: TlsFields): Decision {
+  const e = parseHello(d, o, o + t.bodyLen, t);
+  if (e != TlsError.None) {
+    t.state = TlsState.Failed;
+    t.error = e;
+    return Decision.NoMatch;
+  }
+  t.state = TlsState.Done;
+  t.complete = true;
   return Decision.Match;
 }
 
 /**
- * Extension types seen in the ClientHello being parsed: SEEN[type] == stamp. A new stamp per
- * ClientHello clears the table without touching it; the table is zeroed when the stamp wraps.
+ * Extension types ≥ 64 seen in the ClientHello being parsed: HIGH_SEEN[type] == highStamp (types
+ * below 64, the registered ones every client sends, are a bit mask in parseHello). A new stamp
+ * per ClientHello that has such an extension clears the table without touching it; the table is
+ * zeroed when the stamp wraps.
  */
-const SEEN = new StaticArray<u16>(65536);
-let seenStamp: u32 = 0;
+const HIGH_SEEN = new StaticArray<u16>(65536);
+let highStamp: u32 = 0;
 
-@inline function nextStamp(): u32 {
-  let s = seenStamp + 1;
+@inline function nextHighStamp(): u32 {
+  let s = highStamp + 1;
   if (s > 0xffff) {
-    memory.fill(changetype<usize>(SEEN), 0, 65536 << 1);
+    memory.fill(changetype<usize>(HIGH_SEEN), 0, 65536 << 1);
     s = 1;
   }
-  seenStamp = s;
+  highStamp = s;
   return s;
 }
 
-@inline function bad(info: TlsInfo, v: i32): i32 {
-  info.errorValue = v;
-  return v;
+@inline function bad(t: TlsFields, v: i32): void {
+  t.errorValue = v;
 }
 
 /** Parses the ClientHello body [o, end) in `d`; every read is bounds-checked against `end`. */
-function parseHello(d: usize, o: i32, end: i32, info: TlsInfo): TlsError {
+function parseHello(d: usize, o: i32, end: i32, t: TlsFields): TlsError {
   const version = <i32>be16(d, o);
-  info.legacyVersion = <u32>version;
-  if ((version >> 8) != 3 || (version & 0xff) > 4) { bad(info, version); return TlsError.LegacyVersion; }
+  t.legacyVersion = <u32>version;
+  if ((version >> 8) != 3 || (version & 0xff) > 4) { bad(t, version); return TlsError.LegacyVersion; }
   o += 2 + 32;
   const sid = <i32>at(d, o); // o + 1 ≤ end: the body is at least TLS_MIN_HELLO bytes
-  if (sid > 32) { bad(info, sid); return TlsError.SessionId; }
+  if (sid > 32) { bad(t, sid); return TlsError.SessionId; }
   o += 1 + sid;
-  if (o + 2 > end) { bad(info, o); return TlsError.Truncated; }
+  if (o + 2 > end) { bad(t, o); return TlsError.Truncated; }
   const cs = <i32>be16(d, o);
-  if (cs < 2 || (cs & 1) != 0) { bad(info, cs); return TlsError.CipherSuites; }
+  if (cs < 2 || (cs & 1) != 0) { bad(t, cs); return TlsError.CipherSuites; }
   o += 2 + cs;
-  if (o + 1 > end) { bad(info, o); return TlsError.Truncated; }
+  if (o + 1 > end) { bad(t, o); return TlsError.Truncated; }
   const comp = <i32>at(d, o);
-  if (comp < 1) { bad(info, comp); return TlsError.Compression; }
-  if (o + 1 + comp > end) { bad(info, o); return TlsError.Truncated; }
-  let hasNull = false;
-  for (let i = o + 1; i < o + 1 + comp; i++) {
-    if (at(d, i) == 0) { hasNull = true; break; }
-  }
-  if (!hasNull) { bad(info, comp); return TlsError.NoNullCompression; }
+  if (comp < 1) { bad(t, comp); return TlsError.Compression; }
+  if (o + 1 + comp > end) { bad(t, o); return TlsError.Truncated; }
+  // Null (0) is the only method clients offer today, usually alone.
+  if (at(d, o + 1) != 0 && !offersNull(d, o + 2, o + 1 + comp)) { bad(t, comp); return TlsError.NoNullCompression; }
   o += 1 + comp;
   if (o == end) return TlsError.None; // no extensions (SSL 3.0 / early TLS 1.0 clients)
-  if (o + 2 > end) { bad(info, o); return TlsError.Truncated; }
+  if (o + 2 > end) { bad(t, o); return TlsError.Truncated; }
   const extLen = <i32>be16(d, o);
   const extEnd = o + 2 + extLen;
-  if (extEnd != end) { bad(info, extLen); return TlsError.ExtensionsLength; }
+  if (extEnd != end) { bad(t, extLen); return TlsError.ExtensionsLength; }
   o += 2;
-  const stamp = nextStamp();
+  const first = o;
+  // Types below 64 (the registered ones every client sends) go in a bit mask and are counted:
+  // a repeat shows as fewer bits than extensions, checked once after the loop, and found by
+  // firstRepeat. Types ≥ 64 are checked as they come against HIGH_SEEN.
+  let low: u64 = 0;
+  let lowCount = 0;
+  let stamp: u32 = 0; // HIGH_SEEN stamp, taken at the first type ≥ 64
   let sni = -1;
-  let sniLen = 0;
+  let sniEnd = 0;
   let alpn = -1;
-  let alpnLen = 0;
-  let e = TlsError.None;
+  let alpnEnd = 0;
   while (o < extEnd) {
-    if (o + 4 > extEnd) { bad(info, o); e = TlsError.Truncated; break; }
-    const type = be16(d, o);
-    const elen = <i32>be16(d, o + 2);
+    if (o + 4 > extEnd) return truncated(d, first, o, low, lowCount, t);
+    // The extension header as one little-endian word: type bytes in bits 0..15, length bytes
+    // in bits 16..31 (each pair big-endian on the wire).
+    const w = load<u32>(d + <usize>o);
     const body = o + 4;
-    if (body + elen > extEnd) { bad(info, o); e = TlsError.Truncated; break; }
-    const seen = changetype<usize>(SEEN) + (<usize>type << 1);
-    if (<u32>load<u16>(seen) == stamp) { bad(info, <i32>type); e = TlsError.DuplicateExtension; break; }
-    store<u16>(seen, <u16>stamp);
-    if (type == EXT_SERVER_NAME) {
-      sni = body;
-      sniLen = elen;
-    } else if (type == EXT_ALPN) {
-      alpn = body;
-      alpnLen = elen;
+    const next = body + <i32>(((w >> 8) & 0xff00) | (w >> 24));
+    if (next > extEnd) return truncated(d, first, o, low, lowCount, t);
+    if ((w & 0xc0ff) == 0) {
+      // type < 64: its low byte (bits 8..13) is the bit.
+      low |= <u64>1 << <u64>((w >> 8) & 0x3f);
+      lowCount++;
+      const wireType = w & 0xffff;
+      if (wireType == swap16(EXT_SERVER_NAME)) {
+        sni = body;
+        sniEnd = next;
+      } else if (wireType == swap16(EXT_ALPN)) {
+        alpn = body;
+        alpnEnd = next;
+      }
+    } else {
+      const type = swap16(w & 0xffff);
+      if (stamp == 0) stamp = nextHighStamp();
+      const seen = changetype<usize>(HIGH_SEEN) + (<usize>type << 1);
+      if (<u32>load<u16>(seen) == stamp) {
+        // A repeat of a lower type earlier in the list is the first error.
+        bad(t, popcnt(low) != <u64>lowCount ? firstRepeat(d, first, o) : <i32>type);
+        return TlsError.DuplicateExtension;
+      }
+      store<u16>(seen, <u16>stamp);
     }
-    o = body + elen;
+    o = next;
   }
-  if (e != TlsError.None) return e;
+  if (popcnt(low) != <u64>lowCount) { bad(t, firstRepeat(d, first, extEnd)); return TlsError.DuplicateExtension; }
   // BoringSSL parses server_name only after the whole ClientHello passed
   // (do_read_client_hello: SSL_parse_client_hello, then extract_sni).
   if (sni >= 0) {
-    e = parseServerName(d, sni, sni + sniLen, info);
+    const e = parseServerName(d, sni, sniEnd, t);
     if (e != TlsError.None) return e;
   }
-  if (alpn >= 0) parseAlpn(d, alpn, alpn + alpnLen, info);
+  if (alpn >= 0) parseAlpn(d, alpn, alpnEnd, t);
   return TlsError.None;
+}
+
+/** A 16-bit value with its two bytes swapped (a big-endian field read little-endian, and back). */
+@inline function swap16(v: u32): u32 {
+  return ((v & 0xff) << 8) | (v >> 8);
+}
+
+/** A truncated extension at `o`, unless a type below 64 repeated before it (the earlier error). */
+function truncated(d: usize, first: i32, o: i32, low: u64, lowCount: i32, t: TlsFields): TlsError {
+  if (popcnt(low) != <u64>lowCount) { bad(t, firstRepeat(d, first, o)); return TlsError.DuplicateExtension; }
+  bad(t, o);
+  return TlsError.Truncated;
+}
+
+/** The first type below 64 that repeats among the (well-formed) extensions in [o, end). */
+function firstRepeat(d: usize, o: i32, end: i32): i32 {
+  let seen: u64 = 0;
+  while (o < end) {
+    const type = be16(d, o);
+    if (type < 64) {
+      const bit = <u64>1 << <u64>type;
+      if ((seen & bit) != 0) return <i32>type;
+      seen |= bit;
+    }
+    o += 4 + <i32>be16(d, o + 2);
+  }
+  return -1;
+}
+
+function offersNull(d: usize, o: i32, end: i32): bool {
+  for (let i = o; i < end; i++) if (at(d, i) == 0) return true;
+  return false;
 }
 
 /** BoringSSL extract_sni: exactly one entry, host_name, 1..255 bytes, no NUL. */
-function parseServerName(d: usize, o: i32, end: i32, info: TlsInfo): TlsError {
-  if (o + 2 > end) { bad(info, end - o); return TlsError.ServerNameList; }
+@inline function parseServerName(d: usize, o: i32, end: i32, t: TlsFields): TlsError {
+  if (o + 2 > end) { bad(t, end - o); return TlsError.ServerNameList; }
   const listLen = <i32>be16(d, o);
   // name_type(1) + length(2) + name, and nothing after it in the list or the extension.
-  if (o + 2 + listLen != end || listLen < 3) { bad(info, listLen); return TlsError.ServerNameList; }
+  if (o + 2 + listLen != end || listLen < 3) { bad(t, listLen); return TlsError.ServerNameList; }
   const type = <i32>at(d, o + 2);
   const n = <i32>be16(d, o + 3);
-  if (3 + n != listLen) { bad(info, listLen); return TlsError.ServerNameList; }
-  if (type != 0) { bad(info, type); return TlsError.ServerNameType; }
-  if (n < 1 || n > TLS_MAX_HOST_NAME) { bad(info, n); return TlsError.HostNameLength; }
+  if (3 + n != listLen) { bad(t, listLen); return TlsError.ServerNameList; }
+  if (type != 0) { bad(t, type); return TlsError.ServerNameType; }
+  if (n < 1 || n > TLS_MAX_HOST_NAME) { bad(t, n); return TlsError.HostNameLength; }
   const name = o + 5;
   let hostName = true;
-  for (let i = 0; i < n; i++) {
-    const b = at(d, name + i);
-    if (b == 0) { bad(info, i); return TlsError.HostNameNul; }
-    if (b < 0x21 || b > 0x7e) hostName = false;
+  if (!allGraphic(d + <usize>name, n)) {
+    // Rare: find the NUL (an error) or settle for "not a host name".
+    for (let i = 0; i < n; i++) {
+      const b = at(d, name + i);
+      if (b == 0) { bad(t, i); return TlsError.HostNameNul; }
+      if (b < 0x21 || b > 0x7e) hostName = false;
+    }
   }
   if (at(d, name + n - 1) == 0x2e) hostName = false; // trailing dot
-  info.sniOffset = name;
-  info.sniLength = n;
-  info.sniHostName = hostName;
+  t.sniOffset = name;
+  t.sniLength = n;
+  t.sniHostName = hostName;
   return TlsError.None;
 }
 
+// Eight bytes at a time (SWAR, "Bit Twiddling Hacks", Anderson: hasless / hasmore): a word has a
+// byte below n (n ≤ 128) iff (v - n·ONES) & ~v & HIGHS ≠ 0, and a byte above n (n ≤ 127) iff
+// ((v + (127 - n)·ONES) | v) & HIGHS ≠ 0. Both tests are exact about whether such a byte exists.
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+
+/** Bits at HIGHS where a byte of `v` is below 0x21 or above 0x7e (0 = all printable ASCII). */
+@inline function notGraphic(v: u64): u64 {
+  return (((v - ONES * 0x21) & ~v) | (v + ONES) | v) & HIGHS;
+}
+
+/**
+ * Every one of the `n` (≥ 1) bytes at `a` is printable ASCII (0x21..0x7e). A name shorter than
+ * eight bytes is read as the word ending at its last byte, the bytes before it replaced by 'a':
+ * the name sits at least 8 bytes into the ClientHello, so that word is inside the buffer.
+ */
+@inline function allGraphic(a: usize, n: i32): bool {
+  const last = load<u64>(a + <usize>n - 8);
+  if (n < 8) {
+    const keep = u64.MAX_VALUE << (<u64>(8 - n) << 3);
+    return notGraphic((last & keep) | (0x6161616161616161 & ~keep)) == 0;
+  }
+  let bad = notGraphic(last);
+  for (let i = 0; i + 8 < n; i += 8) bad |= notGraphic(load<u64>(a + <usize>i));
+  return bad == 0;
+}
+
 /** Envoy's Filter::onALPN: a u16 list ≥ 2 bytes ending the extension, entries 1..255 bytes. */
-function parseAlpn(d: usize, o: i32, end: i32, info: TlsInfo): void {
+@inline function parseAlpn(d: usize, o: i32, end: i32, t: TlsFields): void {
   if (o + 2 > end) return;
   const listLen = <i32>be16(d, o);
   const listEnd = o + 2 + listLen;
@@ -544,8 +692,8 @@ function parseAlpn(d: usize, o: i32, end: i32, info: TlsInfo): void {
     if (n == 0 || i + 1 + n > listEnd) return;
     i += 1 + n;
   }
-  info.alpnOffset = o + 2;
-  info.alpnLength = listLen;
+  t.alpnOffset = o + 2;
+  t.alpnLength = listLen;
 }
 
 // ALPN publication. The list is joined with ',' (the common case: `h2,http/1.1`). A name with

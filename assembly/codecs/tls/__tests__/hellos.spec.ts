@@ -2,7 +2,7 @@
 // size bounds, and the SNI / ALPN publication rules. Every case is fed whole, split at every
 // byte boundary (two calls on the growing buffer), and one byte per call.
 import {
-  detectTls, TlsInfo, TlsError, TlsState, tlsErrorText, tlsStateName, alpnTextLength, writeAlpnText,
+  detectTls, TlsInfo, TlsFields, TlsError, TlsState, tlsErrorText, tlsStateName, alpnTextLength, writeAlpnText,
   lowerAscii, TLS_MAX_CLIENT_HELLO,
 } from "../index";
 import { Decision } from "../../detect/result";
@@ -302,3 +302,139 @@ describe("tls ClientHello rules (BoringSSL / tls_inspector)", () => {
     expect(latin1(ptr(b), 0, b.length)).toBe("api.example-1.com");
   });
 });
+
+/** Everything a reader of a TlsInfo sees after a decision, as text. */
+function outcome(info: TlsInfo, d: Decision, p: usize): string {
+  let s = (<i32>d).toString() + " state=" + tlsStateName(info.state) + " " + tlsErrorText(info.error, info.errorValue) +
+    " complete=" + (info.complete ? "1" : "0") + " spans=" + (info.spansRecords ? "1" : "0") +
+    " plausible=" + (info.plausible ? "1" : "0") + " versions=" + info.recordVersion.toString() + "," +
+    info.legacyVersion.toString() + " needUntil=" + info.needUntil.toString();
+  if (d == Decision.Match && info.complete) {
+    const q = info.dataPtr(p);
+    s += " sni=" + (info.sniOffset < 0 ? "-" : latin1(q, info.sniOffset, info.sniLength) + (info.sniHostName ? "" : " (not a host name)"));
+    const a = alpnText(q, info);
+    s += " alpn=" + (a === null ? "-" : a);
+  }
+  return s;
+}
+
+describe("tls decoder state", () => {
+  it("TlsFields has TlsInfo's layout (the decoder reads and writes a TlsInfo through it)", () => {
+    expect(offsetof<TlsFields>()).toBe(offsetof<TlsInfo>());
+    expect(offsetof<TlsFields>("state")).toBe(offsetof<TlsInfo>("state"));
+    expect(offsetof<TlsFields>("error")).toBe(offsetof<TlsInfo>("error"));
+    expect(offsetof<TlsFields>("errorValue")).toBe(offsetof<TlsInfo>("errorValue"));
+    expect(offsetof<TlsFields>("pos")).toBe(offsetof<TlsInfo>("pos"));
+    expect(offsetof<TlsFields>("recEnd")).toBe(offsetof<TlsInfo>("recEnd"));
+    expect(offsetof<TlsFields>("records")).toBe(offsetof<TlsInfo>("records"));
+    expect(offsetof<TlsFields>("emptyRun")).toBe(offsetof<TlsInfo>("emptyRun"));
+    expect(offsetof<TlsFields>("hdrGot")).toBe(offsetof<TlsInfo>("hdrGot"));
+    expect(offsetof<TlsFields>("hdr")).toBe(offsetof<TlsInfo>("hdr"));
+    expect(offsetof<TlsFields>("bodyLen")).toBe(offsetof<TlsInfo>("bodyLen"));
+    expect(offsetof<TlsFields>("bodyGot")).toBe(offsetof<TlsInfo>("bodyGot"));
+    expect(offsetof<TlsFields>("bodyAt")).toBe(offsetof<TlsInfo>("bodyAt"));
+    expect(offsetof<TlsFields>("recordVersion")).toBe(offsetof<TlsInfo>("recordVersion"));
+    expect(offsetof<TlsFields>("legacyVersion")).toBe(offsetof<TlsInfo>("legacyVersion"));
+    expect(offsetof<TlsFields>("sniOffset")).toBe(offsetof<TlsInfo>("sniOffset"));
+    expect(offsetof<TlsFields>("sniLength")).toBe(offsetof<TlsInfo>("sniLength"));
+    expect(offsetof<TlsFields>("alpnOffset")).toBe(offsetof<TlsInfo>("alpnOffset"));
+    expect(offsetof<TlsFields>("alpnLength")).toBe(offsetof<TlsInfo>("alpnLength"));
+    expect(offsetof<TlsFields>("needUntil")).toBe(offsetof<TlsInfo>("needUntil"));
+    expect(offsetof<TlsFields>("inPlace")).toBe(offsetof<TlsInfo>("inPlace"));
+    expect(offsetof<TlsFields>("sniHostName")).toBe(offsetof<TlsInfo>("sniHostName"));
+    expect(offsetof<TlsFields>("complete")).toBe(offsetof<TlsInfo>("complete"));
+    expect(offsetof<TlsFields>("spansRecords")).toBe(offsetof<TlsInfo>("spansRecords"));
+    expect(offsetof<TlsFields>("scratch")).toBe(offsetof<TlsInfo>("scratch"));
+    // reset() clears the four flags with one 4-byte store.
+    expect(offsetof<TlsInfo>("sniHostName")).toBe(offsetof<TlsInfo>("inPlace") + 1);
+    expect(offsetof<TlsInfo>("complete")).toBe(offsetof<TlsInfo>("inPlace") + 2);
+    expect(offsetof<TlsInfo>("spansRecords")).toBe(offsetof<TlsInfo>("inPlace") + 3);
+  });
+
+  it("after reset, decides every case as a fresh state does, whatever the previous connection was", () => {
+    const all = cases();
+    const info = new TlsInfo();
+    for (let j = 0; j < all.length; j++) {
+      const c = all[j];
+      const fresh = new TlsInfo();
+      const want = outcome(fresh, detectTls(ptr(c.input), c.input.length, fresh), ptr(c.input));
+      for (let i = 0; i < all.length; i++) {
+        const before = all[i];
+        info.reset();
+        // The previous connection: whole, or cut after its first 7 bytes (left mid-way).
+        const cut = (j & 1) == 0 ? before.input.length : min(7, before.input.length);
+        detectTls(ptr(before.input), cut, info);
+        info.reset();
+        const got = outcome(info, detectTls(ptr(c.input), c.input.length, info), ptr(c.input));
+        expect(got).toBe(want, before.name + " then " + c.name);
+      }
+    }
+  });
+
+  it("judges a host name of every length with a byte of each class at every position", () => {
+    // Bytes and what one of them does to the name: 0 = NUL (error), 1 = not a host name, 2 = fine.
+    const probes: u8[] = [0x00, 0x01, 0x20, 0x21, 0x2d, 0x41, 0x5a, 0x7e, 0x7f, 0x80, 0xff];
+    const effect: i32[] = [0, 1, 1, 2, 2, 2, 2, 2, 1, 1, 1];
+    for (let n = 1; n <= 40; n++) {
+      for (let at = 0; at < n; at++) {
+        for (let k = 0; k < probes.length; k++) {
+          const name = new Array<u8>(n).fill(0x61);
+          name[at] = probes[k];
+          const list = bytes().u8(0).be16(n);
+          for (let i = 0; i < n; i++) list.u8(name[i]);
+          const b = wire(body(ext(0, bytes().be16(list.length).raw(list.build()))).build());
+          const info = new TlsInfo();
+          const d = detectTls(ptr(b), b.length, info);
+          const label = "length " + n.toString() + ", byte " + probes[k].toString() + " at " + at.toString();
+          if (effect[k] == 0) {
+            expect<i32>(d).toBe(Decision.NoMatch, label);
+            expect<i32>(info.error).toBe(TlsError.HostNameNul, label);
+            expect(info.errorValue).toBe(at, label);
+          } else {
+            expect<i32>(d).toBe(Decision.Match, label);
+            expect(info.sniLength).toBe(n, label);
+            expect(info.sniHostName).toBe(effect[k] == 2, label);
+          }
+        }
+      }
+      // A trailing dot (a name of dots alone too) is never a host name.
+      const dotted = wire(body(host("a".repeat(n - 1) + ".")).build());
+      const info = new TlsInfo();
+      expect<i32>(detectTls(ptr(dotted), dotted.length, info)).toBe(Decision.Match);
+      expect(info.sniHostName).toBe(false, "length " + n.toString() + " ending in a dot");
+    }
+  });
+
+  it("names the first repeated extension type, below and above 64, before a later malformed extension", () => {
+    const t = (exts: Bytes, error: TlsError, value: i32): void => {
+      const b = wire(body(exts).build());
+      const info = new TlsInfo();
+      expect<i32>(detectTls(ptr(b), b.length, info)).toBe(Decision.NoMatch);
+      const label = tlsErrorText(info.error, info.errorValue);
+      expect<i32>(info.error).toBe(error, label);
+      expect(info.errorValue).toBe(value, label);
+    };
+    const e = (type: u32): Bytes => ext(type, bytes());
+    const D = TlsError.DuplicateExtension;
+    t(cat(cat(e(10), e(0x4469)), cat(e(10), e(0x4469))), D, 10);
+    t(cat(cat(e(10), e(0x4469)), cat(e(0x4469), e(10))), D, 0x4469);
+    t(cat(cat(e(63), e(11)), e(63)), D, 63);
+    t(cat(cat(e(64), e(11)), e(64)), D, 64);
+    t(cat(cat(e(0xff01), e(0xfe0d)), cat(e(0xfe0d), e(0xff01))), D, 0xfe0d);
+    // A repeat below 64 is the first error even when a later extension is truncated...
+    const truncated = cat(cat(e(11), e(11)), bytes().be16(12).be16(40).u8(0));
+    t(truncated, D, 11);
+    // ...and a truncated extension before any repeat is reported as truncated.
+    const early = body(cat(e(11), bytes().be16(12).be16(40).u8(0))).build();
+    const b = wire(early);
+    const info = new TlsInfo();
+    expect<i32>(detectTls(ptr(b), b.length, info)).toBe(Decision.NoMatch);
+    expect<i32>(info.error).toBe(TlsError.Truncated);
+    // The same types once each, and 0 and 63 next to 64 and 0xffff: no repeat.
+    const ok = wire(body(cat(cat(cat(e(63), e(64)), cat(e(0xffff), e(1))), cat(host("a.test"), e(0x41)))).build());
+    const fine = new TlsInfo();
+    expect<i32>(detectTls(ptr(ok), ok.length, fine)).toBe(Decision.Match);
+    expect(latin1(fine.dataPtr(ptr(ok)), fine.sniOffset, fine.sniLength)).toBe("a.test");
+  });
+});
+
