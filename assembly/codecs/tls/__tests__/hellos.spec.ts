@@ -405,6 +405,27 @@ describe("tls decoder state", () => {
     }
   });
 
+  it("tells repeated from distinct types ≥ 64 across more hellos than the table's stamps (65535)", () => {
+    // Every hello takes a stamp; 65535 hellos later the stamp value comes round again, so a type
+    // seen only in the first and the last of them is a repeat unless the wrap cleared the table.
+    const plain = wire(body(cat(ext(0x4469, bytes()), host("a.test"))).build());
+    const marked = wire(body(cat(cat(ext(0x4469, bytes()), ext(0x5a5a, bytes())), host("a.test"))).build());
+    const twice = wire(body(cat(cat(ext(0x4469, bytes()), ext(0xff01, bytes())), ext(0x4469, bytes()))).build());
+    const info = new TlsInfo();
+    for (let i = 0; i <= 65535 + 1000; i++) {
+      info.reset();
+      const repeat = i % 1000 == 999;
+      const b = repeat ? twice : i == 0 || i == 65535 ? marked : plain;
+      const d = detectTls(ptr(b), b.length, info);
+      if (repeat) {
+        expect<i32>(info.error).toBe(TlsError.DuplicateExtension, "hello " + i.toString());
+        expect(info.errorValue).toBe(0x4469, "hello " + i.toString());
+      } else if (d != Decision.Match) {
+        expect<i32>(d).toBe(Decision.Match, "hello " + i.toString() + ": " + tlsErrorText(info.error, info.errorValue));
+      }
+    }
+  });
+
   it("names the first repeated extension type, below and above 64, before a later malformed extension", () => {
     const t = (exts: Bytes, error: TlsError, value: i32): void => {
       const b = wire(body(exts).build());
