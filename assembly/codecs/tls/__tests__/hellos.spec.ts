@@ -301,6 +301,27 @@ describe("tls ClientHello rules (BoringSSL / tls_inspector)", () => {
     lowerAscii(ptr(b), 0, b.length);
     expect(latin1(ptr(b), 0, b.length)).toBe("api.example-1.com");
   });
+
+  it("lower-cases exactly 'A'..'Z', any byte at any position of names up to 20 bytes, nothing outside", () => {
+    for (let n = 1; n <= 20; n++) {
+      for (let at = 0; at < n; at++) {
+        for (let v = 0; v < 256; v++) {
+          // One guard byte 'Q' each side: never touched.
+          const b = new StaticArray<u8>(n + 2);
+          for (let i = 0; i < n + 2; i++) b[i] = 0x51;
+          b[1 + at] = <u8>v;
+          lowerAscii(ptr(b), 1, n);
+          let ok = b[0] == 0x51 && b[n + 1] == 0x51;
+          for (let i = 1; i <= n; i++) {
+            const was = i == 1 + at ? <u8>v : <u8>0x51;
+            ok = ok && b[i] == (was >= 0x41 && was <= 0x5a ? was + 0x20 : was);
+          }
+          // The label is built only for a failure: this loop runs about 54,000 times.
+          if (!ok) expect(latin1(ptr(b), 0, n + 2)).toBe("?", "length " + n.toString() + ", byte " + v.toString() + " at " + at.toString());
+        }
+      }
+    }
+  });
 });
 
 /** Everything a reader of a TlsInfo sees after a decision, as text. */
