@@ -223,7 +223,8 @@ export class ThriftDecoder {
     this.state = ThriftState.FrameStart;
     this.pos = 0;
     this.messages = 0;
-    this.error = "";
+    // Only a failed decoder holds a message: skip the managed store otherwise.
+    if (this.error.length != 0) this.error = "";
     this.errorKind = ThriftErrorKind.None;
     this.errorState = ThriftState.FrameStart;
     this.startMessage();
@@ -318,7 +319,7 @@ export class ThriftDecoder {
   // ---- helpers ----
 
   /** Reads stop at the frame end when the transport gave one. */
-  private setLimit(): void {
+  @inline private setLimit(): void {
     const fe = this.frameEnd;
     this.lim = fe >= 0 && fe < this.len ? fe : this.len;
   }
@@ -342,7 +343,7 @@ export class ThriftDecoder {
     return Step.Fail;
   }
 
-  private push(ret: ThriftState): bool {
+  @inline private push(ret: ThriftState): bool {
     const d = this.depth;
     if (d >= this.config.maxDepth) return false;
     unchecked(this.retState[d] = <u8>ret);
@@ -356,7 +357,7 @@ export class ThriftDecoder {
     return this.fail(ThriftErrorKind.TooDeep, "thrift nesting depth exceeds " + this.config.maxDepth.toString());
   }
 
-  private pop(): Step {
+  @inline private pop(): Step {
     const d = this.depth - 1;
     this.depth = d;
     this.state = <ThriftState>unchecked(this.retState[d]);
@@ -451,7 +452,7 @@ export class ThriftDecoder {
     return Step.Next;
   }
 
-  private frameEndState(): Step {
+  @inline private frameEndState(): Step {
     const fe = this.frameEnd;
     if (fe >= 0 && this.pos != fe) {
       return this.fail(ThriftErrorKind.Protocol, "thrift message ends " + (fe - this.pos).toString() + " bytes before its transport frame (size " + this.frameSize.toString() + ")");
@@ -459,7 +460,7 @@ export class ThriftDecoder {
     return Step.Done;
   }
 
-  private skipFrame(): Step {
+  @inline private skipFrame(): Step {
     if (this.len < this.frameEnd) return Step.Need;
     this.pos = this.frameEnd;
     this.state = ThriftState.FrameEnd;
@@ -562,7 +563,7 @@ export class ThriftDecoder {
   }
 
   /** "Service:method" (TMultiplexedProtocol's separator, first occurrence) → service, method. */
-  private splitName(p: usize, o: i32, n: i32): void {
+  @inline private splitName(p: usize, o: i32, n: i32): void {
     for (let i = 0; i < n; i++) {
       if (at(p, o + i) == 0x3a) {
         this.serviceLength = i;
@@ -576,14 +577,14 @@ export class ThriftDecoder {
     this.methodLength = n;
   }
 
-  private messageEnd(): Step {
+  @inline private messageEnd(): Step {
     this.state = ThriftState.FrameEnd;
     return Step.Next;
   }
 
   // ---- structs and fields ----
 
-  private structBegin(): Step {
+  @inline private structBegin(): Step {
     unchecked(this.lastFieldId[this.depth - 1] = 0);
     this.state = ThriftState.FieldBegin;
     return Step.Next;
@@ -651,7 +652,7 @@ export class ThriftDecoder {
   }
 
   /** The first field header of the message's struct (or its stop): a reply's kind. */
-  private topField(id: i32, stop: bool): void {
+  @inline private topField(id: i32, stop: bool): void {
     this.firstTopField = false;
     if (this.messageType != MessageType.Reply) return;
     this.replyFieldId = stop ? -1 : id;
@@ -823,7 +824,7 @@ export class ThriftDecoder {
     return Step.Next;
   }
 
-  private listValue(): Step {
+  @inline private listValue(): Step {
     const d = this.depth - 1;
     const left = unchecked(this.remaining[d]);
     if (left == 0) return this.pop();
@@ -873,13 +874,13 @@ export class ThriftDecoder {
     return Step.Next;
   }
 
-  private mapKey(): Step {
+  @inline private mapKey(): Step {
     const d = this.depth - 1;
     if (unchecked(this.remaining[d]) == 0) return this.pop();
     return this.value(unchecked(this.elemType[d]), ThriftState.MapValue, false);
   }
 
-  private mapValue(): Step {
+  @inline private mapValue(): Step {
     const d = this.depth - 1;
     const s = this.value(unchecked(this.valType[d]), ThriftState.MapKey, false);
     if (s == Step.Next) unchecked(this.remaining[d] = unchecked(this.remaining[d]) - 1);

@@ -66,7 +66,7 @@ export class ThriftHeaderFrame {
     this.transformId = 0;
     this.headerSize = 0;
     this.count = 0;
-    this.error = "";
+    if (this.error.length != 0) this.error = "";
   }
 
   /** Shifts every recorded offset by -n (the caller dropped n bytes before them). */
