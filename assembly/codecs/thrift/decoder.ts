@@ -386,7 +386,11 @@ export class ThriftDecoder {
         if (isHeaderMagic(p, o + 4)) this.transport = ThriftTransport.Header;
         else if (at(p, o + 4) == 0x80 || at(p, o + 4) == COMPACT_PROTOCOL_ID) this.transport = ThriftTransport.Framed;
         else {
-          return this.fail(ThriftErrorKind.Transport, "unknown thrift auto transport frame start 0x" + hex(be32(p, o), 8) + " 0x" + hex(be16(p, o + 4), 4));
+          // Envoy auto_transport_impl.cc prints the first 8 bytes; these are the ones seen.
+          let seen = "";
+          const n = avail < 8 ? avail : 8;
+          for (let i = 0; i < n; i++) seen += (i > 0 ? " " : "") + hex(at(p, o + i), 2);
+          return this.fail(ThriftErrorKind.Transport, "unknown thrift auto transport frame start " + seen);
         }
       }
     }
@@ -481,7 +485,7 @@ export class ThriftDecoder {
       else if (b0 == COMPACT_PROTOCOL_ID) proto = ThriftProtocol.Compact;
       else {
         const w = lim - o >= 2 ? be16(p, o) : b0 << 8;
-        return this.fail(ThriftErrorKind.Protocol, "unknown thrift auto protocol message start 0x" + hex(w, 4));
+        return this.fail(ThriftErrorKind.Protocol, "unknown thrift auto protocol message start " + hex(w, 4));
       }
       this.protocol = proto;
     }
