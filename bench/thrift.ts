@@ -17,8 +17,8 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { createRequire } from "node:module";
 import { Command, InvalidArgumentError } from "commander";
-import { BUILD, REPO } from "./lib/drive.js";
-import { ns, ratio, replaceSection, table } from "./lib/markdown.js";
+import { BUILD, REPO } from "../tools/harness/drive.js";
+import { ns, ratio, replaceSection, table } from "../tools/harness/markdown.js";
 import { measureInterleaved, type Sample } from "./lib/stats.js";
 import { loadThriftDecoder } from "../fuzz/thrift.js";
 

@@ -13,7 +13,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
-import { BUILD } from "../bench/lib/drive.js";
+import { BUILD } from "../tools/harness/drive.js";
 import { thriftMessages } from "../test/fixtures/thrift-messages/messages.js";
 import type { Seed } from "./corpus.js";
 import { MAX_INPUT, Mutator } from "./mutate.js";
