@@ -39,6 +39,7 @@ import {
 } from "./lib/sniffer.js";
 import { SNIFFER_WASM, snifferConfig } from "../tools/harness/sniffer.js";
 import { measureInterleaved, type Sample } from "./lib/stats.js";
+import { renderThriftBench, runThriftBench } from "./thrift.js";
 
 export interface BenchOptions {
   /** downstream-data callbacks per timed round. */
@@ -535,6 +536,9 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
     };
     const partial = { machine, costs, overhead, memory, sizes, goals, sniffer, detector, notes };
     let markdown = render(partial, options);
+    // The Thrift decoder's message-begin cost against its C floor (bench/thrift.ts), same run.
+    const thriftBench = await runThriftBench(options.rounds);
+    markdown = `${markdown.trimEnd()}\n\n${renderThriftBench(thriftBench.rows, thriftBench.note, options.rounds)}`;
     if (options.out) {
       // The fuzz section comes from `npm run fuzz:sniffer`; regenerating the bench keeps it.
       const previous = await readFile(options.out, "utf8").catch(() => "");

@@ -108,7 +108,8 @@ function calibrate(body: (n: number) => void, targetMs: number): number {
   }
 }
 
-export async function runThriftBench(rounds: number): Promise<{ rows: ThriftBenchRow[]; note: string }> {
+/** `targetMs`: the length of one timed round (iterations are calibrated to it). */
+export async function runThriftBench(rounds: number, targetMs = 20): Promise<{ rows: ThriftBenchRow[]; note: string }> {
   const x = await loadThriftDecoder();
   const c = await buildCFloor();
   const note = typeof c === "string" ? `C floor skipped: ${c}.` : "";
@@ -142,7 +143,7 @@ export async function runThriftBench(rounds: number): Promise<{ rows: ThriftBenc
         if (c.begin_loop(cp, msg.length, 1, cTransport) < 0) throw new Error(`${stack} ${label}: C floor rejected the message`);
         bodies.set("c", (n) => void c.begin_loop(cp, msg.length, n, cTransport));
       }
-      const iterations = calibrate(bodies.get("as")!, 20);
+      const iterations = calibrate(bodies.get("as")!, targetMs);
       const s = measureInterleaved(bodies, { rounds, iterations });
       rows.push({ stack, mode, size: label, bytes: msg.length, as: s.get("as")!, c: s.get("c") });
     }
