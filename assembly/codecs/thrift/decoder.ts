@@ -233,6 +233,8 @@ export class ThriftDecoder {
   /** The caller dropped the first `n` (≤ pos) bytes of its buffer: shift every offset. */
   discard(n: i32): void {
     if (n <= 0) return;
+    // Never past what was consumed: offsets must stay inside the caller's buffer.
+    if (n > this.pos) n = this.pos;
     this.pos -= n;
     if (this.frameEnd >= 0) this.frameEnd -= n;
     this.messageStart -= n;
@@ -280,7 +282,7 @@ export class ThriftDecoder {
       this.startMessage();
     }
     this.p = p;
-    this.len = len;
+    this.len = len < 0 ? 0 : len;
     this.setLimit();
     while (true) {
       let s: Step;

@@ -435,6 +435,17 @@ describe("thrift decoder: errors are values in Envoy's words", () => {
     expect(d.error).toBe("invalid thrift framed transport frame size 16384001");
   });
 
+  it("never reads outside the caller's bytes when the caller breaks the contract", () => {
+    const f = THRIFT_FIXTURES[2]; // framed-binary-oneway-ping
+    const d = decoderFor(f);
+    expect<i32>(d.decode(f.ptr, 10)).toBe(DecodeStatus.NeedMoreData);
+    // A shrinking buffer, a negative length, a discard past what was consumed.
+    expect<i32>(d.decode(f.ptr, 3)).toBe(DecodeStatus.NeedMoreData);
+    expect<i32>(d.decode(f.ptr, -5)).toBe(DecodeStatus.NeedMoreData);
+    d.discard(1000);
+    expect<i32>(d.pos).toBe(0);
+  });
+
   it("names every state once", () => {
     expect<i32>(THRIFT_STATE_NAMES.length).toBe(<i32>ThriftState.Failed + 1);
     expect(thriftStateName(ThriftState.MapValue)).toBe("MapValue");
