@@ -195,6 +195,10 @@ export class ThriftDecoder {
   private bytesLeft: i32 = 0;
   private bytesReturn: ThriftState = ThriftState.FieldEnd;
   private firstTopField: bool = true;
+  // The configuration's numbers, copied once: hot states read no managed reference.
+  private readonly maxFrame: u32;
+  private readonly maxDepth: i32;
+  private readonly skipPayload: bool;
 
   // The frame stack: parallel fixed-capacity arrays, allocated once.
   private depth: i32 = 0;
@@ -206,6 +210,9 @@ export class ThriftDecoder {
 
   constructor(config: ThriftDecoderConfig = new ThriftDecoderConfig()) {
     this.config = config;
+    this.maxFrame = config.maxFrameSize;
+    this.maxDepth = config.maxDepth < 1 ? 1 : config.maxDepth;
+    this.skipPayload = config.mode == DecodeMode.MessageBegin;
     const cap = (config.maxDepth < 1 ? 1 : config.maxDepth) + 1;
     this.retState = new StaticArray<u8>(cap);
     this.elemType = new StaticArray<u8>(cap);
@@ -252,7 +259,7 @@ export class ThriftDecoder {
     return this.messageType == MessageType.Oneway;
   }
 
-  private startMessage(): void {
+  @inline private startMessage(): void {
     this.messageType = MessageType.None;
     this.seqId = 0;
     this.messageStart = this.pos;
@@ -284,28 +291,70 @@ export class ThriftDecoder {
     this.p = p;
     this.len = len < 0 ? 0 : len;
     this.setLimit();
+    // One frame for the whole walk: every state is inlined here and the four value states share
+    // one `value` site, so a payload value costs no call (and no shadow-stack frame).
     while (true) {
-      let s: Step;
-      switch (this.state) {
+      let s: Step = Step.Next;
+      // A value to read: its type, the state after it, whether it is a struct field, and the
+      // container frame whose count drops when it is read (-1: none).
+      let hasValue = false;
+      let vt: u32 = 0;
+      let ret = ThriftState.FieldEnd;
+      let isField = false;
+      let counted = -1;
+      const st = this.state;
+      switch (st) {
         case ThriftState.FrameStart: s = this.frameStart(); break;
         case ThriftState.MessageBegin: s = this.messageBegin(); break;
         case ThriftState.StructBegin: s = this.structBegin(); break;
         case ThriftState.FieldBegin: s = this.fieldBegin(); break;
-        case ThriftState.FieldValue: s = this.value(this.fieldType, ThriftState.FieldEnd, true); break;
-        case ThriftState.FieldEnd: this.state = ThriftState.FieldBegin; s = Step.Next; break;
+        case ThriftState.FieldValue: vt = this.fieldType; isField = true; hasValue = true; break;
+        case ThriftState.FieldEnd: this.state = ThriftState.FieldBegin; continue;
         case ThriftState.StructEnd: s = this.pop(); break;
         case ThriftState.ListBegin:
         case ThriftState.SetBegin: s = this.listBegin(); break;
         case ThriftState.ListValue:
-        case ThriftState.SetValue: s = this.listValue(); break;
+        case ThriftState.SetValue: {
+          const d = this.depth - 1;
+          if (unchecked(this.remaining[d]) == 0) {
+            s = this.pop();
+            break;
+          }
+          vt = unchecked(this.elemType[d]);
+          ret = st;
+          counted = d;
+          hasValue = true;
+          break;
+        }
         case ThriftState.MapBegin: s = this.mapBegin(); break;
-        case ThriftState.MapKey: s = this.mapKey(); break;
-        case ThriftState.MapValue: s = this.mapValue(); break;
+        case ThriftState.MapKey: {
+          const d = this.depth - 1;
+          if (unchecked(this.remaining[d]) == 0) {
+            s = this.pop();
+            break;
+          }
+          vt = unchecked(this.elemType[d]);
+          ret = ThriftState.MapValue;
+          hasValue = true;
+          break;
+        }
+        case ThriftState.MapValue: {
+          const d = this.depth - 1;
+          vt = unchecked(this.valType[d]);
+          ret = ThriftState.MapKey;
+          counted = d;
+          hasValue = true;
+          break;
+        }
         case ThriftState.ValueBytes: s = this.valueBytes(); break;
         case ThriftState.MessageEnd: s = this.messageEnd(); break;
         case ThriftState.SkipFrame: s = this.skipFrame(); break;
         case ThriftState.FrameEnd: s = this.frameEndState(); break;
-        default: s = this.fail(ThriftErrorKind.Protocol, "invalid thrift decoder state " + (<i32>this.state).toString());
+        default: s = this.err(Err.DecoderState, <i32>st, 0);
+      }
+      if (hasValue) {
+        s = this.value(vt, ret, isField);
+        if (s == Step.Next && counted >= 0) unchecked(this.remaining[counted] = unchecked(this.remaining[counted]) - 1);
       }
       if (s == Step.Next) continue;
       if (s == Step.Need) return DecodeStatus.NeedMoreData;
@@ -330,11 +379,36 @@ export class ThriftDecoder {
    * Fewer than the needed bytes are below the limit: more data, unless the frame's bytes are
    * all there, in which case the message runs past its frame.
    */
-  private short(): Step {
+  @inline private short(): Step {
     if (this.frameEnd >= 0 && this.len >= this.frameEnd) {
-      return this.fail(ThriftErrorKind.Protocol, "thrift message exceeds its transport frame size " + this.frameSize.toString());
+      return this.err(Err.ExceedsFrame, this.frameSize, 0);
     }
     return Step.Need;
+  }
+
+  /**
+   * Fails with error `e` about values `a`, `b`. Hot states pass only numbers: building the text
+   * here keeps string temporaries (and their shadow-stack slots) out of the per-value code.
+   */
+  private err(e: Err, a: i32, b: i32): Step {
+    writeError(this, e, a, b);
+    this.errorState = this.state;
+    this.state = ThriftState.Failed;
+    return Step.Fail;
+  }
+
+  private failAutoTransport(p: usize, o: i32, avail: i32): Step {
+    // Envoy auto_transport_impl.cc prints the first 8 bytes; these are the ones seen.
+    let seen = "";
+    const n = avail < 8 ? avail : 8;
+    for (let i = 0; i < n; i++) seen += (i > 0 ? " " : "") + hex(at(p, o + i), 2);
+    return this.fail(ThriftErrorKind.Transport, "unknown thrift auto transport frame start " + seen);
+  }
+
+  private failHeader(): Step {
+    const h = this.header;
+    // A transform makes the payload unreadable, not the stream: the frame's end is known.
+    return this.fail(h.transforms > 0 ? ThriftErrorKind.UnknownTransform : ThriftErrorKind.Transport, h.error);
   }
 
   private fail(kind: ThriftErrorKind, msg: string): Step {
@@ -347,7 +421,7 @@ export class ThriftDecoder {
 
   @inline private push(ret: ThriftState): bool {
     const d = this.depth;
-    if (d >= this.config.maxDepth) return false;
+    if (d >= this.maxDepth) return false;
     unchecked(this.retState[d] = <u8>ret);
     unchecked(this.remaining[d] = 0);
     unchecked(this.lastFieldId[d] = 0);
@@ -356,7 +430,7 @@ export class ThriftDecoder {
   }
 
   private tooDeep(): Step {
-    return this.fail(ThriftErrorKind.TooDeep, "thrift nesting depth exceeds " + this.config.maxDepth.toString());
+    return this.err(Err.TooDeep, this.maxDepth, 0);
   }
 
   @inline private pop(): Step {
@@ -372,7 +446,7 @@ export class ThriftDecoder {
 
   // ---- transport ----
 
-  private frameStart(): Step {
+  @inline private frameStart(): Step {
     const p = this.p;
     const o = this.pos;
     const avail = this.len - o;
@@ -388,11 +462,7 @@ export class ThriftDecoder {
         if (isHeaderMagic(p, o + 4)) this.transport = ThriftTransport.Header;
         else if (at(p, o + 4) == 0x80 || at(p, o + 4) == COMPACT_PROTOCOL_ID) this.transport = ThriftTransport.Framed;
         else {
-          // Envoy auto_transport_impl.cc prints the first 8 bytes; these are the ones seen.
-          let seen = "";
-          const n = avail < 8 ? avail : 8;
-          for (let i = 0; i < n; i++) seen += (i > 0 ? " " : "") + hex(at(p, o + i), 2);
-          return this.fail(ThriftErrorKind.Transport, "unknown thrift auto transport frame start " + seen);
+          return this.failAutoTransport(p, o, avail);
         }
       }
     }
@@ -406,8 +476,8 @@ export class ThriftDecoder {
     if (t == ThriftTransport.Framed) {
       if (avail < 4) return Step.Need;
       const size = bi32(p, o);
-      if (size <= 0 || <u32>size > this.config.maxFrameSize) {
-        return this.fail(ThriftErrorKind.TooLarge, "invalid thrift framed transport frame size " + size.toString());
+      if (size <= 0 || <u32>size > this.maxFrame) {
+        return this.err(Err.FramedSize, size, 0);
       }
       this.frameSize = size;
       this.frameEnd = o + 4 + size;
@@ -419,20 +489,20 @@ export class ThriftDecoder {
     // THeader: wait for the fixed part and the whole header data (Envoy does too).
     if (avail < HEADER_FIXED) return Step.Need;
     const size = bi32(p, o);
-    if (size < HEADER_MIN_FRAME || <u32>size > this.config.maxFrameSize) {
-      return this.fail(ThriftErrorKind.TooLarge, "invalid thrift header transport frame size " + size.toString());
+    if (size < HEADER_MIN_FRAME || <u32>size > this.maxFrame) {
+      return this.err(Err.HeaderFrameSize, size, 0);
     }
     if (!isHeaderMagic(p, o + 4)) {
-      return this.fail(ThriftErrorKind.Transport, "invalid thrift header transport magic " + hex(be16(p, o + 4), 4));
+      return this.err(Err.HeaderMagic, <i32>be16(p, o + 4), 0);
     }
     const raw = bi16(p, o + 12);
     const hs = raw * 4;
     if (hs < 0 || hs > HEADER_MAX_SIZE) {
-      return this.fail(ThriftErrorKind.Transport, "invalid thrift header transport header size " + hs.toString() + " (" + hex(<u32>raw & 0xffff, 4) + ")");
+      return this.err(Err.HeaderSize, hs, raw & 0xffff);
     }
-    if (hs == 0) return this.fail(ThriftErrorKind.Transport, "no header data");
+    if (hs == 0) return this.err(Err.NoHeaderData, 0, 0);
     if (hs + 10 > size) {
-      return this.fail(ThriftErrorKind.Transport, "invalid thrift header transport header size " + hs.toString() + " exceeds frame size " + size.toString());
+      return this.err(Err.HeaderSizeExceeds, hs, size);
     }
     if (avail < HEADER_FIXED + hs) return Step.Need;
     const h = this.header;
@@ -443,13 +513,12 @@ export class ThriftDecoder {
     this.frameEnd = o + 4 + size;
     if (!h.parseData(p, o + HEADER_FIXED, hs)) {
       // A transform makes the payload unreadable, not the stream: the frame's end is known.
-      const kind = h.transforms > 0 ? ThriftErrorKind.UnknownTransform : ThriftErrorKind.Transport;
-      return this.fail(kind, h.error);
+      return this.failHeader();
     }
     const proto = h.protocolId == HEADER_PROTOCOL_COMPACT ? ThriftProtocol.Compact : ThriftProtocol.Binary;
     const configured = this.config.protocol;
     if (configured != ThriftProtocol.None && configured != proto) {
-      return this.fail(ThriftErrorKind.Transport, "transport reports protocol " + protocolName(proto) + ", but configured for " + protocolName(configured));
+      return this.err(Err.ProtocolMismatch, <i32>proto, <i32>configured);
     }
     this.protocol = proto;
     this.pos = o + HEADER_FIXED + hs;
@@ -461,7 +530,7 @@ export class ThriftDecoder {
   @inline private frameEndState(): Step {
     const fe = this.frameEnd;
     if (fe >= 0 && this.pos != fe) {
-      return this.fail(ThriftErrorKind.Protocol, "thrift message ends " + (fe - this.pos).toString() + " bytes before its transport frame (size " + this.frameSize.toString() + ")");
+      return this.err(Err.FrameEndsEarly, fe - this.pos, this.frameSize);
     }
     return Step.Done;
   }
@@ -475,7 +544,7 @@ export class ThriftDecoder {
 
   // ---- message ----
 
-  private messageBegin(): Step {
+  @inline private messageBegin(): Step {
     const p = this.p;
     const o = this.pos;
     const lim = this.lim;
@@ -487,7 +556,7 @@ export class ThriftDecoder {
       else if (b0 == COMPACT_PROTOCOL_ID) proto = ThriftProtocol.Compact;
       else {
         const w = lim - o >= 2 ? be16(p, o) : b0 << 8;
-        return this.fail(ThriftErrorKind.Protocol, "unknown thrift auto protocol message start " + hex(w, 4));
+        return this.err(Err.AutoProtocol, <i32>w, 0);
       }
       this.protocol = proto;
     }
@@ -504,9 +573,9 @@ export class ThriftDecoder {
       const v = be16(p, o);
       if (v != BINARY_MAGIC) return this.badBinaryVersion(v);
       type = at(p, o + 3);
-      if (type < 1 || type > 4) return this.fail(ThriftErrorKind.Protocol, "invalid binary protocol message type " + (<i32>(<i8>type)).toString());
+      if (type < 1 || type > 4) return this.err(Err.BinaryType, <i32>(<i8>type), 0);
       const n = be32(p, o + 4);
-      if (n > this.config.maxFrameSize) return this.fail(ThriftErrorKind.TooLarge, "invalid binary protocol message name length " + (<i32>n).toString());
+      if (n > this.maxFrame) return this.err(Err.BinaryNameLength, <i32>n, 0);
       nameLen = <i32>n;
       if (lim - o < 12 + nameLen) return this.short();
       nameOff = o + 8;
@@ -515,12 +584,12 @@ export class ThriftDecoder {
     } else if (proto == ThriftProtocol.LaxBinary) {
       if (lim - o < 4) return this.short();
       const n = be32(p, o);
-      if (n > this.config.maxFrameSize) return this.fail(ThriftErrorKind.TooLarge, "invalid (lax) binary protocol message name length " + (<i32>n).toString());
+      if (n > this.maxFrame) return this.err(Err.LaxNameLength, <i32>n, 0);
       nameLen = <i32>n;
       if (lim - o < 9 + nameLen) return this.short();
       nameOff = o + 4;
       type = at(p, nameOff + nameLen);
-      if (type < 1 || type > 4) return this.fail(ThriftErrorKind.Protocol, "invalid (lax) binary protocol message type " + (<i32>(<i8>type)).toString());
+      if (type < 1 || type > 4) return this.err(Err.LaxType, <i32>(<i8>type), 0);
       this.seqId = bi32(p, nameOff + nameLen + 1);
       end = nameOff + nameLen + 5;
     } else {
@@ -531,16 +600,16 @@ export class ThriftDecoder {
       const v = be16(p, o);
       if ((v & 0xff1f) != ((COMPACT_PROTOCOL_ID << 8) | COMPACT_VERSION)) return this.badCompactVersion(v);
       type = (v & 0xe0) >> 5;
-      if (type < 1 || type > 4) return this.fail(ThriftErrorKind.Protocol, "invalid compact protocol message type " + type.toString());
+      if (type < 1 || type > 4) return this.err(Err.CompactType, <i32>type, 0);
       const r = varint32(p, o + 2, lim);
-      if (r < 0) return r == VARINT_NEED_MORE ? this.short() : this.fail(ThriftErrorKind.Protocol, "invalid compact protocol varint i32 (seq id)");
+      if (r < 0) return r == VARINT_NEED_MORE ? this.short() : this.err(Err.VarintSeqId, 0, 0);
       this.seqId = varintValue(r);
       const i = o + 2 + varintSize(r);
       const r2 = varint32(p, i, lim);
-      if (r2 < 0) return r2 == VARINT_NEED_MORE ? this.short() : this.fail(ThriftErrorKind.Protocol, "invalid compact protocol varint i32 (name length)");
+      if (r2 < 0) return r2 == VARINT_NEED_MORE ? this.short() : this.err(Err.VarintNameLength, 0, 0);
       const n = varintValue(r2);
-      if (n < 0) return this.fail(ThriftErrorKind.Protocol, "negative compact protocol message name length " + n.toString());
-      if (<u32>n > this.config.maxFrameSize) return this.fail(ThriftErrorKind.TooLarge, "invalid compact protocol message name length " + n.toString());
+      if (n < 0) return this.err(Err.CompactNegativeName, n, 0);
+      if (<u32>n > this.maxFrame) return this.err(Err.CompactNameLength, n, 0);
       nameOff = i + varintSize(r2);
       nameLen = n;
       if (lim - nameOff < nameLen) return this.short();
@@ -555,17 +624,17 @@ export class ThriftDecoder {
     if (type == MessageType.Exception) this.replyKind = ReplyKind.AppException;
     // The message's struct; its pop returns to MessageEnd.
     this.push(ThriftState.MessageEnd);
-    const skip = this.config.mode == DecodeMode.MessageBegin && this.frameEnd >= 0;
+    const skip = this.skipPayload && this.frameEnd >= 0;
     this.state = skip && type != MessageType.Reply ? ThriftState.SkipFrame : ThriftState.StructBegin;
     return Step.Next;
   }
 
   private badBinaryVersion(v: u32): Step {
-    return this.fail(ThriftErrorKind.Protocol, "invalid binary protocol version 0x" + hex(v, 4) + " != 0x" + hex(BINARY_MAGIC, 4));
+    return this.err(Err.BinaryVersion, <i32>v, 0);
   }
 
   private badCompactVersion(v: u32): Step {
-    return this.fail(ThriftErrorKind.Protocol, "invalid compact protocol version 0x" + hex(v & 0xff1f, 4) + " != 0x8201");
+    return this.err(Err.CompactVersion, <i32>(v & 0xff1f), 0);
   }
 
   /** "Service:method" (TMultiplexedProtocol's separator, first occurrence) → service, method. */
@@ -596,7 +665,7 @@ export class ThriftDecoder {
     return Step.Next;
   }
 
-  private fieldBegin(): Step {
+  @inline private fieldBegin(): Step {
     const p = this.p;
     const o = this.pos;
     const lim = this.lim;
@@ -629,26 +698,26 @@ export class ThriftDecoder {
       const d = this.depth - 1;
       if (delta == 0) {
         const r = varint32(p, o + 1, lim);
-        if (r < 0) return r == VARINT_NEED_MORE ? this.short() : this.fail(ThriftErrorKind.Protocol, "invalid compact protocol varint i32 (field id)");
+        if (r < 0) return r == VARINT_NEED_MORE ? this.short() : this.err(Err.VarintFieldId, 0, 0);
         id = zigzag32(<u32>varintValue(r));
-        if (id < -32768 || id > 32767) return this.fail(ThriftErrorKind.Protocol, "invalid compact protocol field id " + id.toString());
+        if (id < -32768 || id > 32767) return this.err(Err.CompactFieldId, id, 0);
         used = 1 + varintSize(r);
       } else {
         id = unchecked(this.lastFieldId[d]) + <i32>delta;
         used = 1;
       }
       type = compactToFieldType(ct);
-      if (type == FieldType.Invalid) return this.fail(ThriftErrorKind.Protocol, "unknown compact protocol field type " + ct.toString());
+      if (type == FieldType.Invalid) return this.err(Err.CompactFieldType, <i32>ct, 0);
       if (type == FieldType.Bool) this.boolInHeader = true;
       unchecked(this.lastFieldId[d] = <i32>(<i16>id));
     }
-    if (!isValueType(type)) return this.fail(ThriftErrorKind.Protocol, "unknown field type " + (<i32>(<i8>type)).toString());
+    if (!isValueType(type)) return this.err(Err.FieldType, <i32>(<i8>type), 0);
     this.pos = o + used;
     this.fieldType = type;
     this.fieldId = id;
     if (this.depth == 1 && this.firstTopField) {
       this.topField(id, false);
-      if (this.config.mode == DecodeMode.MessageBegin && this.frameEnd >= 0) {
+      if (this.skipPayload && this.frameEnd >= 0) {
         this.state = ThriftState.SkipFrame;
         return Step.Next;
       }
@@ -671,7 +740,7 @@ export class ThriftDecoder {
    * One value of type `t`; `ret` is the state after it. Answers Need without side effects when
    * the value's fixed part is not all there, so the caller may count the element only on Next.
    */
-  private value(t: u32, ret: ThriftState, isField: bool): Step {
+  @inline private value(t: u32, ret: ThriftState, isField: bool): Step {
     const p = this.p;
     const o = this.pos;
     const lim = this.lim;
@@ -696,11 +765,11 @@ export class ThriftDecoder {
           break;
         }
         const r = varint32(p, o, lim);
-        if (r < 0) return r == VARINT_NEED_MORE ? this.short() : this.fail(ThriftErrorKind.Protocol, "invalid compact protocol varint i32");
+        if (r < 0) return r == VARINT_NEED_MORE ? this.short() : this.err(Err.VarintI32, 0, 0);
         n = varintSize(r);
         if (t == FieldType.I16) {
           const v = zigzag32(<u32>varintValue(r));
-          if (v < -32768 || v > 32767) return this.fail(ThriftErrorKind.Protocol, "compact protocol i16 exceeds allowable range " + v.toString());
+          if (v < -32768 || v > 32767) return this.err(Err.CompactI16Range, v, 0);
         } else if (isField) {
           this.noteI32(zigzag32(<u32>varintValue(r)));
         }
@@ -712,7 +781,7 @@ export class ThriftDecoder {
           break;
         }
         n = varint64Size(p, o, lim);
-        if (n < 0) return n == <i32>VARINT_NEED_MORE ? this.short() : this.fail(ThriftErrorKind.Protocol, "invalid compact protocol varint i64");
+        if (n < 0) return n == <i32>VARINT_NEED_MORE ? this.short() : this.err(Err.VarintI64, 0, 0);
         break;
       }
       case FieldType.String: {
@@ -722,16 +791,16 @@ export class ThriftDecoder {
           if (lim - o < 4) return this.short();
           size = bi32(p, o);
           hdr = 4;
-          if (size < 0) return this.fail(ThriftErrorKind.Protocol, "negative binary protocol string/binary length " + size.toString());
+          if (size < 0) return this.err(Err.BinaryNegativeString, size, 0);
         } else {
           const r = varint32(p, o, lim);
-          if (r < 0) return r == VARINT_NEED_MORE ? this.short() : this.fail(ThriftErrorKind.Protocol, "invalid compact protocol varint i32 (string length)");
+          if (r < 0) return r == VARINT_NEED_MORE ? this.short() : this.err(Err.VarintStringLength, 0, 0);
           size = varintValue(r);
           hdr = varintSize(r);
-          if (size < 0) return this.fail(ThriftErrorKind.Protocol, "negative compact protocol string/binary length " + size.toString());
+          if (size < 0) return this.err(Err.CompactNegativeString, size, 0);
         }
-        if (<u32>size > this.config.maxFrameSize) {
-          return this.fail(ThriftErrorKind.TooLarge, "thrift string/binary length " + size.toString() + " exceeds max frame size " + this.config.maxFrameSize.toString());
+        if (<u32>size > this.maxFrame) {
+          return this.err(Err.StringTooLong, size, <i32>this.maxFrame);
         }
         if (isField && this.depth == 1 && this.messageType == MessageType.Exception && this.fieldId == 1) {
           this.appExceptionMessageOffset = o + hdr;
@@ -760,7 +829,7 @@ export class ThriftDecoder {
         this.state = ThriftState.MapBegin;
         return Step.Next;
       default:
-        return this.fail(ThriftErrorKind.Protocol, (compact ? "unknown compact protocol field type " : "unknown field type ") + (<i32>(<i8>t)).toString());
+        return this.err(compact ? Err.CompactFieldType : Err.FieldType, <i32>(<i8>t), 0);
     }
     if (lim - o < n) return this.short();
     this.pos = o + n;
@@ -773,7 +842,7 @@ export class ThriftDecoder {
     if (this.depth == 1 && this.messageType == MessageType.Exception && this.fieldId == 2) this.appExceptionType = v;
   }
 
-  private valueBytes(): Step {
+  @inline private valueBytes(): Step {
     const avail = this.lim - this.pos;
     const left = this.bytesLeft;
     if (avail < left) {
@@ -791,7 +860,7 @@ export class ThriftDecoder {
 
   // ---- containers ----
 
-  private listBegin(): Step {
+  @inline private listBegin(): Step {
     const p = this.p;
     const o = this.pos;
     const lim = this.lim;
@@ -804,7 +873,7 @@ export class ThriftDecoder {
       if (lim - o < 5) return this.short();
       elem = at(p, o);
       size = bi32(p, o + 1);
-      if (size < 0) return this.fail(ThriftErrorKind.Protocol, "negative binary protocol list/set size " + size.toString());
+      if (size < 0) return this.err(Err.BinaryNegativeList, size, 0);
       used = 5;
     } else {
       if (lim - o < 1) return this.short();
@@ -815,13 +884,13 @@ export class ThriftDecoder {
         used = 1;
       } else {
         const r = varint32(p, o + 1, lim);
-        if (r < 0) return r == VARINT_NEED_MORE ? this.short() : this.fail(ThriftErrorKind.Protocol, "invalid compact protocol varint i32 (list/set size)");
+        if (r < 0) return r == VARINT_NEED_MORE ? this.short() : this.err(Err.VarintListSize, 0, 0);
         size = varintValue(r);
-        if (size < 0) return this.fail(ThriftErrorKind.Protocol, "negative compact protocol list/set size " + size.toString());
+        if (size < 0) return this.err(Err.CompactNegativeList, size, 0);
         used = 1 + varintSize(r);
       }
       elem = compactToFieldType(ct);
-      if (elem == FieldType.Invalid && size > 0) return this.fail(ThriftErrorKind.Protocol, "unknown compact protocol field type " + ct.toString());
+      if (elem == FieldType.Invalid && size > 0) return this.err(Err.CompactFieldType, <i32>ct, 0);
     }
     unchecked(this.elemType[d] = <u8>elem);
     unchecked(this.remaining[d] = <u32>size);
@@ -830,16 +899,9 @@ export class ThriftDecoder {
     return Step.Next;
   }
 
-  @inline private listValue(): Step {
-    const d = this.depth - 1;
-    const left = unchecked(this.remaining[d]);
-    if (left == 0) return this.pop();
-    const s = this.value(unchecked(this.elemType[d]), this.state, false);
-    if (s == Step.Next) unchecked(this.remaining[d] = left - 1);
-    return s;
-  }
 
-  private mapBegin(): Step {
+
+  @inline private mapBegin(): Step {
     const p = this.p;
     const o = this.pos;
     const lim = this.lim;
@@ -853,13 +915,13 @@ export class ThriftDecoder {
       k = at(p, o);
       v = at(p, o + 1);
       size = bi32(p, o + 2);
-      if (size < 0) return this.fail(ThriftErrorKind.Protocol, "negative binary protocol map size " + size.toString());
+      if (size < 0) return this.err(Err.BinaryNegativeMap, size, 0);
       used = 6;
     } else {
       const r = varint32(p, o, lim);
-      if (r < 0) return r == VARINT_NEED_MORE ? this.short() : this.fail(ThriftErrorKind.Protocol, "invalid compact protocol varint i32 (map size)");
+      if (r < 0) return r == VARINT_NEED_MORE ? this.short() : this.err(Err.VarintMapSize, 0, 0);
       size = varintValue(r);
-      if (size < 0) return this.fail(ThriftErrorKind.Protocol, "negative compact protocol map size " + size.toString());
+      if (size < 0) return this.err(Err.CompactNegativeMap, size, 0);
       used = varintSize(r);
       if (size > 0) {
         // An empty map carries no types byte.
@@ -867,8 +929,8 @@ export class ThriftDecoder {
         const kv = at(p, o + used);
         k = compactToFieldType(kv >> 4);
         v = compactToFieldType(kv & 0x0f);
-        if (k == FieldType.Invalid) return this.fail(ThriftErrorKind.Protocol, "unknown compact protocol field type " + (kv >> 4).toString());
-        if (v == FieldType.Invalid) return this.fail(ThriftErrorKind.Protocol, "unknown compact protocol field type " + (kv & 0x0f).toString());
+        if (k == FieldType.Invalid) return this.err(Err.CompactFieldType, <i32>(kv >> 4), 0);
+        if (v == FieldType.Invalid) return this.err(Err.CompactFieldType, <i32>(kv & 0x0f), 0);
         used++;
       }
     }
@@ -880,17 +942,81 @@ export class ThriftDecoder {
     return Step.Next;
   }
 
-  @inline private mapKey(): Step {
-    const d = this.depth - 1;
-    if (unchecked(this.remaining[d]) == 0) return this.pop();
-    return this.value(unchecked(this.elemType[d]), ThriftState.MapValue, false);
-  }
 
-  @inline private mapValue(): Step {
-    const d = this.depth - 1;
-    const s = this.value(unchecked(this.valType[d]), ThriftState.MapKey, false);
-    if (s == Step.Next) unchecked(this.remaining[d] = unchecked(this.remaining[d]) - 1);
-    return s;
+
+
+}
+
+/** Errors found by the hot states, as numbers; errorText gives Envoy's words. */
+const enum Err {
+  DecoderState, ExceedsFrame, TooDeep, FramedSize, HeaderFrameSize, HeaderMagic, HeaderSize, NoHeaderData,
+  HeaderSizeExceeds, ProtocolMismatch, FrameEndsEarly, AutoProtocol, BinaryVersion, BinaryType, BinaryNameLength,
+  LaxNameLength, LaxType, CompactVersion, CompactType, CompactNegativeName, CompactNameLength, VarintSeqId,
+  VarintNameLength, VarintFieldId, VarintI32, VarintI64, VarintStringLength, VarintListSize, VarintMapSize,
+  CompactFieldId, CompactFieldType, FieldType, CompactI16Range, BinaryNegativeString, CompactNegativeString,
+  StringTooLong, BinaryNegativeList, CompactNegativeList, BinaryNegativeMap, CompactNegativeMap,
+}
+
+function errorKind(e: Err): ThriftErrorKind {
+  switch (e) {
+    case Err.TooDeep: return ThriftErrorKind.TooDeep;
+    case Err.FramedSize: case Err.HeaderFrameSize: case Err.BinaryNameLength: case Err.LaxNameLength:
+    case Err.CompactNameLength: case Err.StringTooLong: return ThriftErrorKind.TooLarge;
+    case Err.HeaderMagic: case Err.HeaderSize: case Err.NoHeaderData: case Err.HeaderSizeExceeds:
+    case Err.ProtocolMismatch: return ThriftErrorKind.Transport;
+    default: return ThriftErrorKind.Protocol;
+  }
+}
+
+function writeError(d: ThriftDecoder, e: Err, a: i32, b: i32): void {
+  d.error = errorText(e, a, b);
+  d.errorKind = errorKind(e);
+}
+
+function errorText(e: Err, a: i32, b: i32): string {
+  const x = a.toString();
+  switch (e) {
+    case Err.DecoderState: return "invalid thrift decoder state " + x;
+    case Err.ExceedsFrame: return "thrift message exceeds its transport frame size " + x;
+    case Err.TooDeep: return "thrift nesting depth exceeds " + x;
+    case Err.FramedSize: return "invalid thrift framed transport frame size " + x;
+    case Err.HeaderFrameSize: return "invalid thrift header transport frame size " + x;
+    case Err.HeaderMagic: return "invalid thrift header transport magic " + hex(<u32>a, 4);
+    case Err.HeaderSize: return "invalid thrift header transport header size " + x + " (" + hex(<u32>b, 4) + ")";
+    case Err.NoHeaderData: return "no header data";
+    case Err.HeaderSizeExceeds: return "invalid thrift header transport header size " + x + " exceeds frame size " + b.toString();
+    case Err.ProtocolMismatch: return "transport reports protocol " + protocolName(<ThriftProtocol>a) + ", but configured for " + protocolName(<ThriftProtocol>b);
+    case Err.FrameEndsEarly: return "thrift message ends " + x + " bytes before its transport frame (size " + b.toString() + ")";
+    case Err.AutoProtocol: return "unknown thrift auto protocol message start " + hex(<u32>a, 4);
+    case Err.BinaryVersion: return "invalid binary protocol version 0x" + hex(<u32>a, 4) + " != 0x" + hex(BINARY_MAGIC, 4);
+    case Err.BinaryType: return "invalid binary protocol message type " + x;
+    case Err.BinaryNameLength: return "invalid binary protocol message name length " + x;
+    case Err.LaxNameLength: return "invalid (lax) binary protocol message name length " + x;
+    case Err.LaxType: return "invalid (lax) binary protocol message type " + x;
+    case Err.CompactVersion: return "invalid compact protocol version 0x" + hex(<u32>a, 4) + " != 0x8201";
+    case Err.CompactType: return "invalid compact protocol message type " + x;
+    case Err.CompactNegativeName: return "negative compact protocol message name length " + x;
+    case Err.CompactNameLength: return "invalid compact protocol message name length " + x;
+    case Err.VarintSeqId: return "invalid compact protocol varint i32 (seq id)";
+    case Err.VarintNameLength: return "invalid compact protocol varint i32 (name length)";
+    case Err.VarintFieldId: return "invalid compact protocol varint i32 (field id)";
+    case Err.VarintI32: return "invalid compact protocol varint i32";
+    case Err.VarintI64: return "invalid compact protocol varint i64";
+    case Err.VarintStringLength: return "invalid compact protocol varint i32 (string length)";
+    case Err.VarintListSize: return "invalid compact protocol varint i32 (list/set size)";
+    case Err.VarintMapSize: return "invalid compact protocol varint i32 (map size)";
+    case Err.CompactFieldId: return "invalid compact protocol field id " + x;
+    case Err.CompactFieldType: return "unknown compact protocol field type " + x;
+    case Err.FieldType: return "unknown field type " + x;
+    case Err.CompactI16Range: return "compact protocol i16 exceeds allowable range " + x;
+    case Err.BinaryNegativeString: return "negative binary protocol string/binary length " + x;
+    case Err.CompactNegativeString: return "negative compact protocol string/binary length " + x;
+    case Err.StringTooLong: return "thrift string/binary length " + x + " exceeds max frame size " + (<u32>b).toString();
+    case Err.BinaryNegativeList: return "negative binary protocol list/set size " + x;
+    case Err.CompactNegativeList: return "negative compact protocol list/set size " + x;
+    case Err.BinaryNegativeMap: return "negative binary protocol map size " + x;
+    case Err.CompactNegativeMap: return "negative compact protocol map size " + x;
+    default: return "thrift decoder error " + (<i32>e).toString();
   }
 }
 
