@@ -101,45 +101,50 @@ export class ThriftHeaderFrame {
     const end = o + size;
     let i = o;
     let r = varint32(p, i, end);
-    if (r < 0) return this.fail("unable to read header transport protocol id: header too small");
+    if (r < 0) return this.fail(HeaderErr.Small, What.ProtocolId, 0);
     const proto = varintValue(r);
-    if (proto > 32767) return this.fail("header transport protocol id: value " + proto.toString() + " exceeds max i16 (32767)");
+    if (proto > 32767) return this.fail(HeaderErr.ExceedsI16, What.ProtocolId, proto);
     i += varintSize(r);
     this.protocolId = proto;
-    if (proto != HEADER_PROTOCOL_BINARY && proto != HEADER_PROTOCOL_COMPACT) {
-      return this.fail("Unknown protocol " + proto.toString());
-    }
+    if (proto != HEADER_PROTOCOL_BINARY && proto != HEADER_PROTOCOL_COMPACT) return this.fail(HeaderErr.UnknownProtocol, What.ProtocolId, proto);
     r = varint32(p, i, end);
-    if (r < 0) return this.fail("unable to read header transport transform count: header too small");
+    if (r < 0) return this.fail(HeaderErr.Small, What.TransformCount, 0);
     const xforms = varintValue(r);
     i += varintSize(r);
-    if (xforms < 0 || xforms > 32767) return this.fail("invalid header transport transform count " + xforms.toString());
+    if (xforms < 0 || xforms > 32767) return this.fail(HeaderErr.TransformCount, What.TransformCount, xforms);
     if (xforms > 0) {
       r = varint32(p, i, end);
-      if (r < 0) return this.fail("unable to read header transport transform id: header too small");
+      if (r < 0) return this.fail(HeaderErr.Small, What.TransformId, 0);
       this.transforms = xforms;
       this.transformId = varintValue(r);
-      return this.fail("Unknown transform " + this.transformId.toString());
+      return this.fail(HeaderErr.UnknownTransform, What.TransformId, this.transformId);
     }
     while (i < end) {
       r = varint32(p, i, end);
-      if (r < 0) return this.fail("unable to read header transport info id: header too small");
+      if (r < 0) return this.fail(HeaderErr.Small, What.InfoId, 0);
       i += varintSize(r);
       // 0 is padding; unknown ids are skipped with the rest of the header (Envoy does the same).
       if (varintValue(r) != INFO_KEYVALUE) break;
       r = varint32(p, i, end);
-      if (r < 0) return this.fail("unable to read header transport header count: header too small");
+      if (r < 0) return this.fail(HeaderErr.Small, What.HeaderCount, 0);
       i += varintSize(r);
       const n = varintValue(r);
-      if (n < 0) return this.fail("invalid header transport header count " + n.toString());
+      if (n < 0) return this.fail(HeaderErr.HeaderCount, What.HeaderCount, n);
       for (let k = 0; k < n; k++) {
-        const ko = this.varString(p, i, end, "header key");
-        if (ko < 0) return false;
-        const kl = this.strLen;
+        // Key, then value: a varint length (≤ i16) and that many bytes, inside the header.
+        r = varint32(p, i, end);
+        if (r < 0) return this.fail(HeaderErr.Small, What.Key, 0);
+        const kl = varintValue(r);
+        if (kl < 0 || kl > 32767) return this.fail(HeaderErr.ExceedsI16, What.Key, kl);
+        const ko = i + varintSize(r);
+        if (kl > end - ko) return this.fail(HeaderErr.Small, What.Key, 0);
         i = ko + kl;
-        const vo = this.varString(p, i, end, "header value");
-        if (vo < 0) return false;
-        const vl = this.strLen;
+        r = varint32(p, i, end);
+        if (r < 0) return this.fail(HeaderErr.Small, What.Value, 0);
+        const vl = varintValue(r);
+        if (vl < 0 || vl > 32767) return this.fail(HeaderErr.ExceedsI16, What.Value, vl);
+        const vo = i + varintSize(r);
+        if (vl > end - vo) return this.fail(HeaderErr.Small, What.Value, 0);
         i = vo + vl;
         this.add(ko, kl, vo, vl);
       }
@@ -147,32 +152,38 @@ export class ThriftHeaderFrame {
     return true;
   }
 
-  private strLen: i32 = 0;
-
-  /** A varint-length string at `i` below `end`: its data offset (length in strLen), or -1. */
-  private varString(p: usize, i: i32, end: i32, what: string): i32 {
-    const r = varint32(p, i, end);
-    if (r < 0) {
-      this.fail("unable to read header transport " + what + ": header too small");
-      return -1;
-    }
-    const n = varintValue(r);
-    if (n < 0 || n > 32767) {
-      this.fail("header transport " + what + ": value " + n.toString() + " exceeds max i16 (32767)");
-      return -1;
-    }
-    const o = i + varintSize(r);
-    if (n > end - o) {
-      this.fail("unable to read header transport " + what + ": header too small");
-      return -1;
-    }
-    this.strLen = n;
-    return o;
-  }
-
-  private fail(msg: string): bool {
-    this.error = msg;
+  /** Records error `e` about field `w` (value `v`); the text is built out of the parsing path. */
+  private fail(e: HeaderErr, w: What, v: i32): bool {
+    setHeaderError(this, e, w, v);
     return false;
+  }
+}
+
+const enum HeaderErr { Small, ExceedsI16, UnknownProtocol, TransformCount, UnknownTransform, HeaderCount }
+const enum What { ProtocolId, TransformCount, TransformId, InfoId, HeaderCount, Key, Value }
+
+function whatName(w: What): string {
+  switch (w) {
+    case What.ProtocolId: return "protocol id";
+    case What.TransformCount: return "transform count";
+    case What.TransformId: return "transform id";
+    case What.InfoId: return "info id";
+    case What.HeaderCount: return "header count";
+    case What.Key: return "header key";
+    default: return "header value";
+  }
+}
+
+/** Envoy's texts (header_transport_impl.cc drainVarIntI16/I32, drainVarString, decodeFrameStart). */
+function setHeaderError(h: ThriftHeaderFrame, e: HeaderErr, w: What, v: i32): void {
+  const x = v.toString();
+  switch (e) {
+    case HeaderErr.Small: h.error = "unable to read header transport " + whatName(w) + ": header too small"; break;
+    case HeaderErr.ExceedsI16: h.error = "header transport " + whatName(w) + ": value " + x + " exceeds max i16 (32767)"; break;
+    case HeaderErr.UnknownProtocol: h.error = "Unknown protocol " + x; break;
+    case HeaderErr.TransformCount: h.error = "invalid header transport transform count " + x; break;
+    case HeaderErr.UnknownTransform: h.error = "Unknown transform " + x; break;
+    default: h.error = "invalid header transport header count " + x;
   }
 }
 
