@@ -538,7 +538,7 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
     let markdown = render(partial, options);
     // The Thrift decoder's message-begin cost against its C floor (bench/thrift.ts), same run.
     const thriftBench = await runThriftBench(options.rounds);
-    markdown = `${markdown.trimEnd()}\n\n${renderThriftBench(thriftBench.rows, thriftBench.note, options.rounds)}`;
+    markdown = `${markdown.trimEnd()}\n\n${renderThriftBench(thriftBench.rows, thriftBench.note, options.rounds, thriftBench.machine)}`;
     if (options.out) {
       // The fuzz section comes from `npm run fuzz:sniffer`; regenerating the bench keeps it.
       const previous = await readFile(options.out, "utf8").catch(() => "");

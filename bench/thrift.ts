@@ -10,6 +10,7 @@
  *   npm run bench:thrift -- --rounds 9 --no-write
  */
 import { execFile } from "node:child_process";
+import os from "node:os";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -109,7 +110,8 @@ function calibrate(body: (n: number) => void, targetMs: number): number {
 }
 
 /** `targetMs`: the length of one timed round (iterations are calibrated to it). */
-export async function runThriftBench(rounds: number, targetMs = 20): Promise<{ rows: ThriftBenchRow[]; note: string }> {
+export async function runThriftBench(rounds: number, targetMs = 20): Promise<{ rows: ThriftBenchRow[]; note: string; machine: string }> {
+  const machine = `${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, load average ${os.loadavg()[0]!.toFixed(1)} at the start, node ${process.version}`;
   const x = await loadThriftDecoder();
   const c = await buildCFloor();
   const note = typeof c === "string" ? `C floor skipped: ${c}.` : "";
@@ -148,10 +150,10 @@ export async function runThriftBench(rounds: number, targetMs = 20): Promise<{ r
       rows.push({ stack, mode, size: label, bytes: msg.length, as: s.get("as")!, c: s.get("c") });
     }
   }
-  return { rows, note };
+  return { rows, note, machine };
 }
 
-export function renderThriftBench(rows: readonly ThriftBenchRow[], note: string, rounds: number): string {
+export function renderThriftBench(rows: readonly ThriftBenchRow[], note: string, rounds: number, machine = ""): string {
   const out = [
     THRIFT_HEADING,
     "",
@@ -162,6 +164,7 @@ export function renderThriftBench(rows: readonly ThriftBenchRow[], note: string,
       "Requests: `Catalog:put` with a list of `{1: i32, 2: string}` structs sized to the payload, encoded by the Apache thrift npm package.",
     "",
   ];
+  if (machine) out.push(`Machine: ${machine}. On a loaded machine the medians spread widely; the AS / C ratio of the same round is the steadier number.`, "");
   if (note) out.push(note, "");
   out.push(
     table(
@@ -197,8 +200,8 @@ async function main(): Promise<void> {
     .parse()
     .opts<{ rounds: number; write: boolean }>();
   if (!existsSync(path.join(BUILD, "fixtures", "thrift-decoder.wasm"))) throw new Error("build/fixtures/thrift-decoder.wasm missing: run npm run build");
-  const { rows, note } = await runThriftBench(o.rounds);
-  const md = renderThriftBench(rows, note, o.rounds);
+  const { rows, note, machine } = await runThriftBench(o.rounds);
+  const md = renderThriftBench(rows, note, o.rounds, machine);
   console.log(md);
   if (o.write) {
     const file = path.join(REPO, "BENCHMARKS.md");
