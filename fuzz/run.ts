@@ -14,6 +14,7 @@ import { SERVER_GREETING } from "../tools/harness/captures.js";
 import { loadCorpus } from "./corpus.js";
 import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";
+import { describeThriftFuzz, runThriftFuzz, THRIFT_DECODER_TARGET } from "./thrift.js";
 
 export interface FuzzOptions {
   readonly seed: number;
@@ -373,6 +374,18 @@ async function main(): Promise<void> {
   program.parse();
   const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number }>();
   const chosen = o.seed ?? randomInt(0, 0xffffffff);
+  if (o.filter === THRIFT_DECODER_TARGET) {
+    // Not a proxy-wasm filter: the Thrift decoder in its test module (fuzz/thrift.ts).
+    const r = await runThriftFuzz(chosen, o.iterations, true);
+    const text = describeThriftFuzz(r);
+    if (r.failure) {
+      console.error(text);
+      process.exitCode = 1;
+    } else {
+      console.log(text);
+    }
+    return;
+  }
   console.log(`fuzz: seed=${chosen} filter=${o.filter} iterations=${o.iterations} max-input=${MAX_INPUT}`);
   const result = await runFuzz({
     seed: chosen,

@@ -7,6 +7,7 @@
  * after warm-up, printing the seed and the input.
  *
  *   npm run fuzz:thrift -- --seed 42 --iterations 100000 [--wasm build/fixtures/thrift-decoder.debug.wasm]
+ *   npm run fuzz -- --filter thrift-decoder --iterations 1000000      (the same run, from npm run fuzz)
  */
 import { randomInt } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -20,6 +21,8 @@ import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";
 
 export const THRIFT_DECODER_WASM = path.join(BUILD, "fixtures", "thrift-decoder.wasm");
+/** `npm run fuzz -- --filter thrift-decoder` runs this driver instead of a proxy-wasm filter. */
+export const THRIFT_DECODER_TARGET = "thrift-decoder";
 export const DEFAULT_ITERATIONS = 1_000_000;
 
 interface DecoderExports {

@@ -3,7 +3,10 @@
  * rotting: tiny counts, the shape of what they report. No timing is asserted.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { describe, test } from "node:test";
+import { promisify } from "node:util";
+import { REPO } from "../../tools/harness/drive.js";
 import { renderThriftBench, runThriftBench, SIZES, THRIFT_HEADING } from "../../bench/thrift.js";
 import { describeThriftFuzz, runThriftFuzz } from "../../fuzz/thrift.js";
 import { thriftMessages } from "../fixtures/thrift-messages/messages.js";
@@ -23,6 +26,12 @@ describe("thrift decoder drivers", () => {
     const a = await runThriftFuzz(99, 3_000);
     const b = await runThriftFuzz(99, 3_000);
     assert.deepEqual([a.messages, a.errors, a.needMore], [b.messages, b.errors, b.needMore]);
+  });
+
+  test("npm run fuzz -- --filter thrift-decoder runs this driver", async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "fuzz/run.ts", "--filter", "thrift-decoder", "--seed", "5", "--iterations", "2000"], { cwd: REPO });
+    assert.match(stdout, /fuzz:thrift: seed=5 inputs=2,000 /);
+    assert.match(stdout, /fuzz:thrift: OK \(no trap, memory flat\)/);
   });
 
   test("bench: a row per stack, mode and payload size, with the C floor where it applies", async () => {
