@@ -41,6 +41,7 @@ import {
 import { SNIFFER_WASM, snifferConfig } from "../tools/harness/sniffer.js";
 import { measureInterleaved, type Sample } from "./lib/stats.js";
 import { configBenchSection } from "./config.js";
+import { renderThriftBench, runThriftBench } from "./thrift.js";
 
 export interface BenchOptions {
   /** downstream-data callbacks per timed round. */
@@ -588,6 +589,9 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
     const partial = { machine, costs, overhead, memory, sizes, filterSizes, goals, sniffer, detector, notes };
     let markdown = render(partial, options);
     markdown = `${markdown.trimEnd()}\n\n${await configBenchSection()}\n`;
+    // The Thrift decoder's message-begin cost against its C floor (bench/thrift.ts), same run.
+    const thriftBench = await runThriftBench(options.rounds);
+    markdown = `${markdown.trimEnd()}\n\n${renderThriftBench(thriftBench.rows, thriftBench.note, options.rounds, thriftBench.machine)}`;
     if (options.out) {
       // The fuzz section comes from `npm run fuzz:sniffer`; regenerating the bench keeps it.
       const previous = await readFile(options.out, "utf8").catch(() => "");

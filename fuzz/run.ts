@@ -18,6 +18,7 @@ import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";
 import { configFuzzMain } from "./config.js";
 import { describeTls, runTlsFuzz } from "./tls.js";
+import { describeThriftFuzz, runThriftFuzz, THRIFT_DECODER_TARGET } from "./thrift.js";
 
 export interface FuzzOptions {
   readonly seed: number;
@@ -380,10 +381,22 @@ async function main(): Promise<void> {
     .option("--config <text>", "plugin configuration", "")
     .option("--slack-pages <n>", "memory pages allowed to grow after warm-up", nonNegativeInt, DEFAULT_SLACK_PAGES)
     .option("--warmup <n>", "iterations before the memory baseline", nonNegativeInt)
-    .option("--target <name>", "filters (mutated first flights through --filter), tls (ClientHellos through the sniffer vs fuzz/tls-reference.ts) or config (plugin configurations: fuzz/config.ts)", "filters");
+    .option("--target <name>", "filters (mutated first flights through --filter), tls (ClientHellos through the sniffer vs fuzz/tls-reference.ts) thrift (the Thrift decoder: fuzz/thrift.ts) or config (plugin configurations: fuzz/config.ts)", "filters");
   program.parse();
   const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number; target: string }>();
   const chosen = o.seed ?? randomInt(0, 0xffffffff);
+  if (o.target === "thrift" || o.filter === THRIFT_DECODER_TARGET) {
+    // Not a proxy-wasm filter: the Thrift decoder in its test module (fuzz/thrift.ts).
+    const r = await runThriftFuzz(chosen, o.iterations, true);
+    const text = describeThriftFuzz(r);
+    if (r.failure) {
+      console.error(text);
+      process.exitCode = 1;
+    } else {
+      console.log(text);
+    }
+    return;
+  }
   if (o.target === "tls") {
     const filter = o.filter === "tcp-stats" ? "sniffer" : o.filter; // --filter: another sniffer build
     const r = await runTlsFuzz({ seed: chosen, iterations: o.iterations, filter, print: true });
@@ -396,7 +409,7 @@ async function main(): Promise<void> {
     }
     return;
   }
-  if (o.target !== "filters") throw new InvalidArgumentError(`--target must be filters, tls or config, found "${o.target}"`);
+  if (o.target !== "filters") throw new InvalidArgumentError(`--target must be filters, tls, thrift or config, found "${o.target}"`);
   console.log(`fuzz: seed=${chosen} filter=${o.filter} iterations=${o.iterations} max-input=${MAX_INPUT}`);
   const result = await runFuzz({
     seed: chosen,
