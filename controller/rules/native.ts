@@ -29,7 +29,8 @@ export function rulePath(index: number, ...rest: (string | number)[]): RulePath 
 export function wasmOnlyWarnings(set: LoadedRuleSet, rule: Rule, index: number, proxy: NativeProxy): string[] {
   const out: string[] = [];
   const parts: string[] = [];
-  if (rule.policy?.deny === true) parts.push("policy.deny");
+  // A deny-only rule has its own warning below; "only routes" would be wrong for it.
+  if (rule.policy?.deny === true && rule.route !== undefined) parts.push("policy.deny");
   if (rule.policy?.rateLimit !== undefined) parts.push("policy.rateLimit");
   if (rule.fault?.delay !== undefined) parts.push("fault.delay");
   if (rule.fault?.abort !== undefined) parts.push("fault.abort");

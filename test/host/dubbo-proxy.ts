@@ -88,7 +88,7 @@ interface RouteConfig {
 }
 
 /** route_matcher.cc InterfaceMatcher. */
-function interfaceMatcher(pattern: string): (name: string) => boolean {
+export function interfaceMatcher(pattern: string): (name: string) => boolean {
   if (pattern === "*") return (s) => s.length > 0;
   if (pattern.startsWith("*")) {
     const suffix = pattern.slice(1);
