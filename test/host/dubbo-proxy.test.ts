@@ -64,7 +64,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe("dubbo_proxy emulator, loaded from the controller's rendered per-request bootstrap", () => {
+describe("dubbo_proxy emulator, loaded from the controller's rendered per-request bootstrap", { timeout: 60_000 }, () => {
   const peers = new Map<Provider, DubboPeer>();
   let proxy: DubboProxy;
   let listener: TcpListener;

@@ -23,6 +23,9 @@ spec:
     - name: orders
       match: { service: { exact: Orders } }
       route: { cluster: orders }
+    - name: blue-tenant
+      match: { method: { exact: hello }, headers: [{ name: X-Tenant, exact: blue }] }
+      route: { cluster: orders }
     - name: hello
       match: { method: { exact: hello } }
       route: { cluster: hello }
@@ -44,6 +47,7 @@ const STACKS: Array<{ stack: ThriftStack; transport: ThriftTransport; protocol: 
   { stack: "framed-binary", transport: "FRAMED", protocol: "BINARY" },
   { stack: "buffered-binary", transport: "UNFRAMED", protocol: "BINARY" },
   { stack: "framed-compact", transport: "FRAMED", protocol: "COMPACT" },
+  { stack: "header-binary", transport: "HEADER", protocol: "BINARY" },
 ];
 
 function seeded(seed: number): () => number {
@@ -96,7 +100,7 @@ describe("thrift_proxy codec pieces", () => {
 });
 
 for (const s of STACKS) {
-  describe(`thrift_proxy emulator (${s.transport} ${s.protocol}), loaded from the controller's rendered per-request bootstrap`, () => {
+  describe(`thrift_proxy emulator (${s.transport} ${s.protocol}), loaded from the controller's rendered per-request bootstrap`, { timeout: 60_000 }, () => {
     const servers = new Map<Server, ThriftPeer>();
     let proxy: ThriftProxy;
     let listener: TcpListener;
@@ -187,6 +191,17 @@ for (const s of STACKS) {
         return true;
       });
     });
+
+    if (s.transport === "HEADER") {
+      it("routes by THeader headers (names case-insensitive) and forwards them upstream", async () => {
+        const c = await client();
+        const trans = c.client.output as unknown as { setWriteHeader(k: string, v: string): void; clearWriteHeaders(): void };
+        trans.setWriteHeader("X-Tenant", "blue");
+        assert.equal(await servedBy(c, "hello", "with-header"), "orders");
+        trans.clearWriteHeaders();
+        assert.equal(await servedBy(c, "hello", "without"), "hello");
+      });
+    }
 
     if (s.stack === "framed-binary") {
       it("splits weighted clusters 90/10 over 1,000 calls within ±3%", async () => {

@@ -15,6 +15,7 @@ import {
   TBufferedTransport,
   TCompactProtocol,
   TFramedTransport,
+  THeaderProtocol,
   createClient,
   createConnection,
   createMultiplexServer,
@@ -26,7 +27,7 @@ import {
 } from "thrift";
 import { listenTracked } from "./listen.js";
 
-export type ThriftStack = "framed-binary" | "buffered-binary" | "framed-compact";
+export type ThriftStack = "framed-binary" | "buffered-binary" | "framed-compact" | "header-binary";
 
 export function thriftStack(stack: ThriftStack): { transport: TTransportClass; protocol: TProtocolClass } {
   switch (stack) {
@@ -36,6 +37,8 @@ export function thriftStack(stack: ThriftStack): { transport: TTransportClass; p
       return { transport: TBufferedTransport, protocol: TBinaryProtocol };
     case "framed-compact":
       return { transport: TFramedTransport, protocol: TCompactProtocol };
+    case "header-binary":
+      return { transport: TBufferedTransport, protocol: THeaderProtocol };
   }
 }
 
@@ -156,7 +159,8 @@ export class EchoClient {
       out.writeMessageBegin(name, opts.oneway === true ? Thrift.MessageType.ONEWAY : Thrift.MessageType.CALL, seqid);
       writeStringStruct(out, `${name}_args`, 1, msg);
       out.writeMessageEnd();
-      this.output.flush();
+      // The protocol's flush: THeaderProtocol writes its header frame there, the others pass through.
+      out.flush();
       if (opts.oneway === true) resolve("");
     });
   }
