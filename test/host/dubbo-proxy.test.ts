@@ -222,6 +222,7 @@ describe("dubbo_proxy emulator, loaded from the controller's rendered per-reques
   const malformed: Array<{ name: string; bytes: Buffer }> = [
     { name: "a bad magic", bytes: Buffer.from("GET / HTTP/1.1\r\n\r\n") },
     { name: "a body over 16 MiB", bytes: Buffer.from([0xda, 0xbb, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x01, 0, 0, 1]) },
+    { name: "a serialization other than Hessian2 (fastjson, 6)", bytes: Buffer.from([0xda, 0xbb, 0xc6, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]) },
   ];
   for (const t of malformed) {
     it(`closes the connection on ${t.name} and counts request_decoding_error`, async () => {

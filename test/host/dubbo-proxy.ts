@@ -11,7 +11,8 @@
  *   `continueDecoding`); a decode error (EnvoyException) closes the connection NoFlush and counts
  *   `request_decoding_error`. end_stream resets every active message and closes FlushWrite.
  * - dubbo_protocol_impl.cc `DubboProtocolImpl::decodeHeader`: magic 0xdabb ("invalid dubbo
- *   message magic number"), body size at most 16 MiB ("invalid dubbo message size").
+ *   message magic number"), body size at most 16 MiB ("invalid dubbo message size"), serialization
+ *   Hessian2 ("invalid dubbo message serialization type").
  * - conn_manager.cc `onHeartbeat`: a heartbeat request (request + event flags) is answered here,
  *   never forwarded: same request id, flag = serialization id ^ event bit, status 20 (Ok), a
  *   one-byte Hessian2 null body (dubbo_protocol_impl.cc `encode`, HeartbeatResponse);
@@ -55,6 +56,7 @@ const FLAG_REQUEST = 0x80;
 const FLAG_TWOWAY = 0x40;
 const FLAG_EVENT = 0x20;
 const SERIALIZATION_MASK = 0x1f;
+const HESSIAN2 = 2;
 /** dubbo_protocol_impl.cc MaxBodySize. */
 export const DUBBO_MAX_BODY = 16 * 1024 * 1024;
 
@@ -329,6 +331,8 @@ class DubboConnectionManager implements NetworkFilter {
       const magic = b.readUInt16BE(0);
       if (magic !== MAGIC) return this.decodeError(`invalid dubbo message magic number ${magic}`);
       const flag = b[2]!;
+      // Hessian2 is the only serialization Envoy registers (dubbo_proxy.proto SerializationType).
+      if ((flag & SERIALIZATION_MASK) !== HESSIAN2) return this.decodeError(`invalid dubbo message serialization type ${flag & SERIALIZATION_MASK}`);
       const size = b.readInt32BE(12);
       if (size < 0 || size > DUBBO_MAX_BODY) return this.decodeError(`invalid dubbo message size ${size}`);
       if (b.length < HEADER + size) return;

@@ -9,7 +9,9 @@
  * - conn_manager.cc `ConnectionManager::onData` / `dispatch`: downstream bytes are the manager's
  *   (StopIteration); messages are decoded one after another; a request waiting for an upstream
  *   connection stops decoding until `continueDecoding`; a transport/protocol error closes the
- *   connection (FlushWrite) and counts `request_decoding_error`.
+ *   connection (FlushWrite), resets the calls in flight and counts `request_decoding_error`
+ *   (Envoy answers the first call in flight with the error instead when there is one; not
+ *   emulated).
  * - framed_transport_impl.cc `decodeFrameStart`: frame size in (0, 16,384,000] ("invalid thrift
  *   framed transport frame size"); header_transport_impl.cc: THeader frames (magic 0x0fff, varint
  *   protocol id 0 binary / 2 compact, no transforms, info key/value headers → the request's header
@@ -447,6 +449,8 @@ class ThriftConnectionManager implements NetworkFilter {
         this.proxy.inc("request_decoding_error");
         this.proxy.stats.inc(`thrift_error ${(err as Error).message}`);
         this.cb.manager.close("FlushWrite");
+        for (const r of [...this.active]) r.reset();
+        this.active.clear();
         return;
       }
       if (frame === undefined) return;
