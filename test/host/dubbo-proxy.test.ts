@@ -1,6 +1,5 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import * as net from "node:net";
 import { bootstrap } from "../../controller/envoy/bootstrap.js";
 import { dubboProxyFilter, DUBBO_PROXY_FILTER_NAME } from "../../controller/dubbo/filter.js";
 import { parseRuleSet } from "../../controller/rules/load.js";
@@ -9,6 +8,7 @@ import { DubboConsumer, startDubboProvider, type DubboCall, type DubboPeer } fro
 import { DubboProxy, DubboStatus } from "./dubbo-proxy.js";
 import { fakeHost } from "./fakes.js";
 import { renderedClusters, renderedTerminal } from "./rendered.js";
+import { seededRandom, unusedPort } from "./rpc-fixtures.js";
 import { startTcpListener, type TcpListener } from "./tcp.js";
 
 const RULES = `
@@ -43,26 +43,6 @@ spec:
 const PROVIDERS = ["orders-canary", "orders-v2", "orders-blue", "orders-create", "orders-v1", "pay-a", "pay-b"] as const;
 type Provider = (typeof PROVIDERS)[number];
 
-/** mulberry32: a seeded generator, so the weighted split is the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0);
-  };
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe("dubbo_proxy emulator, loaded from the controller's rendered per-request bootstrap", { timeout: 60_000 }, () => {
   const peers = new Map<Provider, DubboPeer>();
@@ -93,11 +73,11 @@ describe("dubbo_proxy emulator, loaded from the controller's rendered per-reques
     }
     const rules = parseRuleSet(RULES, "shop-rules.yaml");
     const { filter } = dubboProxyFilter({ rules });
-    const endpoints: Record<string, { address: string; port: number }[]> = { down: [{ address: "127.0.0.1", port: await closedPort() }] };
+    const endpoints: Record<string, { address: string; port: number }[]> = { down: [{ address: "127.0.0.1", port: await unusedPort() }] };
     for (const [name, p] of peers) endpoints[name] = [{ address: "127.0.0.1", port: p.port }];
     const rendered = bootstrap(perRequestBootstrapProps({ rules, endpoints, defaultPort: 20880, listenPort: 0 }, filter));
     const host = fakeHost(Object.fromEntries(renderedClusters(rendered)));
-    proxy = new DubboProxy(renderedTerminal(rendered, DUBBO_PROXY_FILTER_NAME), host, { random: seeded(7) });
+    proxy = new DubboProxy(renderedTerminal(rendered, DUBBO_PROXY_FILTER_NAME), host, { random: seededRandom(7) });
     listener = await startTcpListener(host, { filterChains: [{ filters: [], tcpProxy: {}, terminal: proxy.terminal }] });
   });
 

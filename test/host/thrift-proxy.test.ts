@@ -8,6 +8,7 @@ import { thriftProxyFilter, THRIFT_PROXY_FILTER_NAME, type ThriftProtocol, type 
 import { startThriftServer, thriftClient, type ThriftPeer, type ThriftStack } from "../peers/thrift.js";
 import { fakeHost } from "./fakes.js";
 import { renderedClusters, renderedTerminal } from "./rendered.js";
+import { seededRandom, unusedPort } from "./rpc-fixtures.js";
 import { startTcpListener, type TcpListener } from "./tcp.js";
 import { AppExceptionType, ThriftProxy, encodeFrame, readMessageBegin, takeFrame, writeMessageBegin, type ThriftProtocol as WireProtocol, type ThriftTransport as WireTransport } from "./thrift-proxy.js";
 
@@ -50,24 +51,6 @@ const STACKS: Array<{ stack: ThriftStack; transport: ThriftTransport; protocol: 
   { stack: "header-binary", transport: "HEADER", protocol: "BINARY" },
 ];
 
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0);
-  };
-}
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe("thrift_proxy codec pieces", () => {
   const cases: Array<{ protocol: WireProtocol; transport: WireTransport }> = [
@@ -126,11 +109,11 @@ for (const s of STACKS) {
       for (const name of SERVERS) servers.set(name, await startThriftServer(s.stack));
       const rules = parseRuleSet(RULES, "catalog-rules.yaml");
       const { filter } = thriftProxyFilter({ rules, transport: s.transport, protocol: s.protocol });
-      const endpoints: Record<string, { address: string; port: number }[]> = { down: [{ address: "127.0.0.1", port: await closedPort() }] };
+      const endpoints: Record<string, { address: string; port: number }[]> = { down: [{ address: "127.0.0.1", port: await unusedPort() }] };
       for (const [name, p] of servers) endpoints[name] = [{ address: "127.0.0.1", port: p.port }];
       const rendered = bootstrap(perRequestBootstrapProps({ rules, endpoints, defaultPort: 9090, listenPort: 0 }, filter));
       const host = fakeHost(Object.fromEntries(renderedClusters(rendered)));
-      proxy = new ThriftProxy(renderedTerminal(rendered, THRIFT_PROXY_FILTER_NAME), host, { random: seeded(11) });
+      proxy = new ThriftProxy(renderedTerminal(rendered, THRIFT_PROXY_FILTER_NAME), host, { random: seededRandom(11) });
       listener = await startTcpListener(host, { filterChains: [{ filters: [], tcpProxy: {}, terminal: proxy.terminal }] });
     });
 
