@@ -29,6 +29,7 @@ import { measureDetector, type DetectorRow } from "./lib/classify.js";
 import { bytes, extractSection, FUZZ_HEADING, ns, ratio, table } from "../tools/harness/markdown.js";
 import { instantiateRaw } from "./lib/raw.js";
 import { wasmSizes, type WasmSize } from "./lib/sizes.js";
+import { FILTER_SIZE_GOAL, measureFilterSizes, sectionBytes, type FilterSize } from "./lib/size-report.js";
 import {
   SNIFFER_GOAL_NS,
   loadShims,
@@ -39,6 +40,7 @@ import {
 } from "./lib/sniffer.js";
 import { SNIFFER_WASM, snifferConfig } from "../tools/harness/sniffer.js";
 import { measureInterleaved, type Sample } from "./lib/stats.js";
+import { configBenchSection } from "./config.js";
 
 export interface BenchOptions {
   /** downstream-data callbacks per timed round. */
@@ -113,6 +115,8 @@ export interface BenchReport {
   readonly overhead: OverheadRow[];
   readonly memory: MemoryRow[];
   readonly sizes: WasmSize[];
+  /** Each filter's release module by section and by source module. */
+  readonly filterSizes: FilterSize[];
   readonly goals: Goal[];
   /** Undefined when build/sniffer.wasm is absent. */
   readonly sniffer?: SnifferReport;
@@ -461,7 +465,54 @@ function render(r: Omit<BenchReport, "markdown">, options: BenchOptions): string
     ),
     "",
   );
+  renderFilterSizes(out, r.filterSizes);
   return out.join("\n");
+}
+
+/** Sections in module order; the rest of the standard sections are summed as `other`. */
+const SIZE_COLUMNS = ["code", "data", "export", "import", "custom"] as const;
+
+function renderFilterSizes(out: string[], sizes: readonly FilterSize[]): void {
+  if (sizes.length === 0) return;
+  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+  out.push(
+    "## Filter sizes by section (release)",
+    "",
+    `Goal: each filter's release module ≤ ${kib(FILTER_SIZE_GOAL)} (${bytes(FILTER_SIZE_GOAL)} bytes). \`other\` = type, function, table, memory, global, start, element and datacount sections. \`node --import tsx bench/wasm-size.ts <file>\` lists the largest functions of a build with names.`,
+    "",
+    table(
+      ["filter", "total", ...SIZE_COLUMNS, "other", "goal", "result"],
+      sizes.map((f) => {
+        const sec = sectionBytes(f.release);
+        const listed = SIZE_COLUMNS.reduce((sum, c) => sum + (sec.get(c) ?? 0), 0);
+        const pass = f.release.total <= FILTER_SIZE_GOAL;
+        return [
+          `build/${f.filter}.wasm`,
+          bytes(f.release.total),
+          ...SIZE_COLUMNS.map((c) => bytes(sec.get(c) ?? 0)),
+          bytes(f.release.total - 8 - listed),
+          `≤ ${bytes(FILTER_SIZE_GOAL)}`,
+          pass ? "PASS" : `MISS (+${bytes(f.release.total - FILTER_SIZE_GOAL)})`,
+        ];
+      }),
+      ["l", "r", "r", "r", "r", "r", "r", "r", "r", "l"],
+    ),
+    "",
+  );
+  for (const f of sizes) {
+    if (!f.modules) continue;
+    const code = f.modules.reduce((sum, m) => sum + m.bytes, 0);
+    out.push(
+      `Code of \`build/${f.filter}.wasm\` by source module (release compiled again with \`--debug\` for the names; ${bytes(code)} bytes of function bodies, ${bytes(f.release.dataSegments.reduce((s, n) => s + n, 0))} bytes of data segments in the release build: string literals as UTF-16, number-formatting tables), largest 12:`,
+      "",
+      table(
+        ["source module", "code bytes", "share"],
+        f.modules.slice(0, 12).map((m) => [m.module, bytes(m.bytes), `${((100 * m.bytes) / code).toFixed(1)}%`]),
+        ["l", "r", "r"],
+      ),
+      "",
+    );
+  }
 }
 
 export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise<BenchReport> {
@@ -505,6 +556,7 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
       if (pluginFailed(plugin)) throw new Error(`${name}: VM failed during the bench`);
     }
     const sizes = await wasmSizes(BUILD);
+    const filterSizes = await measureFilterSizes(REPO, BUILD);
 
     const asNull = costs.find((c) => c.filter === "null")!;
     const dc = overhead.find((o) => o.path === DIRECT_C)!;
@@ -533,8 +585,9 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
       date: new Date().toISOString(),
       os: `${os.type()} ${os.release()} ${os.arch()}`,
     };
-    const partial = { machine, costs, overhead, memory, sizes, goals, sniffer, detector, notes };
+    const partial = { machine, costs, overhead, memory, sizes, filterSizes, goals, sniffer, detector, notes };
     let markdown = render(partial, options);
+    markdown = `${markdown.trimEnd()}\n\n${await configBenchSection()}\n`;
     if (options.out) {
       // The fuzz section comes from `npm run fuzz:sniffer`; regenerating the bench keeps it.
       const previous = await readFile(options.out, "utf8").catch(() => "");

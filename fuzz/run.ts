@@ -4,6 +4,7 @@
  * when the VM traps (fails) or its memory keeps growing, printing the seed and the input.
  *
  *   npm run fuzz -- --seed 1234 --iterations 100000 --filter tcp-stats
+ *   npm run fuzz -- --target config     (plugin configurations: fuzz/config.ts, also npm run fuzz:config)
  */
 import { randomInt } from "node:crypto";
 import { pathToFileURL } from "node:url";
@@ -14,6 +15,7 @@ import { SERVER_GREETING } from "../tools/harness/captures.js";
 import { loadCorpus } from "./corpus.js";
 import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";
+import { configFuzzMain } from "./config.js";
 
 export interface FuzzOptions {
   readonly seed: number;
@@ -361,6 +363,12 @@ function seed(value: string): number {
 }
 
 async function main(): Promise<void> {
+  // `--target config`: plugin configurations through on_configure (fuzz/config.ts).
+  const target = process.argv.indexOf("--target");
+  if (target >= 0 && process.argv[target + 1] === "config") {
+    process.exitCode = await configFuzzMain();
+    return;
+  }
   const program = new Command()
     .name("fuzz")
     .description("Feed mutated first flights and noise through a filter via the host emulator")
@@ -369,7 +377,8 @@ async function main(): Promise<void> {
     .option("--filter <name>", "filter: build/<name>.wasm, build/fixtures/<name>.wasm, or a .wasm path", "tcp-stats")
     .option("--config <text>", "plugin configuration", "")
     .option("--slack-pages <n>", "memory pages allowed to grow after warm-up", nonNegativeInt, DEFAULT_SLACK_PAGES)
-    .option("--warmup <n>", "iterations before the memory baseline", nonNegativeInt);
+    .option("--warmup <n>", "iterations before the memory baseline", nonNegativeInt)
+    .option("--target <name>", "connections (default) or config (plugin configurations: fuzz/config.ts)");
   program.parse();
   const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number }>();
   const chosen = o.seed ?? randomInt(0, 0xffffffff);

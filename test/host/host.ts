@@ -13,12 +13,19 @@ import { DEFAULT_RELOAD_BASE_INTERVAL_MS, effectiveFailurePolicy, reloadBackoffM
 import { Plugin, PluginLoadError } from "./plugin.js";
 import { SharedData, SharedQueues } from "./shared.js";
 import { startTcpListener } from "./tcp.js";
+import { envoyBehaviour, type EnvoyVersion } from "./envoy-version.js";
 import type { ClusterConfig, DataPlaneHost } from "./types.js";
 import type { HostServices } from "./vm.js";
 
 export interface HostOptions {
   /** Static clusters by name. `PassthroughCluster` is built into the data planes. */
   readonly clusters?: Readonly<Record<string, ClusterConfig>>;
+  /**
+   * The Envoy release whose data-plane behaviour the listeners copy (envoy-version.ts: tcp_proxy's
+   * config checks, http_inspector's parser, the delayed route pick).
+   * @default "1.37" (Istio 1.29)
+   */
+  readonly envoyVersion?: EnvoyVersion;
 }
 
 export interface LoadPluginOptions {
@@ -73,11 +80,13 @@ export class Host implements HostServices, DataPlaneHost {
   readonly sharedQueues = new SharedQueues();
   readonly calls: CallManager;
   readonly plugins: Plugin[] = [];
+  readonly envoyVersion: EnvoyVersion;
   private connectionIds = 0n;
   private readonly closeables = new Set<Closeable>();
   private closed = false;
 
   constructor(opts: HostOptions = {}) {
+    this.envoyVersion = envoyBehaviour(opts.envoyVersion).version;
     for (const [name, c] of Object.entries(opts.clusters ?? {})) this.clusters.set(name, c);
     this.calls = new CallManager(this.clusters);
   }
