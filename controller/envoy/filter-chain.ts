@@ -31,7 +31,7 @@ export interface FilterChainProps {
   readonly match?: FilterChainMatchProps;
   /** Network filters before the terminal filter, in order. */
   readonly filters?: readonly NetworkFilter[];
-  /** Terminal tcp_proxy. Exactly one of tcpProxy and http must be set. */
+  /** Terminal tcp_proxy. Exactly one of tcpProxy, http and terminal must be set. */
   readonly tcpProxy?: TcpProxyProps;
   /** Terminal HTTP connection manager. Exactly one of tcpProxy, http and terminal must be set. */
   readonly http?: HttpRouteProps;
