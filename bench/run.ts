@@ -9,7 +9,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { Host } from "../test/host/index.js";
 import type { DataBuffer, NetworkFilter, NetworkFilterFactory } from "../test/host/types.js";
 import {
@@ -608,6 +608,55 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** Captures whose name is, or starts with, one of `wanted` (all when undefined). */
+export function selectCaptures<C extends { readonly name: string }>(captures: readonly C[], wanted?: readonly string[]): C[] {
+  const out = captures.filter((c) => !wanted || wanted.some((w) => c.name === w || c.name.startsWith(w)));
+  if (out.length === 0) throw new Error(`no capture matches ${wanted?.join(",")}: names are ${captures.map((c) => c.name).join(", ")}`);
+  return out;
+}
+
+export interface DetectOnlyOptions {
+  readonly rounds: number;
+  readonly iterations: number;
+  /** Capture names or name prefixes (e.g. `tls`); undefined = all. */
+  readonly captures?: readonly string[];
+  /** A classify-bench .wasm or a git revision to time in the same rounds (classifyBenchAt). */
+  readonly baseline?: string;
+}
+
+/**
+ * `--only detect`: the "Pure detector" rows alone (seconds, not minutes), optionally next to a
+ * baseline build in interleaved rounds. Prints a table; never writes BENCHMARKS.md.
+ */
+export async function runDetectOnly(o: DetectOnlyOptions): Promise<{ rows: DetectorRow[]; text: string }> {
+  const captures = selectCaptures(await loadCaptures(), o.captures);
+  const rows = await measureDetector(captures, { rounds: o.rounds, iterations: o.iterations }, undefined, o.baseline);
+  const base = rows[0]?.baseline;
+  const header = ["capture", "protocol", "complete", "ns/classification", "min–max"];
+  if (base) header.push("baseline ns", "baseline min–max", "× baseline (median round)", "round ratios min–max", "same answer");
+  const body = rows.map((d) => {
+    const cells = [d.capture, d.protocol, d.complete ? "yes" : "no", ns(d.sample.median), `${ns(d.sample.min)}–${ns(d.sample.max)}`];
+    const b = d.baseline;
+    if (b) {
+      const same = b.protocol === d.protocol && b.complete === d.complete;
+      cells.push(
+        ns(b.sample.median),
+        `${ns(b.sample.min)}–${ns(b.sample.max)}`,
+        ratio(b.ratio.median),
+        `${ratio(b.ratio.min)}–${ratio(b.ratio.max)}`,
+        same ? "yes" : `no (${b.protocol}${b.complete ? "" : ", partial"})`,
+      );
+    }
+    return cells;
+  });
+  const lines = [
+    `Pure detector (classify-bench, cap 64 as the sniffer's default max_detect_bytes): ${o.iterations.toLocaleString("en-US")} classifications per round, ${o.rounds} interleaved rounds, median round.`,
+  ];
+  if (base) lines.push(`Baseline: ${base.label}.`);
+  lines.push("", table(header, body, ["l", "l", "l", "r", "r", "r", "r", "r", "r", "l"]));
+  return { rows, text: lines.join("\n") };
+}
+
 async function main(): Promise<void> {
   const program = new Command()
     .name("bench")
@@ -619,7 +668,15 @@ async function main(): Promise<void> {
     .option("--sniffer-iterations <n>", "classified connections per round, per capture and mode", positiveInt, DEFAULT_OPTIONS.snifferIterations)
     .option("--detector-iterations <n>", "in-wasm classifications per round, per capture", positiveInt, DEFAULT_OPTIONS.detectorIterations)
     .option("--out <file>", "Markdown output", DEFAULT_OPTIONS.out)
-    .option("--no-write", "do not write the Markdown file");
+    .option("--no-write", "do not write the Markdown file")
+    .addOption(
+      new Option("--only <section>", "run one section and print it (writes nothing): detect = the pure-detector rows").choices(["detect"]),
+    )
+    .option("--captures <names>", "with --only detect: comma-separated capture names or prefixes (e.g. tls)", (v: string) => v.split(",").filter(Boolean))
+    .option(
+      "--baseline <wasm|rev>",
+      "with --only detect: also time a classify-bench .wasm, or one built from a git revision (e.g. main), in the same rounds and print the ratio",
+    );
   program.parse();
   const o = program.opts<{
     rounds: number;
@@ -630,7 +687,16 @@ async function main(): Promise<void> {
     detectorIterations: number;
     out: string;
     write: boolean;
+    only?: "detect";
+    captures?: string[];
+    baseline?: string;
   }>();
+  if (o.only === "detect") {
+    const r = await runDetectOnly({ rounds: o.rounds, iterations: o.detectorIterations, captures: o.captures, baseline: o.baseline });
+    console.log(r.text);
+    return;
+  }
+  if (o.captures || o.baseline) throw new InvalidArgumentError("--captures and --baseline need --only detect");
   await runBench({
     rounds: o.rounds,
     dataIterations: o.dataIterations,

@@ -5,6 +5,7 @@
  *
  *   npm run fuzz -- --seed 1234 --iterations 100000 --filter tcp-stats
  *   npm run fuzz -- --target config     (plugin configurations: fuzz/config.ts, also npm run fuzz:config)
+ *   npm run fuzz -- --target tls --seed 7   (ClientHellos vs a reference parser: fuzz/tls.ts)
  */
 import { randomInt } from "node:crypto";
 import { pathToFileURL } from "node:url";
@@ -16,6 +17,7 @@ import { loadCorpus } from "./corpus.js";
 import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";
 import { configFuzzMain } from "./config.js";
+import { describeTls, runTlsFuzz } from "./tls.js";
 
 export interface FuzzOptions {
   readonly seed: number;
@@ -378,10 +380,23 @@ async function main(): Promise<void> {
     .option("--config <text>", "plugin configuration", "")
     .option("--slack-pages <n>", "memory pages allowed to grow after warm-up", nonNegativeInt, DEFAULT_SLACK_PAGES)
     .option("--warmup <n>", "iterations before the memory baseline", nonNegativeInt)
-    .option("--target <name>", "connections (default) or config (plugin configurations: fuzz/config.ts)");
+    .option("--target <name>", "filters (mutated first flights through --filter), tls (ClientHellos through the sniffer vs fuzz/tls-reference.ts) or config (plugin configurations: fuzz/config.ts)", "filters");
   program.parse();
-  const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number }>();
+  const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number; target: string }>();
   const chosen = o.seed ?? randomInt(0, 0xffffffff);
+  if (o.target === "tls") {
+    const filter = o.filter === "tcp-stats" ? "sniffer" : o.filter; // --filter: another sniffer build
+    const r = await runTlsFuzz({ seed: chosen, iterations: o.iterations, filter, print: true });
+    const report = describeTls(r);
+    if (r.trapped || r.disagreementCount > 0) {
+      console.error(report);
+      process.exitCode = 1;
+    } else {
+      console.log(report);
+    }
+    return;
+  }
+  if (o.target !== "filters") throw new InvalidArgumentError(`--target must be filters, tls or config, found "${o.target}"`);
   console.log(`fuzz: seed=${chosen} filter=${o.filter} iterations=${o.iterations} max-input=${MAX_INPUT}`);
   const result = await runFuzz({
     seed: chosen,

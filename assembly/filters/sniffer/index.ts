@@ -12,6 +12,7 @@ import {
 } from "../../runtime";
 import { ClassifyFlags, Decision, Protocol, SniffState, classifyPtr, finishPtr } from "../../codecs/detect/index";
 import { PROTOCOL_COUNT, protocolName } from "../../codecs/detect/result";
+import { alpnPlain, alpnTextLength, lowerAscii, writeAlpnText } from "../../codecs/tls/index";
 import { Mode, SnifferConfig, modeName, parseSnifferConfigBytes } from "./config";
 import { IpAddr, destinationAllowed, parseHostPort } from "./cidr";
 import {
@@ -548,34 +549,42 @@ class SnifferStream extends Context {
   }
 
   /**
-   * SNI and the comma-joined ALPN list, from the detector's offsets into the kept bytes. The list
-   * is joined in place (the kept bytes are not read again once decided): each entry is
-   * <len><name>, and the joined form is the list without its first length byte, the others ','.
+   * SNI (when it is a host name, lower-cased as Envoy keeps it) and the ALPN text (README: "SNI
+   * and ALPN"), from the detector's offsets into the kept bytes or its reassembled ClientHello.
+   * The common ALPN case is joined in place (the bytes are not read again once decided): each
+   * entry is <len><name>, and the joined form is the list without its first length byte, the
+   * others ','. A list with a byte to escape is written to a fresh buffer.
    */
   publishTls(): void {
-    const work = this.work;
-    const p = changetype<usize>(work.buf);
-    const acc = this.accLen;
-    const t = work.st.tls;
+    const t = this.work.st.tls;
+    if (!t.complete) return;
+    const d = t.dataPtr(changetype<usize>(this.work.buf));
     const sniOffset = t.sniOffset;
     const sniLength = t.sniLength;
-    const alpnOffset = t.alpnOffset;
-    const alpnLength = t.alpnLength;
-    if (sniOffset >= 0 && sniOffset + sniLength <= acc) {
-      const s = setPropertyRaw(PATH_SNI_PTR, PATH_SNI_LEN, p + <usize>sniOffset, <usize>sniLength);
+    if (sniOffset >= 0 && t.sniHostName) {
+      lowerAscii(d, sniOffset, sniLength);
+      const s = setPropertyRaw(PATH_SNI_PTR, PATH_SNI_LEN, d + <usize>sniOffset, <usize>sniLength);
       if (s != WasmResult.Ok) warnStatus("sniffer: set_property protomesh.sni failed status=", s, "");
     }
-    const end = alpnOffset + alpnLength;
-    if (alpnOffset >= 0 && end <= acc) {
-      let i = alpnOffset + 1 + <i32>load<u8>(p + <usize>alpnOffset);
+    const alpnOffset = t.alpnOffset;
+    const alpnLength = t.alpnLength;
+    if (alpnOffset < 0) return;
+    let s: WasmResult;
+    if (alpnPlain(d, alpnOffset, alpnLength)) {
+      const end = alpnOffset + alpnLength;
+      let i = alpnOffset + 1 + <i32>load<u8>(d + <usize>alpnOffset);
       while (i < end) {
-        const n = <i32>load<u8>(p + <usize>i);
-        store<u8>(p + <usize>i, 0x2c);
+        const n = <i32>load<u8>(d + <usize>i);
+        store<u8>(d + <usize>i, 0x2c);
         i += 1 + n;
       }
-      const s = setPropertyRaw(PATH_ALPN_PTR, PATH_ALPN_LEN, p + <usize>(alpnOffset + 1), <usize>(alpnLength - 1));
-      if (s != WasmResult.Ok) warnStatus("sniffer: set_property protomesh.alpn failed status=", s, "");
+      s = setPropertyRaw(PATH_ALPN_PTR, PATH_ALPN_LEN, d + <usize>(alpnOffset + 1), <usize>(alpnLength - 1));
+    } else {
+      const text = new ArrayBuffer(alpnTextLength(d, alpnOffset, alpnLength));
+      writeAlpnText(d, alpnOffset, alpnLength, changetype<usize>(text));
+      s = setPropertyRaw(PATH_ALPN_PTR, PATH_ALPN_LEN, changetype<usize>(text), <usize>text.byteLength);
     }
+    if (s != WasmResult.Ok) warnStatus("sniffer: set_property protomesh.alpn failed status=", s, "");
   }
 
   abandonStatus(why: string, s: WasmResult): Action {
