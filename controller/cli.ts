@@ -6,6 +6,7 @@
  *   node --import tsx controller/cli.ts render istio --filter tcp-stats --port 9080 --kind envoyfilter > envoyfilter.yaml
  *   node --import tsx controller/cli.ts render envoy --filter sniffer --mode route|bypass|observe [options]
  *   node --import tsx controller/cli.ts render istio --filter sniffer --mode route --port 6379 [options]
+ *   node --import tsx controller/cli.ts render rules --proxy dubbo|thrift --rules rules.yaml [--cluster name=host:port]
  *   node --import tsx controller/cli.ts validate envoy/*.yaml
  *
  * Rendered YAML goes to stdout; problems go to stderr with exit code 1 (2 for usage errors).
@@ -30,6 +31,7 @@ import { SNIFFER_NAME } from "./sniffer/filter.js";
 import { snifferEnvoyFilterYaml, type PeerAuthenticationMode } from "./sniffer/istio.js";
 import { ROUTE_MAX_EARLY_DATA_BYTES } from "./sniffer/pairing.js";
 import { committedSnifferCommand, snifferBootstrapProps } from "./sniffer/standalone.js";
+import { addRenderRulesCommand } from "./rules/command.js";
 
 function integer(what: string, min: number, max: number): (value: string) => number {
   return (value) => {
@@ -286,6 +288,8 @@ export function program(io: CliIo, argv: readonly string[] = []): Command {
       }
       io.stdout(checked(wasmEnvoyFilterYaml({ ...o, failurePolicy: policy, workloadLabels: o.selector }, header(`${o.filter} filter`, ranCommand(argv)))));
     });
+
+  addRenderRulesCommand(render, { ...io, header: (what) => header(what, ranCommand(argv)) });
 
   cli
     .command("validate")

@@ -31,10 +31,12 @@ export interface FilterChainProps {
   readonly match?: FilterChainMatchProps;
   /** Network filters before the terminal filter, in order. */
   readonly filters?: readonly NetworkFilter[];
-  /** Terminal tcp_proxy. Exactly one of tcpProxy and http must be set. */
+  /** Terminal tcp_proxy. Exactly one of tcpProxy, http and terminal must be set. */
   readonly tcpProxy?: TcpProxyProps;
-  /** Terminal HTTP connection manager. Exactly one of tcpProxy and http must be set. */
+  /** Terminal HTTP connection manager. Exactly one of tcpProxy, http and terminal must be set. */
   readonly http?: HttpRouteProps;
+  /** Another terminal filter (dubbo_proxy, thrift_proxy) and the clusters it routes to. */
+  readonly terminal?: { readonly filter: NetworkFilter; readonly clusters: readonly string[] };
 }
 
 export function filterChainMatch(props: FilterChainMatchProps): Record<string, unknown> {
@@ -56,14 +58,15 @@ export function filterChainMatch(props: FilterChainMatchProps): Record<string, u
 
 /** The clusters a chain's terminal filter sends to (for the bootstrap's cluster check). */
 export function chainClusters(props: FilterChainProps): string[] {
-  return [props.tcpProxy?.cluster, props.http?.cluster].filter((c): c is string => c !== undefined);
+  return [props.tcpProxy?.cluster, props.http?.cluster, ...(props.terminal?.clusters ?? [])].filter((c): c is string => c !== undefined);
 }
 
 export function filterChain(props: FilterChainProps): Record<string, unknown> {
-  if ((props.tcpProxy === undefined) === (props.http === undefined)) {
-    throw new Error(`filterChain${props.name === undefined ? "" : ` ${props.name}`}: set exactly one terminal filter, tcpProxy or http`);
+  if ([props.tcpProxy, props.http, props.terminal].filter((t) => t !== undefined).length !== 1) {
+    throw new Error(`filterChain${props.name === undefined ? "" : ` ${props.name}`}: set exactly one terminal filter, tcpProxy, http or terminal`);
   }
-  const terminal = props.tcpProxy !== undefined ? tcpProxyFilter(props.tcpProxy) : httpConnectionManager(props.http!);
+  const terminal = props.tcpProxy !== undefined ? tcpProxyFilter(props.tcpProxy)
+    : props.http !== undefined ? httpConnectionManager(props.http) : props.terminal!.filter;
   return {
     filter_chain_match: props.match === undefined ? undefined : filterChainMatch(props.match),
     filters: [...(props.filters ?? []), terminal],

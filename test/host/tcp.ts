@@ -121,6 +121,8 @@ export interface TcpFilterChain {
   readonly filters: ReadonlyArray<NetworkFilterSource>;
   readonly tcpProxy: TcpProxyConfig;
   readonly match?: FilterChainMatch;
+  /** Another terminal filter (dubbo-proxy.ts, thrift-proxy.ts) in tcp_proxy's place; tcpProxy is then unused. */
+  readonly terminal?: (callbacks: ActiveReadFilter) => NetworkFilter;
 }
 
 export interface TcpListenerOptions extends ListenerFilterOptions {
@@ -952,6 +954,7 @@ class ListenerRuntime {
     try {
       for (const f of chain.filters) manager.addFilter(toNetworkFactory(f));
       manager.addReadFilter((cb) => {
+        if (chain.terminal !== undefined) return chain.terminal(cb);
         proxy = new TcpProxyFilter(cb, chain.tcpProxy, this.ctx, record);
         return proxy;
       });

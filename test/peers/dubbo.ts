@@ -108,8 +108,13 @@ export interface DubboPeer {
   close(): Promise<void>;
 }
 
+export interface DubboProviderOptions {
+  /** Milliseconds to hold a request's answer (answers then leave out of order). @default 0 */
+  readonly delayMs?: (req: DubboRequest) => number;
+}
+
 /** Answers each two-way request with `<method>:<first argument>`. */
-export async function startDubboProvider(): Promise<DubboPeer> {
+export async function startDubboProvider(opts: DubboProviderOptions = {}): Promise<DubboPeer> {
   const requests: DubboRequest[] = [];
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     let pending: Buffer = Buffer.alloc(0);
@@ -122,7 +127,11 @@ export async function startDubboProvider(): Promise<DubboPeer> {
           if ((f.flag & FLAG_REQUEST) === 0) continue;
           const req = decodeRequest(f.id, f.body);
           requests.push(req);
-          if (f.flag & FLAG_TWOWAY) s.write(encodeDubboResponse(f.id, `${req.method}:${String(req.args[0])}`));
+          if ((f.flag & FLAG_TWOWAY) === 0) continue;
+          const answer = encodeDubboResponse(f.id, `${req.method}:${String(req.args[0])}`);
+          const delay = opts.delayMs?.(req) ?? 0;
+          if (delay > 0) setTimeout(() => s.writable && s.write(answer), delay);
+          else s.write(answer);
         }
       } catch {
         s.destroy();
@@ -168,4 +177,133 @@ export function dubboInvoke(port: number, service: string, method: string, arg: 
       }
     });
   });
+}
+
+export interface DubboCall {
+  readonly service: string;
+  readonly method: string;
+  readonly arg: string;
+  /** Service version in the body. @default "0.0.0" */
+  readonly version?: string;
+  /** Attachments besides path/interface/version (e.g. group, x-canary). @default {} */
+  readonly attachments?: Record<string, string>;
+  /** @default true */
+  readonly twoWay?: boolean;
+}
+
+/** A hessian2 request for `service.method(String)` with the given version and attachments. */
+export function encodeDubboCall(id: bigint, call: DubboCall): Buffer {
+  const version = call.version ?? "0.0.0";
+  const e = new EncoderV2();
+  e.write("2.0.2").write(call.service).write(version).write(call.method).write("Ljava/lang/String;").write(call.arg);
+  e.write({ path: call.service, interface: call.service, version, ...call.attachments });
+  return frame(FLAG_REQUEST | (call.twoWay === false ? 0 : FLAG_TWOWAY) | HESSIAN2, 0, id, e.get());
+}
+
+/** A heartbeat request (request + two-way + event flags, hessian2 null body), as Dubbo's HeaderExchangeHandler sends it. */
+export function encodeDubboHeartbeat(id: bigint): Buffer {
+  return frame(FLAG_REQUEST | FLAG_TWOWAY | FLAG_EVENT | HESSIAN2, 0, id, Buffer.from("N"));
+}
+
+const FLAG_EVENT = 0x20;
+
+export interface DubboReply {
+  readonly id: bigint;
+  readonly flag: number;
+  readonly status: number;
+  /** Every hessian value of the body, in order. */
+  readonly values: unknown[];
+}
+
+/**
+ * A consumer that multiplexes requests on one connection, as Dubbo's exchange client does: each
+ * call takes the next request id and waits for the response carrying that id, whatever order
+ * responses arrive in.
+ */
+export class DubboConsumer {
+  private nextId = 1n;
+  private pending = new Map<bigint, { resolve(r: DubboReply): void; reject(e: Error): void }>();
+  private buffered: Buffer = Buffer.alloc(0);
+  private failure: Error | undefined;
+  /** Resolves when the connection closes. */
+  readonly closed: Promise<void>;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.on("data", (c: Buffer) => {
+      try {
+        const { frames, rest } = takeFrames(Buffer.concat([this.buffered, c]));
+        this.buffered = Buffer.from(rest);
+        for (const f of frames) {
+          const waiter = this.pending.get(f.id);
+          if (waiter === undefined) continue;
+          this.pending.delete(f.id);
+          const d = new DecoderV2(f.body);
+          const values: unknown[] = [];
+          while ((d as unknown as { byteBuffer: { position(): number } }).byteBuffer.position() < f.body.length) values.push(d.read());
+          waiter.resolve({ id: f.id, flag: f.flag, status: f.status, values });
+        }
+      } catch (e) {
+        this.fail(e as Error);
+      }
+    });
+    socket.on("error", (e) => this.fail(e));
+    this.closed = new Promise((r) => socket.once("close", () => {
+      this.fail(new Error("dubbo consumer: connection closed"));
+      r();
+    }));
+  }
+
+  static connect(port: number): Promise<DubboConsumer> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ host: "127.0.0.1", port });
+      s.once("error", reject);
+      s.once("connect", () => {
+        s.off("error", reject);
+        resolve(new DubboConsumer(s));
+      });
+    });
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    for (const w of this.pending.values()) w.reject(e);
+    this.pending.clear();
+  }
+
+  private send(bytes: Buffer, id: bigint, awaitReply: boolean, timeoutMs: number): Promise<DubboReply> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    this.socket.write(bytes);
+    if (!awaitReply) return Promise.resolve({ id, flag: 0, status: 0, values: [] });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`dubbo consumer: no response to request ${id} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (r) => { clearTimeout(timer); resolve(r); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
+    });
+  }
+
+  /** Sends a call with the next request id; resolves with its response (a oneway call resolves once written). */
+  call(call: DubboCall, timeoutMs = 5000): Promise<DubboReply> {
+    const id = this.nextId++;
+    return this.send(encodeDubboCall(id, call), id, call.twoWay !== false, timeoutMs);
+  }
+
+  heartbeat(timeoutMs = 5000): Promise<DubboReply> {
+    const id = this.nextId++;
+    return this.send(encodeDubboHeartbeat(id), id, true, timeoutMs);
+  }
+
+  /** Raw bytes (malformed frames in tests). */
+  writeRaw(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  close(): Promise<void> {
+    this.socket.destroy();
+    return this.closed;
+  }
 }

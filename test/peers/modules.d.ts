@@ -45,6 +45,8 @@ declare module "thrift" {
   export const TFramedTransport: TTransportClass;
   export const TBinaryProtocol: TProtocolClass;
   export const TCompactProtocol: TProtocolClass;
+  /** THeader framing over TBufferedTransport; subprotocol binary unless the peer chose compact. */
+  export const THeaderProtocol: TProtocolClass;
 
   export interface ServerOptions {
     transport?: TTransportClass;

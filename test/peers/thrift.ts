@@ -15,6 +15,7 @@ import {
   TBufferedTransport,
   TCompactProtocol,
   TFramedTransport,
+  THeaderProtocol,
   createClient,
   createConnection,
   createMultiplexServer,
@@ -26,7 +27,7 @@ import {
 } from "thrift";
 import { listenTracked } from "./listen.js";
 
-export type ThriftStack = "framed-binary" | "buffered-binary" | "framed-compact";
+export type ThriftStack = "framed-binary" | "buffered-binary" | "framed-compact" | "header-binary";
 
 export function thriftStack(stack: ThriftStack): { transport: TTransportClass; protocol: TProtocolClass } {
   switch (stack) {
@@ -36,6 +37,8 @@ export function thriftStack(stack: ThriftStack): { transport: TTransportClass; p
       return { transport: TBufferedTransport, protocol: TBinaryProtocol };
     case "framed-compact":
       return { transport: TFramedTransport, protocol: TCompactProtocol };
+    case "header-binary":
+      return { transport: TBufferedTransport, protocol: THeaderProtocol };
   }
 }
 
@@ -64,12 +67,19 @@ function writeStringStruct(output: TProtocol, name: string, fid: number, value: 
   output.writeStructEnd();
 }
 
+/** Methods the stub serves, by the name after an optional `Service:` prefix; `notify` is oneway. */
+const SERVED = new Set(["echo", "hello", "notify"]);
+
 class EchoProcessor implements Processor {
-  constructor(private readonly calls: string[]) {}
+  constructor(
+    private readonly calls: string[],
+    private readonly names: string[],
+  ) {}
 
   process(input: TProtocol, output: TProtocol): void {
     const m = input.readMessageBegin();
-    if (m.fname !== "echo") {
+    const base = m.fname.slice(m.fname.indexOf(":") + 1);
+    if (!SERVED.has(base)) {
       input.skip(Thrift.Type.STRUCT);
       input.readMessageEnd();
       const x = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN_METHOD, `unknown method ${m.fname}`);
@@ -82,8 +92,10 @@ class EchoProcessor implements Processor {
     const msg = readStringField(input, 1) ?? "";
     input.readMessageEnd();
     this.calls.push(msg);
-    output.writeMessageBegin("echo", Thrift.MessageType.REPLY, m.rseqid);
-    writeStringStruct(output, "echo_result", 0, `echo:${msg}`);
+    this.names.push(m.fname);
+    if (base === "notify") return;
+    output.writeMessageBegin(m.fname, Thrift.MessageType.REPLY, m.rseqid);
+    writeStringStruct(output, `${base}_result`, 0, `${base}:${msg}`);
     output.writeMessageEnd();
     output.flush();
   }
@@ -92,17 +104,20 @@ class EchoProcessor implements Processor {
 export interface ThriftPeer {
   readonly port: number;
   readonly stack: ThriftStack;
-  /** Arguments of every `echo` call served, in order. */
+  /** Arguments of every call served, in order. */
   readonly calls: string[];
+  /** Message names of every call served, in order (e.g. `Orders:echo`). */
+  readonly names: string[];
   close(): Promise<void>;
 }
 
 export async function startThriftServer(stack: ThriftStack): Promise<ThriftPeer> {
   const calls: string[] = [];
-  const server = createMultiplexServer(new EchoProcessor(calls), thriftStack(stack));
+  const names: string[] = [];
+  const server = createMultiplexServer(new EchoProcessor(calls, names), thriftStack(stack));
   server.on("error", () => {});
   const c = await listenTracked(server);
-  return { port: c.port, stack, calls, close: c.close };
+  return { port: c.port, stack, calls, names, close: c.close };
 }
 
 type Callback = (err: Error | null, value?: string) => void;
@@ -126,14 +141,27 @@ export class EchoClient {
   }
 
   echo(msg: string): Promise<string> {
+    return this.call("echo", msg);
+  }
+
+  /**
+   * Calls `name` (e.g. `hello`, `Orders:echo`) with one string argument, as generated code would;
+   * a oneway call resolves once written.
+   */
+  call(name: string, msg: string, opts: { oneway?: boolean } = {}): Promise<string> {
+    const recv = `recv_${name}`;
+    const self = this as unknown as Record<string, unknown>;
+    self[recv] ??= (input: TProtocol, mtype: number, rseqid: number) => this.recv_echo(input, mtype, rseqid);
     return new Promise((resolve, reject) => {
       const seqid = this.new_seqid();
-      this._reqs[seqid] = (err, value) => (err ? reject(err) : resolve(value!));
+      if (opts.oneway !== true) this._reqs[seqid] = (err, value) => (err ? reject(err) : resolve(value!));
       const out = new this.pClass(this.output);
-      out.writeMessageBegin("echo", Thrift.MessageType.CALL, seqid);
-      writeStringStruct(out, "echo_args", 1, msg);
+      out.writeMessageBegin(name, opts.oneway === true ? Thrift.MessageType.ONEWAY : Thrift.MessageType.CALL, seqid);
+      writeStringStruct(out, `${name}_args`, 1, msg);
       out.writeMessageEnd();
-      this.output.flush();
+      // The protocol's flush: THeaderProtocol writes its header frame there, the others pass through.
+      out.flush();
+      if (opts.oneway === true) resolve("");
     });
   }
 
@@ -170,4 +198,27 @@ export async function thriftEcho(port: number, stack: ThriftStack, msg: string, 
     connection.end();
     (connection.connection as net.Socket).destroy();
   }
+}
+
+/** A client connection that stays open for several calls (calls may overlap: replies match by seqid). */
+export async function thriftClient(port: number, stack: ThriftStack, timeoutMs = 5000): Promise<{ client: EchoClient; errors: Error[]; close(): void }> {
+  const connection = createConnection("127.0.0.1", port, { ...thriftStack(stack), connect_timeout: timeoutMs, max_attempts: 1 });
+  const errors: Error[] = [];
+  connection.on("error", (e: Error) => errors.push(e));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`thrift ${stack}: no connection within ${timeoutMs} ms`)), timeoutMs);
+    (connection.connection as net.Socket).once("connect", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  const client = createClient(EchoClient, connection);
+  return {
+    client,
+    errors,
+    close() {
+      connection.end();
+      (connection.connection as net.Socket).destroy();
+    },
+  };
 }
