@@ -153,7 +153,7 @@ class Stack<T> {
     this.length++;
   }
 
-  @inline at(i: i32): T {
+  at(i: i32): T {
     return unchecked(this.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]);
   }
 
@@ -235,6 +235,11 @@ class Reader {
     return this.failAt(message, this.pos);
   }
 
+  /** "expected <what>, found <what stands at pos>": one builder for every such error. */
+  expected(what: string): JsonValue | null {
+    return this.fail("expected " + what + ", found " + this.describe(this.pos));
+  }
+
   failAt(message: string, at: i32): JsonValue | null {
     if (this.error.length == 0) {
       this.error = message;
@@ -243,11 +248,11 @@ class Reader {
     return null;
   }
 
-  @inline byteAt(i: i32): i32 {
+  byteAt(i: i32): i32 {
     return i < this.len ? <i32>load<u8>(this.p + <usize>i) : -1;
   }
 
-  @inline peek(): i32 {
+  peek(): i32 {
     return this.byteAt(this.pos);
   }
 
@@ -290,7 +295,7 @@ class Reader {
     if (this.literal("true")) return boolValue(true);
     if (this.literal("false")) return boolValue(false);
     if (this.literal("null")) return new JsonValue();
-    return this.fail("expected a value, found " + this.describe(this.pos));
+    return this.expected("a value");
   }
 
   literal(word: string): bool {
@@ -322,7 +327,7 @@ class Reader {
     let set: KeySet | null = null;
     while (true) {
       this.skipSpace();
-      if (this.peek() != 0x22) return this.fail("expected a string key, found " + this.describe(this.pos));
+      if (this.peek() != 0x22) return this.expected("a string key");
       const keyAt = this.pos;
       const key = this.string();
       if (key === null) return null;
@@ -343,7 +348,7 @@ class Reader {
       }
       if (!unique) return this.failAt("duplicate key \"" + key + "\"", keyAt);
       this.skipSpace();
-      if (this.peek() != 0x3a) return this.fail("expected ':' after key \"" + key + "\", found " + this.describe(this.pos));
+      if (this.peek() != 0x3a) return this.expected("':' after key \"" + key + "\"");
       this.pos++;
       const member = this.value(depth + 1);
       if (member === null) return null;
@@ -360,7 +365,7 @@ class Reader {
         v.values = values.take(valueBase);
         return v;
       }
-      return this.fail("expected ',' or '}' in object, found " + this.describe(this.pos));
+      return this.expected("',' or '}' in object");
     }
     return null;
   }
@@ -397,7 +402,7 @@ class Reader {
         v.items = values.take(base);
         return v;
       }
-      return this.fail("expected ',' or ']' in array, found " + this.describe(this.pos));
+      return this.expected("',' or ']' in array");
     }
     return null;
   }
@@ -426,14 +431,8 @@ class Reader {
       out += this.run(runStart, this.pos);
       this.pos++; // backslash
       const e = this.peek();
-      if (e == 0x22) out += "\"";
-      else if (e == 0x5c) out += "\\";
-      else if (e == 0x2f) out += "/";
-      else if (e == 0x62) out += "\b";
-      else if (e == 0x66) out += "\f";
-      else if (e == 0x6e) out += "\n";
-      else if (e == 0x72) out += "\r";
-      else if (e == 0x74) out += "\t";
+      const ch = shortEscape(e);
+      if (ch >= 0) out += String.fromCharCode(ch);
       else if (e == 0x75) {
         const escAt = this.pos - 1;
         const code = this.hex4(this.pos + 1);
@@ -450,7 +449,7 @@ class Reader {
             this.failAt("unpaired surrogate \\u" + code.toString(16) + " in string", escAt);
             return null;
           }
-          out += String.fromCharCode(code) + String.fromCharCode(low);
+          out += String.fromCharCode(code, low);
           this.pos += 6;
         } else {
           out += String.fromCharCode(code);
@@ -472,7 +471,7 @@ class Reader {
     return out;
   }
 
-  @inline run(from: i32, to: i32): string {
+  run(from: i32, to: i32): string {
     return to > from ? String.UTF8.decodeUnsafe(this.p + <usize>from, <usize>(to - from)) : "";
   }
 
@@ -502,12 +501,12 @@ class Reader {
     } else if (first >= 0x31 && first <= 0x39) {
       while (isDigit(this.peek())) this.pos++;
     } else {
-      return this.fail("expected a digit, found " + this.describe(this.pos));
+      return this.expected("a digit");
     }
     if (this.peek() == 0x2e) {
       plain = false;
       this.pos++;
-      if (!isDigit(this.peek())) return this.fail("expected a digit after '.', found " + this.describe(this.pos));
+      if (!isDigit(this.peek())) return this.expected("a digit after '.'");
       while (isDigit(this.peek())) this.pos++;
     }
     const e = this.peek();
@@ -516,7 +515,7 @@ class Reader {
       this.pos++;
       const s = this.peek();
       if (s == 0x2b || s == 0x2d) this.pos++;
-      if (!isDigit(this.peek())) return this.fail("expected a digit in exponent, found " + this.describe(this.pos));
+      if (!isDigit(this.peek())) return this.expected("a digit in exponent");
       while (isDigit(this.peek())) this.pos++;
     }
     const v = new JsonValue();
@@ -538,6 +537,17 @@ class Reader {
 
 @inline function isDigit(c: i32): bool {
   return c >= 0x30 && c <= 0x39;
+}
+
+/** The character a one-letter escape (`\"`, `\n`…) stands for, or -1 for any other letter. */
+function shortEscape(e: i32): i32 {
+  if (e == 0x22 || e == 0x5c || e == 0x2f) return e;
+  if (e == 0x62) return 0x08;
+  if (e == 0x66) return 0x0c;
+  if (e == 0x6e) return 0x0a;
+  if (e == 0x72) return 0x0d;
+  if (e == 0x74) return 0x09;
+  return -1;
 }
 
 function hexDigit(c: i32): i32 {
