@@ -249,7 +249,7 @@ class Reader {
   }
 
   byteAt(i: i32): i32 {
-    return i < this.len ? <i32>load<u8>(this.p + <usize>i) : -1;
+    return byteIn(this.p, this.len, i);
   }
 
   peek(): i32 {
@@ -487,52 +487,74 @@ class Reader {
   }
 
   number(): JsonValue | null {
+    // Scanned over plain locals: a method call per byte would re-spill the reader each time.
+    const p = this.p;
+    const len = this.len;
     const start = this.pos;
-    const neg = this.peek() == 0x2d;
+    let i = start;
+    const neg = byteIn(p, len, i) == 0x2d;
     let plain = true;
-    if (neg) this.pos++;
-    const first = this.peek();
+    if (neg) i++;
+    const first = byteIn(p, len, i);
     if (first == 0x30) {
-      this.pos++;
-      if (isDigit(this.peek())) {
-        while (isDigit(this.peek())) this.pos++;
+      i++;
+      if (isDigit(byteIn(p, len, i))) {
+        this.pos = skipDigits(p, len, i);
         return this.failAt("leading zero in number " + this.run(start, this.pos), start);
       }
     } else if (first >= 0x31 && first <= 0x39) {
-      while (isDigit(this.peek())) this.pos++;
+      i = skipDigits(p, len, i);
     } else {
+      this.pos = i;
       return this.expected("a digit");
     }
-    if (this.peek() == 0x2e) {
+    if (byteIn(p, len, i) == 0x2e) {
       plain = false;
-      this.pos++;
-      if (!isDigit(this.peek())) return this.expected("a digit after '.'");
-      while (isDigit(this.peek())) this.pos++;
+      i++;
+      if (!isDigit(byteIn(p, len, i))) {
+        this.pos = i;
+        return this.expected("a digit after '.'");
+      }
+      i = skipDigits(p, len, i);
     }
-    const e = this.peek();
+    const e = byteIn(p, len, i);
     if (e == 0x65 || e == 0x45) {
       plain = false;
-      this.pos++;
-      const s = this.peek();
-      if (s == 0x2b || s == 0x2d) this.pos++;
-      if (!isDigit(this.peek())) return this.expected("a digit in exponent");
-      while (isDigit(this.peek())) this.pos++;
+      i++;
+      const s = byteIn(p, len, i);
+      if (s == 0x2b || s == 0x2d) i++;
+      if (!isDigit(byteIn(p, len, i))) {
+        this.pos = i;
+        return this.expected("a digit in exponent");
+      }
+      i = skipDigits(p, len, i);
     }
+    this.pos = i;
     const v = new JsonValue();
     v.kind = JsonKind.Number;
-    const len = this.pos - start;
-    if (plain && len <= 15) {
+    if (plain && i - start <= 15) {
       // A plain integer prints back as written: no copy of its text (most numbers in a config).
       let n: i64 = 0;
-      for (let i = neg ? start + 1 : start; i < this.pos; i++) n = n * 10 + <i64>(load<u8>(this.p + <usize>i) - 0x30);
+      for (let k = neg ? start + 1 : start; k < i; k++) n = n * 10 + <i64>(load<u8>(p + <usize>k) - 0x30);
       v.num = neg ? (n == 0 ? -0.0 : <f64>-n) : <f64>n;
       if (neg && n == 0) v.str = "-0";
     } else {
-      v.str = this.run(start, this.pos);
+      v.str = this.run(start, i);
       v.num = F64.parseFloat(v.str);
     }
     return v;
   }
+}
+
+/** Byte `i` of [p, p+len), or -1 past the end. */
+@inline function byteIn(p: usize, len: i32, i: i32): i32 {
+  return i < len ? <i32>load<u8>(p + <usize>i) : -1;
+}
+
+/** Position of the first non-digit at or after `i`. */
+function skipDigits(p: usize, len: i32, i: i32): i32 {
+  while (isDigit(byteIn(p, len, i))) i++;
+  return i;
 }
 
 @inline function isDigit(c: i32): bool {
