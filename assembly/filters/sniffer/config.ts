@@ -47,9 +47,14 @@ export const MAX_BYTES_LIMIT: i32 = facts.MAX_BYTES_LIMIT;
 /** One hour; keeps the tick arithmetic far from overflow. */
 export const MAX_TIMEOUT_MS: i32 = facts.MAX_TIMEOUT_MS;
 
-/** The top-level fields, for "unknown field" errors (controller/config/sniffer.ts lists the same). */
-const KNOWN_FIELDS = "mode, max_detect_bytes, max_tls_bytes, detect_timeout_ms, stat_prefix, routes, default_route, " +
-  "passthrough_cluster, allowed_destinations";
+/**
+ * The top-level fields in the order "unknown field" errors list them (controller/config/sniffer.ts
+ * lists the same); parseSnifferConfigBytes switches on the index.
+ */
+const FIELD_NAMES: string[] = [
+  "mode", "max_detect_bytes", "max_tls_bytes", "detect_timeout_ms", "stat_prefix", "routes", "default_route",
+  "passthrough_cluster", "allowed_destinations",
+];
 
 export class SnifferConfig {
   constructor(
@@ -168,27 +173,26 @@ export function parseSnifferConfigBytes(bytes: ArrayBuffer): SnifferConfigParse 
     for (let i = 0; i < v.keys.length; i++) {
       const key = v.keys[i];
       const value = v.values[i];
-      if (key == "mode") {
-        const m = f.oneOf(value, key, facts.MODE_NAMES);
-        if (m >= 0) mode = <Mode>m;
-      } else if (key == "max_detect_bytes") {
-        maxDetect = f.byteSize(value, key, 1, MAX_BYTES_LIMIT);
-      } else if (key == "max_tls_bytes") {
-        maxTls = f.byteSize(value, key, 1, MAX_BYTES_LIMIT);
-      } else if (key == "detect_timeout_ms") {
-        timeout = f.durationMs(value, key, 0, MAX_TIMEOUT_MS);
-      } else if (key == "stat_prefix") {
-        statPrefix = f.statPrefix(value, key);
-      } else if (key == "routes") {
-        if (f.object(value, key, "mapping protocol names to targets")) routes = value;
-      } else if (key == "default_route") {
-        defaultRoute = value;
-      } else if (key == "passthrough_cluster") {
-        passthrough = f.clusterName(value, key);
-      } else if (key == "allowed_destinations") {
-        allowed = parseDestinations(f, value);
-      } else {
-        f.unknown(key, KNOWN_FIELDS);
+      // One string comparison per known name, in a loop: an if-chain of `key == "..."` costs
+      // code (and shadow-stack spills) per field.
+      switch (FIELD_NAMES.indexOf(key)) {
+        case 0: {
+          const m = f.oneOf(value, key, facts.MODE_NAMES);
+          if (m >= 0) mode = <Mode>m;
+          break;
+        }
+        case 1: maxDetect = f.byteSize(value, key, 1, MAX_BYTES_LIMIT); break;
+        case 2: maxTls = f.byteSize(value, key, 1, MAX_BYTES_LIMIT); break;
+        case 3: timeout = f.durationMs(value, key, 0, MAX_TIMEOUT_MS); break;
+        case 4: statPrefix = f.statPrefix(value, key); break;
+        case 5: {
+          if (f.object(value, key, "mapping protocol names to targets")) routes = value;
+          break;
+        }
+        case 6: defaultRoute = value; break;
+        case 7: passthrough = f.clusterName(value, key); break;
+        case 8: allowed = parseDestinations(f, value); break;
+        default: f.unknown(key, FIELD_NAMES.join(", "));
       }
       if (!f.ok) return invalid(f.error);
     }

@@ -153,7 +153,7 @@ class Stack<T> {
     this.length++;
   }
 
-  @inline at(i: i32): T {
+  at(i: i32): T {
     return unchecked(this.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]);
   }
 
@@ -235,6 +235,11 @@ class Reader {
     return this.failAt(message, this.pos);
   }
 
+  /** "expected <what>, found <what stands at pos>": one builder for every such error. */
+  expected(what: string): JsonValue | null {
+    return this.fail("expected " + what + ", found " + this.describe(this.pos));
+  }
+
   failAt(message: string, at: i32): JsonValue | null {
     if (this.error.length == 0) {
       this.error = message;
@@ -243,11 +248,11 @@ class Reader {
     return null;
   }
 
-  @inline byteAt(i: i32): i32 {
-    return i < this.len ? <i32>load<u8>(this.p + <usize>i) : -1;
+  byteAt(i: i32): i32 {
+    return byteIn(this.p, this.len, i);
   }
 
-  @inline peek(): i32 {
+  peek(): i32 {
     return this.byteAt(this.pos);
   }
 
@@ -290,7 +295,7 @@ class Reader {
     if (this.literal("true")) return boolValue(true);
     if (this.literal("false")) return boolValue(false);
     if (this.literal("null")) return new JsonValue();
-    return this.fail("expected a value, found " + this.describe(this.pos));
+    return this.expected("a value");
   }
 
   literal(word: string): bool {
@@ -322,7 +327,7 @@ class Reader {
     let set: KeySet | null = null;
     while (true) {
       this.skipSpace();
-      if (this.peek() != 0x22) return this.fail("expected a string key, found " + this.describe(this.pos));
+      if (this.peek() != 0x22) return this.expected("a string key");
       const keyAt = this.pos;
       const key = this.string();
       if (key === null) return null;
@@ -343,7 +348,7 @@ class Reader {
       }
       if (!unique) return this.failAt("duplicate key \"" + key + "\"", keyAt);
       this.skipSpace();
-      if (this.peek() != 0x3a) return this.fail("expected ':' after key \"" + key + "\", found " + this.describe(this.pos));
+      if (this.peek() != 0x3a) return this.expected("':' after key \"" + key + "\"");
       this.pos++;
       const member = this.value(depth + 1);
       if (member === null) return null;
@@ -360,7 +365,7 @@ class Reader {
         v.values = values.take(valueBase);
         return v;
       }
-      return this.fail("expected ',' or '}' in object, found " + this.describe(this.pos));
+      return this.expected("',' or '}' in object");
     }
     return null;
   }
@@ -397,7 +402,7 @@ class Reader {
         v.items = values.take(base);
         return v;
       }
-      return this.fail("expected ',' or ']' in array, found " + this.describe(this.pos));
+      return this.expected("',' or ']' in array");
     }
     return null;
   }
@@ -426,14 +431,8 @@ class Reader {
       out += this.run(runStart, this.pos);
       this.pos++; // backslash
       const e = this.peek();
-      if (e == 0x22) out += "\"";
-      else if (e == 0x5c) out += "\\";
-      else if (e == 0x2f) out += "/";
-      else if (e == 0x62) out += "\b";
-      else if (e == 0x66) out += "\f";
-      else if (e == 0x6e) out += "\n";
-      else if (e == 0x72) out += "\r";
-      else if (e == 0x74) out += "\t";
+      const ch = shortEscape(e);
+      if (ch >= 0) out += String.fromCharCode(ch);
       else if (e == 0x75) {
         const escAt = this.pos - 1;
         const code = this.hex4(this.pos + 1);
@@ -450,7 +449,7 @@ class Reader {
             this.failAt("unpaired surrogate \\u" + code.toString(16) + " in string", escAt);
             return null;
           }
-          out += String.fromCharCode(code) + String.fromCharCode(low);
+          out += String.fromCharCode(code, low);
           this.pos += 6;
         } else {
           out += String.fromCharCode(code);
@@ -472,7 +471,7 @@ class Reader {
     return out;
   }
 
-  @inline run(from: i32, to: i32): string {
+  run(from: i32, to: i32): string {
     return to > from ? String.UTF8.decodeUnsafe(this.p + <usize>from, <usize>(to - from)) : "";
   }
 
@@ -488,56 +487,89 @@ class Reader {
   }
 
   number(): JsonValue | null {
+    // Scanned over plain locals: a method call per byte would re-spill the reader each time.
+    const p = this.p;
+    const len = this.len;
     const start = this.pos;
-    const neg = this.peek() == 0x2d;
+    let i = start;
+    const neg = byteIn(p, len, i) == 0x2d;
     let plain = true;
-    if (neg) this.pos++;
-    const first = this.peek();
+    if (neg) i++;
+    const first = byteIn(p, len, i);
     if (first == 0x30) {
-      this.pos++;
-      if (isDigit(this.peek())) {
-        while (isDigit(this.peek())) this.pos++;
+      i++;
+      if (isDigit(byteIn(p, len, i))) {
+        this.pos = skipDigits(p, len, i);
         return this.failAt("leading zero in number " + this.run(start, this.pos), start);
       }
     } else if (first >= 0x31 && first <= 0x39) {
-      while (isDigit(this.peek())) this.pos++;
+      i = skipDigits(p, len, i);
     } else {
-      return this.fail("expected a digit, found " + this.describe(this.pos));
+      this.pos = i;
+      return this.expected("a digit");
     }
-    if (this.peek() == 0x2e) {
+    if (byteIn(p, len, i) == 0x2e) {
       plain = false;
-      this.pos++;
-      if (!isDigit(this.peek())) return this.fail("expected a digit after '.', found " + this.describe(this.pos));
-      while (isDigit(this.peek())) this.pos++;
+      i++;
+      if (!isDigit(byteIn(p, len, i))) {
+        this.pos = i;
+        return this.expected("a digit after '.'");
+      }
+      i = skipDigits(p, len, i);
     }
-    const e = this.peek();
+    const e = byteIn(p, len, i);
     if (e == 0x65 || e == 0x45) {
       plain = false;
-      this.pos++;
-      const s = this.peek();
-      if (s == 0x2b || s == 0x2d) this.pos++;
-      if (!isDigit(this.peek())) return this.fail("expected a digit in exponent, found " + this.describe(this.pos));
-      while (isDigit(this.peek())) this.pos++;
+      i++;
+      const s = byteIn(p, len, i);
+      if (s == 0x2b || s == 0x2d) i++;
+      if (!isDigit(byteIn(p, len, i))) {
+        this.pos = i;
+        return this.expected("a digit in exponent");
+      }
+      i = skipDigits(p, len, i);
     }
+    this.pos = i;
     const v = new JsonValue();
     v.kind = JsonKind.Number;
-    const len = this.pos - start;
-    if (plain && len <= 15) {
+    if (plain && i - start <= 15) {
       // A plain integer prints back as written: no copy of its text (most numbers in a config).
       let n: i64 = 0;
-      for (let i = neg ? start + 1 : start; i < this.pos; i++) n = n * 10 + <i64>(load<u8>(this.p + <usize>i) - 0x30);
+      for (let k = neg ? start + 1 : start; k < i; k++) n = n * 10 + <i64>(load<u8>(p + <usize>k) - 0x30);
       v.num = neg ? (n == 0 ? -0.0 : <f64>-n) : <f64>n;
       if (neg && n == 0) v.str = "-0";
     } else {
-      v.str = this.run(start, this.pos);
+      v.str = this.run(start, i);
       v.num = F64.parseFloat(v.str);
     }
     return v;
   }
 }
 
+/** Byte `i` of [p, p+len), or -1 past the end. */
+@inline function byteIn(p: usize, len: i32, i: i32): i32 {
+  return i < len ? <i32>load<u8>(p + <usize>i) : -1;
+}
+
+/** Position of the first non-digit at or after `i`. */
+function skipDigits(p: usize, len: i32, i: i32): i32 {
+  while (isDigit(byteIn(p, len, i))) i++;
+  return i;
+}
+
 @inline function isDigit(c: i32): bool {
   return c >= 0x30 && c <= 0x39;
+}
+
+/** The character a one-letter escape (`\"`, `\n`…) stands for, or -1 for any other letter. */
+function shortEscape(e: i32): i32 {
+  if (e == 0x22 || e == 0x5c || e == 0x2f) return e;
+  if (e == 0x62) return 0x08;
+  if (e == 0x66) return 0x0c;
+  if (e == 0x6e) return 0x0a;
+  if (e == 0x72) return 0x0d;
+  if (e == 0x74) return 0x09;
+  return -1;
 }
 
 function hexDigit(c: i32): i32 {

@@ -68,13 +68,22 @@ function parseV4(p: usize, from: i32, to: i32): i64 {
 }
 
 /** RFC 4291 §2.2 text form over [p+from, p+to), including "::" and a trailing dotted quad. */
-// Scratch for parseV6 (single-threaded VM; no allocation per address).
-const GROUPS = new StaticArray<u32>(8);
-const FULL = new StaticArray<u32>(8);
+// Scratch for parseV6: eight u32 groups each, in static memory (single-threaded VM; no allocation
+// per address, and no bounds-checked managed array in the code).
+const GROUPS: usize = memory.data(32);
+const FULL: usize = memory.data(32);
+
+@inline function group(a: usize, k: i32): u32 {
+  return load<u32>(a + (<usize>k << 2));
+}
+
+@inline function setGroup(a: usize, k: i32, v: u32): void {
+  store<u32>(a + (<usize>k << 2), v);
+}
 
 function parseV6(p: usize, from: i32, to: i32, out: IpAddr): bool {
   const groups = GROUPS;
-  for (let k = 0; k < 8; k++) groups[k] = 0;
+  memory.fill(groups, 0, 32);
   let n = 0;
   let gap = -1;
   let i = from;
@@ -98,8 +107,8 @@ function parseV6(p: usize, from: i32, to: i32, out: IpAddr): bool {
       if (j != to || n > 6) return false;
       const v4 = parseV4(p, i, to);
       if (v4 < 0) return false;
-      groups[n++] = <u32>(v4 >> 16);
-      groups[n++] = <u32>(v4 & 0xffff);
+      setGroup(groups, n++, <u32>(v4 >> 16));
+      setGroup(groups, n++, <u32>(v4 & 0xffff));
       i = to;
       break;
     }
@@ -111,7 +120,7 @@ function parseV6(p: usize, from: i32, to: i32, out: IpAddr): bool {
       if (h < 0) return false;
       g = (g << 4) | <u32>h;
     }
-    groups[n++] = g;
+    setGroup(groups, n++, g);
     i = j;
     if (i == to) break;
     // i is at ':'
@@ -128,22 +137,22 @@ function parseV6(p: usize, from: i32, to: i32, out: IpAddr): bool {
   return finishV6(groups, n, gap, out);
 }
 
-function finishV6(groups: StaticArray<u32>, n: i32, gap: i32, out: IpAddr): bool {
+function finishV6(groups: usize, n: i32, gap: i32, out: IpAddr): bool {
   if (gap < 0 && n != 8) return false;
   if (gap >= 0 && n > 7) return false;
   const full = FULL;
-  for (let k = 0; k < 8; k++) full[k] = 0;
+  memory.fill(full, 0, 32);
   if (gap < 0) {
-    for (let k = 0; k < 8; k++) full[k] = groups[k];
+    memory.copy(full, groups, 32);
   } else {
     const tail = n - gap;
-    for (let k = 0; k < gap; k++) full[k] = groups[k];
-    for (let k = 0; k < tail; k++) full[8 - tail + k] = groups[gap + k];
+    for (let k = 0; k < gap; k++) setGroup(full, k, group(groups, k));
+    for (let k = 0; k < tail; k++) setGroup(full, 8 - tail + k, group(groups, gap + k));
   }
   let hi: u64 = 0;
   let lo: u64 = 0;
-  for (let k = 0; k < 4; k++) hi = (hi << 16) | <u64>full[k];
-  for (let k = 4; k < 8; k++) lo = (lo << 16) | <u64>full[k];
+  for (let k = 0; k < 4; k++) hi = (hi << 16) | <u64>group(full, k);
+  for (let k = 4; k < 8; k++) lo = (lo << 16) | <u64>group(full, k);
   setV6(out, hi, lo);
   return true;
 }
