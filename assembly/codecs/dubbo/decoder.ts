@@ -458,6 +458,7 @@ export class DubboDecoder {
     const t = m.parameterTypes;
     const n = t.chunked ? countDescriptorString(hessianString(this.p, t.tag, this.len, t.chars)) : countDescriptor(this.p, t.data, t.bytes);
     if (n < 0) {
+      this.state = DubboState.ParameterTypes;
       const text = t.chunked ? "(chunked)" : hessianString(this.p, t.tag, this.len, t.chars);
       return this.fail("invalid dubbo parameter types descriptor \"" + text + "\" at character " + (-n - 1).toString());
     }
