@@ -4,6 +4,7 @@
  * when the VM traps (fails) or its memory keeps growing, printing the seed and the input.
  *
  *   npm run fuzz -- --seed 1234 --iterations 100000 --filter tcp-stats
+ *   npm run fuzz -- --target dubbo-decoder     (the Dubbo decoder alone, 10^6 inputs: fuzz/dubbo.ts)
  */
 import { randomInt } from "node:crypto";
 import { pathToFileURL } from "node:url";
@@ -14,6 +15,7 @@ import { SERVER_GREETING } from "../bench/lib/captures.js";
 import { loadCorpus } from "./corpus.js";
 import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";
+import { dubboFuzzMain } from "./dubbo.js";
 
 export interface FuzzOptions {
   readonly seed: number;
@@ -369,9 +371,16 @@ async function main(): Promise<void> {
     .option("--filter <name>", "filter: build/<name>.wasm, build/fixtures/<name>.wasm, or a .wasm path", "tcp-stats")
     .option("--config <text>", "plugin configuration", "")
     .option("--slack-pages <n>", "memory pages allowed to grow after warm-up", nonNegativeInt, DEFAULT_SLACK_PAGES)
-    .option("--warmup <n>", "iterations before the memory baseline", nonNegativeInt);
+    .option("--warmup <n>", "iterations before the memory baseline", nonNegativeInt)
+    .option("--target <name>", "what to fuzz: filter (through the host emulator) or dubbo-decoder (fuzz/dubbo.ts)", "filter");
   program.parse();
-  const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number }>();
+  const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number; target: string }>();
+  if (o.target === "dubbo-decoder") {
+    const iterations = program.getOptionValueSource("iterations") === "default" ? undefined : o.iterations;
+    if (!(await dubboFuzzMain(o.seed, iterations))) process.exitCode = 1;
+    return;
+  }
+  if (o.target !== "filter") throw new InvalidArgumentError(`--target must be filter or dubbo-decoder, got "${o.target}"`);
   const chosen = o.seed ?? randomInt(0, 0xffffffff);
   console.log(`fuzz: seed=${chosen} filter=${o.filter} iterations=${o.iterations} max-input=${MAX_INPUT}`);
   const result = await runFuzz({

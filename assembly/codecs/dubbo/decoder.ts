@@ -29,7 +29,7 @@
 // by value and the attachments; the whole body must be buffered first). Non-Hessian2 bodies are
 // always skipped by length (`message.hessian2` false; `nonHessian2Frames` counts them).
 import { DecodeStatus } from "../decoder";
-import { Hessian2Reader, HStatus, HESSIAN2_DEFAULT_MAX_DEPTH, TAG_NULL, TAG_MAP, TAG_MAP_TYPED, hessianEquals, hessianString, isStringTag } from "./hessian2";
+import { Hessian2Reader, HStatus, HESSIAN2_DEFAULT_MAX_DEPTH, TAG_NULL, TAG_MAP, TAG_MAP_TYPED, hessianEquals, hessianString, isStringTag, scanString, scanData, scanBytes, scanChars, scanChunked } from "./hessian2";
 
 export const DUBBO_MAGIC: u32 = 0xdabb;
 export const DUBBO_HEADER_SIZE: i32 = 16;
@@ -61,7 +61,7 @@ export const RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS: i32 = 3;
 export const RESPONSE_VALUE_WITH_ATTACHMENTS: i32 = 4;
 export const RESPONSE_NULL_VALUE_WITH_ATTACHMENTS: i32 = 5;
 
-export function isDubboResponseStatus(s: u32): bool {
+@inline export function isDubboResponseStatus(s: u32): bool {
   return s == 20 || s == 30 || s == 31 || s == 40 || s == 50 || s == 60 || s == 70 || s == 80 || s == 90 || s == 100;
 }
 
@@ -103,7 +103,13 @@ export function dubboStateName(s: DubboState): string {
   return i >= 0 && i < STATE_NAMES.length ? unchecked(STATE_NAMES[i]) : "Unknown";
 }
 
-/** A Hessian2 string in the caller's buffer (offsets from the buffer's start). */
+/**
+ * A Hessian2 string in the caller's buffer (offsets from the buffer's start). Unmanaged, like
+ * DubboMessage and DubboCursor: plain memory the GC does not track, so the hot path reads and
+ * writes it without the shadow-stack spill AssemblyScript adds around every managed access.
+ * Allocated once per decoder and never freed (a decoder lives as long as its VM's contexts pool).
+ */
+@unmanaged
 export class DubboString {
   /** Offset of the string's first tag byte; -1 when absent. */
   tag: i32 = -1;
@@ -120,12 +126,20 @@ export class DubboString {
     return this.tag >= 0;
   }
 
-  clear(): void {
+  @inline clear(): void {
     this.tag = -1;
     this.data = 0;
     this.bytes = 0;
     this.chars = 0;
     this.chunked = false;
+  }
+
+  @inline setScanned(tag: i32): void {
+    this.tag = tag;
+    this.data = scanData;
+    this.bytes = scanBytes;
+    this.chars = scanChars;
+    this.chunked = scanChunked;
   }
 
   @inline set(tag: i32, r: Hessian2Reader): void {
@@ -144,7 +158,8 @@ export class DubboString {
   }
 }
 
-/** The fields of the frame last reported Done (reset when the next frame starts). */
+/** The fields of the frame last reported Done (reset when the next frame starts). Unmanaged. */
+@unmanaged
 export class DubboMessage {
   isRequest: bool = false;
   twoWay: bool = false;
@@ -187,7 +202,7 @@ export class DubboMessage {
     return this.responseType >= RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS;
   }
 
-  reset(frameStart: i32): void {
+  @inline reset(frameStart: i32): void {
     this.isRequest = false;
     this.twoWay = false;
     this.event = false;
@@ -234,50 +249,82 @@ export class DubboDecoderOptions {
 }
 
 const CONTINUE: i32 = -1;
+const BAD_MAGIC: i32 = 0;
+const BAD_SERIALIZATION: i32 = 1;
+const BAD_BODY_LENGTH: i32 = 2;
+const BODY_OVER_LIMIT: i32 = 3;
+const BAD_STATUS: i32 = 4;
+
+/** The decoder's hot state, unmanaged (see DubboString). */
+@unmanaged
+export class DubboCursor {
+  state: DubboState = DubboState.Header;
+  offset: i32 = 0;
+  /** Offset where the current frame's body ends (may lie beyond the bytes seen so far). */
+  bodyEnd: i32 = 0;
+  /** Parameters still to skip (Arguments state). */
+  argsLeft: i32 = 0;
+  p: usize = 0;
+  len: i32 = 0;
+  level: DubboDecodeLevel = DubboDecodeLevel.Full;
+  maxBody: i32 = 0;
+  nonHessian2Frames: u32 = 0;
+}
 
 export class DubboDecoder {
-  state: DubboState = DubboState.Header;
-  /** Offset in the caller's buffer of the first byte not consumed yet. */
-  offset: i32 = 0;
   /** Names the bad value after Error. */
   error: string = "";
   readonly message: DubboMessage = new DubboMessage();
-  /** Frames whose body was not Hessian2 (header-only handling). */
-  nonHessian2Frames: u32 = 0;
-  level: DubboDecodeLevel;
-  maxBody: i32;
   maxAttachments: i32;
-
-  /** Offset where the current frame's body ends (may lie beyond the bytes seen so far). */
-  private bodyEnd: i32 = 0;
-  /** Parameters still to skip (Arguments state). */
-  private argsLeft: i32 = 0;
-  private p: usize = 0;
-  private len: i32 = 0;
+  private readonly c: DubboCursor = new DubboCursor();
   private readonly reader: Hessian2Reader;
   private attachments: StaticArray<i32> = new StaticArray<i32>(8 * ATTACHMENT_STRIDE);
 
   constructor(options: DubboDecoderOptions | null = null) {
     const o = options != null ? options : new DubboDecoderOptions();
-    this.level = o.level;
-    this.maxBody = o.maxBody < 1 ? 1 : o.maxBody > DUBBO_MAX_BODY_LIMIT ? DUBBO_MAX_BODY_LIMIT : o.maxBody;
     this.maxAttachments = o.maxAttachments < 0 ? 0 : o.maxAttachments;
     this.reader = new Hessian2Reader(o.maxDepth);
+    const c = this.c;
+    c.level = o.level;
+    c.maxBody = o.maxBody < 1 ? 1 : o.maxBody > DUBBO_MAX_BODY_LIMIT ? DUBBO_MAX_BODY_LIMIT : o.maxBody;
+  }
+
+  get state(): DubboState {
+    return this.c.state;
+  }
+
+  /** Offset in the caller's buffer of the first byte not consumed yet. */
+  get offset(): i32 {
+    return this.c.offset;
+  }
+
+  /** Frames whose body was not Hessian2 (header-only handling). */
+  get nonHessian2Frames(): u32 {
+    return this.c.nonHessian2Frames;
+  }
+
+  get level(): DubboDecodeLevel {
+    return this.c.level;
+  }
+
+  get maxBody(): i32 {
+    return this.c.maxBody;
   }
 
   /** A new connection (limits and level kept). */
-  reset(): void {
-    this.state = DubboState.Header;
-    this.offset = 0;
-    this.error = "";
-    this.nonHessian2Frames = 0;
-    this.bodyEnd = 0;
-    this.argsLeft = 0;
+  @inline reset(): void {
+    const c = this.c;
+    c.state = DubboState.Header;
+    c.offset = 0;
+    c.nonHessian2Frames = 0;
+    c.bodyEnd = 0;
+    c.argsLeft = 0;
     this.message.reset(0);
   }
 
   get stateName(): string {
-    return dubboStateName(this.state);
+    const c = this.c;
+    return dubboStateName(c.state);
   }
 
   /**
@@ -285,9 +332,10 @@ export class DubboDecoder {
    * The message's string offsets shift too, so they stay valid if those bytes are still there.
    */
   discard(n: i32): bool {
-    if (n < 0 || n > this.offset) return false;
-    this.offset -= n;
-    this.bodyEnd -= n;
+    const c = this.c;
+    if (n < 0 || n > c.offset) return false;
+    c.offset -= n;
+    c.bodyEnd -= n;
     const m = this.message;
     m.frameStart -= n;
     m.dubboVersion.shift(n);
@@ -307,11 +355,12 @@ export class DubboDecoder {
 
   /** Decodes over the `len` bytes at `p`: the caller's whole buffer (consumed bytes included). */
   decode(p: usize, len: i32): DecodeStatus {
-    this.p = p;
-    this.len = len;
+    const c = this.c;
+    c.p = p;
+    c.len = len;
     while (true) {
       let r: i32;
-      switch (this.state) {
+      switch (c.state) {
         case DubboState.Header: r = this.onHeader(); break;
         case DubboState.DubboVersion: r = this.onDubboVersion(); break;
         case DubboState.ServicePath: r = this.onServicePath(); break;
@@ -335,64 +384,89 @@ export class DubboDecoder {
   // ---- helpers ----
 
   private fail(message: string): i32 {
-    this.error = "dubbo " + dubboStateName(this.state) + ": " + message;
-    this.state = DubboState.Failed;
+    const c = this.c;
+    this.error = "dubbo " + dubboStateName(c.state) + ": " + message;
+    c.state = DubboState.Failed;
     return <i32>DecodeStatus.Error;
+  }
+
+  /** Cold path of the Header state: builds the message off the hot path. */
+  private headerError(code: i32, value: i32, at: i32): i32 {
+    switch (code) {
+      case BAD_MAGIC: return this.fail("invalid dubbo magic 0x" + (<u32>value).toString(16) + " at offset " + at.toString());
+      case BAD_SERIALIZATION: return this.fail("invalid dubbo serialization id " + value.toString());
+      case BAD_BODY_LENGTH: return this.fail("invalid dubbo body length " + value.toString());
+      case BODY_OVER_LIMIT: return this.fail("dubbo body length " + value.toString() + " exceeds the limit " + this.c.maxBody.toString());
+      default: return this.fail("invalid dubbo response status " + value.toString());
+    }
   }
 
   /** Bytes of the body present so far end here. */
   @inline private availableEnd(): i32 {
-    return this.len < this.bodyEnd ? this.len : this.bodyEnd;
+    const c = this.c;
+    return c.len < c.bodyEnd ? c.len : c.bodyEnd;
   }
 
   /** The frame is complete: remaining body bytes (if any) are skipped before the next header. */
-  private done(level: DubboDecodeLevel): i32 {
-    this.message.decoded = level;
-    this.state = this.offset < this.bodyEnd ? DubboState.SkipBody : DubboState.Header;
-    if (this.state == DubboState.Header) this.offset = this.bodyEnd;
+  @inline private done(level: DubboDecodeLevel): i32 {
+    const c = this.c;
+    const m = this.message;
+    m.decoded = level;
+    c.state = c.offset < c.bodyEnd ? DubboState.SkipBody : DubboState.Header;
+    if (c.state == DubboState.Header) c.offset = c.bodyEnd;
     return <i32>DecodeStatus.Done;
   }
 
   /** Maps a reader failure: Short before the body end means wait; otherwise the frame is bad. */
   private readerFailed(s: HStatus): i32 {
-    if (s == HStatus.Short && this.len < this.bodyEnd) return <i32>DecodeStatus.NeedMoreData;
+    const c = this.c;
+    if (s == HStatus.Short && c.len < c.bodyEnd) return <i32>DecodeStatus.NeedMoreData;
     return this.fail(this.reader.error);
   }
 
   /** Reads one string field at `offset` into `into`; CONTINUE on success. */
-  private stringField(into: DubboString, next: DubboState): i32 {
-    const r = this.reader;
-    r.rebase(this.p, this.availableEnd());
-    r.pos = this.offset;
-    const s = r.readString();
-    if (s != HStatus.Ok) return this.readerFailed(s);
-    into.set(this.offset, r);
-    this.offset = r.pos;
-    this.state = next;
+  @inline private stringField(into: DubboString, next: DubboState): i32 {
+    const c = this.c;
+    const at = c.offset;
+    const end = scanString(c.p, at, this.availableEnd());
+    if (end < 0) return this.stringFailed(end, at);
+    into.setScanned(at);
+    c.offset = end;
+    c.state = next;
     return CONTINUE;
+  }
+
+  /** Cold path of `stringField`: NeedMoreData before the body end, else the reader's message. */
+  private stringFailed(code: i32, at: i32): i32 {
+    const c = this.c;
+    const r = this.reader;
+    r.rebase(c.p, this.availableEnd());
+    return this.readerFailed(r.stringFailed(code, at));
   }
 
   /** Full-level states read only once the whole body is buffered. */
   @inline private wholeBody(): bool {
-    return this.len >= this.bodyEnd;
+    const c = this.c;
+    return c.len >= c.bodyEnd;
   }
 
   // ---- states ----
 
   // Header -> DubboVersion | ResponseType | ErrorMessage | EventBody | SkipBody
-  private onHeader(): i32 {
-    const at = this.offset;
-    if (this.len - at < DUBBO_HEADER_SIZE) return <i32>DecodeStatus.NeedMoreData;
-    const h = this.p + <usize>at;
+  @inline private onHeader(): i32 {
+    const c = this.c;
+    const at = c.offset;
+    if (c.len - at < DUBBO_HEADER_SIZE) return <i32>DecodeStatus.NeedMoreData;
+    const h = c.p + <usize>at;
     const magic = (<u32>load<u8>(h) << 8) | <u32>load<u8>(h, 1);
-    if (magic != DUBBO_MAGIC) return this.fail("invalid dubbo magic 0x" + magic.toString(16) + " at offset " + at.toString());
+    if (magic != DUBBO_MAGIC) return this.headerError(BAD_MAGIC, magic, at);
     const flags = <u32>load<u8>(h, 2);
     const serialization = flags & 0x1f;
-    if (serialization == 0) return this.fail("invalid dubbo serialization id 0");
+    if (serialization == 0) return this.headerError(BAD_SERIALIZATION, 0, at);
     const body = <i32>bswap<u32>(load<u32>(h, 12));
     // Envoy: "invalid dubbo message size" when body ≤ 0 or > MaxBodySize (dubbo_protocol_impl.cc).
-    if (body <= 0) return this.fail("invalid dubbo body length " + body.toString());
-    if (body > this.maxBody) return this.fail("dubbo body length " + body.toString() + " exceeds the limit " + this.maxBody.toString());
+    if (body <= 0) return this.headerError(BAD_BODY_LENGTH, body, at);
+    if (body > c.maxBody) return this.headerError(BODY_OVER_LIMIT, body, at);
     const m = this.message;
     m.reset(at);
     m.isRequest = (flags & 0x80) != 0;
@@ -403,83 +477,90 @@ export class DubboDecoder {
     m.status = <u32>load<u8>(h, 3);
     m.requestId = <i64>bswap<u64>(load<u64>(h, 4));
     m.bodyLength = body;
-    if (!m.isRequest && !isDubboResponseStatus(m.status)) return this.fail("invalid dubbo response status " + m.status.toString());
-    this.offset = at + DUBBO_HEADER_SIZE;
-    this.bodyEnd = this.offset + body;
-    this.reader.reset(this.p, this.offset, this.availableEnd());
+    if (!m.isRequest && !isDubboResponseStatus(m.status)) return this.headerError(BAD_STATUS, <i32>m.status, at);
+    c.offset = at + DUBBO_HEADER_SIZE;
+    c.bodyEnd = c.offset + body;
     if (!m.hessian2) {
-      this.nonHessian2Frames++;
+      c.nonHessian2Frames++;
       m.heartbeat = m.event;
       return this.done(DubboDecodeLevel.Header);
     }
     if (m.event) {
-      if (this.level == DubboDecodeLevel.Header) {
+      if (c.level == DubboDecodeLevel.Header) {
         m.heartbeat = true;
         return this.done(DubboDecodeLevel.Header);
       }
-      this.state = DubboState.EventBody;
+      c.state = DubboState.EventBody;
       return CONTINUE;
     }
-    if (this.level == DubboDecodeLevel.Header) return this.done(DubboDecodeLevel.Header);
-    if (m.isRequest) this.state = DubboState.DubboVersion;
-    else if (m.status == DUBBO_STATUS_OK) this.state = DubboState.ResponseType;
-    else this.state = DubboState.ErrorMessage;
+    if (c.level == DubboDecodeLevel.Header) return this.done(DubboDecodeLevel.Header);
+    if (m.isRequest) c.state = DubboState.DubboVersion;
+    else if (m.status == DUBBO_STATUS_OK) c.state = DubboState.ResponseType;
+    else c.state = DubboState.ErrorMessage;
     return CONTINUE;
   }
 
   // DubboVersion -> ServicePath
-  private onDubboVersion(): i32 {
-    return this.stringField(this.message.dubboVersion, DubboState.ServicePath);
+  @inline private onDubboVersion(): i32 {
+    const m = this.message;
+    return this.stringField(m.dubboVersion, DubboState.ServicePath);
   }
 
   // ServicePath -> ServiceVersion
-  private onServicePath(): i32 {
-    return this.stringField(this.message.servicePath, DubboState.ServiceVersion);
+  @inline private onServicePath(): i32 {
+    const m = this.message;
+    return this.stringField(m.servicePath, DubboState.ServiceVersion);
   }
 
   // ServiceVersion -> Method
-  private onServiceVersion(): i32 {
-    return this.stringField(this.message.serviceVersion, DubboState.Method);
+  @inline private onServiceVersion(): i32 {
+    const m = this.message;
+    return this.stringField(m.serviceVersion, DubboState.Method);
   }
 
   // Method -> ParameterTypes (Full) | SkipBody / Header (Route: done)
-  private onMethod(): i32 {
-    const r = this.stringField(this.message.method, DubboState.ParameterTypes);
+  @inline private onMethod(): i32 {
+    const c = this.c;
+    const m = this.message;
+    const r = this.stringField(m.method, DubboState.ParameterTypes);
     if (r != CONTINUE) return r;
-    if (this.level == DubboDecodeLevel.Route) return this.done(DubboDecodeLevel.Route);
+    if (c.level == DubboDecodeLevel.Route) return this.done(DubboDecodeLevel.Route);
     return CONTINUE;
   }
 
   // ParameterTypes -> Arguments
   private onParameterTypes(): i32 {
+    const c = this.c;
     const m = this.message;
     const r = this.stringField(m.parameterTypes, DubboState.Arguments);
     if (r != CONTINUE) return r;
     const t = m.parameterTypes;
-    const n = t.chunked ? countDescriptorString(hessianString(this.p, t.tag, this.len, t.chars)) : countDescriptor(this.p, t.data, t.bytes);
+    const n = t.chunked ? countDescriptorString(hessianString(c.p, t.tag, c.len, t.chars)) : countDescriptor(c.p, t.data, t.bytes);
     if (n < 0) {
-      this.state = DubboState.ParameterTypes;
-      const text = t.chunked ? "(chunked)" : hessianString(this.p, t.tag, this.len, t.chars);
+      c.state = DubboState.ParameterTypes;
+      const text = t.chunked ? "(chunked)" : hessianString(c.p, t.tag, c.len, t.chars);
       return this.fail("invalid dubbo parameter types descriptor \"" + text + "\" at character " + (-n - 1).toString());
     }
     m.argumentCount = n;
-    this.argsLeft = n;
+    c.argsLeft = n;
     return CONTINUE;
   }
 
   // Arguments -> Attachments
   private onArguments(): i32 {
+    const c = this.c;
+    const m = this.message;
     if (!this.wholeBody()) return <i32>DecodeStatus.NeedMoreData;
     const r = this.reader;
-    r.rebase(this.p, this.bodyEnd);
-    r.pos = this.offset;
-    while (this.argsLeft > 0) {
+    r.reset(c.p, c.offset, c.bodyEnd); // a new body: class definitions start over
+    r.pos = c.offset;
+    while (c.argsLeft > 0) {
       const s = r.skipValue();
-      if (s != HStatus.Ok) return this.fail("argument " + (this.message.argumentCount - this.argsLeft).toString() + ": " + r.error);
-      this.offset = r.pos;
-      this.argsLeft--;
+      if (s != HStatus.Ok) return this.fail("argument " + (m.argumentCount - c.argsLeft).toString() + ": " + r.error);
+      c.offset = r.pos;
+      c.argsLeft--;
     }
-    this.state = DubboState.Attachments;
+    c.state = DubboState.Attachments;
     return CONTINUE;
   }
 
@@ -492,35 +573,39 @@ export class DubboDecoder {
 
   // ResponseType -> ResponseValue (Full) | done (Route)
   private onResponseType(): i32 {
+    const c = this.c;
+    const m = this.message;
     const r = this.reader;
-    r.rebase(this.p, this.availableEnd());
-    r.pos = this.offset;
+    r.rebase(c.p, this.availableEnd());
+    r.pos = c.offset;
     const s = r.readInt();
     if (s != HStatus.Ok) return this.readerFailed(s);
     const t = r.intValue;
     if (t < RESPONSE_WITH_EXCEPTION || t > RESPONSE_NULL_VALUE_WITH_ATTACHMENTS) return this.fail("invalid dubbo response type " + t.toString());
-    this.message.responseType = <i32>t;
-    this.offset = r.pos;
-    if (this.level == DubboDecodeLevel.Route) return this.done(DubboDecodeLevel.Route);
-    this.state = DubboState.ResponseValue;
+    m.responseType = <i32>t;
+    c.offset = r.pos;
+    if (c.level == DubboDecodeLevel.Route) return this.done(DubboDecodeLevel.Route);
+    c.state = DubboState.ResponseValue;
     return CONTINUE;
   }
 
   // ResponseValue -> ResponseAttachments | done
   private onResponseValue(): i32 {
+    const c = this.c;
     if (!this.wholeBody()) return <i32>DecodeStatus.NeedMoreData;
+    this.reader.reset(c.p, c.offset, c.bodyEnd);
     const m = this.message;
     const t = m.responseType;
     if (t != RESPONSE_NULL_VALUE && t != RESPONSE_NULL_VALUE_WITH_ATTACHMENTS) {
       const r = this.reader;
-      r.rebase(this.p, this.bodyEnd);
-      r.pos = this.offset;
+      r.rebase(c.p, c.bodyEnd);
+      r.pos = c.offset;
       const s = r.skipValue();
       if (s != HStatus.Ok) return this.fail(r.error);
-      this.offset = r.pos;
+      c.offset = r.pos;
     }
     if (m.responseHasAttachments) {
-      this.state = DubboState.ResponseAttachments;
+      c.state = DubboState.ResponseAttachments;
       return CONTINUE;
     }
     return this.done(DubboDecodeLevel.Full);
@@ -535,55 +620,61 @@ export class DubboDecoder {
 
   // ErrorMessage -> done
   private onErrorMessage(): i32 {
-    const r = this.stringField(this.message.errorMessage, DubboState.SkipBody);
+    const c = this.c;
+    const m = this.message;
+    const r = this.stringField(m.errorMessage, DubboState.SkipBody);
     if (r != CONTINUE) return r;
-    return this.done(this.level);
+    return this.done(c.level);
   }
 
   // EventBody -> done
   private onEventBody(): i32 {
+    const c = this.c;
+    const m = this.message;
     if (!this.wholeBody()) return <i32>DecodeStatus.NeedMoreData;
     const r = this.reader;
-    r.rebase(this.p, this.bodyEnd);
-    r.pos = this.offset;
-    const isNull = load<u8>(this.p + <usize>this.offset) == TAG_NULL;
+    r.reset(c.p, c.offset, c.bodyEnd);
+    r.pos = c.offset;
+    const isNull = load<u8>(c.p + <usize>c.offset) == TAG_NULL;
     const s = r.skipValue();
     if (s != HStatus.Ok) return this.fail(r.error);
-    this.offset = r.pos;
-    this.message.heartbeat = isNull;
-    return this.done(this.level);
+    c.offset = r.pos;
+    m.heartbeat = isNull;
+    return this.done(c.level);
   }
 
   // SkipBody -> Header
-  private onSkipBody(): i32 {
-    if (this.len < this.bodyEnd) {
+  @inline private onSkipBody(): i32 {
+    const c = this.c;
+    if (c.len < c.bodyEnd) {
       // Consume what arrived so the caller may drop it; the rest is skipped on later calls.
-      if (this.len > this.offset) this.offset = this.len;
+      if (c.len > c.offset) c.offset = c.len;
       return <i32>DecodeStatus.NeedMoreData;
     }
-    this.offset = this.bodyEnd;
-    this.state = DubboState.Header;
+    c.offset = c.bodyEnd;
+    c.state = DubboState.Header;
     return CONTINUE;
   }
 
   /** The attachments map at `offset` (whole body buffered): 'H' / 'M' type / null / absent. */
   private readAttachments(): i32 {
+    const c = this.c;
     if (!this.wholeBody()) return <i32>DecodeStatus.NeedMoreData;
     const m = this.message;
     const r = this.reader;
-    r.rebase(this.p, this.bodyEnd);
-    r.pos = this.offset;
+    r.rebase(c.p, c.bodyEnd);
+    r.pos = c.offset;
     m.attachmentCount = 0;
-    if (this.offset >= this.bodyEnd) return CONTINUE; // old clients: no map
-    const t = load<u8>(this.p + <usize>this.offset);
+    if (c.offset >= c.bodyEnd) return CONTINUE; // old clients: no map
+    const t = load<u8>(c.p + <usize>c.offset);
     if (t == TAG_NULL) {
-      this.offset++;
+      c.offset++;
       return CONTINUE;
     }
     if (t != TAG_MAP && t != TAG_MAP_TYPED) {
-      return this.fail("expected the attachments map at offset " + this.offset.toString() + ", found tag 0x" + (<u32>t).toString(16));
+      return this.fail("expected the attachments map at offset " + c.offset.toString() + ", found tag 0x" + (<u32>t).toString(16));
     }
-    r.pos = this.offset + 1;
+    r.pos = c.offset + 1;
     if (t == TAG_MAP_TYPED) {
       const tt = r.peek();
       const s = tt >= 0 && isStringTag(<u32>tt) ? r.readString() : r.readInt();
@@ -591,7 +682,7 @@ export class DubboDecoder {
     }
     while (true) {
       const kt = r.peek();
-      if (kt < 0) return this.fail("attachments map at offset " + this.offset.toString() + " has no end marker before the body ends");
+      if (kt < 0) return this.fail("attachments map at offset " + c.offset.toString() + " has no end marker before the body ends");
       if (kt == 0x5a) {
         r.pos++;
         break;
@@ -627,7 +718,7 @@ export class DubboDecoder {
       unchecked((a[b + A_VALUE_CHARS] = valueChars));
       m.attachmentCount = i + 1;
     }
-    this.offset = r.pos;
+    c.offset = r.pos;
     return CONTINUE;
   }
 
@@ -646,29 +737,33 @@ export class DubboDecoder {
 
   /** Decodes a string field of the message (allocates); "" when absent. */
   stringOf(s: DubboString): string {
+    const c = this.c;
     if (s.tag < 0) return "";
-    return hessianString(this.p, s.tag, this.len, s.chars);
+    return hessianString(c.p, s.tag, c.len, s.chars);
   }
 
   /** Whether a string field equals `text`, without allocating (except for chunked strings). */
   stringEquals(s: DubboString, text: string): bool {
+    const c = this.c;
     if (s.tag < 0) return false;
     if (s.chars != text.length) return false;
     if (s.chunked) return this.stringOf(s) == text;
-    return hessianEquals(this.p, s.data, s.bytes, text);
+    return hessianEquals(c.p, s.data, s.bytes, text);
   }
 
   /** Index of the attachment whose key equals `key`, or -1 (no allocation for unchunked keys). */
   attachmentIndex(key: string): i32 {
+    const c = this.c;
+    const m = this.message;
     const a = this.attachments;
-    const n = this.message.attachmentCount;
+    const n = m.attachmentCount;
     const chars = key.length;
     for (let i = 0; i < n; i++) {
       const b = i * ATTACHMENT_STRIDE;
       if (unchecked(a[b + A_KEY_CHARS]) != chars) continue;
       const bytes = unchecked(a[b + A_KEY_BYTES]);
       if (bytes >= 0) {
-        if (hessianEquals(this.p, unchecked(a[b + A_KEY_DATA]), bytes, key)) return i;
+        if (hessianEquals(c.p, unchecked(a[b + A_KEY_DATA]), bytes, key)) return i;
       } else if (this.attachmentKey(i) == key) {
         return i;
       }
@@ -677,27 +772,32 @@ export class DubboDecoder {
   }
 
   attachmentKey(i: i32): string {
-    if (i < 0 || i >= this.message.attachmentCount) return "";
+    const c = this.c;
+    const m = this.message;
+    if (i < 0 || i >= m.attachmentCount) return "";
     const b = i * ATTACHMENT_STRIDE;
-    return hessianString(this.p, unchecked(this.attachments[b + A_KEY_TAG]), this.len, unchecked(this.attachments[b + A_KEY_CHARS]));
+    return hessianString(c.p, unchecked(this.attachments[b + A_KEY_TAG]), c.len, unchecked(this.attachments[b + A_KEY_CHARS]));
   }
 
   /** Whether attachment `i`'s value is a string (other values are skipped, not decoded). */
   attachmentIsString(i: i32): bool {
-    if (i < 0 || i >= this.message.attachmentCount) return false;
+    const m = this.message;
+    if (i < 0 || i >= m.attachmentCount) return false;
     return unchecked(this.attachments[i * ATTACHMENT_STRIDE + A_VALUE_CHARS]) >= 0;
   }
 
   /** Attachment `i`'s value as a string (allocates); null when not a string. */
   attachmentValue(i: i32): string | null {
+    const c = this.c;
     if (!this.attachmentIsString(i)) return null;
     const b = i * ATTACHMENT_STRIDE;
-    return hessianString(this.p, unchecked(this.attachments[b + A_VALUE_TAG]), this.len, unchecked(this.attachments[b + A_VALUE_CHARS]));
+    return hessianString(c.p, unchecked(this.attachments[b + A_VALUE_TAG]), c.len, unchecked(this.attachments[b + A_VALUE_CHARS]));
   }
 
   /** Offset of attachment `i`'s value (its first tag byte) in the caller's buffer. */
   attachmentValueOffset(i: i32): i32 {
-    if (i < 0 || i >= this.message.attachmentCount) return -1;
+    const m = this.message;
+    if (i < 0 || i >= m.attachmentCount) return -1;
     return unchecked(this.attachments[i * ATTACHMENT_STRIDE + A_VALUE_TAG]);
   }
 

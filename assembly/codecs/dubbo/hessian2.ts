@@ -125,6 +125,68 @@ export function skipChars(p: usize, pos: i32, end: i32, n: i32): i32 {
   return pos > end ? -1 : pos;
 }
 
+// Results of `scanString` (globals, not fields: the decoder's hot path calls it without a
+// managed object, so the call costs no shadow-stack frame).
+export let scanData: i32 = 0;
+export let scanBytes: i32 = 0;
+export let scanChars: i32 = 0;
+export let scanChunked: bool = false;
+export const SCAN_SHORT: i32 = -1;
+export const SCAN_BAD_TAG: i32 = -2;
+export const SCAN_BAD_UTF8: i32 = -3;
+
+/**
+ * Scans the string (any chunking) whose first tag is at `pos`: returns its end, SCAN_SHORT,
+ * SCAN_BAD_TAG or SCAN_BAD_UTF8 (the offending byte at `scanBadAt()`); sets scanData (first
+ * chunk's data), scanBytes (its byte length), scanChars (UTF-16 units) and scanChunked.
+ */
+export function scanString(p: usize, pos: i32, end: i32): i32 {
+  let chars = 0;
+  let first = true;
+  let final = false;
+  while (!final) {
+    if (pos >= end) return SCAN_SHORT;
+    const t = <i32>load<u8>(p + <usize>pos);
+    let n: i32;
+    if (t <= 0x1f) {
+      n = t;
+      pos += 1;
+      final = true;
+    } else if (t >= 0x30 && t <= 0x33) {
+      if (pos + 2 > end) return SCAN_SHORT;
+      n = ((t - 0x30) << 8) | <i32>load<u8>(p + <usize>pos, 1);
+      pos += 2;
+      final = true;
+    } else if (t == TAG_STRING_FINAL || t == TAG_STRING_CHUNK) {
+      if (pos + 3 > end) return SCAN_SHORT;
+      n = (<i32>load<u8>(p + <usize>pos, 1) << 8) | <i32>load<u8>(p + <usize>pos, 2);
+      pos += 3;
+      final = t == TAG_STRING_FINAL;
+    } else {
+      badAt = pos;
+      scanChunked = !first;
+      return SCAN_BAD_TAG;
+    }
+    const next = skipChars(p, pos, end, n);
+    if (next < 0) return next == -1 ? SCAN_SHORT : SCAN_BAD_UTF8;
+    if (first) {
+      scanData = pos;
+      scanBytes = next - pos;
+      scanChunked = !final;
+    }
+    chars += n;
+    pos = next;
+    first = false;
+  }
+  scanChars = chars;
+  return pos;
+}
+
+/** Offset of the byte SCAN_BAD_TAG / SCAN_BAD_UTF8 refers to. */
+export function scanBadAt(): i32 {
+  return badAt;
+}
+
 function hex2(b: u32): string {
   const s = (b & 0xff).toString(16);
   return s.length == 1 ? "0x0" + s : "0x" + s;
@@ -167,12 +229,11 @@ export class Hessian2Reader {
   }
 
   /** A new body: class definitions start over (Dubbo uses one Hessian2Input per body). */
-  reset(p: usize, pos: i32, end: i32): void {
+  @inline reset(p: usize, pos: i32, end: i32): void {
     this.p = p;
     this.pos = pos;
     this.end = end;
     this.classCount = 0;
-    this.error = "";
   }
 
   /** Same body, grown or moved buffer (definitions kept). */
@@ -185,7 +246,7 @@ export class Hessian2Reader {
     return this.pos < this.end ? <i32>load<u8>(this.p + <usize>this.pos) : -1;
   }
 
-  private short(what: string, at: i32): HStatus {
+  short(what: string, at: i32): HStatus {
     this.error = "hessian2 " + what + " at offset " + at.toString() + " runs past the end of the data";
     return HStatus.Short;
   }
@@ -217,49 +278,22 @@ export class Hessian2Reader {
   /** A string in any chunking (spec §4.12); sets strData / strBytes / strChars / strChunked. */
   readString(): HStatus {
     const start = this.pos;
-    let pos = start;
-    const end = this.end;
-    const p = this.p;
-    let chars = 0;
-    let first = true;
-    let final = false;
-    while (!final) {
-      if (pos >= end) return this.short("string", start);
-      const t = <i32>load<u8>(p + <usize>pos);
-      let n: i32;
-      if (t <= 0x1f) {
-        n = t;
-        pos += 1;
-        final = true;
-      } else if (t >= 0x30 && t <= 0x33) {
-        if (pos + 2 > end) return this.short("string", start);
-        n = ((t - 0x30) << 8) | <i32>load<u8>(p + <usize>pos, 1);
-        pos += 2;
-        final = true;
-      } else if (t == TAG_STRING_FINAL || t == TAG_STRING_CHUNK) {
-        if (pos + 3 > end) return this.short("string", start);
-        n = (<i32>load<u8>(p + <usize>pos, 1) << 8) | <i32>load<u8>(p + <usize>pos, 2);
-        pos += 3;
-        final = t == TAG_STRING_FINAL;
-      } else {
-        return this.bad(
-          (first ? "expected a hessian2 string" : "expected a hessian2 string chunk") + " at offset " + pos.toString() + ", found tag " + hex2(t),
-        );
-      }
-      if (first) this.strData = pos;
-      const next = skipChars(p, pos, end, n);
-      if (next == -1) return this.short("string", start);
-      if (next == -2) return this.bad("invalid hessian2 utf-8 byte " + hex2(load<u8>(p + <usize>badAt)) + " at offset " + badAt.toString());
-      chars += n;
-      if (!first || !final) this.strChunked = true;
-      else this.strChunked = false;
-      if (first) this.strBytes = next - pos;
-      pos = next;
-      first = false;
-    }
-    this.strChars = chars;
-    this.pos = pos;
+    const next = scanString(this.p, start, this.end);
+    if (next < 0) return this.stringFailed(next, start);
+    this.strData = scanData;
+    this.strBytes = scanBytes;
+    this.strChars = scanChars;
+    this.strChunked = scanChunked;
+    this.pos = next;
     return HStatus.Ok;
+  }
+
+  /** The message for a failed `scanString` of the string at `start`. */
+  stringFailed(code: i32, start: i32): HStatus {
+    if (code == SCAN_SHORT) return this.short("string", start);
+    const b = <u32>load<u8>(this.p + <usize>badAt);
+    if (code == SCAN_BAD_UTF8) return this.bad("invalid hessian2 utf-8 byte " + hex2(b) + " at offset " + badAt.toString());
+    return this.bad((scanChunked ? "expected a hessian2 string chunk" : "expected a hessian2 string") + " at offset " + badAt.toString() + ", found tag " + hex2(b));
   }
 
   /** A binary value in any chunking (spec §4.1). */
