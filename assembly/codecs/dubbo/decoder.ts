@@ -29,7 +29,7 @@
 // by value and the attachments; the whole body must be buffered first). Non-Hessian2 bodies are
 // always skipped by length (`message.hessian2` false; `nonHessian2Frames` counts them).
 import { DecodeStatus } from "../decoder";
-import { Hessian2Reader, HStatus, HESSIAN2_DEFAULT_MAX_DEPTH, TAG_NULL, TAG_MAP, TAG_MAP_TYPED, hessianEquals, hessianString, isStringTag, scanString, scanData, scanBytes, scanChars, scanChunked } from "./hessian2";
+import { Hessian2Reader, HStatus, HESSIAN2_DEFAULT_MAX_DEPTH, TAG_NULL, TAG_MAP, TAG_MAP_TYPED, hessianEquals, hessianString, isStringTag, scanString, SCAN_SHORT, scanData, scanBytes, scanChars, scanChunked } from "./hessian2";
 
 export const DUBBO_MAGIC: u32 = 0xdabb;
 export const DUBBO_HEADER_SIZE: i32 = 16;
@@ -126,12 +126,9 @@ export class DubboString {
     return this.tag >= 0;
   }
 
+  /** Absent: the other fields are stale and never read while `tag` is -1. */
   @inline clear(): void {
     this.tag = -1;
-    this.data = 0;
-    this.bytes = 0;
-    this.chars = 0;
-    this.chunked = false;
   }
 
   @inline setScanned(tag: i32): void {
@@ -269,6 +266,10 @@ export class DubboCursor {
   level: DubboDecodeLevel = DubboDecodeLevel.Full;
   maxBody: i32 = 0;
   nonHessian2Frames: u32 = 0;
+  // What the hot path failed on; the managed decoder turns it into the message.
+  errCode: i32 = 0;
+  errValue: i32 = 0;
+  errAt: i32 = 0;
 }
 
 export class DubboDecoder {
@@ -359,13 +360,12 @@ export class DubboDecoder {
     c.p = p;
     c.len = len;
     while (true) {
-      let r: i32;
+      // Header, the request's leading strings and SkipBody run without touching a managed object.
+      let r = decodeHot(c, this.message);
+      if (r == HOT_FAILED_HEADER) return <DecodeStatus>this.headerError(c.errCode, c.errValue, c.errAt);
+      if (r == HOT_FAILED_STRING) return <DecodeStatus>this.stringFailed(c.errValue, c.errAt);
+      if (r != HOT_SLOW) return <DecodeStatus>r;
       switch (c.state) {
-        case DubboState.Header: r = this.onHeader(); break;
-        case DubboState.DubboVersion: r = this.onDubboVersion(); break;
-        case DubboState.ServicePath: r = this.onServicePath(); break;
-        case DubboState.ServiceVersion: r = this.onServiceVersion(); break;
-        case DubboState.Method: r = this.onMethod(); break;
         case DubboState.ParameterTypes: r = this.onParameterTypes(); break;
         case DubboState.Arguments: r = this.onArguments(); break;
         case DubboState.Attachments: r = this.onAttachments(); break;
@@ -374,8 +374,7 @@ export class DubboDecoder {
         case DubboState.ResponseAttachments: r = this.onResponseAttachments(); break;
         case DubboState.ErrorMessage: r = this.onErrorMessage(); break;
         case DubboState.EventBody: r = this.onEventBody(); break;
-        case DubboState.SkipBody: r = this.onSkipBody(); break;
-        default: return DecodeStatus.Error;
+        default: return DecodeStatus.Error; // Failed
       }
       if (r != CONTINUE) return <DecodeStatus>r;
     }
@@ -401,20 +400,12 @@ export class DubboDecoder {
     }
   }
 
-  /** Bytes of the body present so far end here. */
   @inline private availableEnd(): i32 {
-    const c = this.c;
-    return c.len < c.bodyEnd ? c.len : c.bodyEnd;
+    return availableEnd(this.c);
   }
 
-  /** The frame is complete: remaining body bytes (if any) are skipped before the next header. */
   @inline private done(level: DubboDecodeLevel): i32 {
-    const c = this.c;
-    const m = this.message;
-    m.decoded = level;
-    c.state = c.offset < c.bodyEnd ? DubboState.SkipBody : DubboState.Header;
-    if (c.state == DubboState.Header) c.offset = c.bodyEnd;
-    return <i32>DecodeStatus.Done;
+    return finish(this.c, this.message, level);
   }
 
   /** Maps a reader failure: Short before the body end means wait; otherwise the frame is bad. */
@@ -427,13 +418,8 @@ export class DubboDecoder {
   /** Reads one string field at `offset` into `into`; CONTINUE on success. */
   @inline private stringField(into: DubboString, next: DubboState): i32 {
     const c = this.c;
-    const at = c.offset;
-    const end = scanString(c.p, at, this.availableEnd());
-    if (end < 0) return this.stringFailed(end, at);
-    into.setScanned(at);
-    c.offset = end;
-    c.state = next;
-    return CONTINUE;
+    const r = stringField(c, into, next);
+    return r == HOT_FAILED_STRING ? this.stringFailed(c.errValue, c.errAt) : r;
   }
 
   /** Cold path of `stringField`: NeedMoreData before the body end, else the reader's message. */
@@ -451,82 +437,6 @@ export class DubboDecoder {
   }
 
   // ---- states ----
-
-  // Header -> DubboVersion | ResponseType | ErrorMessage | EventBody | SkipBody
-  @inline private onHeader(): i32 {
-    const c = this.c;
-    const at = c.offset;
-    if (c.len - at < DUBBO_HEADER_SIZE) return <i32>DecodeStatus.NeedMoreData;
-    const h = c.p + <usize>at;
-    const magic = (<u32>load<u8>(h) << 8) | <u32>load<u8>(h, 1);
-    if (magic != DUBBO_MAGIC) return this.headerError(BAD_MAGIC, magic, at);
-    const flags = <u32>load<u8>(h, 2);
-    const serialization = flags & 0x1f;
-    if (serialization == 0) return this.headerError(BAD_SERIALIZATION, 0, at);
-    const body = <i32>bswap<u32>(load<u32>(h, 12));
-    // Envoy: "invalid dubbo message size" when body ≤ 0 or > MaxBodySize (dubbo_protocol_impl.cc).
-    if (body <= 0) return this.headerError(BAD_BODY_LENGTH, body, at);
-    if (body > c.maxBody) return this.headerError(BODY_OVER_LIMIT, body, at);
-    const m = this.message;
-    m.reset(at);
-    m.isRequest = (flags & 0x80) != 0;
-    m.twoWay = (flags & 0x40) != 0;
-    m.event = (flags & 0x20) != 0;
-    m.serialization = serialization;
-    m.hessian2 = serialization == DUBBO_SERIALIZATION_HESSIAN2;
-    m.status = <u32>load<u8>(h, 3);
-    m.requestId = <i64>bswap<u64>(load<u64>(h, 4));
-    m.bodyLength = body;
-    if (!m.isRequest && !isDubboResponseStatus(m.status)) return this.headerError(BAD_STATUS, <i32>m.status, at);
-    c.offset = at + DUBBO_HEADER_SIZE;
-    c.bodyEnd = c.offset + body;
-    if (!m.hessian2) {
-      c.nonHessian2Frames++;
-      m.heartbeat = m.event;
-      return this.done(DubboDecodeLevel.Header);
-    }
-    if (m.event) {
-      if (c.level == DubboDecodeLevel.Header) {
-        m.heartbeat = true;
-        return this.done(DubboDecodeLevel.Header);
-      }
-      c.state = DubboState.EventBody;
-      return CONTINUE;
-    }
-    if (c.level == DubboDecodeLevel.Header) return this.done(DubboDecodeLevel.Header);
-    if (m.isRequest) c.state = DubboState.DubboVersion;
-    else if (m.status == DUBBO_STATUS_OK) c.state = DubboState.ResponseType;
-    else c.state = DubboState.ErrorMessage;
-    return CONTINUE;
-  }
-
-  // DubboVersion -> ServicePath
-  @inline private onDubboVersion(): i32 {
-    const m = this.message;
-    return this.stringField(m.dubboVersion, DubboState.ServicePath);
-  }
-
-  // ServicePath -> ServiceVersion
-  @inline private onServicePath(): i32 {
-    const m = this.message;
-    return this.stringField(m.servicePath, DubboState.ServiceVersion);
-  }
-
-  // ServiceVersion -> Method
-  @inline private onServiceVersion(): i32 {
-    const m = this.message;
-    return this.stringField(m.serviceVersion, DubboState.Method);
-  }
-
-  // Method -> ParameterTypes (Full) | SkipBody / Header (Route: done)
-  @inline private onMethod(): i32 {
-    const c = this.c;
-    const m = this.message;
-    const r = this.stringField(m.method, DubboState.ParameterTypes);
-    if (r != CONTINUE) return r;
-    if (c.level == DubboDecodeLevel.Route) return this.done(DubboDecodeLevel.Route);
-    return CONTINUE;
-  }
 
   // ParameterTypes -> Arguments
   private onParameterTypes(): i32 {
@@ -641,19 +551,6 @@ export class DubboDecoder {
     c.offset = r.pos;
     m.heartbeat = isNull;
     return this.done(c.level);
-  }
-
-  // SkipBody -> Header
-  @inline private onSkipBody(): i32 {
-    const c = this.c;
-    if (c.len < c.bodyEnd) {
-      // Consume what arrived so the caller may drop it; the rest is skipped on later calls.
-      if (c.len > c.offset) c.offset = c.len;
-      return <i32>DecodeStatus.NeedMoreData;
-    }
-    c.offset = c.bodyEnd;
-    c.state = DubboState.Header;
-    return CONTINUE;
   }
 
   /** The attachments map at `offset` (whole body buffered): 'H' / 'M' type / null / absent. */
@@ -804,6 +701,161 @@ export class DubboDecoder {
   /** The string value of attachment `key`, or null (absent or not a string). */
   attachment(key: string): string | null {
     return this.attachmentValue(this.attachmentIndex(key));
+  }
+}
+
+// ---- the hot states ----
+// Functions over the unmanaged cursor and message: no managed object is live, so no shadow-stack
+// frame is set up per call. They answer a DecodeStatus, CONTINUE, or one of these:
+/** The state needs the managed decoder (Hessian2 reader, attachments, messages). */
+const HOT_SLOW: i32 = -2;
+/** The header is invalid: c.errCode / errValue / errAt say how. */
+const HOT_FAILED_HEADER: i32 = -3;
+/** A string field failed past the body end: c.errValue is the scan code, c.errAt the field. */
+const HOT_FAILED_STRING: i32 = -4;
+
+/** Bytes of the body present so far end here. */
+@inline function availableEnd(c: DubboCursor): i32 {
+  return c.len < c.bodyEnd ? c.len : c.bodyEnd;
+}
+
+/** The frame is complete: remaining body bytes (if any) are skipped before the next header. */
+@inline function finish(c: DubboCursor, m: DubboMessage, level: DubboDecodeLevel): i32 {
+  m.decoded = level;
+  if (c.len >= c.bodyEnd) {
+    // The rest of the body is here: step over it now rather than through SkipBody.
+    c.state = DubboState.Header;
+    c.offset = c.bodyEnd;
+  } else {
+    c.state = DubboState.SkipBody;
+  }
+  return <i32>DecodeStatus.Done;
+}
+
+@inline function headerFailed(c: DubboCursor, code: i32, value: i32, at: i32): i32 {
+  c.errCode = code;
+  c.errValue = value;
+  c.errAt = at;
+  return HOT_FAILED_HEADER;
+}
+
+/** Reads one string field at `offset` into `into`; CONTINUE on success. */
+@inline function stringField(c: DubboCursor, into: DubboString, next: DubboState): i32 {
+  const at = c.offset;
+  const end = scanString(c.p, at, availableEnd(c));
+  if (end < 0) {
+    if (end == SCAN_SHORT && c.len < c.bodyEnd) return <i32>DecodeStatus.NeedMoreData;
+    c.errValue = end;
+    c.errAt = at;
+    return HOT_FAILED_STRING;
+  }
+  into.setScanned(at);
+  c.offset = end;
+  c.state = next;
+  return CONTINUE;
+}
+
+// Header -> DubboVersion | ResponseType | ErrorMessage | EventBody | SkipBody
+@inline function onHeader(c: DubboCursor, m: DubboMessage): i32 {
+  const at = c.offset;
+  if (c.len - at < DUBBO_HEADER_SIZE) return <i32>DecodeStatus.NeedMoreData;
+  const h = c.p + <usize>at;
+  const magic = (<u32>load<u8>(h) << 8) | <u32>load<u8>(h, 1);
+  if (magic != DUBBO_MAGIC) return headerFailed(c, BAD_MAGIC, <i32>magic, at);
+  const flags = <u32>load<u8>(h, 2);
+  const serialization = flags & 0x1f;
+  if (serialization == 0) return headerFailed(c, BAD_SERIALIZATION, 0, at);
+  const body = <i32>bswap<u32>(load<u32>(h, 12));
+  // Envoy: "invalid dubbo message size" when body <= 0 or > MaxBodySize (dubbo_protocol_impl.cc).
+  if (body <= 0) return headerFailed(c, BAD_BODY_LENGTH, body, at);
+  if (body > c.maxBody) return headerFailed(c, BODY_OVER_LIMIT, body, at);
+  const isRequest = (flags & 0x80) != 0;
+  const status = <u32>load<u8>(h, 3);
+  if (!isRequest && !isDubboResponseStatus(status)) return headerFailed(c, BAD_STATUS, <i32>status, at);
+  const event = (flags & 0x20) != 0;
+  const hessian2 = serialization == DUBBO_SERIALIZATION_HESSIAN2;
+  m.reset(at);
+  m.isRequest = isRequest;
+  m.twoWay = (flags & 0x40) != 0;
+  m.event = event;
+  m.serialization = serialization;
+  m.hessian2 = hessian2;
+  m.status = status;
+  m.requestId = <i64>bswap<u64>(load<u64>(h, 4));
+  m.bodyLength = body;
+  const start = at + DUBBO_HEADER_SIZE;
+  c.offset = start;
+  c.bodyEnd = start + body;
+  const level = c.level;
+  if (!hessian2) {
+    c.nonHessian2Frames++;
+    m.heartbeat = event;
+    return finish(c, m, DubboDecodeLevel.Header);
+  }
+  if (event) {
+    if (level == DubboDecodeLevel.Header) {
+      m.heartbeat = true;
+      return finish(c, m, DubboDecodeLevel.Header);
+    }
+    c.state = DubboState.EventBody;
+    return CONTINUE;
+  }
+  if (level == DubboDecodeLevel.Header) return finish(c, m, DubboDecodeLevel.Header);
+  if (isRequest) c.state = DubboState.DubboVersion;
+  else if (status == DUBBO_STATUS_OK) c.state = DubboState.ResponseType;
+  else c.state = DubboState.ErrorMessage;
+  return CONTINUE;
+}
+
+// DubboVersion -> ServicePath
+@inline function onDubboVersion(c: DubboCursor, m: DubboMessage): i32 {
+  return stringField(c, m.dubboVersion, DubboState.ServicePath);
+}
+
+// ServicePath -> ServiceVersion
+@inline function onServicePath(c: DubboCursor, m: DubboMessage): i32 {
+  return stringField(c, m.servicePath, DubboState.ServiceVersion);
+}
+
+// ServiceVersion -> Method
+@inline function onServiceVersion(c: DubboCursor, m: DubboMessage): i32 {
+  return stringField(c, m.serviceVersion, DubboState.Method);
+}
+
+// Method -> ParameterTypes (Full) | SkipBody / Header (Route: done)
+@inline function onMethod(c: DubboCursor, m: DubboMessage): i32 {
+  const r = stringField(c, m.method, DubboState.ParameterTypes);
+  if (r != CONTINUE) return r;
+  if (c.level == DubboDecodeLevel.Route) return finish(c, m, DubboDecodeLevel.Route);
+  return CONTINUE;
+}
+
+// SkipBody -> Header
+@inline function onSkipBody(c: DubboCursor): i32 {
+  if (c.len < c.bodyEnd) {
+    // Consume what arrived so the caller may drop it; the rest is skipped on later calls.
+    if (c.len > c.offset) c.offset = c.len;
+    return <i32>DecodeStatus.NeedMoreData;
+  }
+  c.offset = c.bodyEnd;
+  c.state = DubboState.Header;
+  return CONTINUE;
+}
+
+/** Runs the hot states until one answers; HOT_SLOW for the states the managed decoder owns. */
+function decodeHot(c: DubboCursor, m: DubboMessage): i32 {
+  while (true) {
+    let r: i32;
+    switch (c.state) {
+      case DubboState.Header: r = onHeader(c, m); break;
+      case DubboState.DubboVersion: r = onDubboVersion(c, m); break;
+      case DubboState.ServicePath: r = onServicePath(c, m); break;
+      case DubboState.ServiceVersion: r = onServiceVersion(c, m); break;
+      case DubboState.Method: r = onMethod(c, m); break;
+      case DubboState.SkipBody: r = onSkipBody(c); break;
+      default: return HOT_SLOW;
+    }
+    if (r != CONTINUE) return r;
   }
 }
 

@@ -103,7 +103,7 @@ export function fixedSize(t: u32): i32 {
 
 /** Skip `n` UTF-16 code units of Hessian UTF-8; returns the end, or -1 (short) / -2 (bad lead byte at `badAt`). */
 let badAt: i32 = 0;
-export function skipChars(p: usize, pos: i32, end: i32, n: i32): i32 {
+@inline export function skipChars(p: usize, pos: i32, end: i32, n: i32): i32 {
   // ASCII in 8-byte steps: service paths, methods and attachment keys are ASCII.
   while (n >= 8 && pos + 8 <= end) {
     if ((load<u64>(p + <usize>pos) & 0x8080808080808080) != 0) break;
@@ -140,7 +140,7 @@ export const SCAN_BAD_UTF8: i32 = -3;
  * SCAN_BAD_TAG or SCAN_BAD_UTF8 (the offending byte at `scanBadAt()`); sets scanData (first
  * chunk's data), scanBytes (its byte length), scanChars (UTF-16 units) and scanChunked.
  */
-export function scanString(p: usize, pos: i32, end: i32): i32 {
+@inline export function scanString(p: usize, pos: i32, end: i32): i32 {
   let chars = 0;
   let first = true;
   let final = false;
