@@ -846,16 +846,37 @@ const HOT_FAILED_STRING: i32 = -4;
 function decodeHot(c: DubboCursor, m: DubboMessage): i32 {
   while (true) {
     let r: i32;
+    // A request's states follow each other: fall through instead of dispatching again.
     switch (c.state) {
-      case DubboState.Header: r = onHeader(c, m); break;
-      case DubboState.DubboVersion: r = onDubboVersion(c, m); break;
-      case DubboState.ServicePath: r = onServicePath(c, m); break;
-      case DubboState.ServiceVersion: r = onServiceVersion(c, m); break;
-      case DubboState.Method: r = onMethod(c, m); break;
-      case DubboState.SkipBody: r = onSkipBody(c); break;
+      case DubboState.Header: {
+        r = onHeader(c, m);
+        if (r != CONTINUE) return r;
+        if (c.state != DubboState.DubboVersion) break;
+      }
+      case DubboState.DubboVersion: {
+        r = onDubboVersion(c, m);
+        if (r != CONTINUE) return r;
+      }
+      case DubboState.ServicePath: {
+        r = onServicePath(c, m);
+        if (r != CONTINUE) return r;
+      }
+      case DubboState.ServiceVersion: {
+        r = onServiceVersion(c, m);
+        if (r != CONTINUE) return r;
+      }
+      case DubboState.Method: {
+        r = onMethod(c, m);
+        if (r != CONTINUE) return r;
+        break;
+      }
+      case DubboState.SkipBody: {
+        r = onSkipBody(c);
+        if (r != CONTINUE) return r;
+        break;
+      }
       default: return HOT_SLOW;
     }
-    if (r != CONTINUE) return r;
   }
 }
 

@@ -1,5 +1,5 @@
 import { DecodeStatus } from "../../decoder";
-import { DubboDecoder, DubboDecoderOptions, DubboDecodeLevel, DubboState, dubboStateName } from "../decoder";
+import { DubboCursor, DubboDecoder, DubboDecoderOptions, DubboDecodeLevel, DubboState, DubboString, dubboStateName } from "../decoder";
 import { DUBBO_FIXTURES, DubboFixture, dubboFixture } from "../../__fixtures__/dubbo";
 import { bytes, Bytes, ptr } from "../../__fixtures__/bytes";
 
@@ -306,5 +306,38 @@ describe("dubbo decoder: malformed frames are errors naming the bad value", () =
     expect(dubboStateName(DubboState.ParameterTypes)).toBe("ParameterTypes");
     expect(dubboStateName(DubboState.SkipBody)).toBe("SkipBody");
     expect(dubboStateName(DubboState.Failed)).toBe("Failed");
+  });
+});
+
+describe("dubbo decoder: unmanaged records", () => {
+  it("lay out every field at its own offset inside the record", () => {
+    // DubboString: tag, data, bytes, chars (i32) then chunked (bool).
+    expect(offsetof<DubboString>("tag")).toBe(0);
+    expect(offsetof<DubboString>("data")).toBe(4);
+    expect(offsetof<DubboString>("bytes")).toBe(8);
+    expect(offsetof<DubboString>("chars")).toBe(12);
+    expect(offsetof<DubboString>("chunked")).toBe(16);
+    expect(offsetof<DubboString>()).toBeGreaterThanOrEqual(17);
+    // The cursor's fields are distinct and inside the record.
+    const fields: usize[] = [
+      offsetof<DubboCursor>("state"), offsetof<DubboCursor>("offset"), offsetof<DubboCursor>("bodyEnd"),
+      offsetof<DubboCursor>("argsLeft"), offsetof<DubboCursor>("p"), offsetof<DubboCursor>("len"),
+      offsetof<DubboCursor>("level"), offsetof<DubboCursor>("maxBody"), offsetof<DubboCursor>("nonHessian2Frames"),
+      offsetof<DubboCursor>("errCode"), offsetof<DubboCursor>("errValue"), offsetof<DubboCursor>("errAt"),
+    ];
+    for (let i = 0; i < fields.length; i++) {
+      expect(fields[i] + 4).toBeLessThanOrEqual(offsetof<DubboCursor>());
+      for (let j = i + 1; j < fields.length; j++) expect(fields[i]).not.toBe(fields[j]);
+    }
+  });
+
+  it("reads back what the decoder wrote through the records", () => {
+    const f = dubboFixture("group-version-custom");
+    const d = decoder(DubboDecodeLevel.Route);
+    expect<i32>(d.decode(f.ptr, f.length)).toBe(DecodeStatus.Done);
+    const s = d.message.servicePath;
+    expect(load<i32>(changetype<usize>(s) + offsetof<DubboString>("tag"))).toBe(s.tag);
+    expect(load<i32>(changetype<usize>(s) + offsetof<DubboString>("chars"))).toBe(21); // com.acme.OrderService
+    expect(d.message.requestId).toBe(0x0102030405060708);
   });
 });
