@@ -18,8 +18,8 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { EncoderV2 } from "hessian.js";
-import { BUILD, REPO } from "./lib/drive.js";
-import { ns, ratio, table } from "./lib/markdown.js";
+import { BUILD, REPO } from "../tools/harness/drive.js";
+import { ns, ratio, table } from "../tools/harness/markdown.js";
 import { measureInterleaved, type Sample } from "./lib/stats.js";
 
 const run = promisify(execFile);

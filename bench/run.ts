@@ -23,23 +23,22 @@ import {
   readCallbacks,
   type FilterSpec,
   type Plugin,
-} from "./lib/drive.js";
-import { loadCaptures } from "./lib/captures.js";
+} from "../tools/harness/drive.js";
+import { loadCaptures } from "../tools/harness/captures.js";
 import { measureDetector, type DetectorRow } from "./lib/classify.js";
 import { measureDubbo, renderDubbo, type DubboReport } from "./dubbo.js";
-import { bytes, extractSection, FUZZ_HEADING, ns, ratio, table } from "./lib/markdown.js";
+import { bytes, extractSection, FUZZ_HEADING, ns, ratio, table } from "../tools/harness/markdown.js";
 import { instantiateRaw } from "./lib/raw.js";
 import { wasmSizes, type WasmSize } from "./lib/sizes.js";
 import {
   SNIFFER_GOAL_NS,
-  SNIFFER_WASM,
   loadShims,
   loadSniffers,
   measureSniffer,
   snifferBuilt,
-  snifferConfig,
   type SnifferReport,
 } from "./lib/sniffer.js";
+import { SNIFFER_WASM, snifferConfig } from "../tools/harness/sniffer.js";
 import { measureInterleaved, type Sample } from "./lib/stats.js";
 
 export interface BenchOptions {

@@ -8,10 +8,10 @@
  */
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { SERVER_GREETING, loadCaptures } from "./lib/captures.js";
-import { BUILD } from "./lib/drive.js";
+import { SERVER_GREETING, loadCaptures } from "../tools/harness/captures.js";
+import { BUILD } from "../tools/harness/drive.js";
 import { ShimModule } from "./lib/shim.js";
-import { SNIFFER_MODES, SNIFFER_WASM, snifferConfig } from "./lib/sniffer.js";
+import { SNIFFER_MODES, SNIFFER_WASM, snifferConfig } from "../tools/harness/sniffer.js";
 import { measureInterleaved } from "./lib/stats.js";
 
 function positiveInt(value: string): number {

@@ -14,7 +14,7 @@ import { pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { bootstrapYaml } from "./envoy/bootstrap.js";
 import { committedEnvoyCommand, standaloneBootstrapProps, type StandaloneOptions } from "./envoy/standalone.js";
-import type { UpstreamConnectMode } from "./envoy/tcp-proxy.js";
+import { MAX_EARLY_DATA_BYTES, type UpstreamConnectMode } from "./envoy/tcp-proxy.js";
 import { formatIssue, validateEnvoyFile } from "./envoy/validate.js";
 import { FILTERS } from "./filters.js";
 import { WASM_FAILURE_POLICIES, type WasmFailurePolicy } from "./envoy/wasm-network-filter.js";
@@ -24,6 +24,7 @@ import { WASM_PLUGIN_PHASES, wasmPluginYaml, type WasmPluginPhase } from "./isti
 import { SNIFFER_MODES, type SnifferMode } from "./sniffer/config.js";
 import { SNIFFER_NAME } from "./sniffer/filter.js";
 import { snifferEnvoyFilterYaml, type PeerAuthenticationMode } from "./sniffer/istio.js";
+import { ROUTE_MAX_EARLY_DATA_BYTES } from "./sniffer/pairing.js";
 import { committedSnifferCommand, snifferBootstrapProps } from "./sniffer/standalone.js";
 
 function integer(what: string, min: number, max: number): (value: string) => number {
@@ -32,6 +33,17 @@ function integer(what: string, min: number, max: number): (value: string) => num
     if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${what} must be an integer in [${min}, ${max}]`);
     return n;
   };
+}
+
+/** --max-early-data-bytes, bounded by Envoy's own rule so a value Envoy rejects never renders. */
+function earlyDataBytes(value: string): number {
+  try {
+    return integer("--max-early-data-bytes", 0, MAX_EARLY_DATA_BYTES)(value);
+  } catch (err) {
+    throw new InvalidArgumentError(
+      `${(err as Error).message}: Envoy's tcp_proxy.proto declares max_early_data_bytes (validate.rules).uint32 lte ${MAX_EARLY_DATA_BYTES}`,
+    );
+  }
 }
 
 function hostPort(value: string): { address: string; port: number } {
@@ -129,7 +141,7 @@ export function program(io: CliIo, argv: readonly string[] = []): Command {
     new Option("--failure-policy <policy>", "what a failed VM does to traffic (default: FAIL_OPEN for tcp-stats and sniffer observe/bypass, FAIL_RELOAD for route)")
       .choices([...WASM_FAILURE_POLICIES]);
   const serverFirstOption = (): Option =>
-    new Option("--server-first", "the port's protocol is server-first (MySQL/MariaDB, SMTP): refuses sniffer mode route");
+    new Option("--server-first", "the port's protocol is server-first (MySQL/MariaDB, SMTP): sniffer modes pair with tcp_proxy IMMEDIATE");
   const cli = new Command("protomesh")
     .description("Render and validate Envoy / Istio configuration for protomesh wasm filters")
     .exitOverride()
@@ -149,7 +161,7 @@ export function program(io: CliIo, argv: readonly string[] = []): Command {
     .option("--admin-port <port>", "admin endpoint port", integer("--admin-port", 0, 65535), 9901)
     .addOption(new Option("--upstream-connect-mode <mode>", "tcp_proxy upstream_connect_mode (Envoy >= 1.37)")
       .choices(["IMMEDIATE", "ON_DOWNSTREAM_DATA", "ON_DOWNSTREAM_TLS_HANDSHAKE"]))
-    .option("--max-early-data-bytes <n>", "tcp_proxy max_early_data_bytes", integer("--max-early-data-bytes", 0, 0xffffffff))
+    .option("--max-early-data-bytes <n>", `tcp_proxy max_early_data_bytes (sniffer route default ${ROUTE_MAX_EARLY_DATA_BYTES}; Envoy: lte ${MAX_EARLY_DATA_BYTES})`, earlyDataBytes)
     .option("--configuration <json>", "plugin configuration (JSON object)", jsonObject)
     .addOption(failurePolicyOption())
     .option("--fail-open", "shorthand for --failure-policy FAIL_OPEN")
@@ -201,10 +213,10 @@ export function program(io: CliIo, argv: readonly string[] = []): Command {
     .addOption(serverFirstOption())
     .addOption(new Option("--upstream-connect-mode <mode>", "sniffer: tcp_proxy upstream_connect_mode")
       .choices(["IMMEDIATE", "ON_DOWNSTREAM_DATA", "ON_DOWNSTREAM_TLS_HANDSHAKE"]))
-    .option("--max-early-data-bytes <n>", "sniffer route: tcp_proxy max_early_data_bytes", integer("--max-early-data-bytes", 0, 0xffffffff))
+    .option("--max-early-data-bytes <n>", `sniffer route: tcp_proxy max_early_data_bytes (default ${ROUTE_MAX_EARLY_DATA_BYTES}; Envoy: lte ${MAX_EARLY_DATA_BYTES})`, earlyDataBytes)
     .addOption(new Option("--peer-authentication <mode>", "sniffer bypass: the port's PeerAuthentication mTLS mode")
       .choices(["PERMISSIVE", "DISABLE", "STRICT"]))
-    .option("--listener-filters-timeout <duration>", "sniffer bypass: virtualInbound listener_filters_timeout, e.g. 1s")
+    .option("--listener-filters-timeout <duration>", "sniffer bypass: virtualInbound listener_filters_timeout, e.g. 1s (server-first clients wait for it; binary clients too from Envoy 1.39 / Istio 1.31)")
     .option("--authorization-policy <file...>", "sniffer bypass: YAML files of the AuthorizationPolicies of the workload's and the root namespace")
     .option("--no-authorization-policies", "sniffer bypass: the workload has no AuthorizationPolicy (required when no --authorization-policy is given)")
     .option("--root-namespace <ns>", "sniffer bypass: meshConfig.rootNamespace (default istio-system)")

@@ -6,7 +6,7 @@
 
 import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { CAPTURES_DIR } from "../tools/harness/captures.js";
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -121,9 +121,6 @@ export const CORPUS: readonly Seed[] = [
   { name: "thrift-framed-call", bytes: thriftFramedCall() },
   { name: "dubbo-request", bytes: dubboRequest() },
 ];
-
-/** Recorded first flights of real clients (test/fixtures/captures/capture.ts writes them). */
-export const CAPTURES_DIR = fileURLToPath(new URL("../test/fixtures/captures/", import.meta.url));
 
 /** The built-in seeds plus every committed capture (`capture:<file name>`), when present. */
 export async function loadCorpus(dir = CAPTURES_DIR): Promise<Seed[]> {

@@ -15,7 +15,7 @@ import path from "node:path";
 import { randomInt } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { fixtures } from "../test/fixtures/dubbo/generate.js";
-import { BUILD } from "../bench/lib/drive.js";
+import { BUILD } from "../tools/harness/drive.js";
 import type { Seed } from "./corpus.js";
 import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";

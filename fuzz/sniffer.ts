@@ -11,9 +11,9 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
-import { REPO } from "../bench/lib/drive.js";
-import { FUZZ_HEADING, replaceSection, table } from "../bench/lib/markdown.js";
-import { snifferConfig, SNIFFER_WASM } from "../bench/lib/sniffer.js";
+import { REPO } from "../tools/harness/drive.js";
+import { FUZZ_HEADING, replaceSection, table } from "../tools/harness/markdown.js";
+import { snifferConfig, SNIFFER_WASM } from "../tools/harness/sniffer.js";
 import { MAX_INPUT } from "./mutate.js";
 import { describe, runFuzz, type FuzzResult } from "./run.js";
 

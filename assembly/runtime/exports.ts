@@ -13,7 +13,7 @@ import {
 } from "./context";
 import "./abort";
 import * as host from "./hostcalls";
-import { BLOCK_MAXSIZE } from "rt/common";
+import { AL_MASK, BLOCK_MAXSIZE } from "rt/common";
 
 /** Marker the host looks for; never called. */
 export function proxy_abi_version_0_2_1(): void {}
@@ -33,6 +33,23 @@ export function malloc(size: usize): usize {
   if (landing != 0) return landing;
   if (size > BLOCK_MAXSIZE) return 0;
   return heap.alloc(size);
+}
+
+/**
+ * Releases a block `malloc` returned. proxy-wasm-cpp-host never calls it (the module frees what
+ * the host copied in, hostcalls.ts). It is exported for WAMR (`envoy.wasm.runtime.wamr`): a
+ * module that exports `malloc` but no `free` gets a WAMR-managed app heap inserted into its
+ * linear memory at instantiation, in pages the AssemblyScript allocator also hands out; with
+ * both exported WAMR inserts none and routes its own module_malloc/module_free through these
+ * two (docs/adr/0005-wamr-app-heap.md; WAMR core/iwasm/interpreter/wasm_loader.c and
+ * wasm_runtime.c memory_instantiate).
+ *
+ * 0 (C's free(NULL)) and a pointer not aligned like a heap.alloc payload are not blocks of ours
+ * and are ignored, so a stray call cannot corrupt the heap.
+ */
+export function free(ptr: usize): void {
+  if (ptr == 0 || (ptr & AL_MASK) != 0) return;
+  heap.free(ptr);
 }
 
 export function proxy_on_context_create(context_id: u32, parent_context_id: u32): void {

@@ -4,7 +4,7 @@
  * A filter's index.ts:
  *
  *   import { RootContext, Context, registerRootContext, Action, logInfo } from "../../runtime";
- *   export * from "../../runtime/exports";   // proxy_on_*, malloc, proxy_abi_version_0_2_1
+ *   export * from "../../runtime/exports";   // proxy_on_*, malloc, free, proxy_abi_version_0_2_1
  *
  *   class MyRoot extends RootContext {
  *     onConfigure(size: u32): bool { const cfg = this.getConfiguration(); ...; return true; }

@@ -5,8 +5,8 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { BUILD } from "./drive.js";
-import type { Capture } from "./captures.js";
+import { BUILD } from "../../tools/harness/drive.js";
+import type { Capture } from "../../tools/harness/captures.js";
 import { measureInterleaved, type Sample } from "./stats.js";
 
 interface ClassifyExports {

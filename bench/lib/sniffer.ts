@@ -9,32 +9,14 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Host } from "../../test/host/index.js";
 import type { DataBuffer, FilterStatus, NetworkFilter, NetworkFilterFactory } from "../../test/host/types.js";
-import { SERVER_GREETING, type Capture } from "./captures.js";
-import { BUILD, loadPlugin, pluginFailed, readCallbacks, type Plugin } from "./drive.js";
+import { SERVER_GREETING, type Capture } from "../../tools/harness/captures.js";
+import { BUILD, loadPlugin, pluginFailed, readCallbacks, type Plugin } from "../../tools/harness/drive.js";
+import { SNIFFER_MODES, SNIFFER_WASM, snifferConfig, type SnifferMode } from "../../tools/harness/sniffer.js";
 import { ShimModule } from "./shim.js";
 import { measureInterleaved, type Sample } from "./stats.js";
 
-export const SNIFFER_WASM = path.join(BUILD, "sniffer.wasm");
-
 /** The issue's goal: the decision costs at most this much per connection. */
 export const SNIFFER_GOAL_NS = 300;
-
-export type SnifferMode = "route" | "observe";
-export const SNIFFER_MODES: readonly SnifferMode[] = ["route", "observe"];
-
-const PROTOCOLS = ["http/1.1", "h2c", "tls", "dubbo", "thrift", "redis", "postgres", "mysql", "kafka", "mqtt", "amqp"];
-
-/**
- * Configurations per the sniffer contract (JSON). Route mode routes every protocol to a cluster
- * of its own, so each decision walks the route table as it would in a mesh; the filter state
- * write (set_envoy_filter_state) is part of the measured cost.
- */
-export function snifferConfig(mode: SnifferMode | "bypass"): string {
-  if (mode !== "route") return JSON.stringify({ mode });
-  const routes: Record<string, string> = {};
-  for (const p of PROTOCOLS) routes[p] = `${p.replace(/[^a-z0-9]/g, "")}-svc`;
-  return JSON.stringify({ mode, routes, default_route: "passthrough" });
-}
 
 /** What a connection does, the same for the sniffer and both baselines. */
 export interface Script {

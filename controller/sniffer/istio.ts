@@ -3,12 +3,15 @@
  * port, one layout per mode, for Istio >= 1.29 (Envoy 1.37):
  *
  * - observe: insert the sniffer before tcp_proxy in the port's chains; tcp_proxy stays IMMEDIATE.
- * - route: the same insert, plus a MERGE of tcp_proxy's upstream_connect_mode ON_DOWNSTREAM_DATA
- *   and max_early_data_bytes (pairing.ts). Both patches carry a proxyVersion match
- *   (controller/istio/proxy-version.ts): a proxy older than 1.29 (Envoy < 1.37) does not NACK the
- *   unknown tcp_proxy fields, it drops them with a warning (dynamic config is parsed with a warning
- *   validation visitor, envoy source/common/protobuf/message_validator_impl.h), and the sniffer
- *   without them would hold every connection. The guard keeps the whole EnvoyFilter off such proxies.
+ * - route: the same insert, plus a MERGE of tcp_proxy's upstream_connect_mode IMMEDIATE and
+ *   max_early_data_bytes (pairing.ts). Istio's inbound tcp_proxy names one cluster
+ *   `inbound|<port>||`, never weighted_clusters (which would ignore the sniffer's choice). Both
+ *   patches carry a proxyVersion match (controller/istio/proxy-version.ts): a proxy older than
+ *   1.29 (Envoy < 1.37) does not NACK the unknown tcp_proxy fields, it drops them with a warning
+ *   (dynamic config is parsed with a warning validation visitor, envoy
+ *   source/common/protobuf/message_validator_impl.h), and the sniffer without
+ *   max_early_data_bytes would hold every connection. The guard keeps the whole EnvoyFilter off
+ *   such proxies.
  * - bypass: for a port Istio treats as HTTP, where non-HTTP bytes are parsed by the HTTP
  *   connection manager and dropped. Istio builds that port's plaintext chain on the
  *   `virtualInbound` listener as {destination_port: P, transport_protocol: raw_buffer} with no
@@ -62,11 +65,11 @@ export interface SnifferEnvoyFilterProps {
   readonly port: number;
   /** Sniffer configuration fields; `mode` is set from `mode`. @default {} */
   readonly configuration?: SnifferConfig | Readonly<Record<string, unknown>>;
-  /** The port's protocol is server-first (refuses mode route). @default false */
+  /** The port's protocol is server-first (MySQL/MariaDB, SMTP); see pairing.ts. @default false */
   readonly serverFirst?: boolean;
   /** @default the mode's pairing (pairing.ts) */
   readonly upstreamConnectMode?: UpstreamConnectMode;
-  /** @default the sniffer's max_tls_bytes in mode route */
+  /** @default 16384 in mode route (pairing.ts ROUTE_MAX_EARLY_DATA_BYTES); unset otherwise */
   readonly maxEarlyDataBytes?: number;
   /**
    * bypass: the port's PeerAuthentication mode. The added chain takes plaintext, which STRICT
@@ -76,10 +79,15 @@ export interface SnifferEnvoyFilterProps {
   readonly peerAuthentication?: PeerAuthenticationMode;
   /**
    * bypass: sets virtualInbound's `listener_filters_timeout` (a protobuf JSON duration such as
-   * "1s"). http_inspector (Envoy 1.37, Balsa parser) decides nothing for a binary client-first
-   * protocol until it sees a `\n`, so such a connection waits for that timeout before reaching the
-   * sniffer's chain; Istio sets it from meshConfig.protocolDetectionTimeout, which is 0 (no
-   * timeout) by default. The setting applies to every port of the listener that runs an inspector.
+   * "1s"); Istio sets it from meshConfig.protocolDetectionTimeout, which is 0 (no timeout) by
+   * default. A server-first client sends nothing and waits for this timeout on every release. A
+   * binary client-first protocol waits for it only from Envoy 1.39 (Istio 1.31): there
+   * http_inspector runs the Balsa parser, which decides nothing until it sees a `\n`. Envoy 1.37
+   * and 1.38 (Istio 1.29, 1.30) run the legacy http-parser, which rules out a first byte that
+   * starts no HTTP method at once (source/extensions/filters/listener/http_inspector/
+   * http_inspector.cc `Filter::Filter`; runtime guard `http_inspector_use_balsa_parser`, false
+   * before 1.39, envoy#44679). The setting applies to every port of the listener that runs an
+   * inspector.
    * @default undefined (leave Istio's value)
    */
   readonly listenerFiltersTimeout?: string;
@@ -198,8 +206,8 @@ function bypassPatches(props: SnifferEnvoyFilterProps, passthrough: string, snif
   assertValidEnvoy(inspector, "envoy.config.listener.v3.ListenerFilter");
   const narrowHttp = { filter_chain_match: { application_protocols: [...PLAINTEXT_HTTP_ALPNS] } };
   assertValidEnvoy(narrowHttp, "envoy.config.listener.v3.FilterChain");
-  // tcp_proxy's connect mode stays Envoy's default (IMMEDIATE): rendering the 1.37 field would make
-  // an older istiod refuse the whole EnvoyFilter for nothing.
+  // tcp_proxy's connect mode stays Envoy's default (IMMEDIATE): rendering the 1.37 field would
+  // only add a field that needs the proxyVersion guard (proxy-version.ts) for nothing.
   const chain = filterChain({
     // RBAC first, as on Istio's TCP chains (networkfilter.go): a denied client is closed on its
     // first bytes, before the sniffer or tcp_proxy see them.

@@ -2,8 +2,8 @@
  * A standalone Envoy running the sniffer in one mode, with the tcp_proxy pairing and listener
  * layout that mode needs (docs/design/sniffer-contract.md, "Controller"):
  *
- * - route:   listener → sniffer(route) → tcp_proxy ON_DOWNSTREAM_DATA + max_early_data_bytes; the
- *            sniffer picks the cluster per connection.
+ * - route:   listener → sniffer(route) → tcp_proxy IMMEDIATE + max_early_data_bytes; the sniffer
+ *            picks the cluster per connection (pairing.ts says why; server-first ports work).
  * - observe: listener → sniffer(observe) → tcp_proxy IMMEDIATE → upstream.
  * - bypass:  tls_inspector + http_inspector; HTTP (raw_buffer with http/1.0, http/1.1 or h2c) goes
  *            to an HTTP chain, everything else to the default chain: sniffer(bypass) → tcp_proxy
@@ -29,11 +29,11 @@ export interface SnifferStandaloneOptions {
   readonly mode: SnifferMode;
   /** Sniffer configuration fields (contract table); `mode` is set from `mode`. @default {} */
   readonly configuration?: SnifferConfig | Readonly<Record<string, unknown>>;
-  /** The protocol on this listener is server-first (refuses mode route). @default false */
+  /** The protocol on this listener is server-first (MySQL/MariaDB, SMTP); see pairing.ts. @default false */
   readonly serverFirst?: boolean;
   /** @default the mode's pairing (pairing.ts) */
   readonly upstreamConnectMode?: UpstreamConnectMode;
-  /** @default the sniffer's max_tls_bytes in mode route */
+  /** @default 16384 in mode route (pairing.ts ROUTE_MAX_EARLY_DATA_BYTES); unset otherwise */
   readonly maxEarlyDataBytes?: number;
   /** @default 10000 */
   readonly listenPort?: number;
@@ -56,8 +56,11 @@ export interface SnifferStandaloneOptions {
   readonly failurePolicy?: WasmFailurePolicy;
   /**
    * bypass: how long the listener filters may wait before the connection goes to the default
-   * chain: a server-first client sends nothing, and http_inspector (Envoy 1.37, Balsa parser)
-   * decides nothing for a binary protocol until it sees a `\n`.
+   * chain. A server-first client sends nothing, so it always waits this long. A binary
+   * client-first protocol waits it too from Envoy 1.39, whose http_inspector runs the Balsa
+   * parser and decides nothing until it sees a `\n`; Envoy 1.37 and 1.38 run the legacy
+   * http-parser, which rules such bytes out at once (http_inspector.cc, runtime guard
+   * `http_inspector_use_balsa_parser`).
    * @default "1s"
    */
   readonly listenerFiltersTimeout?: string;

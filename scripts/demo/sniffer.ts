@@ -163,10 +163,11 @@ export async function runSniffer(): Promise<void> {
       dubbo: "the demo's hessian.js Dubbo provider",
       thrift: "the demo's Apache thrift server, framed + binary",
     });
-    check(route.tcpProxy.upstreamConnectMode === "ON_DOWNSTREAM_DATA", `route: tcp_proxy upstream_connect_mode is ${route.tcpProxy.upstreamConnectMode}, expected ON_DOWNSTREAM_DATA`);
-    check((route.tcpProxy.maxEarlyDataBytes ?? 0) >= 16384, `route: max_early_data_bytes ${route.tcpProxy.maxEarlyDataBytes} < max_tls_bytes 16384`);
-    console.log("why: the sniffer holds onNewConnection until it has decided (tcp_proxy reads envoy.tcp_proxy.cluster there),");
-    console.log("     so tcp_proxy must wait for downstream data and buffer up to max_tls_bytes (docs/design/sniffer-contract.md)");
+    check(route.tcpProxy.upstreamConnectMode === "IMMEDIATE", `route: tcp_proxy upstream_connect_mode is ${route.tcpProxy.upstreamConnectMode}, expected IMMEDIATE`);
+    check(route.tcpProxy.maxEarlyDataBytes !== undefined, "route: max_early_data_bytes is not set, so tcp_proxy would disable reads and the sniffer would never see a byte");
+    console.log("why: the sniffer holds onNewConnection until it has decided (tcp_proxy reads envoy.tcp_proxy.cluster there);");
+    console.log("     max_early_data_bytes keeps reads on meanwhile, and IMMEDIATE connects as soon as it continues, client bytes");
+    console.log("     or not, so server-first clients work too (controller/sniffer/pairing.ts)");
     console.log(`stats_tags: ${route.statsTags.map((t) => t.tagName).join(", ")} (turn the sniffer's tagged stat names into Prometheus labels)`);
 
     section("7. Load build/sniffer.wasm into the host emulator with that config");
@@ -174,7 +175,7 @@ export async function runSniffer(): Promise<void> {
     const routePlugin = await loadRendered(host, route, "sniffer-route");
     const listener = await host.tcpListener({ filterChains: [{ filters: [routePlugin], name: "sniffer-route", tcpProxy: route.tcpProxy }] });
     const httpVia = await listener.redirect({ host: "127.0.0.1", port: http.port });
-    console.log(`listener up on 127.0.0.1:${listener.port} with the rendered chain: sniffer(route) → tcp_proxy ON_DOWNSTREAM_DATA`);
+    console.log(`listener up on 127.0.0.1:${listener.port} with the rendered chain: sniffer(route) → tcp_proxy IMMEDIATE + max_early_data_bytes`);
     console.log(`(127.0.0.1:${httpVia} is an iptables-REDIRECT stand-in into the same listener, original destination = HTTP server 127.0.0.1:${http.port})`);
 
     section("8. Dubbo, Thrift and HTTP/1.1 clients on the same listener");

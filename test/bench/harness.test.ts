@@ -9,16 +9,18 @@ import os from "node:os";
 import path from "node:path";
 import { before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { BUILD, ensureNullC } from "../../bench/lib/drive.js";
+import { BUILD, ensureNullC } from "../../tools/harness/drive.js";
 import { runBench } from "../../bench/run.js";
 import { CORPUS } from "../../fuzz/corpus.js";
 import { Mutator } from "../../fuzz/mutate.js";
 import { Rng } from "../../fuzz/rng.js";
 import { describe as describeFuzz, runFuzz } from "../../fuzz/run.js";
 import { FUZZ_MODES, fuzzConfig, renderFuzzSection, runSnifferFuzz, snifferBooks, split } from "../../fuzz/sniffer.js";
-import { loadCaptures } from "../../bench/lib/captures.js";
-import { extractSection, FUZZ_HEADING, replaceSection } from "../../bench/lib/markdown.js";
-import { SNIFFER_GOAL_NS, SNIFFER_MODES } from "../../bench/lib/sniffer.js";
+import { loadCaptures } from "../../tools/harness/captures.js";
+import { extractSection, FUZZ_HEADING, replaceSection } from "../../tools/harness/markdown.js";
+import { SNIFFER_GOAL_NS } from "../../bench/lib/sniffer.js";
+import { SNIFFER_MODES } from "../../tools/harness/sniffer.js";
+import { skipUnless } from "../../scripts/provision.mjs";
 
 /** The protocol each recorded first flight is (by its file name), as the codecs README says. */
 function expectedProtocol(capture: string): string {
@@ -31,11 +33,14 @@ function expectedProtocol(capture: string): string {
   throw new Error(`no expected protocol for capture ${capture}: extend expectedProtocol`);
 }
 
-before(async () => {
-  await ensureNullC();
-});
+/** The C floor (bench/null-c) and the leak fixture need clang + lld; everything else runs without. */
+const needsClang = skipUnless("clang", "lld");
 
-describe("null-c", () => {
+describe("null-c", { skip: needsClang }, () => {
+  before(async () => {
+    await ensureNullC();
+  });
+
   test("exports the ABI marker, memory, malloc and the 0.2.1 network and HTTP callbacks", async () => {
     const module = await WebAssembly.compile(await readFile(path.join(BUILD, "fixtures", "null-c.wasm")));
     assert.deepEqual(WebAssembly.Module.imports(module), []);
@@ -64,7 +69,7 @@ describe("null-c", () => {
 });
 
 describe("bench", () => {
-  test("reports every section for null-c, null and tcp-stats", async () => {
+  test("reports every section for null-c, null and tcp-stats", { skip: needsClang }, async () => {
     const r = await runBench({
       dataIterations: 200,
       lifecycleIterations: 50,
@@ -182,7 +187,7 @@ describe("fuzz", () => {
     assert.equal(stat("sent_bytes"), BigInt(r.upstreamBytes));
   });
 
-  test("a filter whose memory keeps growing fails the run", async (t) => {
+  test("a filter whose memory keeps growing fails the run", { skip: needsClang }, async (t) => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "protomesh-fuzz-"));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const wasm = path.join(dir, "leak.wasm");

@@ -8,7 +8,8 @@ import { EnvoyValidator, formatIssue } from "../../controller/envoy/validate.js"
 import { validateEnvoyFilter } from "../../controller/istio/envoy-filter.js";
 import { SNIFFER_MODES, snifferConfig, SnifferConfigError, type SnifferMode } from "../../controller/sniffer/config.js";
 import { ISTIO_1_29_OR_LATER, snifferEnvoyFilter } from "../../controller/sniffer/istio.js";
-import { pairTcpProxy } from "../../controller/sniffer/pairing.js";
+import { pairTcpProxy, ROUTE_MAX_EARLY_DATA_BYTES } from "../../controller/sniffer/pairing.js";
+import { tcpProxyFilter } from "../../controller/envoy/tcp-proxy.js";
 import { committedSnifferOptions, snifferBootstrapProps } from "../../controller/sniffer/standalone.js";
 import { istioExtraStatTags, SNIFFER_STAT_TAG_KEYS, snifferStatsTags } from "../../controller/sniffer/stats.js";
 
@@ -75,29 +76,49 @@ describe("sniffer: committed envoy/sniffer-<mode>.yaml", () => {
 });
 
 describe("sniffer: tcp_proxy pairing", () => {
-  it("route: ON_DOWNSTREAM_DATA with max_early_data_bytes = max_tls_bytes (default 16384)", () => {
+  it("route: IMMEDIATE with max_early_data_bytes 16384, whatever the sniffer's byte caps", () => {
     const chain = listener(standalone("route", { configuration: { default_route: "upstream" } })).filter_chains[0];
     assert.deepEqual(snifferJson(chain), { default_route: "upstream", mode: "route" });
     const tcp = tcpProxyOf(chain);
-    assert.equal(tcp.upstream_connect_mode, "ON_DOWNSTREAM_DATA");
-    assert.equal(tcp.max_early_data_bytes, 16384);
+    assert.equal(tcp.upstream_connect_mode, "IMMEDIATE");
+    assert.equal(tcp.max_early_data_bytes, ROUTE_MAX_EARLY_DATA_BYTES);
+    assert.equal(ROUTE_MAX_EARLY_DATA_BYTES, 16384);
     assert.equal(tcp.cluster, "upstream");
+    // The held bytes wait in the connection's buffer, not in tcp_proxy's: no tie to max_tls_bytes.
     const small = tcpProxyOf(listener(standalone("route", { configuration: { max_tls_bytes: 4096 } })).filter_chains[0]);
-    assert.equal(small.max_early_data_bytes, 4096);
-    assert.equal(pairTcpProxy("route", snifferConfig("route"), { maxEarlyDataBytes: 65536 }).maxEarlyDataBytes, 65536);
+    assert.equal(small.max_early_data_bytes, 16384);
+    assert.equal(pairTcpProxy("route", snifferConfig("route"), { maxEarlyDataBytes: 1024 }).maxEarlyDataBytes, 1024);
+    assert.equal(pairTcpProxy("route", snifferConfig("route", { max_detect_bytes: 2048, max_tls_bytes: 1024 }), { maxEarlyDataBytes: 0 }).maxEarlyDataBytes, 0);
   });
 
-  it("route: refuses another connect mode, a buffer smaller than max_tls_bytes, and server-first ports, naming the fix", () => {
-    assert.throws(() => standalone("route", { upstreamConnectMode: "IMMEDIATE" }),
-      /mode route needs tcp_proxy upstream_connect_mode ON_DOWNSTREAM_DATA, got IMMEDIATE.*set upstreamConnectMode ON_DOWNSTREAM_DATA/);
-    assert.throws(() => standalone("route", { upstreamConnectMode: "ON_DOWNSTREAM_TLS_HANDSHAKE" }), /got ON_DOWNSTREAM_TLS_HANDSHAKE/);
-    assert.throws(() => standalone("route", { maxEarlyDataBytes: 1024 }),
-      /max_early_data_bytes >= the sniffer's max_tls_bytes \(16384\), got 1024.*set maxEarlyDataBytes to at least 16384 or lower max_tls_bytes/);
-    assert.throws(() => standalone("route", { configuration: { max_tls_bytes: 8192 }, maxEarlyDataBytes: 8191 }), /\(8192\), got 8191/);
-    assert.throws(() => standalone("route", { serverFirst: true }), (err: Error) => {
-      assert.match(err.message, /server-first protocols \(MySQL\/MariaDB, SMTP\) send nothing until the server speaks; use mode observe/);
-      return true;
-    });
+  it("route: serves server-first ports (IMMEDIATE connects after the sniffer's timeout)", () => {
+    const tcp = tcpProxyOf(listener(standalone("route", { serverFirst: true })).filter_chains[0]);
+    assert.deepEqual([tcp.upstream_connect_mode, tcp.max_early_data_bytes], ["IMMEDIATE", 16384]);
+  });
+
+  it("route: refuses ON_DOWNSTREAM_DATA and the TLS-handshake mode, saying why", () => {
+    assert.throws(() => standalone("route", { upstreamConnectMode: "ON_DOWNSTREAM_DATA" }),
+      /needs tcp_proxy upstream_connect_mode IMMEDIATE \(with max_early_data_bytes\), got ON_DOWNSTREAM_DATA: .*server-first port .*waits for good; set upstreamConnectMode IMMEDIATE/);
+    assert.throws(() => standalone("route", { serverFirst: true, upstreamConnectMode: "ON_DOWNSTREAM_DATA" }), /server-first port \(this one\)/);
+    assert.throws(() => standalone("route", { upstreamConnectMode: "ON_DOWNSTREAM_TLS_HANDSHAKE" }), /got ON_DOWNSTREAM_TLS_HANDSHAKE: .*TLS handshake/);
+  });
+
+  it("route: refuses max_early_data_bytes above 1048576, naming Envoy's validate rule", () => {
+    assert.equal(pairTcpProxy("route", snifferConfig("route"), { maxEarlyDataBytes: 1_048_576 }).maxEarlyDataBytes, 1_048_576);
+    for (const n of [1_048_577, 2_000_000, -1, 1.5]) {
+      assert.throws(() => standalone("route", { maxEarlyDataBytes: n }), /max_early_data_bytes \[\(validate\.rules\)\.uint32 = \{lte: 1048576\}\]/);
+    }
+    assert.throws(() => tcpProxyFilter({ cluster: "a", maxEarlyDataBytes: 2_000_000 }), /lte 1048576/);
+  });
+
+  it("route: refuses a tcp_proxy with weighted_clusters, which ignores envoy.tcp_proxy.cluster", () => {
+    assert.throws(() => pairTcpProxy("route", snifferConfig("route"), { weightedClusters: true }),
+      /weighted_clusters: tcp_proxy then draws its cluster from the weights and ignores envoy\.tcp_proxy\.cluster/);
+    assert.deepEqual(pairTcpProxy("observe", snifferConfig("observe"), { weightedClusters: true }), { upstreamConnectMode: "IMMEDIATE" });
+    const weighted = tcpProxyFilter({ cluster: "", weightedClusters: [{ name: "a", weight: 3 }, { name: "b", weight: 1 }] }) as any;
+    assert.equal(weighted.typed_config.cluster, undefined);
+    assert.deepEqual(weighted.typed_config.weighted_clusters, { clusters: [{ name: "a", weight: 3 }, { name: "b", weight: 1 }] });
+    assert.deepEqual(validator.validate(weighted, "envoy.config.listener.v3.Filter").map(formatIssue), []);
   });
 
   it("observe and bypass: IMMEDIATE; refuse ON_DOWNSTREAM_DATA and a stray maxEarlyDataBytes", () => {
@@ -241,7 +262,7 @@ describe("sniffer: Istio EnvoyFilter", () => {
     assert.deepEqual(snifferJson({ filters: [p.patch.value] }), { mode: "observe" });
   });
 
-  it("route: insert + MERGE of tcp_proxy ON_DOWNSTREAM_DATA and max_early_data_bytes, both only on proxies >= 1.29", () => {
+  it("route: insert + MERGE of tcp_proxy IMMEDIATE and max_early_data_bytes, both only on proxies >= 1.29", () => {
     const ef = render("route", { configuration: { routes: { redis: "outbound|6379||redis.demo.svc.cluster.local" } } });
     const [insert, merge] = ef.spec.configPatches;
     assert.equal(insert.patch.operation, "INSERT_BEFORE");
@@ -256,15 +277,15 @@ describe("sniffer: Istio EnvoyFilter", () => {
       typed_config: {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
         max_early_data_bytes: 16384,
-        upstream_connect_mode: "ON_DOWNSTREAM_DATA",
+        upstream_connect_mode: "IMMEDIATE",
       },
     });
     const version = new RegExp(ISTIO_1_29_OR_LATER);
     for (const p of [insert, merge]) assert.equal(p.match.proxy.proxyVersion, ISTIO_1_29_OR_LATER);
     for (const v of ["1.29.0", "1.29.1-distroless", "1.30.2", "1.100.0"]) assert.ok(version.test(v), v);
     for (const v of ["1.28.3", "1.2.9", "1.9.0", "1.29x"]) assert.ok(!version.test(v), v);
-    assert.throws(() => render("route", { serverFirst: true }), /use mode observe/);
-    assert.throws(() => render("route", { maxEarlyDataBytes: 100 }), /at least 16384/);
+    assert.equal(render("route", { serverFirst: true }).spec.configPatches[1].patch.value.typed_config.upstream_connect_mode, "IMMEDIATE");
+    assert.throws(() => render("route", { maxEarlyDataBytes: 2_000_000 }), /lte: 1048576/);
   });
 
   it("bypass: http_inspector on the port, HTTP chain narrowed to HTTP ALPNs, a raw_buffer chain to InboundPassthroughCluster", () => {
@@ -353,8 +374,14 @@ describe("sniffer: CLI", () => {
     assert.equal(misplaced.code, 1);
     assert.match(misplaced.stderr, /--mode applies to --filter sniffer only/);
     const serverFirst = await cli("render", "istio", "--filter", "sniffer", "--mode", "route", "--port", "3306", "--server-first");
-    assert.equal(serverFirst.code, 1);
-    assert.match(serverFirst.stderr, /send nothing until the server speaks; use mode observe/);
+    assert.equal(serverFirst.code, 0, serverFirst.stderr);
+    assert.equal(parse(serverFirst.stdout).spec.configPatches[1].patch.value.typed_config.upstream_connect_mode, "IMMEDIATE");
+    const onData = await cli("render", "istio", "--filter", "sniffer", "--mode", "route", "--port", "3306", "--upstream-connect-mode", "ON_DOWNSTREAM_DATA");
+    assert.equal(onData.code, 1);
+    assert.match(onData.stderr, /got ON_DOWNSTREAM_DATA: .*waits for good/);
+    const tooBig = await cli("render", "envoy", "--filter", "sniffer", "--mode", "route", "--max-early-data-bytes", "2000000");
+    assert.equal(tooBig.code, 2);
+    assert.match(tooBig.stderr, /must be an integer in \[0, 1048576\].*\(validate\.rules\)\.uint32 lte 1048576/);
     const badMode = await cli("render", "envoy", "--filter", "sniffer", "--mode", "sniff");
     assert.equal(badMode.code, 2);
     assert.match(badMode.stderr, /Allowed choices are route, bypass, observe/);
@@ -366,13 +393,6 @@ describe("sniffer: CLI", () => {
 });
 
 describe("sniffer: more pairing and Istio options", () => {
-  it("route: the buffer must also cover max_detect_bytes when it exceeds max_tls_bytes", () => {
-    const config = snifferConfig("route", { max_detect_bytes: 2048, max_tls_bytes: 1024 });
-    assert.equal(pairTcpProxy("route", config).maxEarlyDataBytes, 2048);
-    assert.throws(() => pairTcpProxy("route", config, { maxEarlyDataBytes: 1500 }),
-      /max_detect_bytes \(2048, above max_tls_bytes\), got 1500.*at least 2048 or lower max_detect_bytes/);
-  });
-
   it("bypass: an optional virtualInbound listener_filters_timeout, checked", () => {
     const ef = snifferEnvoyFilter({ ...BYPASS_HTTP_PORT, mode: "bypass", port: 8080, listenerFiltersTimeout: "1s" }) as any;
     const [timeout] = ef.spec.configPatches;
@@ -410,7 +430,7 @@ describe("sniffer: bypass layouts select the right chain (host emulator's Envoy 
   /** Envoy's listener step as far as chain selection needs it: http_inspector when enabled, then raw_buffer. */
   async function facts(bytes: Uint8Array, port: number, httpInspectorOn: boolean): Promise<any> {
     const { inspectHttp } = await import("../host/listener-filters.js");
-    const r = httpInspectorOn ? inspectHttp(bytes) : { state: "Error" as const };
+    const r = httpInspectorOn ? inspectHttp(bytes, "legacy") : { state: "Error" as const };
     return {
       applicationProtocols: r.state === "Done" ? [r.protocol] : [],
       destination: { host: "10.0.0.5", port },
@@ -445,14 +465,16 @@ describe("sniffer: bypass layouts select the right chain (host emulator's Envoy 
     }
   }
 
-  it("standalone: HTTP to the HTTP chain; Redis, Dubbo (after the listener-filter timeout) and TLS to the default chain", async () => {
+  it("standalone: HTTP to the HTTP chain; Redis, Dubbo (at once on 1.37/1.38, after the listener-filter timeout on 1.39) and TLS to the default chain", async () => {
     const l = listener(standalone("bypass"));
     const chains = l.filter_chains.map(toChain);
     const def = toChain(l.default_filter_chain);
     assert.equal(await pick(chains, await facts(HTTP, 10000, true), def), "sniffer-bypass-http");
     assert.equal(await pick(chains, await facts(REDIS, 10000, true), def), "sniffer-bypass");
     const { inspectHttp } = await import("../host/listener-filters.js");
-    assert.equal(inspectHttp(DUBBO).state, "Continue", "http_inspector waits on binary bytes without a newline");
+    assert.equal(inspectHttp(DUBBO, "legacy").state, "Error", "Envoy 1.37/1.38: the legacy http-parser rules 0xda out at once");
+    assert.equal(inspectHttp(DUBBO, "balsa").state, "Continue", "Envoy 1.39: Balsa waits on binary bytes without a newline");
+    assert.equal(await pick(chains, await facts(DUBBO, 10000, true), def), "sniffer-bypass");
     assert.equal(await pick(chains, await facts(new Uint8Array(), 10000, false), def), "sniffer-bypass");
     assert.equal(await pick(chains, { ...(await facts(new Uint8Array(), 10000, false)), transportProtocol: "tls" }, def), "sniffer-bypass");
   });

@@ -1,7 +1,7 @@
 /**
  * sniffer and the runtime under the host's lifecycle corners: the root context started again
  * by cpp-host, pooled stream contexts reused while others wait in the timeout list, and a
- * malloc the module cannot satisfy.
+ * malloc the module cannot satisfy. Run on the emulator acting as Envoy 1.37 and as Envoy 1.39.
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -17,8 +17,8 @@ const capture = (name: string): Uint8Array =>
 const text = (v: Uint8Array | undefined): string | undefined => (v === undefined ? undefined : new TextDecoder().decode(v));
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-describe("sniffer lifecycle (host emulator)", () => {
-  const host = new Host();
+for (const envoyVersion of ["1.37", "1.39"] as const) describe(`sniffer lifecycle (host emulator, Envoy ${envoyVersion})`, () => {
+  const host = new Host({ envoyVersion });
   after(() => host.close());
   let n = 0;
 

@@ -13,12 +13,19 @@ import { DEFAULT_RELOAD_BASE_INTERVAL_MS, effectiveFailurePolicy, reloadBackoffM
 import { Plugin, PluginLoadError } from "./plugin.js";
 import { SharedData, SharedQueues } from "./shared.js";
 import { startTcpListener } from "./tcp.js";
+import { envoyBehaviour, type EnvoyVersion } from "./envoy-version.js";
 import type { ClusterConfig, DataPlaneHost } from "./types.js";
 import type { HostServices } from "./vm.js";
 
 export interface HostOptions {
   /** Static clusters by name. `PassthroughCluster` is built into the data planes. */
   readonly clusters?: Readonly<Record<string, ClusterConfig>>;
+  /**
+   * The Envoy release whose data-plane behaviour the listeners copy (envoy-version.ts: tcp_proxy's
+   * config checks, http_inspector's parser, the delayed route pick).
+   * @default "1.37" (Istio 1.29)
+   */
+  readonly envoyVersion?: EnvoyVersion;
 }
 
 export interface LoadPluginOptions {
@@ -59,6 +66,12 @@ interface Closeable {
 
 const moduleCache = new Map<string, Promise<WebAssembly.Module>>();
 
+/**
+ * How long host.close() waits for a root context whose on_done returned false to call
+ * proxy_done. Envoy waits without a bound (the VM lives on until then); a test host must end.
+ */
+const ROOT_DONE_WAIT_MS = 2000;
+
 export class Host implements HostServices, DataPlaneHost {
   readonly clusters = new Map<string, ClusterConfig>();
   readonly logs = new LogStore();
@@ -67,11 +80,13 @@ export class Host implements HostServices, DataPlaneHost {
   readonly sharedQueues = new SharedQueues();
   readonly calls: CallManager;
   readonly plugins: Plugin[] = [];
+  readonly envoyVersion: EnvoyVersion;
   private connectionIds = 0n;
   private readonly closeables = new Set<Closeable>();
   private closed = false;
 
   constructor(opts: HostOptions = {}) {
+    this.envoyVersion = envoyBehaviour(opts.envoyVersion).version;
     for (const [name, c] of Object.entries(opts.clusters ?? {})) this.clusters.set(name, c);
     this.calls = new CallManager(this.clusters);
   }
@@ -166,16 +181,44 @@ export class Host implements HostServices, DataPlaneHost {
     this.closeables.add(c);
   }
 
-  /** Stops tick timers, cancels outstanding calls, closes listeners. */
+  /**
+   * Closes listeners (their connections end, each stream context done), then shuts every
+   * plugin down as Envoy does when it goes: each worker VM's root context gets on_done, then
+   * on_delete; a root context whose on_done returned false keeps its timers and calls until it
+   * calls proxy_done (waited for at most `ROOT_DONE_WAIT_MS`, then logged at warn). Last, tick
+   * timers stop and outstanding calls are cancelled.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.plugins) p.shutdown();
-    this.calls.close();
     const pending: unknown[] = [];
     for (const c of this.closeables) pending.push(c.close());
     this.closeables.clear();
     await Promise.allSettled(pending);
+    const waits: Array<Promise<void>> = [];
+    for (const p of this.plugins) {
+      for (const vm of p.vms) {
+        vm.startShutdown();
+        if (vm.pendingDone && !vm.failed) waits.push(vm.rootGone);
+      }
+    }
+    if (waits.length > 0) await this.waitForDone(waits);
+    for (const p of this.plugins) p.shutdown();
+    this.calls.close();
+  }
+
+  private async waitForDone(waits: Array<Promise<void>>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ROOT_DONE_WAIT_MS)));
+    await Promise.race([Promise.all(waits), timeout]);
+    clearTimeout(timer);
+    for (const p of this.plugins) {
+      for (const vm of p.vms) {
+        if (!vm.pendingDone) continue;
+        const message = `root context ${vm.rootContextId} returned false from on_done and did not call proxy_done within ${ROOT_DONE_WAIT_MS} ms; host closed`;
+        this.logs.add(logLevelNumber("warn"), message, p.name, vm.index, vm.rootContextId);
+      }
+    }
   }
 }
 

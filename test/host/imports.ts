@@ -301,7 +301,7 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
     },
     proxy_done(): number {
       // WasmBase::done: only a root context with a pending on_done=false may finish.
-      return WasmResult.NotFound;
+      return vm.done();
     },
 
     // ------------------------------------------------------------ foreign functions

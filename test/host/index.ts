@@ -9,3 +9,4 @@ export { WasmResult, BufferType, MapType, StreamType, MetricType, PeerType, mars
 export { encodeSetFilterStateArgs, OBJECT_FACTORIES } from "./foreign.js";
 export { formatAddress } from "./properties.js";
 export * from "./types.js";
+export { ENVOY_VERSIONS, DEFAULT_ENVOY_VERSION, envoyBehaviour, type EnvoyVersion, type EnvoyBehaviour } from "./envoy-version.js";

@@ -1,7 +1,7 @@
 /**
  * Envoy's listener-filter step: what runs on an accepted socket before a filter chain is chosen.
  *
- * Copied from envoyproxy/envoy (1.37):
+ * Copied from envoyproxy/envoy (1.37; per release differences in envoy-version.ts):
  * - source/common/listener_manager/active_tcp_socket.cc + active_stream_listener_base.cc:
  *   filters run in order; each one that answers StopIteration waits for data; the whole step is
  *   bounded by `listener_filters_timeout` (default 15 s, 0 = none). On timeout the stat
@@ -17,6 +17,7 @@
  *   `inspectClientHello`.
  */
 import type * as net from "node:net";
+import type { HttpInspectorParser } from "./envoy-version.js";
 
 export type ListenerFilterName = "tls_inspector" | "http_inspector";
 
@@ -49,21 +50,25 @@ export type HttpInspectResult =
 const TCHAR = new Set("!#$%&'*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz|~");
 
 /**
- * http_inspector's `parseHttpHeader` over everything peeked so far, with the BalsaParser
- * (runtime guard `envoy.reloadable_features.http_inspector_use_balsa_parser`, custom methods
- * allowed) that Envoy 1.37 uses:
+ * http_inspector's `parseHttpHeader` over everything peeked so far
+ * (source/extensions/filters/listener/http_inspector/http_inspector.cc), with the parser the
+ * Envoy release uses (envoy-version.ts, `httpInspectorParser`):
  * - a prefix of the h2 preface waits; the full 24-byte preface → `h2c` (Envoy's ALPN name for
  *   HTTP/2 over cleartext);
- * - a first byte `\r` or `\n` → not HTTP; Balsa's ProcessHeaders also rejects a first byte
- *   ≤ ' ' (NO_REQUEST_LINE_IN_REQUEST), compared as unsigned char;
- * - otherwise nothing is decided until a `\n` arrives (Balsa validates the request line only
- *   when it is complete: a binary protocol without `\n` waits for more, up to the max inspect
- *   size or the listener-filter timeout);
- * - at `\n`: method (tchar), target (BalsaParser isUrlValid) and version (`HTTP/d.d` or none =
- *   HTTP/0.9) must be valid, else not HTTP; a line ending in `HTTP/1.1` → `http/1.1`, any other
- *   valid line → `http/1.0` ("Set other HTTP protocols to HTTP/1.0").
+ * - a first byte `\r` or `\n` → not HTTP (checked before any parser runs);
+ * - `legacy` (LegacyHttpParserImpl over nodejs/http-parser; Envoy 1.37 and 1.38): the parser is
+ *   fed the bytes as they come and fails at the first byte no request line can hold: the method
+ *   must be a prefix of one http-parser knows (`s_start_req` refuses a first byte that is not a
+ *   letter, HPE_INVALID_METHOD), so Dubbo (0xda), Thrift, Redis `*`, Postgres are not HTTP at once;
+ * - `balsa` (BalsaParser, custom methods allowed; Envoy 1.39): Balsa's ProcessHeaders rejects a
+ *   first byte ≤ ' ' (NO_REQUEST_LINE_IN_REQUEST, compared as unsigned char), otherwise nothing is
+ *   decided until a `\n` arrives: a binary protocol without `\n` waits for more, up to the max
+ *   inspect size or the listener-filter timeout;
+ * - at `\n` (both): method, target and version (`HTTP/d.d` or none = HTTP/0.9) must be valid,
+ *   else not HTTP; a line ending in `HTTP/1.1` → `http/1.1`, any other valid line → `http/1.0`
+ *   ("Set other HTTP protocols to HTTP/1.0").
  */
-export function inspectHttp(data: Uint8Array): HttpInspectResult {
+export function inspectHttp(data: Uint8Array, parser: HttpInspectorParser): HttpInspectResult {
   if (data.length === 0) return { state: "Continue" };
   const n = Math.min(data.length, H2_PREFACE.length);
   let prefaceSoFar = true;
@@ -77,21 +82,64 @@ export function inspectHttp(data: Uint8Array): HttpInspectResult {
     return data.length < H2_PREFACE.length ? { state: "Continue" } : { state: "Done", protocol: "h2c" };
   }
   const first = data[0]!;
-  if (first === 0x0d || first === 0x0a || first <= 0x20) return { state: "Error" };
+  if (first === 0x0d || first === 0x0a) return { state: "Error" };
+  if (parser === "balsa" && first <= 0x20) return { state: "Error" };
   const nl = data.indexOf(0x0a);
-  if (nl < 0) return { state: "Continue" };
+  if (nl < 0) return parser === "legacy" && !legacyLinePrefixValid(data) ? { state: "Error" } : { state: "Continue" };
   let end = nl;
   if (end > 0 && data[end - 1] === 0x0d) end--;
   const line = Buffer.from(data.subarray(0, end)).toString("latin1");
-  return parseRequestLine(line);
+  if (parser === "legacy" && !legacyLinePrefixValid(data.subarray(0, end))) return { state: "Error" };
+  return parseRequestLine(line, parser);
 }
 
-function parseRequestLine(line: string): HttpInspectResult {
+/**
+ * The request methods nodejs/http-parser knows (http_parser.h, HTTP_METHOD_MAP): its
+ * `s_start_req` / `s_req_method` states accept only bytes that keep the method a prefix of one
+ * of these, followed by a space.
+ */
+const LEGACY_METHODS = [
+  "DELETE", "GET", "HEAD", "POST", "PUT", "CONNECT", "OPTIONS", "TRACE", "COPY", "LOCK", "MKCOL",
+  "MOVE", "PROPFIND", "PROPPATCH", "SEARCH", "UNLOCK", "BIND", "REBIND", "UNBIND", "ACL", "REPORT",
+  "MKACTIVITY", "CHECKOUT", "MERGE", "M-SEARCH", "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE", "PATCH",
+  "PURGE", "MKCALENDAR", "LINK", "UNLINK", "SOURCE",
+];
+
+/**
+ * Whether http-parser would still be parsing after `bytes` (a request line without its `\n`):
+ * a method prefix, then after one space the target (no control bytes), then after a space a
+ * prefix of `HTTP/d.d`.
+ */
+function legacyLinePrefixValid(bytes: Uint8Array): boolean {
+  let text = Buffer.from(bytes).toString("latin1");
+  if (text.endsWith("\r")) text = text.slice(0, -1);
+  const parts = text.split(/ +/);
+  const method = parts[0]!;
+  if (parts.length === 1) return LEGACY_METHODS.some((m) => m.startsWith(method));
+  if (!LEGACY_METHODS.includes(method) || parts.length > 3) return false;
+  const target = parts[1]!;
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c < 0x21 || c === 0x7f) return false;
+  }
+  const version = parts[2];
+  if (version === undefined) return true;
+  const pattern = "HTTP/d.d";
+  if (version.length > pattern.length) return false;
+  for (let i = 0; i < version.length; i++) {
+    const want = pattern[i]!;
+    const c = version[i]!;
+    if (want === "d" ? !/[0-9]/.test(c) : c !== want) return false;
+  }
+  return true;
+}
+
+function parseRequestLine(line: string, parser: HttpInspectorParser): HttpInspectResult {
   // Balsa splits the first line on spaces/tabs; the version is whatever follows the target.
   const parts = line.split(/[ \t]+/).filter((p) => p.length > 0);
   if (parts.length < 2 || parts.length > 3) return { state: "Error" };
   const [method, target, version = ""] = parts as [string, string, string?];
-  for (const c of method) if (!TCHAR.has(c)) return { state: "Error" };
+  if (parser === "legacy" ? !LEGACY_METHODS.includes(method) : [...method].some((c) => !TCHAR.has(c))) return { state: "Error" };
   if (!isUrlValid(target, method === "CONNECT")) return { state: "Error" };
   if (version !== "" && !/^HTTP\/[0-9]\.[0-9]$/.test(version)) return { state: "Error" };
   // BalsaParser::isHttp11: the request's first line ends with "HTTP/1.1".
@@ -263,7 +311,7 @@ interface ListenerFilter {
   onData(data: Uint8Array, facts: DetectedFacts): FilterStatus;
 }
 
-function httpInspector(stats: StatSink): ListenerFilter {
+function httpInspector(stats: StatSink, parser: HttpInspectorParser): ListenerFilter {
   return {
     onAccept(facts) {
       // http_inspector.cc onAccept: nothing to inspect under a detected transport (e.g. tls).
@@ -272,7 +320,7 @@ function httpInspector(stats: StatSink): ListenerFilter {
     },
     onData(data, facts) {
       // The listener filter buffer holds at most the filter's maxReadBytes (MAX_INSPECT_SIZE).
-      const r = inspectHttp(data.subarray(0, HTTP_INSPECTOR_MAX_INSPECT_SIZE));
+      const r = inspectHttp(data.subarray(0, HTTP_INSPECTOR_MAX_INSPECT_SIZE), parser);
       if (r.state === "Done") {
         stats.inc(r.protocol === "http/1.0" ? "http_inspector.http10_found" : r.protocol === "http/1.1" ? "http_inspector.http11_found" : "http_inspector.http2_found");
         facts.applicationProtocols = [r.protocol];
@@ -348,13 +396,14 @@ export type ListenerFilterOutcome =
 export function runListenerFilters(
   socket: net.Socket,
   opts: ListenerFilterOptions,
+  parser: HttpInspectorParser,
   stats: StatSink,
   done: (outcome: ListenerFilterOutcome) => void,
 ): void {
   const facts: DetectedFacts = { transportProtocol: "", requestedServerName: "", applicationProtocols: [] };
   const filters = (opts.listenerFilters ?? []).map((name) => {
     if (name === "tls_inspector") return tlsInspector(stats);
-    if (name === "http_inspector") return httpInspector(stats);
+    if (name === "http_inspector") return httpInspector(stats, parser);
     throw new Error(`unknown listener filter ${JSON.stringify(name)}: valid are tls_inspector, http_inspector`);
   });
   const chunks: Buffer[] = [];

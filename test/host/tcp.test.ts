@@ -2,7 +2,15 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as net from "node:net";
-import { startTcpListener, pickFilterChain, type TcpListener, type TcpFilterChain } from "./tcp.js";
+import { ENVOY_VERSIONS, envoyBehaviour, type EnvoyVersion } from "./envoy-version.js";
+import {
+  startTcpListener,
+  pickFilterChain,
+  type TcpConnectionRecord,
+  type TcpFilterChain,
+  type TcpListener,
+  type TcpProxyConfig,
+} from "./tcp.js";
 import {
   connect,
   fakeFilter,
@@ -16,7 +24,7 @@ import {
   withTimeout,
   type RecordingServer,
 } from "./fakes.js";
-import type { DataPlaneHost, FilterStatus, ReadFilterCallbacks } from "./types.js";
+import type { DataPlaneHost, FilterStatus, NetworkFilterSource, ReadFilterCallbacks } from "./types.js";
 
 const WAIT_MS = 5000;
 
@@ -41,7 +49,50 @@ function bytesOf(server: RecordingServer, i = 0): string {
   return Buffer.concat(server.received[i] ?? []).toString();
 }
 
-describe("TCP data plane (listener + tcp_proxy)", () => {
+/** The releases every data-plane test runs against: Istio 1.29's Envoy and the newest. */
+const VERSIONS = ["1.37", "1.39"] as const;
+
+/** What one connection through a routing listener did: the echo, the record, who got it. */
+interface Routed {
+  readonly echoed: string;
+  readonly record: TcpConnectionRecord;
+  readonly toA: number;
+  readonly toB: number;
+}
+
+/**
+ * The route-test setup shared by every routing case: a listener with `filter` in front of
+ * tcp_proxy (default cluster A), one client that sends `payload` and half-closes, and how many
+ * connections A and B accepted meanwhile.
+ */
+async function routeThrough(
+  start: (chain: TcpFilterChain) => Promise<TcpListener>,
+  servers: { readonly A: RecordingServer; readonly B: RecordingServer },
+  filter: NetworkFilterSource,
+  tcpProxy: TcpProxyConfig,
+  payload: string,
+): Promise<Routed> {
+  const aBefore = servers.A.accepted;
+  const bBefore = servers.B.accepted;
+  const l = await start({ filters: [filter], tcpProxy: { cluster: "A", ...tcpProxy } });
+  const s = await connect(l.port);
+  try {
+    const reading = readAll(s);
+    s.end(payload);
+    const echoed = (await reading).bytes.toString();
+    return { echoed, record: l.connections[0]!, toA: servers.A.accepted - aBefore, toB: servers.B.accepted - bBefore };
+  } finally {
+    s.destroy();
+  }
+}
+
+/** ON_DOWNSTREAM_DATA as the old route pairing rendered it. */
+const ON_DATA: TcpProxyConfig = { upstreamConnectMode: "ON_DOWNSTREAM_DATA", maxEarlyDataBytes: 65536 };
+/** The route pairing: IMMEDIATE, reading early. */
+const IMMEDIATE_EARLY: TcpProxyConfig = { upstreamConnectMode: "IMMEDIATE", maxEarlyDataBytes: 16_384 };
+
+for (const envoyVersion of VERSIONS) describe(`TCP data plane (listener + tcp_proxy, Envoy ${envoyVersion})`, () => {
+  const envoy = envoyBehaviour(envoyVersion);
   let A: RecordingServer;
   let B: RecordingServer;
   let host: DataPlaneHost;
@@ -51,10 +102,13 @@ describe("TCP data plane (listener + tcp_proxy)", () => {
   before(async () => {
     A = await recordingServer("echo");
     B = await recordingServer("echo");
-    host = fakeHost({
-      A: { endpoints: [{ host: "127.0.0.1", port: A.port }] },
-      B: { endpoints: [{ host: "127.0.0.1", port: B.port }] },
-    });
+    host = {
+      ...fakeHost({
+        A: { endpoints: [{ host: "127.0.0.1", port: A.port }] },
+        B: { endpoints: [{ host: "127.0.0.1", port: B.port }] },
+      }),
+      envoyVersion,
+    };
   });
 
   after(async () => {
@@ -99,7 +153,7 @@ describe("TCP data plane (listener + tcp_proxy)", () => {
   it("half-close: the upstream sees FIN and can still answer", async () => {
     const sink = await recordingServer("sink");
     try {
-      const h2 = fakeHost({ S: { endpoints: [{ host: "127.0.0.1", port: sink.port }] } });
+      const h2 = { ...fakeHost({ S: { endpoints: [{ host: "127.0.0.1", port: sink.port }] } }), envoyVersion };
       const l = await startTcpListener(h2, { filterChains: [{ filters: [], tcpProxy: { cluster: "S" } }] });
       listeners.push(l);
       const upstreamConn = sink.nextConnection();
@@ -139,79 +193,112 @@ describe("TCP data plane (listener + tcp_proxy)", () => {
     assert.equal(rec.bytesFromDownstream, 0);
   });
 
-  it("ON_DOWNSTREAM_DATA: a filter that stops onNewConnection and sets envoy.tcp_proxy.cluster on first data routes to that cluster", async () => {
-    const log: string[] = [];
-    const router = fakeFilter("router", log, {
+  /** Stops onNewConnection and routes on first data: what the sniffer does in mode route. */
+  const stoppingRouter = (): NetworkFilterSource =>
+    fakeFilter("router", [], {
       onNewConnection: () => "StopIteration",
       onData(buffer, _eos, cb): FilterStatus {
         if (text(buffer.bytes).startsWith("to-B")) setCluster(cb, "B");
         return "Continue";
       },
     });
-    const bBefore = B.accepted;
-    const aBefore = A.accepted;
-    const l = await listen({
-      filters: [router],
-      tcpProxy: { cluster: "A", upstreamConnectMode: "ON_DOWNSTREAM_DATA", maxEarlyDataBytes: 65536 },
+  /** Continues onNewConnection and sets the cluster on first data: too late unless the pick is delayed. */
+  const lateRouter = (): NetworkFilterSource =>
+    fakeFilter("router", [], {
+      onData(_b, _e, cb): FilterStatus {
+        setCluster(cb, "B");
+        return "Continue";
+      },
     });
-    const s = await client(l.port);
-    const reading = readAll(s);
-    s.end("to-B payload");
-    const got = await reading;
-    assert.equal(got.bytes.toString(), "to-B payload");
-    assert.equal(B.accepted, bBefore + 1);
-    assert.equal(A.accepted, aBefore);
+  const routed = (filter: NetworkFilterSource, tcpProxy: TcpProxyConfig, payload: string): Promise<Routed> =>
+    routeThrough(listen, { A, B }, filter, tcpProxy, payload);
+
+  it("IMMEDIATE + max_early_data_bytes: a filter that stops onNewConnection gets the data and its cluster on first data is used", async () => {
+    const r = await routed(stoppingRouter(), IMMEDIATE_EARLY, "to-B payload");
+    assert.equal(r.echoed, "to-B payload");
+    assert.deepEqual([r.toA, r.toB], [0, 1]);
     assert.equal(bytesOf(B, B.accepted - 1), "to-B payload");
-    assert.equal(l.connections[0]!.upstreamCluster, "B");
-    assert.equal(l.connections[0]!.info.upstreamCluster, "B");
+    assert.equal(r.record.upstreamCluster, "B");
+    assert.equal(r.record.info.upstreamCluster, "B");
+    assert.deepEqual(r.record.proxyStates, ["Initialized", "Connecting", "Connected", "Closed"]);
   });
 
-  it("ON_DOWNSTREAM_DATA (Envoy 1.37): the route is pre-picked at onNewConnection, so a cluster set on first data by a filter that continued onNewConnection is ignored", async () => {
-    const log: string[] = [];
-    const router = fakeFilter("router", log, {
-      onData(_b, _e, cb): FilterStatus {
-        setCluster(cb, "B");
-        return "Continue";
-      },
+  it("IMMEDIATE + max_early_data_bytes: a filter that continues without any data (a timeout) connects, and a server-first greeting flows", async () => {
+    const greeter = net.createServer((sock) => {
+      sock.on("error", () => {});
+      sock.end("220 greeter ready\r\n");
     });
+    await new Promise<void>((r) => greeter.listen(0, "127.0.0.1", () => r()));
+    try {
+      const h = { ...fakeHost({ G: { endpoints: [{ host: "127.0.0.1", port: (greeter.address() as net.AddressInfo).port }] } }), envoyVersion };
+      const waiter = fakeFilter("timeout", [], {
+        onNewConnection(cb): FilterStatus {
+          // No client byte ever comes: the filter gives up on a timer, as the sniffer's tick does.
+          setTimeout(() => cb.continueReading(), 50);
+          return "StopIteration";
+        },
+      });
+      const l = await startTcpListener(h, { filterChains: [{ filters: [waiter], tcpProxy: { cluster: "G", ...IMMEDIATE_EARLY } }] });
+      listeners.push(l);
+      const s = await client(l.port);
+      const got = await readAll(s, WAIT_MS);
+      s.end();
+      assert.equal(got.bytes.toString(), "220 greeter ready\r\n");
+      assert.equal(l.connections[0]!.upstreamConnected, true);
+      await withTimeout(l.connections[0]!.closed, WAIT_MS, "both sides to close");
+    } finally {
+      await new Promise<void>((r) => greeter.close(() => r()));
+    }
+  });
+
+  it("ON_DOWNSTREAM_DATA: a filter that continues without any data leaves the connection waiting for good (no upstream, no greeting)", async () => {
     const aBefore = A.accepted;
-    const bBefore = B.accepted;
-    const l = await listen({
-      filters: [router],
-      tcpProxy: { cluster: "A", upstreamConnectMode: "ON_DOWNSTREAM_DATA", maxEarlyDataBytes: 65536 },
+    const waiter = fakeFilter("timeout", [], {
+      onNewConnection(cb): FilterStatus {
+        setTimeout(() => cb.continueReading(), 50);
+        return "StopIteration";
+      },
     });
-    const s = await client(l.port);
-    const reading = readAll(s);
-    s.end("hi");
-    assert.equal((await reading).bytes.toString(), "hi");
-    assert.equal(A.accepted, aBefore + 1);
-    assert.equal(B.accepted, bBefore);
-    assert.equal(l.connections[0]!.upstreamCluster, "A");
+    const l = await listen({ filters: [waiter], tcpProxy: { cluster: "A", ...ON_DATA } });
+    await client(l.port);
+    // Waiting for an absence needs a bounded quiet period, well past the filter's 50 ms.
+    await quietPeriod(300);
+    assert.equal(A.accepted, aBefore, "onData is never called on an empty buffer, so tcp_proxy never connects");
+    assert.deepEqual(l.connections[0]!.proxyStates, ["Initialized", "AwaitingData"]);
   });
 
-  it("ON_DOWNSTREAM_DATA with delayRouteSelection (Envoy PR #44109 runtime guard) honours the cluster set on first data", async () => {
-    const router = fakeFilter("router", [], {
-      onData(_b, _e, cb): FilterStatus {
-        setCluster(cb, "B");
-        return "Continue";
-      },
+  it("ON_DOWNSTREAM_DATA: a filter that stops onNewConnection and sets envoy.tcp_proxy.cluster on first data routes to that cluster", async () => {
+    const r = await routed(stoppingRouter(), ON_DATA, "to-B payload");
+    assert.equal(r.echoed, "to-B payload");
+    assert.deepEqual([r.toA, r.toB], [0, 1]);
+    assert.equal(r.record.upstreamCluster, "B");
+  });
+
+  it("ON_DOWNSTREAM_DATA: the route is pre-picked at onNewConnection, so a cluster set on first data by a filter that continued onNewConnection is ignored", async () => {
+    const r = await routed(lateRouter(), ON_DATA, "hi");
+    assert.equal(r.echoed, "hi");
+    assert.deepEqual([r.toA, r.toB], [1, 0]);
+    assert.equal(r.record.upstreamCluster, "A");
+  });
+
+  if (envoy.hasDelayRouteSelectionGuard) {
+    it("ON_DOWNSTREAM_DATA with delayRouteSelection (runtime guard tcp_proxy_delay_route_selection) honours the cluster set on first data", async () => {
+      const r = await routed(lateRouter(), { ...ON_DATA, delayRouteSelection: true }, "late pick");
+      assert.equal(r.echoed, "late pick");
+      assert.deepEqual([r.toA, r.toB], [0, 1]);
+      assert.equal(r.record.upstreamCluster, "B");
     });
-    const bBefore = B.accepted;
-    const l = await listen({
-      filters: [router],
-      tcpProxy: {
-        cluster: "A",
-        upstreamConnectMode: "ON_DOWNSTREAM_DATA",
-        maxEarlyDataBytes: 65536,
-        delayRouteSelection: true,
-      },
+  } else {
+    it("delayRouteSelection is refused: this release has no tcp_proxy_delay_route_selection guard", async () => {
+      await assert.rejects(listen({ filters: [], tcpProxy: { cluster: "A", ...ON_DATA, delayRouteSelection: true } }), /tcp_proxy_delay_route_selection.*from 1\.39/);
     });
-    const s = await client(l.port);
-    const reading = readAll(s);
-    s.end("late pick");
-    assert.equal((await reading).bytes.toString(), "late pick");
-    assert.equal(B.accepted, bBefore + 1);
-    assert.equal(l.connections[0]!.upstreamCluster, "B");
+  }
+
+  it("weighted_clusters: the pick ignores envoy.tcp_proxy.cluster set by a filter that stopped onNewConnection", async () => {
+    const r = await routed(stoppingRouter(), { ...IMMEDIATE_EARLY, cluster: undefined, weightedClusters: [{ name: "A", weight: 1 }] }, "to-B ignored");
+    assert.equal(r.echoed, "to-B ignored");
+    assert.deepEqual([r.toA, r.toB], [1, 0]);
+    assert.equal(text(r.record.info.filterState.get("envoy.tcp_proxy.cluster")?.value ?? new Uint8Array()), "B");
   });
 
   it("ON_DOWNSTREAM_DATA does not connect before data arrives", async () => {
@@ -355,7 +442,7 @@ describe("TCP data plane (listener + tcp_proxy)", () => {
   });
 });
 
-describe("TCP data plane with the wasm probe fixture", () => {
+for (const envoyVersion of VERSIONS) describe(`TCP data plane with the wasm probe fixture (Envoy ${envoyVersion})`, () => {
   const probeWasm = new URL("../../build/fixtures/probe.wasm", import.meta.url).pathname;
   let A: RecordingServer;
   let B: RecordingServer;
@@ -367,6 +454,7 @@ describe("TCP data plane with the wasm probe fixture", () => {
     A = await recordingServer("echo");
     B = await recordingServer("echo");
     wasmHost = new Host({
+      envoyVersion,
       clusters: {
         A: { endpoints: [{ host: "127.0.0.1", port: A.port }] },
         B: { endpoints: [{ host: "127.0.0.1", port: B.port }] },
@@ -432,46 +520,57 @@ describe("TCP data plane with the wasm probe fixture", () => {
     assert.equal(l.connections[0]!.readDisabled, true);
   });
 
-  it("ON_DOWNSTREAM_DATA: probe route_cluster=B (stopping onNewConnection) routes the connection to B", async () => {
-    const p = await probe("router", "on_new_connection=stop\nroute_cluster=B");
-    const aBefore = A.accepted;
-    const bBefore = B.accepted;
-    const l = await wasmHost.tcpListener({
-      filterChains: [{ filters: [p], tcpProxy: { cluster: "A", upstreamConnectMode: "ON_DOWNSTREAM_DATA", maxEarlyDataBytes: 65536 } }],
-    });
-    const s = await client(l.port);
-    const reading = readAll(s);
-    s.end("hello B");
-    assert.equal((await reading).bytes.toString(), "hello B");
-    assert.equal(B.accepted, bBefore + 1);
-    assert.equal(A.accepted, aBefore);
-    assert.equal(Buffer.concat(B.received.at(-1)!).toString(), "hello B");
-    assert.match(wasmHost.logs.messages("probe: route_cluster").at(-1) ?? "", /status=0/);
-  });
+  const routed = (filter: NetworkFilterSource, tcpProxy: TcpProxyConfig, payload: string): Promise<Routed> =>
+    routeThrough((chain) => wasmHost.tcpListener({ filterChains: [chain] }), { A, B }, filter, tcpProxy, payload);
 
-  it("ON_DOWNSTREAM_DATA (Envoy 1.37): probe route_cluster=B that continued onNewConnection is too late; A gets it", async () => {
-    const p = await probe("late-router", "route_cluster=B");
-    const aBefore = A.accepted;
-    const bBefore = B.accepted;
-    const l = await wasmHost.tcpListener({
-      filterChains: [{ filters: [p], tcpProxy: { cluster: "A", upstreamConnectMode: "ON_DOWNSTREAM_DATA", maxEarlyDataBytes: 65536 } }],
+  for (const [name, tcpProxy] of [["IMMEDIATE + max_early_data_bytes", IMMEDIATE_EARLY], ["ON_DOWNSTREAM_DATA", ON_DATA]] as const) {
+    it(`${name}: probe route_cluster=B (stopping onNewConnection) routes the connection to B`, async () => {
+      const r = await routed(await probe(`router-${name}`, "on_new_connection=stop\nroute_cluster=B"), tcpProxy, "hello B");
+      assert.equal(r.echoed, "hello B");
+      assert.deepEqual([r.toA, r.toB], [0, 1]);
+      assert.equal(Buffer.concat(B.received.at(-1)!).toString(), "hello B");
+      assert.match(wasmHost.logs.messages("probe: route_cluster").at(-1) ?? "", /status=0/);
     });
-    const s = await client(l.port);
-    const reading = readAll(s);
-    s.end("hello");
-    assert.equal((await reading).bytes.toString(), "hello");
-    assert.equal(A.accepted, aBefore + 1);
-    assert.equal(B.accepted, bBefore);
+  }
+
+  it("ON_DOWNSTREAM_DATA: probe route_cluster=B that continued onNewConnection is too late; A gets it", async () => {
+    const r = await routed(await probe("late-router", "route_cluster=B"), ON_DATA, "hello");
+    assert.equal(r.echoed, "hello");
+    assert.deepEqual([r.toA, r.toB], [1, 0]);
     // The filter state was written, tcp_proxy had already picked its route.
-    assert.equal(text(l.connections[0]!.info.filterState.get("envoy.tcp_proxy.cluster")?.value ?? new Uint8Array()), "B");
+    assert.equal(text(r.record.info.filterState.get("envoy.tcp_proxy.cluster")?.value ?? new Uint8Array()), "B");
   });
 });
 
-describe("TCP listener configuration", () => {
-  it("rejects ON_DOWNSTREAM_DATA without maxEarlyDataBytes, as Envoy does", async () => {
-    await assert.rejects(
-      startTcpListener(fakeHost(), { filterChains: [{ name: "x", filters: [], tcpProxy: { cluster: "A", upstreamConnectMode: "ON_DOWNSTREAM_DATA" } }] }),
-      /max_early_data_bytes must be set/,
-    );
+describe("TCP listener configuration, per Envoy release", () => {
+  const chain = (tcpProxy: TcpProxyConfig): TcpFilterChain => ({ name: "x", filters: [], tcpProxy: { cluster: "A", ...tcpProxy } });
+  const start = (envoyVersion: EnvoyVersion, tcpProxy: TcpProxyConfig) =>
+    startTcpListener({ ...fakeHost(), envoyVersion }, { filterChains: [chain(tcpProxy)] });
+
+  for (const envoyVersion of ENVOY_VERSIONS) {
+    it(`${envoyVersion}: rejects ON_DOWNSTREAM_DATA without maxEarlyDataBytes, as Envoy does`, async () => {
+      await assert.rejects(start(envoyVersion, { upstreamConnectMode: "ON_DOWNSTREAM_DATA" }), /max_early_data_bytes must be set/);
+    });
+    it(`${envoyVersion}: rejects max_early_data_bytes above 1048576 (validate rule lte)`, async () => {
+      await assert.rejects(start(envoyVersion, { maxEarlyDataBytes: 1_048_577 }), /lte 1048576/);
+      const l = await start(envoyVersion, { maxEarlyDataBytes: 1_048_576 });
+      await l.close();
+    });
+  }
+
+  it("ON_DOWNSTREAM_TLS_HANDSHAKE without maxEarlyDataBytes: accepted by 1.37, refused from 1.38 (not IMMEDIATE)", async () => {
+    const l = await start("1.37", { upstreamConnectMode: "ON_DOWNSTREAM_TLS_HANDSHAKE" });
+    await l.close();
+    for (const v of ["1.38", "1.39"] as const) {
+      await assert.rejects(start(v, { upstreamConnectMode: "ON_DOWNSTREAM_TLS_HANDSHAKE" }), /must be set when upstream_connect_mode is not IMMEDIATE/);
+    }
+  });
+
+  it("rejects cluster together with weighted_clusters (one oneof)", async () => {
+    await assert.rejects(start("1.37", { weightedClusters: [{ name: "A", weight: 1 }] }), /one oneof/);
+  });
+
+  it("a host refuses an Envoy release it does not emulate", () => {
+    assert.throws(() => envoyBehaviour("1.36"), /valid are 1\.37, 1\.38, 1\.39/);
   });
 });

@@ -2,18 +2,27 @@
  * A real TCP data plane: listener → filter chain (network filters + tcp_proxy) → cluster.
  *
  * tcp_proxy is copied from envoyproxy/envoy source/common/tcp_proxy/tcp_proxy.cc (Envoy 1.37,
- * `upstream_connect_mode` from PR #41696):
- * - `initialize` (at filter creation, before any onNewConnection): enables half-close and, unless
- *   early data is allowed (`max_early_data_bytes` set), `readDisable(true)`. So in the default
- *   IMMEDIATE mode a filter in front that returns StopIteration from onNewConnection waiting for
- *   data never gets any: deadlock (envoy#25604).
- * - `onNewConnection`: picks the route (filter state `envoy.tcp_proxy.cluster`, else `cluster`).
- *   IMMEDIATE connects now. ON_DOWNSTREAM_DATA also picks the route here ("Pre-pick the route")
- *   and connects on the first data: a cluster a filter writes to filter state on first data is
- *   ignored unless that filter stopped onNewConnection, which defers tcp_proxy's onNewConnection
- *   until it continues. Envoy PR #44109 (runtime guard
- *   `envoy.reloadable_features.tcp_proxy_delay_route_selection`, after 1.37) moves the pick to
- *   connect time: option `delayRouteSelection`.
+ * `upstream_connect_mode` / `max_early_data_bytes` from PR #41696; what later releases change is
+ * in envoy-version.ts and applied by `validateTcpListenerOptions` and the filter):
+ * - `Config::Config`: refuses a connect mode that needs `max_early_data_bytes` without it (1.37:
+ *   ON_DOWNSTREAM_DATA; 1.38+: every mode but IMMEDIATE); the proto bounds it `lte: 1048576`.
+ *   `weighted_clusters` is used only when `cluster` is absent (they are one oneof).
+ * - `Filter::initialize` (at filter creation, before any onNewConnection): enables half-close
+ *   and, unless `max_early_data_bytes` is set (`receive_before_connect_`), `readDisable(true)`.
+ *   Set, reads stay enabled in every connect mode, IMMEDIATE included. Unset, in IMMEDIATE mode a
+ *   filter in front that returns StopIteration from onNewConnection waiting for data never gets
+ *   any: deadlock (envoy#25604).
+ * - `Filter::onNewConnection` runs only once the filters before it continued
+ *   (source/common/network/filter_manager_impl.cc, `onContinueReading`). It picks the route
+ *   (`pickRoute` → `Config::getRouteFromEntries`: filter state `envoy.tcp_proxy.cluster`, else
+ *   `cluster`; with `weighted_clusters` a weighted draw that never reads filter state). IMMEDIATE
+ *   connects now. ON_DOWNSTREAM_DATA also picks the route here ("Pre-pick the route") and
+ *   connects from `onData` on the first bytes; `onData` is never called on an empty buffer, so a
+ *   server-first client that sends nothing is never connected. The runtime guard
+ *   `envoy.reloadable_features.tcp_proxy_delay_route_selection` (PR #44109, Envoy 1.39, off by
+ *   default) moves the pick to connect time: option `delayRouteSelection`.
+ * - `establishUpstreamConnection` answers Continue when reading early (the chain's buffered
+ *   bytes go on to `onData`, into early data), else StopIteration.
  * - `onData` before upstream exists: early data buffered (drained from the read buffer), reads
  *   disabled once it holds `max_early_data_bytes`; flushed when upstream connects.
  * - `onUpstreamConnection`: flush early data, re-enable reads, then `continueReading()`.
@@ -41,6 +50,7 @@ import {
   type CloseType,
   type Transport,
 } from "./filter-manager.js";
+import { envoyBehaviour, type EnvoyBehaviour, type UpstreamConnectMode } from "./envoy-version.js";
 import { runListenerFilters, type ListenerFilterOptions } from "./listener-filters.js";
 import {
   FilterState,
@@ -55,14 +65,29 @@ import {
   type NetworkFilterSource,
 } from "./types.js";
 
-export type UpstreamConnectMode = "IMMEDIATE" | "ON_DOWNSTREAM_DATA";
+export type { UpstreamConnectMode };
+
+/** One entry of `TcpProxy.weighted_clusters.clusters`. */
+export interface WeightedCluster {
+  readonly name: string;
+  readonly weight: number;
+}
 
 export interface TcpProxyConfig {
   /** Default cluster; filter state `envoy.tcp_proxy.cluster` overrides it per connection. */
   readonly cluster?: string;
+  /**
+   * `weighted_clusters` (Envoy's oneof with `cluster`; Istio renders it for a TCP route with
+   * several destinations): a weighted random pick per connection that ignores filter state
+   * `envoy.tcp_proxy.cluster`.
+   */
+  readonly weightedClusters?: ReadonlyArray<WeightedCluster>;
   /** @default "IMMEDIATE" */
   readonly upstreamConnectMode?: UpstreamConnectMode;
-  /** Envoy requires it for non-IMMEDIATE modes; setting it also lets IMMEDIATE read early. */
+  /**
+   * Set (0 included): reads stay enabled before the upstream exists, in every connect mode, and
+   * up to this many bytes are held meanwhile. Envoy's proto: `lte: 1048576`.
+   */
   readonly maxEarlyDataBytes?: number;
   /** @default 3_600_000 (Envoy's 1 h); 0 disables. */
   readonly idleTimeoutMs?: number;
@@ -70,7 +95,12 @@ export interface TcpProxyConfig {
   readonly maxConnectAttempts?: number;
   /** @default "tcp" — stats are `tcp.<statPrefix>.*`. */
   readonly statPrefix?: string;
-  /** Envoy PR #44109 runtime guard: pick the route when connecting, not on new connection. */
+  /**
+   * The runtime guard `envoy.reloadable_features.tcp_proxy_delay_route_selection` (Envoy ≥ 1.39,
+   * false by default): pick the route when connecting, not on new connection. Refused on a host
+   * acting as an older Envoy, which has no such guard.
+   * @default false
+   */
   readonly delayRouteSelection?: boolean;
 }
 
@@ -244,6 +274,8 @@ export interface TcpConnectionRecord {
   readonly responseFlags: string[];
   /** Data-plane events in order, e.g. `read_disabled`, `upstream_connected`, `closed LocalClose`. */
   readonly events: string[];
+  /** tcp_proxy's lifecycle states in order (TcpProxyState), starting with `Initialized`. */
+  readonly proxyStates: string[];
   /** True while downstream reads are disabled. */
   readonly readDisabled: boolean;
   /** Resolves when the downstream socket and the upstream socket (if any) are closed. */
@@ -270,26 +302,91 @@ function track(ctx: ListenerContext, s: net.Socket): Promise<void> {
 const PER_CONNECTION_CLUSTER = "envoy.tcp_proxy.cluster";
 const decoder = new TextDecoder();
 
+/**
+ * tcp_proxy's connection lifecycle, one state at a time. Envoy's Filter spreads the same facts
+ * over `connecting_`, `generic_conn_pool_`, `upstream_`, `initial_data_received_` and
+ * `downstream_closed_`; here each transition is one assignment in `enter`, logged by name in the
+ * record's `proxyStates`.
+ *
+ *   Initialized ──onNewConnection──▶ AwaitingData (ON_DOWNSTREAM_DATA: route pre-picked)
+ *        │                               │ first downstream bytes
+ *        └──── IMMEDIATE ──────────▶ Connecting ◀──retry timer── RetryPending
+ *                                        │  └── attempt failed, attempts left ──▶ RetryPending
+ *                                        ▼
+ *                                    Connected ──upstream or downstream close──▶ Closed
+ *   (any state) ──downstream close, no route, no endpoint, attempts exhausted──▶ Closed
+ */
+export type TcpProxyState = "Initialized" | "AwaitingData" | "Connecting" | "RetryPending" | "Connected" | "Closed";
+
+/** Downstream bytes held before the upstream exists (`early_data_buffer_`, Envoy ≥ 1.37). */
+class EarlyData {
+  bytes: Uint8Array = EMPTY;
+  endStream = false;
+  /** Reads were disabled because the buffer reached max_early_data_bytes (`read_disabled_due_to_buffer_`). */
+  readDisabledByLimit = false;
+
+  append(bytes: Uint8Array, endStream: boolean): void {
+    if (bytes.length > 0) this.bytes = this.bytes.length === 0 ? bytes : concat(this.bytes, bytes);
+    this.endStream ||= endStream;
+  }
+
+  take(): { bytes: Uint8Array; endStream: boolean } {
+    const out = { bytes: this.bytes, endStream: this.endStream };
+    this.bytes = EMPTY;
+    return out;
+  }
+}
+
+/** The upstream socket with the flow-control facts tcp_proxy keeps about it. */
+class UpstreamSocket {
+  /** Its write buffer is above the high watermark: downstream reads are disabled meanwhile. */
+  private aboveHigh = false;
+  private readPaused = false;
+  private writeEnded = false;
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly onHigh: () => void,
+    private readonly onLow: () => void,
+  ) {}
+
+  write(bytes: Uint8Array, endStream: boolean): void {
+    const s = this.socket;
+    if (bytes.length > 0 && !s.write(bytes) && !this.aboveHigh) {
+      this.aboveHigh = true;
+      this.onHigh();
+      s.once("drain", () => {
+        this.aboveHigh = false;
+        this.onLow();
+      });
+    }
+    if (endStream && !this.writeEnded) {
+      this.writeEnded = true;
+      s.end();
+    }
+  }
+
+  readDisable(disable: boolean): void {
+    if (this.readPaused === disable) return;
+    this.readPaused = disable;
+    if (disable) this.socket.pause();
+    else this.socket.resume();
+  }
+}
+
 /** Envoy TcpProxy::Filter, driving a node socket as its upstream. */
 export class TcpProxyFilter implements NetworkFilter {
   private readonly manager: NetworkFilterManager;
   private readonly mode: UpstreamConnectMode;
+  /** `max_early_data_bytes` is set: reads stay enabled before the upstream exists (`receive_before_connect_`). */
   private readonly receiveBeforeConnect: boolean;
-  private readonly maxBuffered: number;
   private readonly prefix: string;
+  private state: TcpProxyState = "Initialized";
   private route: string | undefined;
-  private upstream: net.Socket | undefined;
+  private upstream: UpstreamSocket | undefined;
   private cancelConnect: (() => void) | undefined;
-  private connecting = false;
   private connectAttempts = 0;
-  private early: Uint8Array = EMPTY;
-  private earlyEnd = false;
-  private initialDataReceived = false;
-  private readDisabledDueToBuffer = false;
-  private downstreamClosed = false;
-  private upstreamAboveHigh = false;
-  private upstreamReadDisabled = false;
-  private upstreamWriteEnded = false;
+  private readonly early = new EarlyData();
   private idleTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly upstreamClosedWaiters: Array<Promise<void>> = [];
@@ -302,17 +399,17 @@ export class TcpProxyFilter implements NetworkFilter {
   ) {
     this.manager = cb.manager;
     this.prefix = `tcp.${cfg.statPrefix ?? "tcp"}`;
-    this.mode = cfg.upstreamConnectMode ?? "IMMEDIATE";
-    if (this.mode !== "IMMEDIATE" && cfg.maxEarlyDataBytes === undefined) {
-      // Envoy's Config constructor throws the same.
-      throw new Error("max_early_data_bytes must be set when upstream_connect_mode is not IMMEDIATE");
-    }
+    // Filter::initialize: ON_DOWNSTREAM_TLS_HANDSHAKE on a connection without TLS behaves as
+    // IMMEDIATE, and the emulator's downstream connections never terminate TLS.
+    const mode = cfg.upstreamConnectMode ?? "IMMEDIATE";
+    this.mode = mode === "ON_DOWNSTREAM_TLS_HANDSHAKE" ? "IMMEDIATE" : mode;
     this.receiveBeforeConnect = cfg.maxEarlyDataBytes !== undefined;
-    this.maxBuffered = cfg.maxEarlyDataBytes ?? 0;
-    // initialize()
     this.manager.addConnectionCallbacks(this);
+    // Filter::initialize reads early in every connect mode once max_early_data_bytes is set;
+    // without it reads wait for the upstream (envoy#25604 when a filter in front waits for data).
     if (!this.receiveBeforeConnect) this.manager.readDisable(true);
     ctx.stats.inc(`${this.prefix}.downstream_cx_total`);
+    record.proxyStates.push(this.state);
   }
 
   /** Promise for the upstream sockets this filter opened. */
@@ -326,34 +423,31 @@ export class TcpProxyFilter implements NetworkFilter {
       this.route = this.pickRoute();
       return this.establishUpstreamConnection();
     }
+    // ON_DOWNSTREAM_DATA: "Pre-pick the route", unless the delayed-selection guard is on.
     if (!this.cfg.delayRouteSelection) this.route = this.pickRoute();
+    this.enter("AwaitingData");
     this.record.events.push("upstream_connect_delayed");
     return this.receiveBeforeConnect ? "Continue" : "StopIteration";
   }
 
   onData(buffer: DataBuffer, endStream: boolean): FilterStatus {
-    const up = this.upstream;
-    if (up !== undefined) {
-      const bytes = buffer.bytes;
+    const bytes = buffer.bytes;
+    if (this.state === "Connected") {
       buffer.bytes = EMPTY;
-      this.writeUpstream(up, bytes, endStream);
+      this.writeUpstream(bytes, endStream);
       this.resetIdleTimer();
     } else if (this.receiveBeforeConnect) {
-      const bytes = buffer.bytes;
       buffer.bytes = EMPTY;
-      if (bytes.length > 0) this.early = this.early.length === 0 ? bytes : concat(this.early, bytes);
-      if (!this.earlyEnd) this.earlyEnd = endStream;
-      if (!this.initialDataReceived && !(endStream && this.early.length === 0)) {
-        this.initialDataReceived = true;
-        if (this.mode === "ON_DOWNSTREAM_DATA") {
-          this.record.events.push(`initial_data ${this.early.length}`);
-          if (this.cfg.delayRouteSelection) this.route = this.pickRoute();
-          this.establishUpstreamConnection();
-        }
+      this.early.append(bytes, endStream);
+      // A close without any byte is no "initial data".
+      if (this.state === "AwaitingData" && !(endStream && this.early.bytes.length === 0)) {
+        this.record.events.push(`initial_data ${this.early.bytes.length}`);
+        if (this.cfg.delayRouteSelection) this.route = this.pickRoute();
+        this.establishUpstreamConnection();
       }
-      if (this.manager.state === "Open" && this.early.length >= this.maxBuffered && !this.readDisabledDueToBuffer) {
+      if (this.manager.state === "Open" && this.early.bytes.length >= (this.cfg.maxEarlyDataBytes ?? 0) && !this.early.readDisabledByLimit) {
         this.manager.readDisable(true);
-        this.readDisabledDueToBuffer = true;
+        this.early.readDisabledByLimit = true;
       }
       this.ctx.stats.inc(`${this.prefix}.early_data_received_count_total`);
     }
@@ -367,31 +461,36 @@ export class TcpProxyFilter implements NetworkFilter {
 
   /** Downstream connection event (Filter::onDownstreamEvent). */
   onEvent(event: ConnectionEvent): void {
-    this.downstreamClosed = true;
-    this.clearTimers();
-    if (this.cancelConnect !== undefined) {
-      this.cancelConnect();
-      this.cancelConnect = undefined;
-      this.connecting = false;
-    }
     const up = this.upstream;
-    if (up !== undefined) {
-      this.upstream = undefined;
-      if (event === "RemoteClose") up.end(() => up.destroy());
-      else up.destroy();
-    }
+    this.upstream = undefined;
+    this.enter("Closed");
+    this.clearTimers();
+    this.cancelConnect?.();
+    this.cancelConnect = undefined;
+    if (up === undefined) return;
+    // TcpUpstream::onDownstreamEvent: RemoteClose flushes, LocalClose does not.
+    if (event === "RemoteClose") up.socket.end(() => up.socket.destroy());
+    else up.socket.destroy();
   }
 
   /** Downstream write buffer above / below its watermark: pause / resume upstream reads. */
   readDisableUpstream(disable: boolean): void {
-    const up = this.upstream;
-    if (up === undefined || this.upstreamReadDisabled === disable) return;
-    this.upstreamReadDisabled = disable;
-    if (disable) up.pause();
-    else up.resume();
+    this.upstream?.readDisable(disable);
   }
 
+  private enter(next: TcpProxyState): void {
+    if (this.state === next) return;
+    this.state = next;
+    this.record.proxyStates.push(next);
+  }
+
+  /**
+   * Config::getRouteFromEntries: with `weighted_clusters` (and no `cluster`) a weighted random
+   * pick that never reads filter state; otherwise `envoy.tcp_proxy.cluster`, else `cluster`.
+   */
   private pickRoute(): string | undefined {
+    const weighted = this.cfg.weightedClusters;
+    if (this.cfg.cluster === undefined && weighted !== undefined && weighted.length > 0) return pickWeighted(weighted);
     const entry = this.manager.info.filterState.get(PER_CONNECTION_CLUSTER);
     if (entry !== undefined) return decoder.decode(entry.value);
     return this.cfg.cluster;
@@ -416,7 +515,7 @@ export class TcpProxyFilter implements NetworkFilter {
       this.onInitFailure(`cluster ${name} has no endpoints`);
       return "StopIteration";
     }
-    this.connecting = true;
+    this.enter("Connecting");
     this.connectAttempts++;
     this.ctx.stats.inc(`cluster.${name}.upstream_cx_total`);
     this.record.events.push(`upstream_connecting ${name} ${ep.host}:${ep.port}`);
@@ -433,22 +532,35 @@ export class TcpProxyFilter implements NetworkFilter {
           this.ctx.stats.inc(`cluster.${name}.upstream_cx_connect_fail`);
           if (reason === "Timeout") this.ctx.stats.inc(`cluster.${name}.upstream_cx_connect_timeout`);
           this.record.events.push(`upstream_connect_failed ${reason} ${detail}`);
-          this.onUpstreamEvent(reason === "RemoteConnectionFailure" ? "RemoteClose" : "LocalClose", false);
+          this.onConnectFailure(reason === "RemoteConnectionFailure" ? "RemoteClose" : "LocalClose");
         },
       },
       (s) => {
         this.upstreamClosedWaiters.push(track(this.ctx, s));
       },
     );
-    return "StopIteration";
+    // Filter::establishUpstreamConnection: Continue lets a filter chain that reads early hand
+    // its buffered bytes on (to onData, into early data); otherwise wait for the upstream.
+    return this.receiveBeforeConnect ? "Continue" : "StopIteration";
   }
 
   private onPoolReady(s: net.Socket, cluster: string): void {
-    if (this.downstreamClosed) {
+    if (this.state === "Closed") {
       s.destroy();
       return;
     }
-    this.upstream = s;
+    const up = new UpstreamSocket(
+      s,
+      () => {
+        this.ctx.stats.inc(`${this.prefix}.downstream_flow_control_paused_reading_total`);
+        this.manager.readDisable(true);
+      },
+      () => {
+        this.ctx.stats.inc(`${this.prefix}.downstream_flow_control_resumed_reading_total`);
+        this.manager.readDisable(false);
+      },
+    );
+    this.upstream = up;
     const addr: Address = { host: s.remoteAddress ?? "", port: s.remotePort ?? 0 };
     this.manager.info.upstreamAddress = addr;
     this.record.upstreamAddress = addr;
@@ -461,26 +573,22 @@ export class TcpProxyFilter implements NetworkFilter {
       if (err.code === "ECONNRESET") reset = true;
     });
     s.once("close", () => {
-      if (this.upstream === s) {
-        this.upstream = undefined;
-        this.record.events.push(reset ? "upstream_reset" : "upstream_closed");
-        this.onUpstreamEvent("RemoteClose", reset);
-      }
+      if (this.upstream !== up) return;
+      this.upstream = undefined;
+      this.record.events.push(reset ? "upstream_reset" : "upstream_closed");
+      this.onUpstreamClosed(reset);
     });
     this.onUpstreamConnection();
     this.cb.continueReading();
   }
 
+  /** Filter::onUpstreamConnection: flush early data, re-enable reads. */
   private onUpstreamConnection(): void {
-    this.connecting = false;
-    const up = this.upstream!;
-    if (this.early.length > 0 || this.earlyEnd) {
-      const bytes = this.early;
-      this.early = EMPTY;
-      this.writeUpstream(up, bytes, this.earlyEnd);
-    }
-    if (this.readDisabledDueToBuffer) {
-      this.readDisabledDueToBuffer = false;
+    this.enter("Connected");
+    const early = this.early.take();
+    if (early.bytes.length > 0 || early.endStream) this.writeUpstream(early.bytes, early.endStream);
+    if (this.early.readDisabledByLimit) {
+      this.early.readDisabledByLimit = false;
       this.manager.readDisable(false);
     } else if (!this.receiveBeforeConnect) {
       this.manager.readDisable(false);
@@ -494,71 +602,57 @@ export class TcpProxyFilter implements NetworkFilter {
     this.manager.write(chunk, endStream);
   }
 
-  private writeUpstream(up: net.Socket, bytes: Uint8Array, endStream: boolean): void {
-    if (bytes.length > 0) {
-      this.record.bytesToUpstream += bytes.length;
-      if (!up.write(bytes) && !this.upstreamAboveHigh) {
-        this.upstreamAboveHigh = true;
-        this.ctx.stats.inc(`${this.prefix}.downstream_flow_control_paused_reading_total`);
-        this.manager.readDisable(true);
-        up.once("drain", () => {
-          this.upstreamAboveHigh = false;
-          this.ctx.stats.inc(`${this.prefix}.downstream_flow_control_resumed_reading_total`);
-          this.manager.readDisable(false);
-        });
-      }
-    }
-    if (endStream && !this.upstreamWriteEnded) {
-      this.upstreamWriteEnded = true;
-      up.end();
-    }
+  private writeUpstream(bytes: Uint8Array, endStream: boolean): void {
+    this.record.bytesToUpstream += bytes.length;
+    this.upstream!.write(bytes, endStream);
   }
 
-  /** Filter::onUpstreamEvent for close events. */
-  private onUpstreamEvent(event: ConnectionEvent, reset: boolean): void {
-    const connecting = this.connecting;
-    this.connecting = false;
+  /** Filter::onUpstreamEvent while connecting: retry, or give up after max_connect_attempts. */
+  private onConnectFailure(event: ConnectionEvent): void {
     this.clearIdleTimer();
-    if (connecting) {
-      if (event === "RemoteClose") this.record.responseFlags.push("UF");
-      if (!this.downstreamClosed) {
-        if (this.connectAttempts >= (this.cfg.maxConnectAttempts ?? 1)) {
-          this.onConnectMaxAttempts();
-          return;
-        }
-        // Envoy always retries on a later event-loop iteration (retry timer).
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          this.route = this.pickRoute();
-          this.establishUpstreamConnection();
-        }, 0);
-      }
+    if (event === "RemoteClose") this.record.responseFlags.push("UF");
+    if (this.state === "Closed") return;
+    if (this.connectAttempts >= (this.cfg.maxConnectAttempts ?? 1)) {
+      this.record.responseFlags.push("URX");
+      if (this.route !== undefined) this.ctx.stats.inc(`cluster.${this.route}.upstream_cx_connect_attempts_exceeded`);
+      this.onInitFailure("connect attempts exhausted");
       return;
     }
-    if (this.manager.state === "Open") {
-      if (reset) {
-        this.record.responseFlags.push("UR");
-        this.manager.close("AbortReset");
-      } else {
-        this.manager.close("FlushWrite");
-      }
-    }
+    // Envoy always retries on a later event-loop iteration (retry timer).
+    this.enter("RetryPending");
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.route = this.pickRoute();
+      this.establishUpstreamConnection();
+    }, 0);
   }
 
-  private onConnectMaxAttempts(): void {
-    this.record.responseFlags.push("URX");
-    if (this.route !== undefined) this.ctx.stats.inc(`cluster.${this.route}.upstream_cx_connect_attempts_exceeded`);
-    this.onInitFailure("connect attempts exhausted");
+  /**
+   * Filter::onUpstreamEvent once connected: an upstream close closes the downstream after
+   * flushing; an upstream RST resets it (runtime feature
+   * `propagate_upstream_rst_through_tunneled_tcp_proxy`).
+   */
+  private onUpstreamClosed(reset: boolean): void {
+    this.clearIdleTimer();
+    this.enter("Closed");
+    if (this.manager.state !== "Open") return;
+    if (reset) {
+      this.record.responseFlags.push("UR");
+      this.manager.close("AbortReset");
+    } else {
+      this.manager.close("FlushWrite");
+    }
   }
 
   private onInitFailure(reason: string): void {
+    this.enter("Closed");
     this.record.events.push(`init_failure ${reason}`);
     this.manager.close("NoFlush");
   }
 
   private resetIdleTimer(): void {
     const ms = this.cfg.idleTimeoutMs ?? 3_600_000;
-    if (ms <= 0 || this.downstreamClosed) return;
+    if (ms <= 0 || this.state === "Closed") return;
     if (this.idleTimer === undefined) {
       this.idleTimer = setTimeout(() => {
         this.idleTimer = undefined;
@@ -581,6 +675,17 @@ export class TcpProxyFilter implements NetworkFilter {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
   }
+}
+
+/** WeightedClusterUtil::pickCluster: a uniform draw over the summed weights. */
+function pickWeighted(clusters: ReadonlyArray<WeightedCluster>): string | undefined {
+  const total = clusters.reduce((a, c) => a + c.weight, 0);
+  let draw = Math.floor(Math.random() * total);
+  for (const c of clusters) {
+    if (draw < c.weight) return c.name;
+    draw -= c.weight;
+  }
+  return undefined;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -694,72 +799,126 @@ export interface TcpListener {
   close(): Promise<void>;
 }
 
-export async function startTcpListener(host: DataPlaneHost, opts: TcpListenerOptions): Promise<TcpListener> {
-  for (const chain of [...opts.filterChains, ...(opts.defaultFilterChain ? [opts.defaultFilterChain] : [])]) {
-    const mode = chain.tcpProxy.upstreamConnectMode ?? "IMMEDIATE";
-    if (mode !== "IMMEDIATE" && chain.tcpProxy.maxEarlyDataBytes === undefined) {
-      // Envoy rejects the listener the same way (tcp_proxy Config constructor).
-      throw new Error(
-        `filter chain ${JSON.stringify(chain.name ?? "")}: max_early_data_bytes must be set when upstream_connect_mode is ${mode} (not IMMEDIATE)`,
-      );
-    }
-  }
+/** Envoy's own config checks on a listener, before it accepts anything; throws as Envoy refuses it. */
+export function validateTcpListenerOptions(opts: TcpListenerOptions, envoy: EnvoyBehaviour): void {
+  const chains = [...opts.filterChains, ...(opts.defaultFilterChain ? [opts.defaultFilterChain] : [])];
+  for (const chain of chains) validateTcpProxy(chain, envoy);
   checkDistinctMatches(opts.filterChains);
   for (const f of opts.listenerFilters ?? []) {
     if (f !== "tls_inspector" && f !== "http_inspector") {
       throw new Error(`unknown listener filter ${JSON.stringify(f)}: valid are tls_inspector, http_inspector`);
     }
   }
-  const bindHost = opts.bindHost ?? "127.0.0.1";
-  const stats = new Stats();
-  const ctx: ListenerContext = {
-    host,
-    stats,
-    sockets: new Set(),
-    direction: opts.direction ?? "UNSPECIFIED",
-  };
-  const connections: TcpConnectionRecord[] = [];
-  const listenerClosed: ListenerClosedRecord[] = [];
-  const servers: net.Server[] = [];
+}
 
-  const onConnection = (socket: net.Socket, originalDst: () => Address): void => {
+/** Envoy 1.37 api tcp_proxy.proto: `max_early_data_bytes` `[(validate.rules).uint32 = {lte: 1048576}]`. */
+export const MAX_EARLY_DATA_BYTES_LIMIT = 1_048_576;
+
+function validateTcpProxy(chain: TcpFilterChain, envoy: EnvoyBehaviour): void {
+  const where = `filter chain ${JSON.stringify(chain.name ?? "")}`;
+  const cfg = chain.tcpProxy;
+  const mode = cfg.upstreamConnectMode ?? "IMMEDIATE";
+  // tcp_proxy Config constructor; which modes it checks depends on the release (envoy-version.ts).
+  if (envoy.earlyDataRequiredFor.includes(mode) && cfg.maxEarlyDataBytes === undefined) {
+    const rule = envoy.earlyDataRequiredFor.length > 1 ? "is not IMMEDIATE" : `is ${mode}`;
+    throw new Error(`${where}: max_early_data_bytes must be set when upstream_connect_mode ${rule} (Envoy ${envoy.version}, got ${mode})`);
+  }
+  const early = cfg.maxEarlyDataBytes;
+  if (early !== undefined && (!Number.isInteger(early) || early < 0 || early > MAX_EARLY_DATA_BYTES_LIMIT)) {
+    throw new Error(`${where}: max_early_data_bytes ${early} violates Envoy's validate rule uint32 lte ${MAX_EARLY_DATA_BYTES_LIMIT}`);
+  }
+  if (cfg.delayRouteSelection === true && !envoy.hasDelayRouteSelectionGuard) {
+    throw new Error(`${where}: delayRouteSelection is the runtime guard tcp_proxy_delay_route_selection, which Envoy ${envoy.version} does not have (from 1.39)`);
+  }
+  if (cfg.weightedClusters !== undefined && cfg.cluster !== undefined) {
+    throw new Error(`${where}: cluster and weighted_clusters are one oneof (cluster_specifier); set one`);
+  }
+  for (const w of cfg.weightedClusters ?? []) {
+    if (w.name === "" || !Number.isInteger(w.weight) || w.weight < 1) {
+      throw new Error(`${where}: weighted cluster ${JSON.stringify(w)} needs a name and a weight >= 1`);
+    }
+  }
+}
+
+/** One listener: its sockets, records and stats, and Envoy's accept path. */
+class ListenerRuntime {
+  readonly stats = new Stats();
+  readonly connections: TcpConnectionRecord[] = [];
+  readonly listenerClosed: ListenerClosedRecord[] = [];
+  readonly servers: net.Server[] = [];
+  private readonly ctx: ListenerContext;
+  private readonly bindHost: string;
+
+  constructor(
+    private readonly host: DataPlaneHost,
+    private readonly opts: TcpListenerOptions,
+    private readonly envoy: EnvoyBehaviour,
+  ) {
+    this.bindHost = opts.bindHost ?? "127.0.0.1";
+    this.ctx = { host, stats: this.stats, sockets: new Set(), direction: opts.direction ?? "UNSPECIFIED" };
+  }
+
+  /** A port whose connections report `originalDst` (the listener's own address when undefined). */
+  listen(originalDst: Address | undefined): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => {
+        this.onAccept(s, originalDst ?? { host: s.localAddress ?? this.bindHost, port: s.localPort ?? 0 });
+      });
+      server.once("error", reject);
+      server.listen(0, this.bindHost, () => {
+        server.off("error", reject);
+        this.servers.push(server);
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const s of this.ctx.sockets) s.destroy();
+    await Promise.all(closing);
+    await Promise.all(this.connections.map((c) => c.closed));
+  }
+
+  /** ActiveTcpSocket: the listener filters, then the filter chain. */
+  private onAccept(socket: net.Socket, destination: Address): void {
     socket.pause();
     socket.setNoDelay(true);
-    const downClosed = track(ctx, socket);
+    const downClosed = track(this.ctx, socket);
     const source: Address = { host: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
-    const destination = originalDst();
-    runListenerFilters(socket, opts, stats, (outcome) => {
+    runListenerFilters(socket, this.opts, this.envoy.httpInspectorParser, this.stats, (outcome) => {
       if (outcome.kind === "Closed") {
-        listenerClosed.push({ source, destination, reason: outcome.reason });
+        this.listenerClosed.push({ source, destination, reason: outcome.reason });
         return;
       }
       const detected = outcome.facts;
-      newConnection(socket, downClosed, {
+      const facts: ConnectionFacts = {
         source,
         destination,
         requestedServerName: detected.requestedServerName,
         applicationProtocols: detected.applicationProtocols,
         transportProtocol: detected.transportProtocol,
-      }, outcome.timedOut);
+      };
+      this.newConnection(socket, downClosed, facts, outcome.timedOut);
     });
-  };
+  }
 
   /** ActiveTcpListener::newConnection: pick the chain, build the network filters. */
-  const newConnection = (socket: net.Socket, downClosed: Promise<void>, facts: ConnectionFacts, timedOut: boolean): void => {
-    const chain = pickFilterChain(opts.filterChains, facts, opts.defaultFilterChain);
+  private newConnection(socket: net.Socket, downClosed: Promise<void>, facts: ConnectionFacts, timedOut: boolean): void {
+    const chain = pickFilterChain(this.opts.filterChains, facts, this.opts.defaultFilterChain);
     if (chain === undefined) {
       // Envoy: "closing connection from …: no matching filter chain found".
-      stats.inc("listener.no_filter_chain_match");
-      listenerClosed.push({ source: facts.source, destination: facts.destination, reason: "no_filter_chain_match" });
+      this.stats.inc("listener.no_filter_chain_match");
+      this.listenerClosed.push({ source: facts.source, destination: facts.destination, reason: "no_filter_chain_match" });
       socket.destroy();
       return;
     }
     const info: ConnectionInfo = {
-      id: host.nextConnectionId(),
+      id: this.host.nextConnectionId(),
       source: facts.source,
       destination: facts.destination,
       requestedServerName: facts.requestedServerName,
-      listenerDirection: ctx.direction,
+      listenerDirection: this.ctx.direction,
       filterState: new FilterState(),
       filterChainName: chain.name ?? "",
     };
@@ -779,20 +938,21 @@ export async function startTcpListener(host: DataPlaneHost, opts: TcpListenerOpt
       bytesFromUpstream: 0,
       responseFlags: [],
       events: [],
+      proxyStates: [],
       get readDisabled() {
         return manager?.readDisabled ?? false;
       },
       closed: downClosed.then(() => proxy?.upstreamsClosed()),
     };
-    connections.push(record);
-    stats.inc("listener.downstream_cx_total");
+    this.connections.push(record);
+    this.stats.inc("listener.downstream_cx_total");
     const transport = new DownstreamSocket(socket, record);
     manager = new NetworkFilterManager(info, transport);
     transport.manager = manager;
     try {
       for (const f of chain.filters) manager.addFilter(toNetworkFactory(f));
       manager.addReadFilter((cb) => {
-        proxy = new TcpProxyFilter(cb, chain.tcpProxy, ctx, record);
+        proxy = new TcpProxyFilter(cb, chain.tcpProxy, this.ctx, record);
         return proxy;
       });
     } catch (err) {
@@ -803,38 +963,24 @@ export async function startTcpListener(host: DataPlaneHost, opts: TcpListenerOpt
     transport.proxy = proxy;
     manager.initializeReadFilters();
     transport.start();
-  };
+  }
+}
 
-  const listen = (originalDst: (() => Address) | undefined): Promise<net.Server> =>
-    new Promise((resolve, reject) => {
-      const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => {
-        onConnection(s, originalDst ?? (() => ({ host: s.localAddress ?? bindHost, port: s.localPort ?? 0 })));
-      });
-      server.once("error", reject);
-      server.listen(0, bindHost, () => {
-        server.off("error", reject);
-        servers.push(server);
-        resolve(server);
-      });
-    });
-
-  const main = await listen(opts.originalDst === undefined ? undefined : () => opts.originalDst!);
-  const port = (main.address() as net.AddressInfo).port;
-
+/**
+ * Starts a listener on a random loopback port, acting as the host's Envoy release
+ * (`host.envoyVersion`, envoy-version.ts). Rejects a configuration Envoy would refuse.
+ */
+export async function startTcpListener(host: DataPlaneHost, opts: TcpListenerOptions): Promise<TcpListener> {
+  const envoy = envoyBehaviour(host.envoyVersion);
+  validateTcpListenerOptions(opts, envoy);
+  const runtime = new ListenerRuntime(host, opts, envoy);
+  const port = await runtime.listen(opts.originalDst);
   return {
     port,
-    connections,
-    listenerClosed,
-    stats,
-    async redirect(dst: Address): Promise<number> {
-      const s = await listen(() => dst);
-      return (s.address() as net.AddressInfo).port;
-    },
-    async close(): Promise<void> {
-      const closing = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
-      for (const s of ctx.sockets) s.destroy();
-      await Promise.all(closing);
-      await Promise.all(connections.map((c) => c.closed));
-    },
+    connections: runtime.connections,
+    listenerClosed: runtime.listenerClosed,
+    stats: runtime.stats,
+    redirect: (dst: Address) => runtime.listen(dst),
+    close: () => runtime.close(),
   };
 }

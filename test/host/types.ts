@@ -6,6 +6,7 @@
  * data planes can copy Envoy's filter-manager behaviour and the core can copy
  * source/extensions/common/wasm/context.cc without either knowing how the other is built.
  */
+import type { EnvoyVersion } from "./envoy-version.js";
 
 export interface Address {
   readonly host: string;
@@ -203,6 +204,8 @@ export interface ClusterConfig {
  */
 export interface DataPlaneHost {
   readonly clusters: Map<string, ClusterConfig>;
+  /** The Envoy release the data planes copy (envoy-version.ts). @default "1.37" */
+  readonly envoyVersion?: EnvoyVersion;
   nextConnectionId(): bigint;
 }
 

@@ -573,6 +573,63 @@ export class WasmVm {
     this.invoke(ctx, "proxy_on_tick");
   }
 
+  // ---------------------------------------------------------------- plugin shutdown
+
+  /** Where the root context is in cpp-host's shutdown: root_contexts_, pending_done_, gone. */
+  private rootState: "live" | "pending-done" | "deleting" | "deleted" = "live";
+  private rootDeleted: (() => void) | undefined;
+  /** Resolves once startShutdown deleted the root context (at once, or after proxy_done). */
+  readonly rootGone = new Promise<void>((resolve) => (this.rootDeleted = resolve));
+
+  /** The root context's on_done returned false and it has not called proxy_done yet. */
+  get pendingDone(): boolean {
+    return this.rootState === "pending-done";
+  }
+
+  /**
+   * WasmBase::startShutdown(plugin key) (proxy-wasm-cpp-host src/wasm.cc), which Envoy runs when
+   * the plugin goes (PluginHandleBase::~PluginHandleBase, include/proxy-wasm/wasm.h):
+   * ContextBase::onDone for the root context (src/context.cc: on_done unless the VM failed);
+   * true → ContextBase::onDelete at once (on_delete when the context was created and the VM has
+   * not failed); false → the root context waits in pending_done_ until the module calls
+   * proxy_done (done() below). Resolves `rootGone` when it was deleted.
+   */
+  startShutdown(): void {
+    if (this.rootState !== "live") return;
+    const root = this.rootContext;
+    if (root === undefined || this.contexts.get(root.id) !== root) {
+      this.markRootDeleted();
+      return;
+    }
+    const finished = this.failed || !this.has("proxy_on_done") ? true : this.invoke(root, "proxy_on_done") !== 0;
+    if (finished) this.deleteRoot(root);
+    else this.rootState = "pending-done";
+  }
+
+  /**
+   * proxy_done (WasmBase::done): NotFound unless shutdown left the root context pending; then
+   * Ok, and its on_delete runs once the current VM call returned ("Defer the delete so that
+   * onDelete is not called from within the done() handler").
+   */
+  done(): WasmResult {
+    if (this.rootState !== "pending-done") return WasmResult.NotFound;
+    this.rootState = "deleting";
+    const root = this.rootContext;
+    this.addAfterVmCallAction(() => this.deleteRoot(root));
+    return WasmResult.Ok;
+  }
+
+  private deleteRoot(root: Context): void {
+    if (root.inVmContextCreated && !this.failed) this.invoke(root, "proxy_on_delete");
+    this.deleteContext(root);
+    this.markRootDeleted();
+  }
+
+  private markRootDeleted(): void {
+    this.rootState = "deleted";
+    this.rootDeleted?.();
+  }
+
   /** Stops timers and cancels outstanding calls (host.close()). */
   shutdown(): void {
     for (const t of this.timers.values()) clearInterval(t);

@@ -3,8 +3,8 @@
  * on 127.0.0.1 and a free port, `--skip-grant-tables` so any user logs in without a password.
  * As root, both run with `--user=mysql` (mariadbd refuses root otherwise).
  */
-import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { installCommand, mariadbBinaries } from "../../scripts/provision.mjs";
 import { firstReply, isRoot, removeDir, runChecked, startDaemon, tempDir, waitReady, withFreePortRetry } from "./process.js";
 
 export interface MariaDbServer {
@@ -14,20 +14,13 @@ export interface MariaDbServer {
   stop(): Promise<void>;
 }
 
-function firstExisting(names: ReadonlyArray<string>): string | undefined {
-  for (const n of names) if (existsSync(n)) return n;
-  return undefined;
-}
-
 /** Ready = the server sends its handshake greeting (protocol version 10) on connect. */
 const greets = (port: number) => firstReply(port, undefined, (c) => c.length > 4 && c[4] === 10);
 
 export async function startMariaDb(): Promise<MariaDbServer> {
-  const installDb = firstExisting(["/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db"]);
-  const server = firstExisting(["/usr/sbin/mariadbd", "/usr/sbin/mysqld"]);
-  if (installDb === undefined || server === undefined) {
-    throw new Error("mariadb: mariadb-install-db / mariadbd not found; install the Debian package mariadb-server");
-  }
+  const bins = mariadbBinaries();
+  if (bins === undefined) throw new Error(`mariadb: mariadb-install-db / mariadbd not found; ${installCommand(["mariadb-server"])}`);
+  const { installDb, server } = bins;
   // Only root may (and must) name the user to switch to.
   const userArg = isRoot() ? ["--user=mysql"] : [];
   const dir = tempDir("mariadb", isRoot() ? "mysql" : undefined);

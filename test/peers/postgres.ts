@@ -3,8 +3,8 @@
  * 127.0.0.1 and a unix socket inside the temp dir. As root, initdb and postgres run as the
  * `postgres` user because both refuse to run as root.
  */
-import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { installCommand, postgresBinDir } from "../../scripts/provision.mjs";
 import {
   asUser,
   firstReply,
@@ -18,17 +18,6 @@ import {
   withFreePortRetry,
 } from "./process.js";
 
-/** PROTOMESH_PG_BIN, else the newest Debian /usr/lib/postgresql/<major>/bin (15 on bookworm). */
-function pgBin(): string {
-  if (process.env.PROTOMESH_PG_BIN) return process.env.PROTOMESH_PG_BIN;
-  const root = "/usr/lib/postgresql";
-  const majors = existsSync(root)
-    ? readdirSync(root)
-        .filter((d) => /^\d+$/.test(d) && existsSync(join(root, d, "bin", "initdb")))
-        .sort((a, b) => Number(b) - Number(a))
-    : [];
-  return join(root, majors[0] ?? "15", "bin");
-}
 export const PG_USER = "postgres";
 
 export interface PostgresServer {
@@ -39,14 +28,27 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
-/** Ready = the server answers a protocol-3 SSLRequest with 'N' (it does so only once accepting). */
-const answersSslRequest = (port: number) =>
-  firstReply(port, Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]), (c) => c[0] === 0x4e || c[0] === 0x53);
+/** A protocol 3.0 StartupMessage for `user` on database `postgres`. */
+function startupMessage(user: string): Buffer {
+  const params = Buffer.from(`user\0${user}\0database\0postgres\0\0`);
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(8 + params.length, 0);
+  head.writeUInt32BE(196608, 4);
+  return Buffer.concat([head, params]);
+}
+
+/**
+ * Ready = a startup message is answered with an Authentication message ('R'; trust auth says
+ * AuthenticationOk). The postmaster accepts connections (and answers an SSLRequest) while the
+ * startup process still runs; a session then gets ErrorResponse 57P03 "starting up" ('E').
+ */
+const acceptsSessions = (port: number) => firstReply(port, startupMessage(PG_USER), (c) => c[0] === 0x52);
 
 export async function startPostgres(): Promise<PostgresServer> {
-  const bin = pgBin();
+  // PROTOMESH_PG_BIN, else the newest Debian /usr/lib/postgresql/<major>/bin (15 on bookworm).
+  const bin = postgresBinDir();
+  if (bin === undefined) throw new Error(`postgres: no initdb; ${installCommand(["postgresql"])} (or set PROTOMESH_PG_BIN)`);
   const initdb = join(bin, "initdb");
-  if (!existsSync(initdb)) throw new Error(`postgres: ${initdb} not found; install the Debian package postgresql (or set PROTOMESH_PG_BIN)`);
   if (isRoot() && lookupUser(PG_USER) === undefined) throw new Error(`postgres: system user ${PG_USER} missing`);
   const dir = tempDir("pg", PG_USER);
   const data = join(dir, "data");
@@ -71,7 +73,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       ]);
       // postgres logs to stderr, which the daemon's log tail keeps.
       const daemon = startDaemon("postgres", cmd, args);
-      await waitReady(`postgres on port ${port}`, daemon, answersSslRequest(port));
+      await waitReady(`postgres on port ${port}`, daemon, acceptsSessions(port));
       return {
         port,
         user: PG_USER,

@@ -7,6 +7,7 @@ import { chownSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { skipUnless, type DebianPackage } from "../../scripts/provision.mjs";
 
 /** Default bound for a server to come up (initdb / install-db are slow on a shared 2-core box). */
 export const START_TIMEOUT_MS = 30_000;
@@ -176,19 +177,47 @@ export async function withFreePortRetry<T>(start: (port: number) => Promise<T>):
 }
 
 /**
- * Starts servers in parallel; if any fails, stops the ones that started (no orphan daemons)
- * and rethrows the first failure.
+ * A real server from a Debian package, started once per test file in the background. Its tests
+ * declare `{ skip: peer.skip }` and `await peer.ready()`: a missing package skips exactly those
+ * tests, with a reason naming the package and its install command; a server that is installed
+ * but fails to start fails exactly those tests, with its log tail. Tests on Node peers never wait
+ * for it.
  */
-export async function startAll<T extends ReadonlyArray<{ stop(): Promise<void> }>>(
-  starts: { [K in keyof T]: () => Promise<T[K]> },
-): Promise<T> {
-  const results = await Promise.allSettled((starts as ReadonlyArray<() => Promise<{ stop(): Promise<void> }>>).map((s) => s()));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failed !== undefined) {
-    await Promise.all(results.map((r) => (r.status === "fulfilled" ? r.value.stop() : undefined)));
-    throw failed.reason;
+export class DaemonPeer<T extends { stop(): Promise<void> }> {
+  /** node:test `skip` option: false, or why the tests that need this server cannot run here. */
+  readonly skip: string | false;
+  private running: Promise<T> | undefined;
+
+  constructor(
+    readonly pkg: DebianPackage,
+    private readonly startServer: () => Promise<T>,
+    /** Whether this machine has the package; tests of this class pass it. @default skipUnless(pkg) */
+    skip: string | false = skipUnless(pkg),
+  ) {
+    this.skip = skip;
   }
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+
+  /** Starts the server unless its package is missing; call from `before` (all peers start in parallel). */
+  start(): void {
+    if (this.skip !== false || this.running !== undefined) return;
+    this.running = this.startServer();
+    // Rejections surface in the tests that await ready(); this only marks the promise handled.
+    this.running.catch(() => undefined);
+  }
+
+  /** The running server; rejects with the start error. */
+  ready(): Promise<T> {
+    if (this.running === undefined) {
+      return Promise.reject(new Error(`${this.pkg}: not started (${this.skip === false ? "start() was not called" : this.skip})`));
+    }
+    return this.running;
+  }
+
+  /** Stops the server if it started; a failed start leaves nothing to stop. */
+  async stop(): Promise<void> {
+    const server = await this.running?.catch(() => undefined);
+    await server?.stop();
+  }
 }
 
 /**

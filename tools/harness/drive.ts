@@ -1,6 +1,7 @@
 /**
  * Loading filters into the host emulator and driving them through its public API, shared by
- * `npm run bench`, `npm run fuzz` and test/bench/harness.test.ts.
+ * `npm run bench`, `npm run fuzz` and test/bench/harness.test.ts (bench/ and fuzz/ both import
+ * tools/harness/, never each other).
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";

@@ -4,7 +4,10 @@
  */
 import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
-import { CAPTURES_DIR } from "../../fuzz/corpus.js";
+import { fileURLToPath } from "node:url";
+
+/** Recorded first flights of real clients (test/fixtures/captures/capture.ts writes them). */
+export const CAPTURES_DIR = fileURLToPath(new URL("../../test/fixtures/captures/", import.meta.url));
 
 export interface Capture {
   /** File name without `.bin`, e.g. `tls-sni-alpn-h2`. */
