@@ -40,6 +40,7 @@ import {
 } from "./lib/sniffer.js";
 import { SNIFFER_WASM, snifferConfig } from "../tools/harness/sniffer.js";
 import { measureInterleaved, type Sample } from "./lib/stats.js";
+import { configBenchSection } from "./config.js";
 
 export interface BenchOptions {
   /** downstream-data callbacks per timed round. */
@@ -541,6 +542,7 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
     };
     const partial = { machine, costs, overhead, memory, sizes, goals, sniffer, detector, dubbo, notes };
     let markdown = render(partial, options);
+    markdown = `${markdown.trimEnd()}\n\n${await configBenchSection()}\n`;
     if (options.out) {
       // The fuzz section comes from `npm run fuzz:sniffer`; regenerating the bench keeps it.
       const previous = await readFile(options.out, "utf8").catch(() => "");

@@ -4,7 +4,8 @@
  * when the VM traps (fails) or its memory keeps growing, printing the seed and the input.
  *
  *   npm run fuzz -- --seed 1234 --iterations 100000 --filter tcp-stats
- *   npm run fuzz -- --target dubbo-decoder     (the Dubbo decoder alone, 10^6 inputs: fuzz/dubbo.ts)
+ *   npm run fuzz -- --target config     (plugin configurations: fuzz/config.ts, also npm run fuzz:config)
+ *   npm run fuzz -- --target dubbo-decoder [--seed N] [--iterations N]   (the Dubbo decoder alone: fuzz/dubbo.ts)
  */
 import { randomInt } from "node:crypto";
 import { pathToFileURL } from "node:url";
@@ -15,6 +16,7 @@ import { SERVER_GREETING } from "../tools/harness/captures.js";
 import { loadCorpus } from "./corpus.js";
 import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";
+import { configFuzzMain } from "./config.js";
 import { dubboFuzzMain } from "./dubbo.js";
 
 export interface FuzzOptions {
@@ -363,6 +365,21 @@ function seed(value: string): number {
 }
 
 async function main(): Promise<void> {
+  // `--target config`: plugin configurations through on_configure (fuzz/config.ts).
+  const target = process.argv.indexOf("--target");
+  if (target >= 0 && process.argv[target + 1] === "config") {
+    process.exitCode = await configFuzzMain();
+    return;
+  }
+  // `--target dubbo-decoder`: the Dubbo decoder compiled alone to wasm (fuzz/dubbo.ts), 10^6 inputs by default.
+  if (target >= 0 && process.argv[target + 1] === "dubbo-decoder") {
+    const value = (name: string): number | undefined => {
+      const k = process.argv.indexOf(name);
+      return k >= 0 ? seed(process.argv[k + 1] ?? "") : undefined;
+    };
+    process.exitCode = (await dubboFuzzMain(value("--seed"), value("--iterations"))) ? 0 : 1;
+    return;
+  }
   const program = new Command()
     .name("fuzz")
     .description("Feed mutated first flights and noise through a filter via the host emulator")
@@ -372,15 +389,9 @@ async function main(): Promise<void> {
     .option("--config <text>", "plugin configuration", "")
     .option("--slack-pages <n>", "memory pages allowed to grow after warm-up", nonNegativeInt, DEFAULT_SLACK_PAGES)
     .option("--warmup <n>", "iterations before the memory baseline", nonNegativeInt)
-    .option("--target <name>", "what to fuzz: filter (through the host emulator) or dubbo-decoder (fuzz/dubbo.ts)", "filter");
+    .option("--target <name>", "connections (default), config (plugin configurations: fuzz/config.ts) or dubbo-decoder (fuzz/dubbo.ts)");
   program.parse();
-  const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number; target: string }>();
-  if (o.target === "dubbo-decoder") {
-    const iterations = program.getOptionValueSource("iterations") === "default" ? undefined : o.iterations;
-    if (!(await dubboFuzzMain(o.seed, iterations))) process.exitCode = 1;
-    return;
-  }
-  if (o.target !== "filter") throw new InvalidArgumentError(`--target must be filter or dubbo-decoder, got "${o.target}"`);
+  const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number }>();
   const chosen = o.seed ?? randomInt(0, 0xffffffff);
   console.log(`fuzz: seed=${chosen} filter=${o.filter} iterations=${o.iterations} max-input=${MAX_INPUT}`);
   const result = await runFuzz({

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { CASES_TS, writeFieldCases } from "./field-cases.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -78,6 +79,7 @@ function buildNullC() {
 
 async function main() {
   mkdirSync(path.join(root, "build/fixtures"), { recursive: true });
+  if (writeFieldCases(root)) console.log(`${CASES_TS} regenerated`);
   const jobs = [];
   for (const { name, entry } of entriesUnder("assembly/filters")) {
     jobs.push({ entry, target: "release", out: `build/${name}.wasm` });

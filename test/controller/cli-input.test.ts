@@ -35,9 +35,9 @@ describe("CLI: rendered headers show the command that was run", () => {
   });
 
   it("quotes arguments the shell would split, so the header can be pasted back", async () => {
-    const r = await cli("render", "envoy", "--filter", "tcp-stats", "--listen-port", "10001", "--configuration", `{"stat_prefix":"it's"}`);
+    const r = await cli("render", "envoy", "--filter", "tcp-stats", "--listen-port", "10001", "--wasm-dir", "/opt/it's wasm");
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.split("\n")[1], `#   node --import tsx controller/cli.ts render envoy --filter tcp-stats --listen-port 10001 --configuration '{"stat_prefix":"it'\\''s"}'`);
+    assert.equal(r.stdout.split("\n")[1], `#   node --import tsx controller/cli.ts render envoy --filter tcp-stats --listen-port 10001 --wasm-dir '/opt/it'\\''s wasm'`);
   });
 
   it("the committed file's own command keeps its redirection", async () => {

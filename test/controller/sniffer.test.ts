@@ -144,21 +144,26 @@ describe("sniffer: configuration checked at render time", () => {
     });
   };
 
-  it("names the bad field", () => {
-    bad("observe", { modee: "route" }, /unknown field "modee"; known fields: mode, max_detect_bytes/);
-    bad("observe", { mode: "sniff" }, /"mode" must be one of route, bypass, observe/);
-    bad("observe", { max_detect_bytes: 0 }, /"max_detect_bytes" must be an integer in \[1, 16384\]/);
-    bad("observe", { max_detect_bytes: 1.5 }, /"max_detect_bytes" must be an integer/);
-    bad("observe", { max_tls_bytes: 16385 }, /"max_tls_bytes" must be an integer in \[1, 16384\]/);
-    bad("observe", { detect_timeout_ms: -1 }, /"detect_timeout_ms" must be an integer in \[0, 3600000\]/);
-    bad("observe", { stat_prefix: "my-sniffer" }, /"stat_prefix" must contain only letters, digits and '_'/);
-    bad("route", { routes: { redis: "" } }, /"routes.redis" must be a cluster name, "passthrough" or "deny"/);
-    bad("route", { routes: { redi: "r" } }, /unknown protocol "redi" in "routes"; protocols: http\/1.1, h2c, tls/);
-    bad("route", { routes: [] }, /"routes" must be an object mapping protocol names to targets/);
-    bad("route", { passthrough_cluster: "" }, /"passthrough_cluster" must be a non-empty cluster name/);
+  // The filter's own words (assembly/filters/sniffer/config.ts); the shared table
+  // (assembly/runtime/fields/cases.json) holds the exact sentences both sides give.
+  it("names the bad field in the filter's words", () => {
+    bad("observe", { modee: "route" }, /unknown field "modee" \(known: mode, max_detect_bytes/);
+    bad("observe", { mode: "sniff" }, /"mode" must be one of observe, route, bypass, found "sniff"/);
+    bad("observe", { max_detect_bytes: 0 }, /"max_detect_bytes" must be a size in bytes, an integer 1\.\.16384, found 0/);
+    bad("observe", { max_detect_bytes: 1.5 }, /"max_detect_bytes" must be a size in bytes, an integer 1\.\.16384, found 1.5/);
+    bad("observe", { max_detect_bytes: "x" }, /"max_detect_bytes" must be a size in bytes, an integer 1\.\.16384, found "x"/);
+    bad("observe", { max_tls_bytes: 16385 }, /"max_tls_bytes" must be a size in bytes, an integer 1\.\.16384, found 16385/);
+    bad("observe", { detect_timeout_ms: -1 }, /"detect_timeout_ms" must be a duration in milliseconds, an integer 0\.\.3600000, found -1/);
+    bad("observe", { stat_prefix: "my-sniffer" }, /"stat_prefix" must be a stat prefix: letters, digits and '_'/);
+    bad("route", { routes: { redis: "" } }, /"routes.redis" must be a cluster name: 1 to 512 bytes/);
+    bad("route", { routes: { redis: "a b" } }, /"routes.redis" must be a cluster name: 1 to 512 bytes .*, found "a b"/);
+    bad("route", { routes: { redi: "r" } }, /unknown protocol "redi" in "routes" \(known: tcp, http\/1.1, h2c, tls/);
+    bad("route", { routes: [] }, /"routes" must be an object mapping protocol names to targets, found array/);
+    bad("route", { passthrough_cluster: "" }, /"passthrough_cluster" must be a cluster name/);
     bad("bypass", { allowed_destinations: [{ cidr: "10.0.0.0/33" }] }, /"allowed_destinations\[0\].cidr" must be an IPv4 or IPv6 CIDR/);
-    bad("bypass", { allowed_destinations: [{ cidr: "10.0.0.0/8", ports: ["8100-8000"] }] }, /"allowed_destinations\[0\].ports" must hold ports/);
-    bad("bypass", { allowed_destinations: [{ cidr: "10.0.0.0/8", port: [1] }] }, /unknown field "port" in "allowed_destinations\[0\]"; known fields: cidr, ports/);
+    bad("bypass", { allowed_destinations: [{ cidr: "10.0.0.0/8", ports: ["8100-8000"] }] },
+      /"allowed_destinations\[0\].ports\[0\]" must be a port 1\.\.65535 or a range "lo-hi", found "8100-8000"/);
+    bad("bypass", { allowed_destinations: [{ cidr: "10.0.0.0/8", port: [1] }] }, /unknown field "allowed_destinations\[0\].port" \(known: cidr, ports\)/);
     bad("bypass", { allowed_destinations: [{ ports: [1] }] }, /"allowed_destinations\[0\].cidr" is required/);
   });
 
@@ -319,7 +324,7 @@ describe("sniffer: Istio EnvoyFilter", () => {
     assert.throws(() => render("observe", { port: 15006 }), /sidecar's own redirect port/);
     assert.throws(() => render("observe", { port: 0 }), /port 0 must be a workload port/);
     assert.throws(() => render("observe", { name: "Bad_Name" }), /DNS-1123/);
-    assert.throws(() => render("observe", { configuration: { max_detect_bytes: 99999 } }), /"max_detect_bytes" must be an integer in \[1, 16384\]/);
+    assert.throws(() => render("observe", { configuration: { max_detect_bytes: 99999 } }), /"max_detect_bytes" must be a size in bytes, an integer 1\.\.16384, found 99999/);
   });
 });
 
@@ -369,7 +374,7 @@ describe("sniffer: CLI", () => {
     assert.doesNotThrow(() => validateEnvoyFilter(ef));
     const missing = await cli("render", "envoy", "--filter", "sniffer");
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /--filter sniffer needs --mode route\|bypass\|observe/);
+    assert.match(missing.stderr, /--filter sniffer needs --mode observe\|route\|bypass/);
     const misplaced = await cli("render", "envoy", "--filter", "tcp-stats", "--mode", "route");
     assert.equal(misplaced.code, 1);
     assert.match(misplaced.stderr, /--mode applies to --filter sniffer only/);
@@ -384,7 +389,7 @@ describe("sniffer: CLI", () => {
     assert.match(tooBig.stderr, /must be an integer in \[0, 1048576\].*\(validate\.rules\)\.uint32 lte 1048576/);
     const badMode = await cli("render", "envoy", "--filter", "sniffer", "--mode", "sniff");
     assert.equal(badMode.code, 2);
-    assert.match(badMode.stderr, /Allowed choices are route, bypass, observe/);
+    assert.match(badMode.stderr, /Allowed choices are observe, route, bypass/);
     const cluster = await cli("render", "envoy", "--filter", "sniffer", "--mode", "route", "--cluster", "redis=redis:6379",
       "--configuration", '{"routes":{"redis":"redis"},"default_route":"upstream"}');
     assert.equal(cluster.code, 0, cluster.stderr);

@@ -215,9 +215,9 @@ describe("sniffer (host emulator)", () => {
 
   it("rejects bad configurations, naming the field", async () => {
     const bad: ReadonlyArray<[object | string, string]> = [
-      [{ mode: "sniff" }, 'sniffer: invalid configuration: "mode" must be one of route, bypass, observe, found "sniff"'],
-      [{ max_detect_bytes: 0 }, 'sniffer: invalid configuration: "max_detect_bytes" must be an integer 1..16384, found 0'],
-      [{ detect_timeout_ms: -1 }, 'sniffer: invalid configuration: "detect_timeout_ms" must be an integer 0..3600000, found -1'],
+      [{ mode: "sniff" }, 'sniffer: invalid configuration: "mode" must be one of observe, route, bypass, found "sniff"'],
+      [{ max_detect_bytes: 0 }, 'sniffer: invalid configuration: "max_detect_bytes" must be a size in bytes, an integer 1..16384, found 0'],
+      [{ detect_timeout_ms: -1 }, 'sniffer: invalid configuration: "detect_timeout_ms" must be a duration in milliseconds, an integer 0..3600000, found -1'],
       [{ routes: { smtp: "x" } }, "sniffer: invalid configuration: unknown protocol \"smtp\" in \"routes\""],
       [{ allowed_destinations: [{ cidr: "10.0.0.0/33" }] }, 'sniffer: invalid configuration: "allowed_destinations[0].cidr" must be an IPv4 or IPv6 CIDR'],
       [{ statPrefix: "x" }, 'sniffer: invalid configuration: unknown field "statPrefix"'],

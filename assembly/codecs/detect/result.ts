@@ -1,4 +1,5 @@
 // The values every detector answers with. See ../README.md for the contract.
+import { PROTOCOL_NAMES } from "./protocols";
 
 /** A detector's answer for the bytes seen so far. Results are values: there is no error path. */
 export const enum Decision {
@@ -27,24 +28,13 @@ export const enum Protocol {
   Amqp = 11,
 }
 
+/** PROTOCOL_NAMES.length (a compile-time constant for table sizes; tables.spec.ts checks both agree). */
 export const PROTOCOL_COUNT: i32 = 12;
 
-/** Stable names (static strings: no allocation) for logs, metrics and filter state. */
+/** Stable names (static strings: no allocation) for logs, metrics and filter state (./protocols.ts). */
 export function protocolName(p: Protocol): string {
-  switch (p) {
-    case Protocol.Http1: return "http/1.1";
-    case Protocol.H2: return "h2c";
-    case Protocol.Tls: return "tls";
-    case Protocol.Dubbo: return "dubbo";
-    case Protocol.Thrift: return "thrift";
-    case Protocol.Redis: return "redis";
-    case Protocol.Postgres: return "postgres";
-    case Protocol.Mysql: return "mysql";
-    case Protocol.Kafka: return "kafka";
-    case Protocol.Mqtt: return "mqtt";
-    case Protocol.Amqp: return "amqp";
-    default: return "tcp";
-  }
+  const i = <i32>p;
+  return i > 0 && i < PROTOCOL_COUNT ? unchecked(PROTOCOL_NAMES[i]) : unchecked(PROTOCOL_NAMES[0]);
 }
 
 export function decisionName(d: Decision): string {

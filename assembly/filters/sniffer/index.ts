@@ -12,7 +12,7 @@ import {
 } from "../../runtime";
 import { ClassifyFlags, Decision, Protocol, SniffState, classifyPtr, finishPtr } from "../../codecs/detect/index";
 import { PROTOCOL_COUNT, protocolName } from "../../codecs/detect/result";
-import { Mode, SnifferConfig, modeName, parseSnifferConfig } from "./config";
+import { Mode, SnifferConfig, modeName, parseSnifferConfigBytes } from "./config";
 import { IpAddr, destinationAllowed, parseHostPort } from "./cidr";
 import {
   Reason, Verdict, classifyReason, clusterFor, debugLine, keepLimit, metricName, tickPeriodMs, ticksToExpire,
@@ -127,7 +127,7 @@ class SnifferRoot extends RootContext {
 
   onConfigure(configuration_size: u32): bool {
     const raw = getPluginConfiguration();
-    const parsed = parseSnifferConfig(raw.ok ? raw.text() : "");
+    const parsed = parseSnifferConfigBytes(raw.value);
     if (!parsed.ok) {
       log(LogLevel.Error, parsed.error);
       return false;

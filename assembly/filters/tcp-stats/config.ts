@@ -1,5 +1,8 @@
 // tcp-stats configuration: optional JSON object `{"stat_prefix": "tcp_stats"}`. Pure code.
-import { JsonKind, kindName, parseJson } from "../../runtime/json";
+// stat_prefix is checked by the runtime's stat-prefix validator (../../runtime/fields), the same
+// rule as every filter's and the controller's.
+import { JsonKind, isBlank, kindName, parseJsonBytes } from "../../runtime/json";
+import { Fields } from "../../runtime/fields";
 
 export const DEFAULT_STAT_PREFIX = "tcp_stats";
 
@@ -16,25 +19,29 @@ function invalid(c: TcpStatsConfig, why: string): TcpStatsConfigParse {
   return new TcpStatsConfigParse(c, "tcp-stats: invalid configuration: " + why);
 }
 
-/** Empty or whitespace-only configuration means all defaults. */
+/** Parses `text` (as UTF-8); see parseTcpStatsConfigBytes. */
 export function parseTcpStatsConfig(text: string): TcpStatsConfigParse {
+  return parseTcpStatsConfigBytes(String.UTF8.encode(text));
+}
+
+/** The plugin configuration's bytes; empty or whitespace-only means all defaults. */
+export function parseTcpStatsConfigBytes(bytes: ArrayBuffer): TcpStatsConfigParse {
   const c = new TcpStatsConfig();
-  if (text.trim().length == 0) return new TcpStatsConfigParse(c, "");
-  const p = parseJson(text);
+  if (isBlank(bytes)) return new TcpStatsConfigParse(c, "");
+  const p = parseJsonBytes(bytes);
   if (!p.ok) return invalid(c, p.message());
   const v = p.value!;
   if (v.kind != JsonKind.Object) return invalid(c, "expected a JSON object, found " + kindName(v.kind));
+  const f = new Fields();
   for (let i = 0; i < v.keys.length; i++) {
     const key = v.keys[i];
-    const value = v.values[i];
     if (key == "stat_prefix") {
-      if (value.kind != JsonKind.String || value.str.length == 0) {
-        return invalid(c, "\"stat_prefix\" must be a non-empty string");
-      }
-      c.statPrefix = value.str;
+      const prefix = f.statPrefix(v.values[i], key);
+      if (f.ok) c.statPrefix = prefix;
     } else {
-      return invalid(c, "unknown field \"" + key + "\"");
+      f.unknown(key, "stat_prefix");
     }
+    if (!f.ok) return invalid(c, f.error);
   }
   return new TcpStatsConfigParse(c, "");
 }

@@ -4,7 +4,7 @@ import {
   Action, Context, LogLevel, Metric, MetricType, PeerType, RootContext, WasmResult, getCurrentTimeNanoseconds,
   getPluginConfiguration, incrementMetric, log, recordMetric, registerRootContext,
 } from "../../runtime";
-import { parseTcpStatsConfig } from "./config";
+import { parseTcpStatsConfigBytes } from "./config";
 export * from "../../runtime/exports";
 
 class TcpStatsRoot extends RootContext {
@@ -20,7 +20,7 @@ class TcpStatsRoot extends RootContext {
 
   onConfigure(configuration_size: u32): bool {
     const raw = getPluginConfiguration();
-    const parsed = parseTcpStatsConfig(raw.ok ? raw.text() : "");
+    const parsed = parseTcpStatsConfigBytes(raw.value);
     if (parsed.error.length > 0) {
       log(LogLevel.Error, parsed.error);
       return false;

@@ -1,4 +1,5 @@
-import { DEFAULT_STAT_PREFIX, parseTcpStatsConfig } from "../config";
+import { DEFAULT_STAT_PREFIX, parseTcpStatsConfig, parseTcpStatsConfigBytes } from "../config";
+import { RULE_STAT_PREFIX } from "../../../runtime/fields";
 
 describe("tcp-stats configuration", () => {
   it("uses defaults for an empty configuration", () => {
@@ -20,21 +21,38 @@ describe("tcp-stats configuration", () => {
     expect(p.config.statPrefix).toBe("mesh.tcp");
   });
 
-  it("names a bad stat_prefix", () => {
-    const want = "tcp-stats: invalid configuration: \"stat_prefix\" must be a non-empty string";
-    expect(parseTcpStatsConfig('{"stat_prefix": ""}').error).toBe(want);
-    expect(parseTcpStatsConfig('{"stat_prefix": 3}').error).toBe(want);
-    expect(parseTcpStatsConfig('{"stat_prefix": null}').error).toBe(want);
+  it("names a bad stat_prefix and the value found", () => {
+    const want = "tcp-stats: invalid configuration: \"stat_prefix\" " + RULE_STAT_PREFIX + ", found ";
+    expect(parseTcpStatsConfig('{"stat_prefix": ""}').error).toBe(want + '""');
+    expect(parseTcpStatsConfig('{"stat_prefix": 3}').error).toBe(want + "3");
+    expect(parseTcpStatsConfig('{"stat_prefix": null}').error).toBe(want + "null");
+    expect(parseTcpStatsConfig('{"stat_prefix": 1e309}').error).toBe(want + "1e309");
+    expect(parseTcpStatsConfig('{"stat_prefix": "a b"}').error).toBe(want + '"a b"');
+    expect(parseTcpStatsConfig('{"stat_prefix": "a=.=b;.;c"}').error).toBe(want + '"a=.=b;.;c"');
+    expect(parseTcpStatsConfig('{"stat_prefix": "a\\u0000b"}').error).toBe(want + '"a\\u0000b"');
+    expect(parseTcpStatsConfig('{"stat_prefix": "\\ud800"}').error)
+      .toBe("tcp-stats: invalid configuration: unpaired surrogate \\ud800 in string at byte 17");
   });
 
   it("names an unknown field", () => {
     expect(parseTcpStatsConfig('{"stat_prefix": "a", "statPrefix": "b"}').error)
-      .toBe("tcp-stats: invalid configuration: unknown field \"statPrefix\"");
+      .toBe("tcp-stats: invalid configuration: unknown field \"statPrefix\" (known: stat_prefix)");
   });
 
   it("rejects non-objects and malformed JSON", () => {
     expect(parseTcpStatsConfig("[]").error).toBe("tcp-stats: invalid configuration: expected a JSON object, found array");
     expect(parseTcpStatsConfig('{"stat_prefix": "a"').error)
-      .toBe("tcp-stats: invalid configuration: expected ',' or '}' in object, found end of input at offset 19");
+      .toBe("tcp-stats: invalid configuration: expected ',' or '}' in object, found end of input at byte 19");
+  });
+
+  it("rejects invalid UTF-8 instead of reading another prefix", () => {
+    // {"stat_prefix":"tcp_stat\xF3"}stats"} once became metric tcp_stat󢽳tats.*
+    const text = String.UTF8.encode('{"stat_prefix":"tcp_statX"}stats"}');
+    store<u8>(changetype<usize>(text) + 24, 0xf3);
+    expect(parseTcpStatsConfigBytes(text).error)
+      .toBe("tcp-stats: invalid configuration: invalid UTF-8 (bytes 0xf3 0x22 0x7d 0x73) at byte 24");
+    const lone = new ArrayBuffer(1);
+    store<u8>(changetype<usize>(lone), 0xfb);
+    expect(parseTcpStatsConfigBytes(lone).error).toBe("tcp-stats: invalid configuration: invalid UTF-8 (bytes 0xfb) at byte 0");
   });
 });
