@@ -221,6 +221,22 @@ export class DubboMessage {
     this.errorMessage.clear();
     this.attachmentCount = 0;
   }
+
+  /** A new frame: clears what the Header state does not write itself. */
+  @inline startFrame(frameStart: i32): void {
+    this.heartbeat = false;
+    this.frameStart = frameStart;
+    this.decoded = DubboDecodeLevel.Header;
+    this.dubboVersion.clear();
+    this.servicePath.clear();
+    this.serviceVersion.clear();
+    this.method.clear();
+    this.parameterTypes.clear();
+    this.argumentCount = 0;
+    this.responseType = -1;
+    this.errorMessage.clear();
+    this.attachmentCount = 0;
+  }
 }
 
 // Attachment records: 6 i32 per entry in one growable array (no object per key).
@@ -774,7 +790,7 @@ const HOT_FAILED_STRING: i32 = -4;
   if (!isRequest && !isDubboResponseStatus(status)) return headerFailed(c, BAD_STATUS, <i32>status, at);
   const event = (flags & 0x20) != 0;
   const hessian2 = serialization == DUBBO_SERIALIZATION_HESSIAN2;
-  m.reset(at);
+  m.startFrame(at);
   m.isRequest = isRequest;
   m.twoWay = (flags & 0x40) != 0;
   m.event = event;
