@@ -32,6 +32,22 @@ describe("dubbo decoder fuzz", () => {
     assert.match(describeDubboFuzz(r), /OK \(0 traps, memory flat\)/);
   });
 
+  test("decoders created per connection are collected with their records (memory flat)", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const { DUBBO_FUZZ_WASM } = await import("../../fuzz/dubbo.js");
+    const module = await WebAssembly.compile(await readFile(DUBBO_FUZZ_WASM));
+    const imports: Record<string, Record<string, () => number>> = {};
+    for (const imp of WebAssembly.Module.imports(module)) (imports[imp.module] ??= {})[imp.name] = () => 0;
+    const x = (await WebAssembly.instantiate(module, imports)).exports as unknown as {
+      memory: WebAssembly.Memory;
+      configure(level: number, maxBody: number, maxDepth: number, maxAttachments: number): void;
+    };
+    for (let i = 0; i < 2_000; i++) x.configure(2, 0, 0, 0);
+    const warm = x.memory.buffer.byteLength;
+    for (let i = 0; i < 50_000; i++) x.configure(2, 0, 0, 0);
+    assert.ok(x.memory.buffer.byteLength <= warm + 2 * 65536, `memory grew from ${warm} to ${x.memory.buffer.byteLength} bytes over 50,000 decoders`);
+  });
+
   test("the corpus holds every hessian.js fixture, packed inputs and hostile bodies", () => {
     const names = dubboCorpus().map((s) => s.name);
     for (const n of ["dubbo:say-hi", "dubbo:chunked", "dubbo:heartbeat-request", "dubbo:packed-0", "nested-lists", "class-defs"]) {

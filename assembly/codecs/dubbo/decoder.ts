@@ -107,7 +107,8 @@ export function dubboStateName(s: DubboState): string {
  * A Hessian2 string in the caller's buffer (offsets from the buffer's start). Unmanaged, like
  * DubboMessage and DubboCursor: plain memory the GC does not track, so the hot path reads and
  * writes it without the shadow-stack spill AssemblyScript adds around every managed access.
- * Allocated once per decoder and never freed (a decoder lives as long as its VM's contexts pool).
+ * These records are views into one managed buffer owned by their DubboDecoder (`records`), so
+ * they live and die with it; they are never created with `new`.
  */
 @unmanaged
 export class DubboString {
@@ -178,17 +179,17 @@ export class DubboMessage {
   /** The level of detail decoded for this frame (less than asked for non-Hessian2 and events). */
   decoded: DubboDecodeLevel = DubboDecodeLevel.Header;
 
-  readonly dubboVersion: DubboString = new DubboString();
-  readonly servicePath: DubboString = new DubboString();
-  readonly serviceVersion: DubboString = new DubboString();
-  readonly method: DubboString = new DubboString();
-  readonly parameterTypes: DubboString = new DubboString();
+  dubboVersion: DubboString = changetype<DubboString>(0);
+  servicePath: DubboString = changetype<DubboString>(0);
+  serviceVersion: DubboString = changetype<DubboString>(0);
+  method: DubboString = changetype<DubboString>(0);
+  parameterTypes: DubboString = changetype<DubboString>(0);
   /** Parameters counted from the descriptor (Full level). */
   argumentCount: i32 = 0;
   /** Response type (RESPONSE_*), or -1 when not decoded / not an OK response. */
   responseType: i32 = -1;
   /** A response error's message (status ≠ 20), Route level and up. */
-  readonly errorMessage: DubboString = new DubboString();
+  errorMessage: DubboString = changetype<DubboString>(0);
   attachmentCount: i32 = 0;
 
   get isException(): bool {
@@ -261,6 +262,16 @@ export class DubboDecoderOptions {
   maxAttachments: i32 = DUBBO_DEFAULT_MAX_ATTACHMENTS;
 }
 
+// Layout of a decoder's `records` buffer (8-byte aligned: DubboMessage holds an i64).
+@inline function align8(n: usize): usize {
+  return (n + 7) & ~(<usize>7);
+}
+const CURSOR_AT: usize = 0;
+const MESSAGE_AT: usize = align8(offsetof<DubboCursor>());
+const STRING_SIZE: usize = align8(offsetof<DubboString>());
+const STRINGS_AT: usize = MESSAGE_AT + align8(offsetof<DubboMessage>());
+const RECORDS_SIZE: i32 = <i32>(STRINGS_AT + 6 * STRING_SIZE);
+
 const CONTINUE: i32 = -1;
 const BAD_MAGIC: i32 = 0;
 const BAD_SERIALIZATION: i32 = 1;
@@ -291,17 +302,33 @@ export class DubboCursor {
 export class DubboDecoder {
   /** Names the bad value after Error. */
   error: string = "";
-  readonly message: DubboMessage = new DubboMessage();
+  readonly message: DubboMessage;
   maxAttachments: i32;
-  private readonly c: DubboCursor = new DubboCursor();
+  private readonly c: DubboCursor;
+  /** Backing memory of the unmanaged records (cursor, message, six strings); never moves. */
+  private readonly records: StaticArray<u8>;
   private readonly reader: Hessian2Reader;
   private attachments: StaticArray<i32> = new StaticArray<i32>(8 * ATTACHMENT_STRIDE);
 
   constructor(options: DubboDecoderOptions | null = null) {
     const o = options != null ? options : new DubboDecoderOptions();
     this.maxAttachments = o.maxAttachments < 0 ? 0 : o.maxAttachments;
+    const records = new StaticArray<u8>(RECORDS_SIZE);
+    const base = changetype<usize>(records);
+    const m = changetype<DubboMessage>(base + MESSAGE_AT);
+    this.c = changetype<DubboCursor>(base + CURSOR_AT);
+    this.message = m;
+    this.records = records;
     this.reader = new Hessian2Reader(o.maxDepth);
+    m.dubboVersion = changetype<DubboString>(base + STRINGS_AT);
+    m.servicePath = changetype<DubboString>(base + STRINGS_AT + STRING_SIZE);
+    m.serviceVersion = changetype<DubboString>(base + STRINGS_AT + 2 * STRING_SIZE);
+    m.method = changetype<DubboString>(base + STRINGS_AT + 3 * STRING_SIZE);
+    m.parameterTypes = changetype<DubboString>(base + STRINGS_AT + 4 * STRING_SIZE);
+    m.errorMessage = changetype<DubboString>(base + STRINGS_AT + 5 * STRING_SIZE);
+    m.reset(0);
     const c = this.c;
+    c.state = DubboState.Header;
     c.level = o.level;
     c.maxBody = o.maxBody < 1 ? 1 : o.maxBody > DUBBO_MAX_BODY_LIMIT ? DUBBO_MAX_BODY_LIMIT : o.maxBody;
   }

@@ -1,5 +1,5 @@
 import { DecodeStatus } from "../../decoder";
-import { DubboCursor, DubboDecoder, DubboDecoderOptions, DubboDecodeLevel, DubboState, DubboString, dubboStateName } from "../decoder";
+import { DubboCursor, DubboDecoder, DubboDecoderOptions, DubboDecodeLevel, DubboMessage, DubboState, DubboString, dubboStateName } from "../decoder";
 import { DUBBO_FIXTURES, DubboFixture, dubboFixture } from "../../__fixtures__/dubbo";
 import { bytes, Bytes, ptr } from "../../__fixtures__/bytes";
 
@@ -329,6 +329,22 @@ describe("dubbo decoder: unmanaged records", () => {
       expect(fields[i] + 4).toBeLessThanOrEqual(offsetof<DubboCursor>());
       for (let j = i + 1; j < fields.length; j++) expect(fields[i]).not.toBe(fields[j]);
     }
+  });
+
+  it("place the message and its six strings apart inside the decoder's one buffer", () => {
+    const d = decoder(DubboDecodeLevel.Full);
+    const m = changetype<usize>(d.message);
+    const at: usize[] = [
+      changetype<usize>(d.message.dubboVersion), changetype<usize>(d.message.servicePath),
+      changetype<usize>(d.message.serviceVersion), changetype<usize>(d.message.method),
+      changetype<usize>(d.message.parameterTypes), changetype<usize>(d.message.errorMessage),
+    ];
+    for (let i = 0; i < at.length; i++) {
+      expect(at[i]).toBeGreaterThanOrEqual(m + offsetof<DubboMessage>());
+      if (i > 0) expect(at[i] - at[i - 1]).toBeGreaterThanOrEqual(offsetof<DubboString>());
+      expect(load<i32>(at[i])).toBe(-1); // every string starts absent
+    }
+    expect(d.message.responseType).toBe(-1);
   });
 
   it("reads back what the decoder wrote through the records", () => {
