@@ -8,7 +8,7 @@
  *
  * bench/dubbo.ts compiles it when clang is on PATH (skipped with one line otherwise):
  *   clang --target=wasm32 -nostdlib -O3 -Wl,--no-entry -Wl,--export-dynamic \
- *         -o build/fixtures/dubbo-c.wasm bench/dubbo-c/dubbo.c
+ *         -o build/bench/dubbo-c.wasm bench/dubbo-c/dubbo.c
  */
 
 typedef unsigned char u8;
