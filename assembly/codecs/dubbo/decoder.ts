@@ -363,7 +363,7 @@ export class DubboDecoder {
     c.nonHessian2Frames = 0;
     c.bodyEnd = 0;
     c.argsLeft = 0;
-    this.message.reset(0);
+    this.message.startFrame(0);
   }
 
   get stateName(): string {
@@ -886,7 +886,7 @@ const HOT_FAILED_STRING: i32 = -4;
 }
 
 /** Runs the hot states until one answers; HOT_SLOW for the states the managed decoder owns. */
-function decodeHot(c: DubboCursor, m: DubboMessage): i32 {
+@inline function decodeHot(c: DubboCursor, m: DubboMessage): i32 {
   while (true) {
     let r: i32;
     // A request's states follow each other: fall through instead of dispatching again.
