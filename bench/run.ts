@@ -9,7 +9,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { Host } from "../test/host/index.js";
 import type { DataBuffer, NetworkFilter, NetworkFilterFactory } from "../test/host/types.js";
 import {
@@ -30,6 +30,7 @@ import { measureDubbo, renderDubbo, type DubboReport } from "./dubbo.js";
 import { bytes, extractSection, FUZZ_HEADING, ns, ratio, table } from "../tools/harness/markdown.js";
 import { instantiateRaw } from "./lib/raw.js";
 import { wasmSizes, type WasmSize } from "./lib/sizes.js";
+import { FILTER_SIZE_GOAL, measureFilterSizes, sectionBytes, type FilterSize } from "./lib/size-report.js";
 import {
   SNIFFER_GOAL_NS,
   loadShims,
@@ -41,6 +42,7 @@ import {
 import { SNIFFER_WASM, snifferConfig } from "../tools/harness/sniffer.js";
 import { measureInterleaved, type Sample } from "./lib/stats.js";
 import { configBenchSection } from "./config.js";
+import { renderThriftBench, runThriftBench } from "./thrift.js";
 
 export interface BenchOptions {
   /** downstream-data callbacks per timed round. */
@@ -115,6 +117,8 @@ export interface BenchReport {
   readonly overhead: OverheadRow[];
   readonly memory: MemoryRow[];
   readonly sizes: WasmSize[];
+  /** Each filter's release module by section and by source module. */
+  readonly filterSizes: FilterSize[];
   readonly goals: Goal[];
   /** Undefined when build/sniffer.wasm is absent. */
   readonly sniffer?: SnifferReport;
@@ -466,7 +470,54 @@ function render(r: Omit<BenchReport, "markdown">, options: BenchOptions): string
     ),
     "",
   );
+  renderFilterSizes(out, r.filterSizes);
   return out.join("\n");
+}
+
+/** Sections in module order; the rest of the standard sections are summed as `other`. */
+const SIZE_COLUMNS = ["code", "data", "export", "import", "custom"] as const;
+
+function renderFilterSizes(out: string[], sizes: readonly FilterSize[]): void {
+  if (sizes.length === 0) return;
+  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+  out.push(
+    "## Filter sizes by section (release)",
+    "",
+    `Goal: each filter's release module ≤ ${kib(FILTER_SIZE_GOAL)} (${bytes(FILTER_SIZE_GOAL)} bytes). \`other\` = type, function, table, memory, global, start, element and datacount sections. \`node --import tsx bench/wasm-size.ts <file>\` lists the largest functions of a build with names.`,
+    "",
+    table(
+      ["filter", "total", ...SIZE_COLUMNS, "other", "goal", "result"],
+      sizes.map((f) => {
+        const sec = sectionBytes(f.release);
+        const listed = SIZE_COLUMNS.reduce((sum, c) => sum + (sec.get(c) ?? 0), 0);
+        const pass = f.release.total <= FILTER_SIZE_GOAL;
+        return [
+          `build/${f.filter}.wasm`,
+          bytes(f.release.total),
+          ...SIZE_COLUMNS.map((c) => bytes(sec.get(c) ?? 0)),
+          bytes(f.release.total - 8 - listed),
+          `≤ ${bytes(FILTER_SIZE_GOAL)}`,
+          pass ? "PASS" : `MISS (+${bytes(f.release.total - FILTER_SIZE_GOAL)})`,
+        ];
+      }),
+      ["l", "r", "r", "r", "r", "r", "r", "r", "r", "l"],
+    ),
+    "",
+  );
+  for (const f of sizes) {
+    if (!f.modules) continue;
+    const code = f.modules.reduce((sum, m) => sum + m.bytes, 0);
+    out.push(
+      `Code of \`build/${f.filter}.wasm\` by source module (release compiled again with \`--debug\` for the names; ${bytes(code)} bytes of function bodies, ${bytes(f.release.dataSegments.reduce((s, n) => s + n, 0))} bytes of data segments in the release build: string literals as UTF-16, number-formatting tables), largest 12:`,
+      "",
+      table(
+        ["source module", "code bytes", "share"],
+        f.modules.slice(0, 12).map((m) => [m.module, bytes(m.bytes), `${((100 * m.bytes) / code).toFixed(1)}%`]),
+        ["l", "r", "r"],
+      ),
+      "",
+    );
+  }
 }
 
 export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise<BenchReport> {
@@ -512,6 +563,7 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
       if (pluginFailed(plugin)) throw new Error(`${name}: VM failed during the bench`);
     }
     const sizes = await wasmSizes(BUILD);
+    const filterSizes = await measureFilterSizes(REPO, BUILD);
 
     const asNull = costs.find((c) => c.filter === "null")!;
     const dc = overhead.find((o) => o.path === DIRECT_C)!;
@@ -540,9 +592,12 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
       date: new Date().toISOString(),
       os: `${os.type()} ${os.release()} ${os.arch()}`,
     };
-    const partial = { machine, costs, overhead, memory, sizes, goals, sniffer, detector, dubbo, notes };
+    const partial = { machine, costs, overhead, memory, sizes, filterSizes, goals, sniffer, detector, dubbo, notes };
     let markdown = render(partial, options);
     markdown = `${markdown.trimEnd()}\n\n${await configBenchSection()}\n`;
+    // The Thrift decoder's message-begin cost against its C floor (bench/thrift.ts), same run.
+    const thriftBench = await runThriftBench(options.rounds);
+    markdown = `${markdown.trimEnd()}\n\n${renderThriftBench(thriftBench.rows, thriftBench.note, options.rounds, thriftBench.machine)}`;
     if (options.out) {
       // The fuzz section comes from `npm run fuzz:sniffer`; regenerating the bench keeps it.
       const previous = await readFile(options.out, "utf8").catch(() => "");
@@ -563,6 +618,55 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** Captures whose name is, or starts with, one of `wanted` (all when undefined). */
+export function selectCaptures<C extends { readonly name: string }>(captures: readonly C[], wanted?: readonly string[]): C[] {
+  const out = captures.filter((c) => !wanted || wanted.some((w) => c.name === w || c.name.startsWith(w)));
+  if (out.length === 0) throw new Error(`no capture matches ${wanted?.join(",")}: names are ${captures.map((c) => c.name).join(", ")}`);
+  return out;
+}
+
+export interface DetectOnlyOptions {
+  readonly rounds: number;
+  readonly iterations: number;
+  /** Capture names or name prefixes (e.g. `tls`); undefined = all. */
+  readonly captures?: readonly string[];
+  /** A classify-bench .wasm or a git revision to time in the same rounds (classifyBenchAt). */
+  readonly baseline?: string;
+}
+
+/**
+ * `--only detect`: the "Pure detector" rows alone (seconds, not minutes), optionally next to a
+ * baseline build in interleaved rounds. Prints a table; never writes BENCHMARKS.md.
+ */
+export async function runDetectOnly(o: DetectOnlyOptions): Promise<{ rows: DetectorRow[]; text: string }> {
+  const captures = selectCaptures(await loadCaptures(), o.captures);
+  const rows = await measureDetector(captures, { rounds: o.rounds, iterations: o.iterations }, undefined, o.baseline);
+  const base = rows[0]?.baseline;
+  const header = ["capture", "protocol", "complete", "ns/classification", "min–max"];
+  if (base) header.push("baseline ns", "baseline min–max", "× baseline (median round)", "round ratios min–max", "same answer");
+  const body = rows.map((d) => {
+    const cells = [d.capture, d.protocol, d.complete ? "yes" : "no", ns(d.sample.median), `${ns(d.sample.min)}–${ns(d.sample.max)}`];
+    const b = d.baseline;
+    if (b) {
+      const same = b.protocol === d.protocol && b.complete === d.complete;
+      cells.push(
+        ns(b.sample.median),
+        `${ns(b.sample.min)}–${ns(b.sample.max)}`,
+        ratio(b.ratio.median),
+        `${ratio(b.ratio.min)}–${ratio(b.ratio.max)}`,
+        same ? "yes" : `no (${b.protocol}${b.complete ? "" : ", partial"})`,
+      );
+    }
+    return cells;
+  });
+  const lines = [
+    `Pure detector (classify-bench, cap 64 as the sniffer's default max_detect_bytes): ${o.iterations.toLocaleString("en-US")} classifications per round, ${o.rounds} interleaved rounds, median round.`,
+  ];
+  if (base) lines.push(`Baseline: ${base.label}.`);
+  lines.push("", table(header, body, ["l", "l", "l", "r", "r", "r", "r", "r", "r", "l"]));
+  return { rows, text: lines.join("\n") };
+}
+
 async function main(): Promise<void> {
   const program = new Command()
     .name("bench")
@@ -574,7 +678,15 @@ async function main(): Promise<void> {
     .option("--sniffer-iterations <n>", "classified connections per round, per capture and mode", positiveInt, DEFAULT_OPTIONS.snifferIterations)
     .option("--detector-iterations <n>", "in-wasm classifications per round, per capture", positiveInt, DEFAULT_OPTIONS.detectorIterations)
     .option("--out <file>", "Markdown output", DEFAULT_OPTIONS.out)
-    .option("--no-write", "do not write the Markdown file");
+    .option("--no-write", "do not write the Markdown file")
+    .addOption(
+      new Option("--only <section>", "run one section and print it (writes nothing): detect = the pure-detector rows").choices(["detect"]),
+    )
+    .option("--captures <names>", "with --only detect: comma-separated capture names or prefixes (e.g. tls)", (v: string) => v.split(",").filter(Boolean))
+    .option(
+      "--baseline <wasm|rev>",
+      "with --only detect: also time a classify-bench .wasm, or one built from a git revision (e.g. main), in the same rounds and print the ratio",
+    );
   program.parse();
   const o = program.opts<{
     rounds: number;
@@ -585,7 +697,16 @@ async function main(): Promise<void> {
     detectorIterations: number;
     out: string;
     write: boolean;
+    only?: "detect";
+    captures?: string[];
+    baseline?: string;
   }>();
+  if (o.only === "detect") {
+    const r = await runDetectOnly({ rounds: o.rounds, iterations: o.detectorIterations, captures: o.captures, baseline: o.baseline });
+    console.log(r.text);
+    return;
+  }
+  if (o.captures || o.baseline) throw new InvalidArgumentError("--captures and --baseline need --only detect");
   await runBench({
     rounds: o.rounds,
     dataIterations: o.dataIterations,

@@ -6,6 +6,7 @@
  *   npm run fuzz -- --seed 1234 --iterations 100000 --filter tcp-stats
  *   npm run fuzz -- --target config     (plugin configurations: fuzz/config.ts, also npm run fuzz:config)
  *   npm run fuzz -- --target dubbo-decoder [--seed N] [--iterations N]   (the Dubbo decoder alone: fuzz/dubbo.ts)
+ *   npm run fuzz -- --target tls --seed 7   (ClientHellos vs a reference parser: fuzz/tls.ts)
  */
 import { randomInt } from "node:crypto";
 import { pathToFileURL } from "node:url";
@@ -18,6 +19,8 @@ import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";
 import { configFuzzMain } from "./config.js";
 import { dubboFuzzMain } from "./dubbo.js";
+import { describeTls, runTlsFuzz } from "./tls.js";
+import { describeThriftFuzz, runThriftFuzz, THRIFT_DECODER_TARGET } from "./thrift.js";
 
 export interface FuzzOptions {
   readonly seed: number;
@@ -389,10 +392,35 @@ async function main(): Promise<void> {
     .option("--config <text>", "plugin configuration", "")
     .option("--slack-pages <n>", "memory pages allowed to grow after warm-up", nonNegativeInt, DEFAULT_SLACK_PAGES)
     .option("--warmup <n>", "iterations before the memory baseline", nonNegativeInt)
-    .option("--target <name>", "connections (default), config (plugin configurations: fuzz/config.ts) or dubbo-decoder (fuzz/dubbo.ts)");
+    .option("--target <name>", "filters (mutated first flights through --filter), tls (ClientHellos through the sniffer vs fuzz/tls-reference.ts) thrift (the Thrift decoder: fuzz/thrift.ts) config (plugin configurations: fuzz/config.ts) or dubbo-decoder (the Dubbo decoder: fuzz/dubbo.ts)", "filters");
   program.parse();
-  const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number }>();
+  const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number; target: string }>();
   const chosen = o.seed ?? randomInt(0, 0xffffffff);
+  if (o.target === "thrift" || o.filter === THRIFT_DECODER_TARGET) {
+    // Not a proxy-wasm filter: the Thrift decoder in its test module (fuzz/thrift.ts).
+    const r = await runThriftFuzz(chosen, o.iterations, true);
+    const text = describeThriftFuzz(r);
+    if (r.failure) {
+      console.error(text);
+      process.exitCode = 1;
+    } else {
+      console.log(text);
+    }
+    return;
+  }
+  if (o.target === "tls") {
+    const filter = o.filter === "tcp-stats" ? "sniffer" : o.filter; // --filter: another sniffer build
+    const r = await runTlsFuzz({ seed: chosen, iterations: o.iterations, filter, print: true });
+    const report = describeTls(r);
+    if (r.trapped || r.disagreementCount > 0) {
+      console.error(report);
+      process.exitCode = 1;
+    } else {
+      console.log(report);
+    }
+    return;
+  }
+  if (o.target !== "filters") throw new InvalidArgumentError(`--target must be filters, tls, thrift or config, found "${o.target}"`);
   console.log(`fuzz: seed=${chosen} filter=${o.filter} iterations=${o.iterations} max-input=${MAX_INPUT}`);
   const result = await runFuzz({
     seed: chosen,

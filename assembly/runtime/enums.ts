@@ -1,5 +1,11 @@
 // Enumerations of proxy-wasm ABI 0.2.1 (proxy-wasm/spec abi-versions/v0.2.1/README.md,
-// proxy-wasm-cpp-host include/proxy-wasm/wasm_api_impl.h). Values are fixed by the ABI.
+// proxy-wasm-cpp-sdk proxy_wasm_enums.h, proxy-wasm-cpp-host include/proxy-wasm/wasm_api_impl.h).
+// Values are fixed by the ABI; `Max` is the SDK's MAX (the largest valid value, what the host
+// checks arguments against).
+//
+// The one source for both sides: the modules compile this file as AssemblyScript and the host
+// emulator imports it as TypeScript (test/host/abi.ts), so it uses only syntax both accept
+// (plain enums, no AssemblyScript-only types). test/host/abi-enums.test.ts pins the values.
 
 export enum WasmResult {
   Ok = 0,
@@ -32,6 +38,7 @@ export enum BufferType {
   VmConfiguration = 6,
   PluginConfiguration = 7,
   CallData = 8,
+  Max = 8,
 }
 
 export enum MapType {
@@ -43,6 +50,7 @@ export enum MapType {
   GrpcReceiveTrailingMetadata = 5,
   HttpCallResponseHeaders = 6,
   HttpCallResponseTrailers = 7,
+  Max = 7,
 }
 
 export enum StreamType {
@@ -50,12 +58,14 @@ export enum StreamType {
   Response = 1,
   Downstream = 2,
   Upstream = 3,
+  Max = 3,
 }
 
 export enum MetricType {
   Counter = 0,
   Gauge = 1,
   Histogram = 2,
+  Max = 2,
 }
 
 export enum PeerType {
@@ -81,4 +91,4 @@ export enum LifeSpan {
 }
 
 /** gRPC status code Ok; other codes arrive as numbers in onGrpcClose. */
-export const GRPC_STATUS_OK: u32 = 0;
+export const GRPC_STATUS_OK = 0;

@@ -483,32 +483,43 @@ export function callForeignFunction(name: string, args: ArrayBuffer): BytesResul
 }
 
 /**
- * call_foreign_function with a pre-encoded (UTF-8) name, for calls whose result is not needed:
- * whatever the host returns is freed unread, so the call allocates nothing.
+ * call_foreign_function by addresses, for calls whose result is not needed: whatever the host
+ * returns is freed unread, so the call allocates nothing. The other discarding variants below
+ * all end here.
  */
-export function callForeignFunctionEncoded(name: ArrayBuffer, args: ArrayBuffer): WasmResult {
+function callForeignFunctionDiscard(name: usize, nameSize: usize, args: usize, argsSize: usize): WasmResult {
   clearReturn();
-  const s = imp.proxy_call_foreign_function(ptr(name), len(name), ptr(args), len(args), RET_PTR, RET_SIZE);
+  const s = imp.proxy_call_foreign_function(name, nameSize, args, argsSize, RET_PTR, RET_SIZE);
   const p = <usize>load<u32>(RET_PTR);
   if (p != 0) heap.free(p);
   return <WasmResult>s;
+}
+
+/** call_foreign_function with a pre-encoded (UTF-8) name, result discarded (callForeignFunctionDiscard). */
+export function callForeignFunctionEncoded(name: ArrayBuffer, args: ArrayBuffer): WasmResult {
+  return callForeignFunctionDiscard(ptr(name), len(name), ptr(args), len(args));
 }
 
 // Encoded on first use: a module-level initializer would run (and allocate) in the start
 // function of every module built on this runtime, also of those that never call it.
 let setEnvoyFilterStateName: ArrayBuffer | null = null;
 
-/**
- * setEnvoyFilterState with arguments encoded once (encodeSetEnvoyFilterStateArguments), e.g. in
- * onConfigure: the per-connection call is then one host call and no allocation.
- */
-export function setEnvoyFilterStateEncoded(args: ArrayBuffer): WasmResult {
+/** "set_envoy_filter_state" in UTF-8, encoded once per VM. */
+function envoyFilterStateName(): ArrayBuffer {
   let name = setEnvoyFilterStateName;
   if (name === null) {
     name = String.UTF8.encode("set_envoy_filter_state");
     setEnvoyFilterStateName = name;
   }
-  return callForeignFunctionEncoded(name, args);
+  return name;
+}
+
+/**
+ * setEnvoyFilterState with arguments encoded once (encodeSetEnvoyFilterStateArguments), e.g. in
+ * onConfigure: the per-connection call is then one host call and no allocation.
+ */
+export function setEnvoyFilterStateEncoded(args: ArrayBuffer): WasmResult {
+  return setEnvoyFilterStateRaw(ptr(args), len(args));
 }
 
 /**
@@ -516,16 +527,8 @@ export function setEnvoyFilterStateEncoded(args: ArrayBuffer): WasmResult {
  * caller): no managed argument on the data path.
  */
 export function setEnvoyFilterStateRaw(args: usize, size: usize): WasmResult {
-  let name = setEnvoyFilterStateName;
-  if (name === null) {
-    name = String.UTF8.encode("set_envoy_filter_state");
-    setEnvoyFilterStateName = name;
-  }
-  clearReturn();
-  const s = imp.proxy_call_foreign_function(ptr(name), len(name), args, size, RET_PTR, RET_SIZE);
-  const p = <usize>load<u32>(RET_PTR);
-  if (p != 0) heap.free(p);
-  return <WasmResult>s;
+  const name = envoyFilterStateName();
+  return callForeignFunctionDiscard(ptr(name), len(name), args, size);
 }
 
 /**

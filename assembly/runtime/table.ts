@@ -1,29 +1,91 @@
 // Context id → object address. Envoy hands out context ids from a per-VM counter, so `id & mask`
 // spreads live ids over distinct slots and a lookup is usually one probe. Open addressing with
-// linear probing and backward-shift deletion (no tombstones).
+// linear probing and backward-shift deletion (no tombstones); it grows at 3/4 load.
 //
-// A table is a plain address (header: slots, mask, count; slots: u32 key + u32 address) rather
-// than an object: AssemblyScript spills every object reference, managed or @unmanaged, to its
-// shadow stack around calls, and the data path should pay for none of that. Callers keep the
-// stored objects alive with __pin (context.ts). A slot is empty when its address is 0, so any
-// u32 (0 included) can be a key.
+// The host emulator's ContextTable (test/host/vm.ts) runs the same algorithm (same growth rule,
+// same deletion), and both pass the vectors in `__tests__/table-vectors.ts`, slot layout included.
+//
+// A table is a plain address rather than an object: AssemblyScript spills every object
+// reference, managed or @unmanaged, to its shadow stack around calls, and the data path should
+// pay for none of that. Callers keep the stored objects alive with __pin (context.ts). A slot is
+// empty when its value is 0, so any u32 (0 included) can be a key.
+//
+// Layout, read and written only through the @inline helpers below:
+//   header: slots (usize, address of the slot array), mask (u32, capacity - 1), count (u32)
+//   slot:   key (u32), value (usize, at SLOT_VALUE); SLOT_SIZE bytes apart
 
-// Header layout.
-const SLOTS: usize = 0;
-const MASK: usize = 4;
-const COUNT: usize = 8;
-const HEADER_SIZE: usize = 12;
+const HEADER_SLOTS: usize = 0;
+const HEADER_MASK: usize = sizeof<usize>();
+const HEADER_COUNT: usize = HEADER_MASK + 4;
+const HEADER_SIZE: usize = HEADER_COUNT + 4;
+/** The value is usize-aligned after the u32 key. */
+export const SLOT_VALUE: usize = sizeof<usize>();
+export const SLOT_SIZE: usize = SLOT_VALUE + sizeof<usize>();
 
-function initSlots(t: usize, cap: u32): void {
-  const bytes = <usize>cap << 3;
-  const slots = heap.alloc(bytes);
-  memory.fill(slots, 0, bytes);
-  store<u32>(t + SLOTS, <u32>slots);
-  store<u32>(t + MASK, cap - 1);
-  store<u32>(t + COUNT, 0);
+// @ts-ignore: decorator
+@inline function slotsOf(t: usize): usize {
+  return load<usize>(t, HEADER_SLOTS);
 }
 
-/** A new table with `capacityPow2` slots (a power of two); it grows at 75% load. */
+// @ts-ignore: decorator
+@inline function maskOf(t: usize): u32 {
+  return load<u32>(t, HEADER_MASK);
+}
+
+// @ts-ignore: decorator
+@inline function countOf(t: usize): u32 {
+  return load<u32>(t, HEADER_COUNT);
+}
+
+// @ts-ignore: decorator
+@inline function setCount(t: usize, n: u32): void {
+  store<u32>(t, n, HEADER_COUNT);
+}
+
+/** Address of slot `i` (already masked). */
+// @ts-ignore: decorator
+@inline function slotAt(slots: usize, i: u32): usize {
+  return slots + <usize>i * SLOT_SIZE;
+}
+
+// @ts-ignore: decorator
+@inline function slotKey(slot: usize): u32 {
+  return load<u32>(slot);
+}
+
+/** 0 = empty slot. */
+// @ts-ignore: decorator
+@inline function slotValue(slot: usize): usize {
+  return load<usize>(slot, SLOT_VALUE);
+}
+
+// @ts-ignore: decorator
+@inline function fillSlot(slot: usize, id: u32, value: usize): void {
+  store<u32>(slot, id);
+  store<usize>(slot, value, SLOT_VALUE);
+}
+
+// @ts-ignore: decorator
+@inline function emptySlot(slot: usize): void {
+  store<usize>(slot, 0, SLOT_VALUE);
+}
+
+/** Whether one more entry would load the table past 3/4 (the emulator's twin uses the same rule). */
+// @ts-ignore: decorator
+@inline function mustGrow(count: u32, capacity: u32): bool {
+  return (count + 1) * 4 > capacity * 3;
+}
+
+function initSlots(t: usize, capacity: u32): void {
+  const bytes = <usize>capacity * SLOT_SIZE;
+  const slots = heap.alloc(bytes);
+  memory.fill(slots, 0, bytes);
+  store<usize>(t, slots, HEADER_SLOTS);
+  store<u32>(t, capacity - 1, HEADER_MASK);
+  setCount(t, 0);
+}
+
+/** A new table with `capacityPow2` slots (a power of two). */
 export function tableNew(capacityPow2: u32): usize {
   const t = heap.alloc(HEADER_SIZE);
   initSlots(t, capacityPow2);
@@ -31,7 +93,17 @@ export function tableNew(capacityPow2: u32): usize {
 }
 
 export function tableSize(t: usize): i32 {
-  return load<i32>(t + COUNT);
+  return <i32>countOf(t);
+}
+
+export function tableCapacity(t: usize): u32 {
+  return maskOf(t) + 1;
+}
+
+/** The key in slot `i` (< capacity), 0 when the slot is empty: the layout, for the vectors. */
+export function tableSlotKey(t: usize, i: u32): u32 {
+  const slot = slotAt(slotsOf(t), i & maskOf(t));
+  return slotValue(slot) == 0 ? 0 : slotKey(slot);
 }
 
 /**
@@ -40,22 +112,22 @@ export function tableSize(t: usize): i32 {
  */
 // @ts-ignore: decorator
 @inline export function tableGet(t: usize, id: u32): usize {
-  const slot = <usize>load<u32>(t + SLOTS) + (<usize>(id & load<u32>(t + MASK)) << 3);
-  const v = <usize>load<u32>(slot, 4);
-  if (load<u32>(slot) == id || v == 0) return v;
+  const slot = slotAt(slotsOf(t), id & maskOf(t));
+  const v = slotValue(slot);
+  if (slotKey(slot) == id || v == 0) return v;
   return tableProbe(t, id);
 }
 
 /** Continues a lookup past an occupied home slot holding another id. */
 export function tableProbe(t: usize, id: u32): usize {
-  const slots = <usize>load<u32>(t + SLOTS);
-  const mask = load<u32>(t + MASK);
+  const slots = slotsOf(t);
+  const mask = maskOf(t);
   let i = (id + 1) & mask;
   while (true) {
-    const slot = slots + (<usize>i << 3);
-    const v = <usize>load<u32>(slot, 4);
+    const slot = slotAt(slots, i);
+    const v = slotValue(slot);
     if (v == 0) return 0;
-    if (load<u32>(slot) == id) return v;
+    if (slotKey(slot) == id) return v;
     i = (i + 1) & mask;
   }
   return 0;
@@ -63,21 +135,20 @@ export function tableProbe(t: usize, id: u32): usize {
 
 /** Stores `value` (non-zero) for `id`; returns the address it replaced, 0 if none. */
 export function tableSet(t: usize, id: u32, value: usize): usize {
-  if ((load<u32>(t + COUNT) + 1) * 4 > (load<u32>(t + MASK) + 1) * 3) tableGrow(t);
-  const slots = <usize>load<u32>(t + SLOTS);
-  const mask = load<u32>(t + MASK);
+  if (mustGrow(countOf(t), tableCapacity(t))) tableGrow(t);
+  const slots = slotsOf(t);
+  const mask = maskOf(t);
   let i = id & mask;
   while (true) {
-    const slot = slots + (<usize>i << 3);
-    const v = <usize>load<u32>(slot, 4);
+    const slot = slotAt(slots, i);
+    const v = slotValue(slot);
     if (v == 0) {
-      store<u32>(slot, id);
-      store<u32>(slot, <u32>value, 4);
-      store<u32>(t + COUNT, load<u32>(t + COUNT) + 1);
+      fillSlot(slot, id, value);
+      setCount(t, countOf(t) + 1);
       return 0;
     }
-    if (load<u32>(slot) == id) {
-      store<u32>(slot, <u32>value, 4);
+    if (slotKey(slot) == id) {
+      fillSlot(slot, id, value);
       return v;
     }
     i = (i + 1) & mask;
@@ -85,50 +156,52 @@ export function tableSet(t: usize, id: u32, value: usize): usize {
   return 0;
 }
 
+/** Whether `home` lies cyclically in (hole, j]: an entry there must stay behind the hole. */
+// @ts-ignore: decorator
+@inline function homeBetween(home: u32, hole: u32, j: u32): bool {
+  return hole <= j ? home > hole && home <= j : home > hole || home <= j;
+}
+
 /** Removes `id`; returns its address, 0 when it was absent. */
 export function tableDelete(t: usize, id: u32): usize {
-  const slots = <usize>load<u32>(t + SLOTS);
-  const mask = load<u32>(t + MASK);
-  let i = id & mask;
+  const slots = slotsOf(t);
+  const mask = maskOf(t);
+  let hole = id & mask;
   let removed: usize = 0;
   while (true) {
-    const slot = slots + (<usize>i << 3);
-    removed = <usize>load<u32>(slot, 4);
+    const slot = slotAt(slots, hole);
+    removed = slotValue(slot);
     if (removed == 0) return 0;
-    if (load<u32>(slot) == id) break;
-    i = (i + 1) & mask;
+    if (slotKey(slot) == id) break;
+    hole = (hole + 1) & mask;
   }
-  // Backward shift: pull later entries of the probe run into the hole when their home slot
-  // does not lie cyclically in (hole, j].
-  let j = i;
+  // Backward shift: pull later entries of the probe run into the hole unless their home slot
+  // lies cyclically in (hole, j].
+  let j = hole;
   while (true) {
     j = (j + 1) & mask;
-    const sj = slots + (<usize>j << 3);
-    const v = load<u32>(sj, 4);
+    const sj = slotAt(slots, j);
+    const v = slotValue(sj);
     if (v == 0) break;
-    const k = load<u32>(sj);
-    const home = k & mask;
-    const homeInRange = i <= j ? home > i && home <= j : home > i || home <= j;
-    if (!homeInRange) {
-      const si = slots + (<usize>i << 3);
-      store<u32>(si, k);
-      store<u32>(si, v, 4);
-      i = j;
+    const k = slotKey(sj);
+    if (!homeBetween(k & mask, hole, j)) {
+      fillSlot(slotAt(slots, hole), k, v);
+      hole = j;
     }
   }
-  store<u32>(slots + (<usize>i << 3), 0, 4);
-  store<u32>(t + COUNT, load<u32>(t + COUNT) - 1);
+  emptySlot(slotAt(slots, hole));
+  setCount(t, countOf(t) - 1);
   return removed;
 }
 
 function tableGrow(t: usize): void {
-  const old = <usize>load<u32>(t + SLOTS);
-  const oldCap = load<u32>(t + MASK) + 1;
-  initSlots(t, oldCap << 1);
-  for (let i: u32 = 0; i < oldCap; i++) {
-    const slot = old + (<usize>i << 3);
-    const v = <usize>load<u32>(slot, 4);
-    if (v != 0) tableSet(t, load<u32>(slot), v);
+  const old = slotsOf(t);
+  const oldCapacity = tableCapacity(t);
+  initSlots(t, oldCapacity << 1);
+  for (let i: u32 = 0; i < oldCapacity; i++) {
+    const slot = slotAt(old, i);
+    const v = slotValue(slot);
+    if (v != 0) tableSet(t, slotKey(slot), v);
   }
   heap.free(old);
 }

@@ -65,3 +65,34 @@ export function measureInterleaved<K extends string>(
   for (const [key, values] of perRound) out.set(key, summarize(values, options.iterations));
   return out;
 }
+
+/**
+ * Two competitors timed back to back in every round, alternating which goes first, plus the
+ * per-round ratio a / b. On a loaded machine the two halves of a round see much the same
+ * neighbours, so the median of the paired ratios is steadier than the ratio of two medians.
+ */
+export function measurePaired(
+  a: (iterations: number) => void,
+  b: (iterations: number) => void,
+  options: TimingOptions,
+): { a: Sample; b: Sample; ratio: Sample } {
+  const warmup = Math.max(1, Math.floor(options.iterations / 2));
+  a(warmup);
+  b(warmup);
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    if (round % 2 === 0) {
+      ta.push(timeOnce(a, options.iterations));
+      tb.push(timeOnce(b, options.iterations));
+    } else {
+      tb.push(timeOnce(b, options.iterations));
+      ta.push(timeOnce(a, options.iterations));
+    }
+  }
+  return {
+    a: summarize(ta, options.iterations),
+    b: summarize(tb, options.iterations),
+    ratio: summarize(ta.map((t, i) => t / tb[i]!), options.iterations),
+  };
+}

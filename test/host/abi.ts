@@ -3,69 +3,13 @@
  * Values from proxy-wasm/spec abi-versions/v0.2.1 and proxy-wasm-cpp-host include/proxy-wasm/wasm_api_impl.h.
  */
 
-export enum WasmResult {
-  Ok = 0,
-  NotFound = 1,
-  BadArgument = 2,
-  SerializationFailure = 3,
-  ParseFailure = 4,
-  BadExpression = 5,
-  InvalidMemoryAccess = 6,
-  Empty = 7,
-  CasMismatch = 8,
-  ResultMismatch = 9,
-  InternalFailure = 10,
-  BrokenConnection = 11,
-  Unimplemented = 12,
-}
+// The enums have one source, the modules' own (assembly/runtime/enums.ts, plain TypeScript-compatible
+// enums); abi-enums.test.ts pins their values to the ABI.
+export {
+  Action, BufferType, LifeSpan, LogLevel, MapType, MetricType, PeerType, StreamType, WasmResult,
+} from "../../assembly/runtime/enums.js";
 
-export enum BufferType {
-  HttpRequestBody = 0,
-  HttpResponseBody = 1,
-  NetworkDownstreamData = 2,
-  NetworkUpstreamData = 3,
-  HttpCallResponseBody = 4,
-  GrpcReceiveBuffer = 5,
-  VmConfiguration = 6,
-  PluginConfiguration = 7,
-  CallData = 8,
-  Max = 8,
-}
-
-export enum MapType {
-  HttpRequestHeaders = 0,
-  HttpRequestTrailers = 1,
-  HttpResponseHeaders = 2,
-  HttpResponseTrailers = 3,
-  GrpcReceiveInitialMetadata = 4,
-  GrpcReceiveTrailingMetadata = 5,
-  HttpCallResponseHeaders = 6,
-  HttpCallResponseTrailers = 7,
-  Max = 7,
-}
-
-export enum StreamType {
-  Request = 0,
-  Response = 1,
-  Downstream = 2,
-  Upstream = 3,
-  Max = 3,
-}
-
-export enum MetricType {
-  Counter = 0,
-  Gauge = 1,
-  Histogram = 2,
-  Max = 2,
-}
-
-/** proxy-wasm CloseType / PeerType as passed to on_*_connection_close. */
-export enum PeerType {
-  Unknown = 0,
-  Local = 1,
-  Remote = 2,
-}
-
+/** LogLevel's names as Envoy's log levels spell them, index = value. */
 export const LOG_LEVEL_NAMES = ["trace", "debug", "info", "warn", "error", "critical"] as const;
 export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number];
 

@@ -189,6 +189,49 @@ function headerByteSize(map: HeaderList): number {
   return n;
 }
 
+/** How an outgoing call's argument is read: a (pointer, size) region as a string, copied bytes or pairs; or a u32. */
+type ArgumentKind = "string" | "bytes" | "pairs" | "u32";
+type ArgumentValue<K extends ArgumentKind> = K extends "string"
+  ? string
+  : K extends "bytes"
+    ? Uint8Array
+    : K extends "pairs"
+      ? Array<[string, string]>
+      : number;
+
+/** proxy_http_call(uri, headers, body, trailers, timeout_ms, token_ptr) (proxy-wasm ABI 0.2.1). */
+const HTTP_CALL_ARGS = ["string", "pairs", "bytes", "pairs", "u32", "u32"] as const;
+/** proxy_grpc_call(service, service_name, method, initial_metadata, request, timeout_ms, token_ptr). */
+const GRPC_CALL_ARGS = ["bytes", "string", "string", "pairs", "bytes", "u32", "u32"] as const;
+
+/**
+ * The one reader of outgoing calls' arguments (http_call, grpc_call), in ABI order. Bytes are
+ * copied: the call outlives this host call, and module memory may change or grow meanwhile.
+ * null when a region lies outside module memory: the caller answers InvalidMemoryAccess, as
+ * cpp-host does for any argument it cannot read.
+ */
+function readCallArguments<const K extends readonly ArgumentKind[]>(
+  vm: WasmVm,
+  raw: readonly number[],
+  kinds: K,
+): { -readonly [I in keyof K]: ArgumentValue<K[I]> } | null {
+  const out: unknown[] = [];
+  let next = 0;
+  const word = (): number => (raw[next++] ?? 0) >>> 0;
+  for (const kind of kinds) {
+    if (kind === "u32") {
+      out.push(word());
+      continue;
+    }
+    const ptr = word();
+    const size = word();
+    const value = kind === "string" ? vm.string(ptr, size) : kind === "bytes" ? vm.copyOut(ptr, size) : vm.slice(ptr, size);
+    if (value === null) return null;
+    out.push(kind === "pairs" ? unmarshalPairs(value as Uint8Array) : value);
+  }
+  return out as { -readonly [I in keyof K]: ArgumentValue<K[I]> };
+}
+
 export function buildImports(vm: WasmVm): WebAssembly.Imports {
   const ref: BufferRef = { kind: 0, mut: null, bytes: EMPTY };
   const host = vm.host;
@@ -513,55 +556,20 @@ export function buildImports(vm: WasmVm): WebAssembly.Imports {
     },
 
     // ------------------------------------------------------------ calls out
-    proxy_http_call(
-      uriPtr: number,
-      uriSize: number,
-      headersPtr: number,
-      headersSize: number,
-      bodyPtr: number,
-      bodySize: number,
-      trailersPtr: number,
-      trailersSize: number,
-      timeout: number,
-      tokenPtr: number,
-    ): number {
-      const ctx = vm.context().root;
-      const uri = vm.string(uriPtr, uriSize);
-      const body = vm.copyOut(bodyPtr, bodySize);
-      const headers = vm.slice(headersPtr, headersSize);
-      const trailers = vm.slice(trailersPtr, trailersSize);
-      if (uri === null || body === null || headers === null || trailers === null) return WasmResult.InvalidMemoryAccess;
-      const h = unmarshalPairs(headers);
-      const t = unmarshalPairs(trailers);
+    proxy_http_call(...raw: number[]): number {
+      const args = readCallArguments(vm, raw, HTTP_CALL_ARGS);
+      if (args === null) return WasmResult.InvalidMemoryAccess;
+      const [uri, headers, body, trailers, timeout, tokenPtr] = args;
       if (!vm.setU32(tokenPtr, 0)) return WasmResult.InvalidMemoryAccess;
-      const r = host.calls.httpCall(ctx, uri, h, body, t, timeout >>> 0);
+      const r = host.calls.httpCall(vm.context().root, uri, headers, body, trailers, timeout);
       vm.setU32(tokenPtr, r.token);
       return r.result;
     },
-    proxy_grpc_call(
-      servicePtr: number,
-      serviceSize: number,
-      serviceNamePtr: number,
-      serviceNameSize: number,
-      methodPtr: number,
-      methodSize: number,
-      metadataPtr: number,
-      metadataSize: number,
-      requestPtr: number,
-      requestSize: number,
-      timeout: number,
-      tokenPtr: number,
-    ): number {
-      const ctx = vm.context().root;
-      const service = vm.copyOut(servicePtr, serviceSize);
-      const serviceName = vm.string(serviceNamePtr, serviceNameSize);
-      const method = vm.string(methodPtr, methodSize);
-      const metadata = vm.slice(metadataPtr, metadataSize);
-      const request = vm.copyOut(requestPtr, requestSize);
-      if (service === null || serviceName === null || method === null || metadata === null || request === null) {
-        return WasmResult.InvalidMemoryAccess;
-      }
-      const r = host.calls.grpcCall(ctx, service, serviceName, method, unmarshalPairs(metadata), request, timeout >>> 0);
+    proxy_grpc_call(...raw: number[]): number {
+      const args = readCallArguments(vm, raw, GRPC_CALL_ARGS);
+      if (args === null) return WasmResult.InvalidMemoryAccess;
+      const [service, serviceName, method, metadata, request, timeout, tokenPtr] = args;
+      const r = host.calls.grpcCall(vm.context().root, service, serviceName, method, metadata, request, timeout);
       if (r.result !== WasmResult.Ok) return r.result;
       return vm.setU32(tokenPtr, r.token) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
     },

@@ -647,15 +647,35 @@ export class WasmVm {
  * per connection, so this is an open-addressing table indexed by the id's low bits (ids are
  * sequential, so live ones rarely collide) instead of a Map, whose set + delete costs ~30 ns.
  * Id 0 (the VM context) is never stored and marks an empty slot.
+ *
+ * The same algorithm as the modules' table (assembly/runtime/table.ts): linear probing, growth at
+ * 3/4 load, backward-shift deletion. Both pass assembly/runtime/__tests__/table-vectors.ts, slot
+ * layout included (test/host/context-table.test.ts).
  */
-export class ContextTable {
-  private keys = new Uint32Array(16);
-  private vals: Array<Context | undefined> = new Array<Context | undefined>(16).fill(undefined);
-  private mask = 15;
+export class ContextTable<V = Context> {
+  private keys: Uint32Array;
+  private vals: Array<V | undefined>;
+  private mask: number;
   private count = 0;
+
+  /** `capacity`: a power of two. */
+  constructor(capacity = 16) {
+    this.keys = new Uint32Array(capacity);
+    this.vals = new Array<V | undefined>(capacity).fill(undefined);
+    this.mask = capacity - 1;
+  }
 
   get size(): number {
     return this.count;
+  }
+
+  get capacity(): number {
+    return this.mask + 1;
+  }
+
+  /** The key in each slot (0 = empty): the layout, for the shared vectors. */
+  slotKeys(): number[] {
+    return Array.from(this.keys);
   }
 
   private slot(id: number): number {
@@ -670,7 +690,7 @@ export class ContextTable {
     }
   }
 
-  get(id: number): Context | undefined {
+  get(id: number): V | undefined {
     if (id === 0) return undefined;
     const i = this.slot(id >>> 0);
     return i < 0 ? undefined : this.vals[i];
@@ -680,24 +700,24 @@ export class ContextTable {
     return id !== 0 && this.slot(id >>> 0) >= 0;
   }
 
-  set(id: number, ctx: Context): this {
+  set(id: number, value: V): this {
     id >>>= 0;
     if (id === 0) throw new RangeError("context id 0 is the VM context");
-    if ((this.count + 1) * 2 > this.mask + 1) this.grow();
+    if (mustGrow(this.count, this.mask + 1)) this.grow();
     const keys = this.keys;
     const mask = this.mask;
     let i = id & mask;
     for (;;) {
       const k = keys[i];
       if (k === id) {
-        this.vals[i] = ctx;
+        this.vals[i] = value;
         return this;
       }
       if (k === 0) break;
       i = (i + 1) & mask;
     }
     keys[i] = id;
-    this.vals[i] = ctx;
+    this.vals[i] = value;
     this.count++;
     return this;
   }
@@ -705,31 +725,29 @@ export class ContextTable {
   /** Backward-shift deletion: no tombstones, so lookups stay short however many ids passed. */
   delete(id: number): boolean {
     if (id === 0) return false;
-    let i = this.slot(id >>> 0);
-    if (i < 0) return false;
+    let hole = this.slot(id >>> 0);
+    if (hole < 0) return false;
     const keys = this.keys;
     const vals = this.vals;
     const mask = this.mask;
-    let j = i;
+    let j = hole;
     for (;;) {
       j = (j + 1) & mask;
       const k = keys[j];
       if (k === 0) break;
-      const home = k & mask;
-      // Move k back into the hole when its home slot is not cyclically inside (i, j].
-      if (i <= j ? home <= i || home > j : home <= i && home > j) {
-        keys[i] = k;
-        vals[i] = vals[j];
-        i = j;
+      if (!homeBetween(k & mask, hole, j)) {
+        keys[hole] = k;
+        vals[hole] = vals[j];
+        hole = j;
       }
     }
-    keys[i] = 0;
-    vals[i] = undefined;
+    keys[hole] = 0;
+    vals[hole] = undefined;
     this.count--;
     return true;
   }
 
-  *values(): IterableIterator<Context> {
+  *values(): IterableIterator<V> {
     const vals = this.vals;
     for (let i = 0; i < vals.length; i++) {
       const v = vals[i];
@@ -742,11 +760,21 @@ export class ContextTable {
     const oldVals = this.vals;
     const cap = (this.mask + 1) * 2;
     this.keys = new Uint32Array(cap);
-    this.vals = new Array<Context | undefined>(cap).fill(undefined);
+    this.vals = new Array<V | undefined>(cap).fill(undefined);
     this.mask = cap - 1;
     this.count = 0;
     for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i] !== 0) this.set(oldKeys[i], oldVals[i]!);
   }
+}
+
+/** Whether one more entry would load the table past 3/4 (table.ts mustGrow). */
+function mustGrow(count: number, capacity: number): boolean {
+  return (count + 1) * 4 > capacity * 3;
+}
+
+/** Whether `home` lies cyclically in (hole, j]: that entry must stay behind the hole (table.ts homeBetween). */
+function homeBetween(home: number, hole: number, j: number): boolean {
+  return hole <= j ? home > hole && home <= j : home > hole || home <= j;
 }
 
 interface KeyCacheEntry {

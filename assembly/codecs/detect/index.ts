@@ -14,7 +14,7 @@
 import { Decision, Protocol } from "./result";
 import { detectHttp1, Http1Scan, methodsWithByteAt } from "../http1/index";
 import { detectH2 } from "../h2/index";
-import { detectTls, tlsHeaderValid, TlsInfo, TLS_MAX_CLIENT_HELLO } from "../tls/index";
+import { detectTls, TlsInfo, TLS_MAX_CLIENT_HELLO, tlsWireLimit } from "../tls/index";
 import { detectDubbo, DubboInfo } from "../dubbo/index";
 import { detectThrift, ThriftInfo } from "../thrift/index";
 import { detectRedis, RedisInfo } from "../redis/index";
@@ -112,7 +112,10 @@ export class SniffState {
   complete: bool = false;
   /** Bytes the decision was based on. */
   decidedAt: i32 = 0;
-  /** TLS may read up to this many bytes (to reach SNI/ALPN) even when cap is smaller. */
+  /**
+   * Largest ClientHello body TLS reads (to reach SNI/ALPN) even when cap is smaller; the wire
+   * bytes it may take (record and handshake headers) are tlsWireLimit(tlsCap).
+   */
   tlsCap: i32 = TLS_MAX_CLIENT_HELLO;
   /**
    * Detectors that ran since the last reset (bit = 1 << Protocol): only their infos can differ
@@ -165,7 +168,7 @@ export class SniffState {
 
 function runDetector(st: SniffState, proto: Protocol, p: usize, len: i32): Decision {
   switch (proto) {
-    case Protocol.Tls: return detectTls(p, len, st.tls);
+    case Protocol.Tls: return detectTls(p, len, st.tls, st.tlsCap);
     case Protocol.H2: return detectH2(p, len);
     case Protocol.Http1: return detectHttp1(p, len, st.http1);
     case Protocol.Amqp: return detectAmqp(p, len);
@@ -201,7 +204,8 @@ export function classifyPtr(st: SniffState, p: usize, len: i32, cap: i32 = DEFAU
   }
   if (cap < 1) cap = 1;
   const n = len < cap ? len : cap;
-  const tlsCap = st.tlsCap > cap ? st.tlsCap : cap;
+  const tlsWire = tlsWireLimit(st.tlsCap);
+  const tlsCap = tlsWire > cap ? tlsWire : cap;
   const nTls = len < tlsCap ? len : tlsCap;
   // State lives in locals for the loop and is stored once: each field access on a managed
   // object costs a shadow-stack store in AssemblyScript's output.
@@ -225,7 +229,8 @@ export function classifyPtr(st: SniffState, p: usize, len: i32, cap: i32 = DEFAU
       if (!pendingBefore) {
         st.alive = alive;
         st.touched |= touched;
-        return decide(st, Decision.Match, proto, true, view);
+        // A TLS hello over the cap is TLS without SNI/ALPN (complete=false).
+        return decide(st, Decision.Match, proto, proto == Protocol.Tls ? st.tls.complete : true, view);
       }
     } else {
       pendingBefore = true;
@@ -254,11 +259,12 @@ export function finishPtr(st: SniffState, p: usize, len: i32): Decision {
     const proto = unchecked(DETECT_ORDER[k]);
     if ((st.alive & bit(proto)) == 0) continue;
     if (proto == Protocol.Tls) {
-      const view = len < st.tlsCap ? len : st.tlsCap;
+      const wire = tlsWireLimit(st.tlsCap);
+      const view = len < wire ? len : wire;
       st.touch(proto);
-      const d = detectTls(p, view, st.tls);
-      if (d == Decision.Match) return decide(st, Decision.Match, proto, true, view);
-      if (d == Decision.NeedMoreData && tlsHeaderValid(p, view)) {
+      const d = detectTls(p, view, st.tls, st.tlsCap);
+      if (d == Decision.Match) return decide(st, Decision.Match, proto, st.tls.complete, view);
+      if (d == Decision.NeedMoreData && st.tls.plausible) {
         return decide(st, Decision.Match, proto, false, view);
       }
       continue;

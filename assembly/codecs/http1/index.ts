@@ -99,123 +99,109 @@ export class Http1Scan {
   }
 }
 
-@inline function fail(s: Http1Scan): Decision {
-  s.result = Decision.NoMatch;
-  return Decision.NoMatch;
-}
+/** Where a phase stopped: the next byte to look at, or NO_MATCH (no request line has these bytes). */
+const NO_MATCH: i32 = -1;
 
-// The scan keeps its progress in locals and writes the fields back once per call (`save`):
+// Each phase scans with its progress in locals and writes its fields back once, when it stops:
 // every field access on a managed object costs a shadow-stack store in AssemblyScript's output,
 // which per byte was most of this detector's time. The fields end up exactly as a per-byte
-// update would leave them; `pos` is not advanced on NoMatch.
-@inline function save(s: Http1Scan, phase: u8, cand: u64, method: i32, tOff: i32, tLen: i32, minor: i32): void {
-  s.phase = phase;
+// update would leave them. The phases are @inline so the driver stays one function in the
+// output (a call would spill `s` again).
+
+/**
+ * PHASE_METHOD -> PHASE_TARGET at the SP after a registered method name. Returns where it
+ * stopped (len when it ran out of bytes, phase unchanged) or NO_MATCH.
+ */
+// @ts-ignore: decorator
+@inline function scanMethod(p: usize, len: i32, i: i32, s: Http1Scan): i32 {
+  let cand = s.candidates;
+  while (i < len) {
+    const b = at(p, i);
+    if (b == 0x20 && i > 0) {
+      // Only a method exactly i bytes long can end here; names are unique, so one remains.
+      // cand ≠ 0 here, so i ≤ HTTP_METHOD_MAX.
+      const found = cand & unchecked(LENGTH_MASK[i]);
+      s.candidates = cand;
+      if (found == 0) return NO_MATCH;
+      s.method = <i32>ctz(found);
+      s.targetOffset = i + 1;
+      s.phase = PHASE_TARGET;
+      return i + 1;
+    }
+    const keep = (i == 0 ? ALL_METHODS : cand) &
+      unchecked(POSITION_MASK[i * CLASSES + <i32>unchecked(METHOD_CLASS[b])]);
+    if (keep == 0) {
+      // At byte 0 the candidates were set (to none) before failing; later they stay.
+      s.candidates = i == 0 ? 0 : cand;
+      return NO_MATCH;
+    }
+    cand = keep;
+    i++;
+  }
   s.candidates = cand;
-  s.method = method;
-  s.targetOffset = tOff;
-  s.targetLength = tLen;
-  s.minor = minor;
+  return i;
 }
 
-export function detectHttp1(p: usize, len: i32, s: Http1Scan): Decision {
-  if (s.result != Decision.NeedMoreData) return s.result;
-  let i = s.pos;
-  if (i >= len) return Decision.NeedMoreData;
-  let phase = s.phase;
-  let cand = s.candidates;
-  let method = s.method;
-  let tOff = s.targetOffset;
-  let tLen = s.targetLength;
-  let minor = s.minor;
-  if (phase == PHASE_METHOD) {
-    while (true) {
-      if (i >= len) {
-        save(s, phase, cand, method, tOff, tLen, minor);
-        s.pos = i;
-        return Decision.NeedMoreData;
-      }
-      const b = at(p, i);
-      if (b == 0x20 && i > 0) {
-        // Only a method exactly i bytes long can end here; names are unique, so one remains.
-        // cand ≠ 0 here, so i ≤ HTTP_METHOD_MAX.
-        const found = cand & unchecked(LENGTH_MASK[i]);
-        if (found == 0) {
-          save(s, phase, cand, method, tOff, tLen, minor);
-          return fail(s);
-        }
-        method = <i32>ctz(found);
-        phase = PHASE_TARGET;
-        tOff = i + 1;
-        i++;
-        break;
-      }
-      const keep = (i == 0 ? ALL_METHODS : cand) &
-        unchecked(POSITION_MASK[i * CLASSES + <i32>unchecked(METHOD_CLASS[b])]);
-      if (keep == 0) {
-        // At byte 0 the candidates were set (to none) before failing; later they stay.
-        save(s, phase, i == 0 ? 0 : cand, method, tOff, tLen, minor);
-        return fail(s);
-      }
-      cand = keep;
-      i++;
+/** PHASE_TARGET -> PHASE_VERSION at the SP that ends the request target. */
+// @ts-ignore: decorator
+@inline function scanTarget(p: usize, len: i32, i: i32, s: Http1Scan): i32 {
+  const tOff = s.targetOffset;
+  while (i < len) {
+    const b = at(p, i);
+    if (i == tOff) {
+      // origin-form "/", asterisk-form "*", absolute-form "http://…", authority-form "host:port".
+      if (!(b == 0x2f || b == 0x2a || (b | 0x20) - 0x61 < 26 || b - 0x30 < 10 || b == 0x5b)) return NO_MATCH;
+    } else if (b == 0x20) {
+      s.targetLength = i - tOff;
+      s.phase = PHASE_VERSION;
+      return i + 1;
+    } else if (b < 0x20 || b == 0x7f) {
+      return NO_MATCH;
     }
+    i++;
   }
-  if (phase == PHASE_TARGET) {
-    while (true) {
-      if (i >= len) {
-        save(s, phase, cand, method, tOff, tLen, minor);
-        s.pos = i;
-        return Decision.NeedMoreData;
-      }
-      const b = at(p, i);
-      if (i == tOff) {
-        // origin-form "/", asterisk-form "*", absolute-form "http://…", authority-form "host:port".
-        if (!(b == 0x2f || b == 0x2a || (b | 0x20) - 0x61 < 26 || b - 0x30 < 10 || b == 0x5b)) {
-          save(s, phase, cand, method, tOff, tLen, minor);
-          return fail(s);
-        }
-      } else if (b == 0x20) {
-        tLen = i - tOff;
-        phase = PHASE_VERSION;
-        i++;
-        break;
-      } else if (b < 0x20 || b == 0x7f) {
-        save(s, phase, cand, method, tOff, tLen, minor);
-        return fail(s);
-      }
-      i++;
-    }
-  }
-  // PHASE_VERSION (PHASE_DONE always comes with a stored Match, returned above).
-  const vStart = tOff + tLen + 1;
+  return i;
+}
+
+/** PHASE_VERSION -> PHASE_DONE (with a stored Match) at the CR or LF after "HTTP/1.0" or "HTTP/1.1". */
+// @ts-ignore: decorator
+@inline function scanVersion(p: usize, len: i32, i: i32, s: Http1Scan): i32 {
+  const vStart = s.targetOffset + s.targetLength + 1;
   while (i < len) {
     const b = at(p, i);
     const k = i - vStart;
     if (k < 7) {
-      if (b != <u32>((VERSION_PREFIX_WORD >> (<u64>k << 3)) & 0xff)) {
-        save(s, phase, cand, method, tOff, tLen, minor);
-        return fail(s);
-      }
+      if (b != <u32>((VERSION_PREFIX_WORD >> (<u64>k << 3)) & 0xff)) return NO_MATCH;
     } else if (k == 7) {
-      if (b != 0x30 && b != 0x31) {
-        save(s, phase, cand, method, tOff, tLen, minor);
-        return fail(s);
-      }
-      minor = <i32>(b - 0x30);
+      if (b != 0x30 && b != 0x31) return NO_MATCH;
+      s.minor = <i32>(b - 0x30);
     } else {
       // "HTTP/1.x" must end the line; a lone LF is tolerated as most parsers do.
-      if (b != 0x0d && b != 0x0a) {
-        save(s, phase, cand, method, tOff, tLen, minor);
-        return fail(s);
-      }
-      save(s, PHASE_DONE, cand, method, tOff, tLen, minor);
-      s.pos = i + 1;
+      if (b != 0x0d && b != 0x0a) return NO_MATCH;
+      s.phase = PHASE_DONE;
       s.result = Decision.Match;
-      return Decision.Match;
+      return i + 1;
     }
     i++;
   }
-  save(s, phase, cand, method, tOff, tLen, minor);
+  return i;
+}
+
+/**
+ * Resumes the scan at `s.pos` over the `len` bytes at `p`. Each phase runs while the bytes last;
+ * `pos` is saved once, and not advanced on NoMatch.
+ */
+export function detectHttp1(p: usize, len: i32, s: Http1Scan): Decision {
+  if (s.result != Decision.NeedMoreData) return s.result;
+  let i = s.pos;
+  if (i >= len) return Decision.NeedMoreData;
+  if (s.phase == PHASE_METHOD) i = scanMethod(p, len, i, s);
+  if (i != NO_MATCH && s.phase == PHASE_TARGET) i = scanTarget(p, len, i, s);
+  if (i != NO_MATCH && s.phase == PHASE_VERSION) i = scanVersion(p, len, i, s);
+  if (i == NO_MATCH) {
+    s.result = Decision.NoMatch;
+    return Decision.NoMatch;
+  }
   s.pos = i;
-  return Decision.NeedMoreData;
+  return s.result;
 }

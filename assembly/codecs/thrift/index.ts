@@ -10,8 +10,11 @@
 //   unframed  the message directly
 //   binary    strict: 0x80 0x01 | 0x00 | message type | int32 name length | name ...
 //   compact   0x82 | type << 5 | version 1 | varint seq id | varint name length | name ...
-// A client's first message is a CALL (1) or ONEWAY (4). The old non-strict binary encoding
-// (no version word) is not detected.
+//   lax binary (non-strict, Envoy's LAX_BINARY): int32 name length | name | int8 type | int32 seq id
+// A client's first message is a CALL (1) or ONEWAY (4). A lax binary message has no magic: it is
+// claimed only with a name length ≤ 0xFFFF, a name of printable ASCII and a CALL/ONEWAY type byte,
+// which no Postgres or Kafka first message has (their bytes 4.. are a protocol code or api key).
+// The full decoder is ./decoder.ts.
 import { Decision } from "../detect/result";
 import { at, be16, be32 } from "../detect/bytes";
 
@@ -26,6 +29,8 @@ export const enum ThriftProtocol {
   None = 0,
   Binary = 1,
   Compact = 2,
+  /** Non-strict binary: no version word (Envoy LAX_BINARY; never auto-detected by Envoy). */
+  LaxBinary = 3,
 }
 
 export const THRIFT_MAX_FRAME_SIZE: u32 = 0xfa0000;
@@ -34,6 +39,8 @@ const CALL: u32 = 1;
 const ONEWAY: u32 = 4;
 /** A method name longer than this is not a client we know (Envoy has no limit; be generous). */
 const MAX_NAME: u32 = 64 * 1024;
+/** Lax binary has no magic: a shorter name bound keeps Kafka/Postgres headers out (see above). */
+const MAX_LAX_NAME: u32 = 0xffff;
 
 export class ThriftInfo {
   transport: ThriftTransport = ThriftTransport.None;
@@ -103,6 +110,35 @@ function compactMessage(p: usize, len: i32, o: i32, info: ThriftInfo): Decision 
   return Decision.Match;
 }
 
+/** A method-name byte of a lax binary message: printable ASCII without space. */
+@inline function isNameByte(b: u32): bool {
+  return b - 0x21 < 0x5e;
+}
+
+/**
+ * Lax (non-strict) binary message at `o`: int32 name length, name, int8 type (Envoy
+ * binary_protocol_impl.cc LaxBinaryProtocolImpl::readMessageBegin). `end` is the frame end
+ * (framed) or -1. Decides at the type byte.
+ */
+function laxMessage(p: usize, len: i32, o: i32, end: i32, info: ThriftInfo): Decision {
+  if (len < o + 4) return Decision.NeedMoreData;
+  const nameLen = be32(p, o);
+  if (nameLen == 0 || nameLen > MAX_LAX_NAME) return Decision.NoMatch;
+  const typeAt = o + 4 + <i32>nameLen;
+  // name, type, seq id must fit in the frame
+  if (end >= 0 && typeAt + 5 > end) return Decision.NoMatch;
+  for (let i = o + 4; i < typeAt; i++) {
+    if (i >= len) return Decision.NeedMoreData;
+    if (!isNameByte(at(p, i))) return Decision.NoMatch;
+  }
+  if (len <= typeAt) return Decision.NeedMoreData;
+  if (!isClientType(at(p, typeAt))) return Decision.NoMatch;
+  info.protocol = ThriftProtocol.LaxBinary;
+  info.nameOffset = o + 4;
+  info.nameLength = <i32>nameLen;
+  return Decision.Match;
+}
+
 function headerTransport(p: usize, len: i32, info: ThriftInfo): Decision {
   // 4 size | 2 magic | 2 flags | 4 seq | 2 header words | varint protocol id at 14
   if (len < 15) return Decision.NeedMoreData;
@@ -134,6 +170,15 @@ export function detectThrift(p: usize, len: i32, info: ThriftInfo): Decision {
   const size = be32(p, 0);
   if (size == 0 || size > THRIFT_MAX_FRAME_SIZE) return Decision.NoMatch;
   const b4 = at(p, 4);
+  if (b4 == 0x00) {
+    info.transport = ThriftTransport.Framed;
+    return laxMessage(p, len, 4, 4 + <i32>size, info);
+  }
+  if (isNameByte(b4)) {
+    // Unframed lax binary: the first word was the name length, b4 the name's first byte.
+    info.transport = ThriftTransport.Unframed;
+    return laxMessage(p, len, 0, -1, info);
+  }
   if (b4 == 0x80) {
     info.transport = ThriftTransport.Framed;
     return binaryMessage(p, len, 4, info);

@@ -2,6 +2,7 @@
 // (names are static strings; the debug line is built only when debug logging is on).
 import { Protocol, protocolName } from "../../codecs/detect/result";
 import { SniffState } from "../../codecs/detect/index";
+import { tlsWireLimit } from "../../codecs/tls/index";
 import { Mode, SnifferConfig, TargetKind } from "./config";
 
 /** What the sniffer does with a connection once it has decided. */
@@ -96,10 +97,14 @@ export function tickPeriodMs(timeoutMs: i32): i32 {
   return timeoutMs < 100 ? timeoutMs : 100;
 }
 
-/** Bytes a connection needs to keep: TLS may read on to `maxTlsBytes` while its detector is alive. */
+/**
+ * Bytes a connection needs to keep: while its detector is alive, TLS may read a ClientHello of
+ * `maxTlsBytes` plus its record and handshake headers (tlsWireLimit).
+ */
 export function keepLimit(cfg: SnifferConfig, tlsAlive: bool): i32 {
   const cap = cfg.maxDetectBytes;
-  return tlsAlive && cfg.maxTlsBytes > cap ? cfg.maxTlsBytes : cap;
+  const tls = tlsWireLimit(cfg.maxTlsBytes);
+  return tlsAlive && tls > cap ? tls : cap;
 }
 
 /**

@@ -12,12 +12,17 @@ import {
 } from "../../runtime";
 import { ClassifyFlags, Decision, Protocol, SniffState, classifyPtr, finishPtr } from "../../codecs/detect/index";
 import { PROTOCOL_COUNT, protocolName } from "../../codecs/detect/result";
+import { alpnPlain, alpnTextLength, lowerAscii, writeAlpnText } from "../../codecs/tls/index";
 import { Mode, SnifferConfig, modeName, parseSnifferConfigBytes } from "./config";
 import { IpAddr, destinationAllowed, parseHostPort } from "./cidr";
 import {
   Reason, Verdict, classifyReason, clusterFor, debugLine, keepLimit, metricName, tickPeriodMs, ticksToExpire,
   verdictFor, verdictName,
 } from "./decide";
+import {
+  ProtocolRecords, recordArgsLen, recordArgsPtr, recordAt, recordMetric, recordProtocolLen, recordProtocolPtr,
+  recordVerdict,
+} from "./records";
 export * from "../../runtime/exports";
 
 // Envoy stores set_property values as filter state "wasm." + path, path taken verbatim
@@ -63,21 +68,29 @@ class Sniff {
   }
 }
 
-// What decide() reads per Protocol, as one raw (non-GC) record each: field loads at an address
-// put nothing on AssemblyScript's shadow stack, unlike elements of managed arrays. The buffers
-// the addresses point into are held by SnifferRoot.protoValue and clusterArgs.
-const E_PROTO_PTR: usize = 0;
-const E_PROTO_LEN: usize = 4;
-const E_ARGS_PTR: usize = 8;
-const E_ARGS_LEN: usize = 12;
-const E_METRIC: usize = 16;
-const E_VERDICT: usize = 24;
-const ENTRY_SHIFT: usize = 5;
-
+/**
+ * A connection's phase. Idle: not sniffing (before on_new_connection, unconfigured, or a reused
+ * context between connections). Pending: bytes are being classified and the connection is on
+ * the root's pending list. Decided: the result was published (or sniffing was abandoned); every
+ * later callback passes the data through.
+ *
+ *   Idle -> Pending   on_new_connection (configured, destination allowed)
+ *   Idle -> Decided   on_new_connection, bypass: destination outside allowed_destinations
+ *   Pending -> Decided  a decision (match, cap, eos, timeout), a failed host call, or the close
+ *   Decided -> Idle   the host deleted the context and the pool hands it to a new connection
+ */
 const enum Phase {
   Idle = 0,
   Pending = 1,
   Decided = 2,
+}
+
+function phaseName(p: Phase): string {
+  switch (p) {
+    case Phase.Pending: return "Pending";
+    case Phase.Decided: return "Decided";
+    default: return "Idle";
+  }
 }
 
 @inline function statusText(s: WasmResult): string {
@@ -89,104 +102,31 @@ function warnStatus(what: string, s: WasmResult, after: string): void {
   log(LogLevel.Warn, what + statusText(s) + after);
 }
 
-class SnifferRoot extends RootContext {
-  cfg: SnifferConfig | null = null;
+/** The sniffer's metric ids (defined once per configuration) and counting without failing. */
+class SnifferMetrics {
   /** connections_total id per Protocol (the verdict is fixed per protocol by the config). */
-  connMetric: StaticArray<i64> = new StaticArray<i64>(PROTOCOL_COUNT);
-  timeoutMetric: i64 = NO_METRIC;
-  capMetric: i64 = NO_METRIC;
-  deniedRouteMetric: i64 = NO_METRIC;
-  deniedDestinationMetric: i64 = NO_METRIC;
-  /** UTF-8 protocol names for set_property. */
-  protoValue: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(PROTOCOL_COUNT);
-  /** Encoded set_envoy_filter_state arguments per Protocol (empty = write none). */
-  clusterArgs: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(PROTOCOL_COUNT);
-  /** Per-Protocol records for decide() (E_* layout), filled by onConfigure; never freed (one per root). */
-  entries: usize = 0;
-  // The configuration values the data path reads, copied out of `cfg` so a callback reads a
-  // field of the root instead of following (and spilling) another reference.
-  /** cfg is set (onConfigure succeeded at least once). */
-  configured: bool = false;
-  /** bypass with allowed_destinations: each connection's destination is checked. */
-  guardDestinations: bool = false;
-  route: bool = false;
-  maxDetect: i32 = 0;
-  maxTls: i32 = 0;
-  /** keepLimit(cfg, true) and keepLimit(cfg, false). */
-  keepTls: i32 = 0;
-  keepOther: i32 = 0;
-  tickCount: u32 = 0;
-  expireTicks: u32 = 0;
-  /** Pending list ends: addresses of stream contexts (see enqueue), 0 = none. */
-  head: usize = 0;
-  tail: usize = 0;
-  /** Deleted stream contexts kept for reuse, at most POOL_MAX. */
-  free: SnifferStream[] = [];
-  debug: bool = false;
-  metricWarned: bool = false;
+  connections: StaticArray<i64> = new StaticArray<i64>(PROTOCOL_COUNT);
+  timeouts: i64 = NO_METRIC;
+  capReached: i64 = NO_METRIC;
+  deniedRoute: i64 = NO_METRIC;
+  deniedDestination: i64 = NO_METRIC;
+  warned: bool = false;
 
-  onConfigure(configuration_size: u32): bool {
-    const raw = getPluginConfiguration();
-    const parsed = parseSnifferConfigBytes(raw.value);
-    if (!parsed.ok) {
-      log(LogLevel.Error, parsed.error);
-      return false;
-    }
-    const cfg = parsed.config!;
-    this.cfg = cfg;
-    this.defineMetrics(cfg);
-    this.configured = true;
-    this.guardDestinations = cfg.mode == Mode.Bypass && cfg.allowedDestinations !== null;
-    this.route = cfg.mode == Mode.Route;
-    this.maxDetect = cfg.maxDetectBytes;
-    this.maxTls = cfg.maxTlsBytes;
-    this.keepTls = keepLimit(cfg, true);
-    this.keepOther = keepLimit(cfg, false);
-    if (this.entries == 0) this.entries = heap.alloc(<usize>PROTOCOL_COUNT << ENTRY_SHIFT);
-    for (let i = 0; i < PROTOCOL_COUNT; i++) {
-      const p = <Protocol>i;
-      const value = String.UTF8.encode(protocolName(p));
-      this.protoValue[i] = value;
-      const cluster = clusterFor(cfg, p);
-      const args = cluster.length == 0
-        ? EMPTY_BUF
-        : encodeSetEnvoyFilterStateArguments(TCP_PROXY_CLUSTER, cluster, LifeSpan.DownstreamConnection);
-      this.clusterArgs[i] = args;
-      const e = this.entries + (<usize>i << ENTRY_SHIFT);
-      store<u32>(e, <u32>changetype<usize>(value), E_PROTO_PTR);
-      store<u32>(e, <u32>value.byteLength, E_PROTO_LEN);
-      store<u32>(e, <u32>changetype<usize>(args), E_ARGS_PTR);
-      store<u32>(e, <u32>args.byteLength, E_ARGS_LEN);
-      store<i64>(e, this.connMetric[i], E_METRIC);
-      store<u32>(e, <u32>verdictFor(cfg, p), E_VERDICT);
-    }
-    const period = tickPeriodMs(cfg.detectTimeoutMs);
-    this.expireTicks = ticksToExpire(cfg.detectTimeoutMs, period);
-    const s = setTickPeriodMilliseconds(<u32>period);
-    if (s != WasmResult.Ok) {
-      log(LogLevel.Warn, "sniffer: set_tick_period_milliseconds failed status=" + statusText(s) +
-        "; detect_timeout_ms will not fire");
-      this.expireTicks = 0;
-    }
-    this.refreshLogLevel();
-    return true;
-  }
-
-  defineMetrics(cfg: SnifferConfig): void {
+  defineAll(cfg: SnifferConfig): void {
     const prefix = cfg.statPrefix;
     const mode = modeName(cfg.mode);
     const connKeys = ["protocol", "mode", "action"];
     for (let i = 0; i < PROTOCOL_COUNT; i++) {
       const p = <Protocol>i;
-      this.connMetric[i] = this.define(metricName(prefix, "connections_total", connKeys,
+      this.connections[i] = this.define(metricName(prefix, "connections_total", connKeys,
         [protocolName(p), mode, verdictName(verdictFor(cfg, p))]));
     }
-    this.timeoutMetric = this.define(metricName(prefix, "timeouts_total", ["mode"], [mode]));
-    this.capMetric = this.define(metricName(prefix, "cap_reached_total", ["mode"], [mode]));
-    this.deniedRouteMetric = cfg.mode == Mode.Route
+    this.timeouts = this.define(metricName(prefix, "timeouts_total", ["mode"], [mode]));
+    this.capReached = this.define(metricName(prefix, "cap_reached_total", ["mode"], [mode]));
+    this.deniedRoute = cfg.mode == Mode.Route
       ? this.define(metricName(prefix, "denied_total", ["mode", "reason"], [mode, "route"]))
       : NO_METRIC;
-    this.deniedDestinationMetric = cfg.mode == Mode.Bypass
+    this.deniedDestination = cfg.mode == Mode.Bypass
       ? this.define(metricName(prefix, "denied_total", ["mode", "reason"], [mode, "destination"]))
       : NO_METRIC;
   }
@@ -207,31 +147,26 @@ class SnifferRoot extends RootContext {
   }
 
   countFailed(s: WasmResult): void {
-    if (this.metricWarned) return;
-    this.metricWarned = true;
+    if (this.warned) return;
+    this.warned = true;
     log(LogLevel.Warn, "sniffer: increment_metric failed status=" + statusText(s) + " (logged once per VM)");
   }
+}
 
-  refreshLogLevel(): void {
-    const l = getLogLevel();
-    this.debug = l.ok && l.value <= <u32>LogLevel.Debug;
-  }
+/**
+ * Pending connections in start order = expiry order (one timeout per VM): a doubly linked list
+ * gives O(1) append, O(1) removal on decision and O(expired) work per tick. Links are addresses,
+ * not references, so linking costs no GC write barrier: a listed context is always alive (the
+ * runtime pins it until proxy_on_delete, and closeBooks unlinks it before that).
+ */
+class PendingList {
+  /** List ends: addresses of stream contexts, 0 = none. */
+  head: usize = 0;
+  tail: usize = 0;
 
-  /** The host deleted `s` (its books are closed): keep it for the next connection. */
-  recycle(s: SnifferStream): void {
-    if (this.free.length >= POOL_MAX) return;
-    const w = s.work;
-    if (w.buf.byteLength > BUF_POOLED_MAX) w.buf = EMPTY_BUF;
-    this.free.push(s);
-  }
-
-  // Pending connections in start order = expiry order (one timeout per VM): a doubly linked
-  // list gives O(1) append, O(1) removal on decision and O(expired) work per tick. Links are
-  // addresses, not references, so linking costs no GC write barrier: a listed context is always
-  // alive (the runtime pins it until proxy_on_delete, and closeBooks unlinks it before that).
-  enqueue(s: SnifferStream): void {
+  append(s: SnifferStream, expireAt: u32): void {
     const a = changetype<usize>(s);
-    s.expireAt = this.tickCount + this.expireTicks;
+    s.expireAt = expireAt;
     s.prev = this.tail;
     s.next = 0;
     const t = this.tail;
@@ -254,48 +189,166 @@ class SnifferRoot extends RootContext {
     s.queued = false;
   }
 
-  onTick(): void {
-    this.tickCount++;
-    this.refreshLogLevel();
-    if (this.expireTicks == 0) return;
+  /** Unlinks and expires every connection whose time came at tick `now`, oldest first. */
+  expireDue(now: u32): void {
     while (true) {
       const a = this.head;
       if (a == 0) break;
       const s = changetype<SnifferStream>(a);
-      if (<i32>(this.tickCount - s.expireAt) < 0) break;
+      if (<i32>(now - s.expireAt) < 0) break;
       this.unlink(s);
       s.expire();
     }
   }
+}
 
-  createContext(context_id: u32): Context {
-    const n = this.free.length;
-    if (n == 0) return new SnifferStream(context_id, this);
+/** Deleted stream contexts kept for the next connections, at most POOL_MAX. */
+class ContextPool {
+  free: SnifferStream[] = [];
+
+  /** The host deleted `s` (its books are closed): keep it for the next connection. */
+  recycle(s: SnifferStream): void {
+    if (this.free.length >= POOL_MAX) return;
+    const w = s.work;
+    if (w.buf.byteLength > BUF_POOLED_MAX) w.buf = EMPTY_BUF;
+    this.free.push(s);
+  }
+
+  /** A pooled context renewed for `context_id`, or null when the pool is empty. */
+  take(context_id: u32): SnifferStream | null {
+    if (this.free.length == 0) return null;
     const s = this.free.pop();
     s.renew(context_id);
     return s;
   }
 }
 
-class SnifferStream extends Context {
-  /** Detector state and the first bytes (up to keepLimit, in `work.buf`) while Pending. */
-  work: Sniff = new Sniff();
-  phase: Phase = Phase.Idle;
-  /** The root's mode was route when the connection started (the callbacks must agree on Pause). */
-  route: bool = false;
-  accLen: i32 = 0;
-  /** Downstream bytes seen in total (the debug line's bytes=). */
-  total: i32 = 0;
-  flags: u32 = 0;
-  /** Pending list links (SnifferRoot.enqueue): addresses of stream contexts, 0 = none. */
-  prev: usize = 0;
-  next: usize = 0;
-  queued: bool = false;
-  expireAt: u32 = 0;
+class SnifferRoot extends RootContext {
+  cfg: SnifferConfig | null = null;
+  metrics: SnifferMetrics = new SnifferMetrics();
+  /** What a decision publishes, per Protocol (records.ts). */
+  records: ProtocolRecords = new ProtocolRecords();
+  pending: PendingList = new PendingList();
+  pool: ContextPool = new ContextPool();
+  // Data-path copies of the configuration, written only by copyConfig (zero, i.e. false, until
+  // the first successful onConfigure): a callback reads a field of the root instead of
+  // following (and spilling) the reference to `cfg`.
+  /** cfg is set (onConfigure succeeded at least once). */
+  configured: bool;
+  /** bypass with allowed_destinations: each connection's destination is checked. */
+  guardDestinations: bool;
+  route: bool;
+  maxDetect: i32;
+  maxTls: i32;
+  /** keepLimit(cfg, true) and keepLimit(cfg, false). */
+  keepTls: i32;
+  keepOther: i32;
+  /** Ticks seen (onTick) and how many of them a pending connection may wait (startTicks). */
+  tickCount: u32 = 0;
+  expireTicks: u32 = 0;
+  /** The host logs at debug (refreshLogLevel, at configure and every tick). */
+  debug: bool = false;
 
-  /** A reused context for a new connection: as if just constructed (root and work stay). */
+  onConfigure(configuration_size: u32): bool {
+    const raw = getPluginConfiguration();
+    const parsed = parseSnifferConfigBytes(raw.value);
+    if (!parsed.ok) {
+      log(LogLevel.Error, parsed.error);
+      return false;
+    }
+    const cfg = parsed.config!;
+    this.cfg = cfg;
+    this.metrics.defineAll(cfg);
+    this.copyConfig(cfg);
+    this.writeRecords(cfg);
+    this.startTicks(cfg);
+    this.refreshLogLevel();
+    return true;
+  }
+
+  copyConfig(cfg: SnifferConfig): void {
+    this.configured = true;
+    this.guardDestinations = cfg.mode == Mode.Bypass && cfg.allowedDestinations !== null;
+    this.route = cfg.mode == Mode.Route;
+    this.maxDetect = cfg.maxDetectBytes;
+    this.maxTls = cfg.maxTlsBytes;
+    this.keepTls = keepLimit(cfg, true);
+    this.keepOther = keepLimit(cfg, false);
+  }
+
+  /** After metrics are defined: the records carry the connections_total ids. */
+  writeRecords(cfg: SnifferConfig): void {
+    for (let i = 0; i < PROTOCOL_COUNT; i++) {
+      const p = <Protocol>i;
+      const cluster = clusterFor(cfg, p);
+      const args = cluster.length == 0
+        ? EMPTY_BUF
+        : encodeSetEnvoyFilterStateArguments(TCP_PROXY_CLUSTER, cluster, LifeSpan.DownstreamConnection);
+      this.records.write(p, String.UTF8.encode(protocolName(p)), args, this.metrics.connections[i], verdictFor(cfg, p));
+    }
+  }
+
+  startTicks(cfg: SnifferConfig): void {
+    const period = tickPeriodMs(cfg.detectTimeoutMs);
+    this.expireTicks = ticksToExpire(cfg.detectTimeoutMs, period);
+    const s = setTickPeriodMilliseconds(<u32>period);
+    if (s != WasmResult.Ok) {
+      log(LogLevel.Warn, "sniffer: set_tick_period_milliseconds failed status=" + statusText(s) +
+        "; detect_timeout_ms will not fire");
+      this.expireTicks = 0;
+    }
+  }
+
+  refreshLogLevel(): void {
+    const l = getLogLevel();
+    this.debug = l.ok && l.value <= <u32>LogLevel.Debug;
+  }
+
+  onTick(): void {
+    this.tickCount++;
+    this.refreshLogLevel();
+    if (this.expireTicks != 0) this.pending.expireDue(this.tickCount);
+  }
+
+  createContext(context_id: u32): Context {
+    const s = this.pool.take(context_id);
+    if (s !== null) return s;
+    return new SnifferStream(context_id, this);
+  }
+}
+
+class SnifferStream extends Context {
+  /** Detector state and the first bytes (up to keepLimit, in `work.buf`); kept across reuse. */
+  work: Sniff = new Sniff();
+  // Per-connection fields: set only by begin(), for a new context and a reused one alike.
+  phase: Phase;
+  /** The root's mode was route when the connection started (the callbacks must agree on Pause). */
+  route: bool;
+  accLen: i32;
+  /** Downstream bytes seen in total (the debug line's bytes=). */
+  total: i32;
+  flags: u32;
+  /** Pending list links (PendingList): addresses of stream contexts, 0 = none. */
+  prev: usize;
+  next: usize;
+  queued: bool;
+  expireAt: u32;
+
+  constructor(context_id: u32, root: SnifferRoot) {
+    super(context_id, root);
+    this.begin();
+  }
+
+  /** A pooled context for a new connection: as if just constructed (root and work stay). */
   renew(context_id: u32): void {
     this.context_id = context_id;
+    // Decided -> Idle: a new connection.
+    this.enter(Phase.Idle);
+    this.begin();
+  }
+
+  /** Every per-connection field at its start value. */
+  begin(): void {
     this.phase = Phase.Idle;
     this.route = false;
     this.accLen = 0;
@@ -311,6 +364,18 @@ class SnifferStream extends Context {
     return changetype<SnifferRoot>(this.root);
   }
 
+  /** The one place the phase changes; logged by name when debug logging is on. */
+  enter(to: Phase): void {
+    const from = this.phase;
+    this.phase = to;
+    if (this.sniffer.debug) this.logTransition(from, to);
+  }
+
+  logTransition(from: Phase, to: Phase): void {
+    log(LogLevel.Debug, "sniffer: context " + this.context_id.toString() + " " + phaseName(from) + " -> " +
+      phaseName(to));
+  }
+
   onNewConnection(): Action {
     const r = this.sniffer;
     if (!r.configured) return Action.Continue;
@@ -318,10 +383,11 @@ class SnifferStream extends Context {
     const st = this.work.st;
     st.reset();
     st.tlsCap = r.maxTls;
-    this.phase = Phase.Pending;
+    // Idle -> Pending: classify the first bytes; the timeout starts now.
+    this.enter(Phase.Pending);
     const route = r.route;
     this.route = route;
-    if (r.expireTicks != 0) r.enqueue(this);
+    if (r.expireTicks != 0) r.pending.append(this, r.tickCount + r.expireTicks);
     // route must hold tcp_proxy's onNewConnection (it picks the cluster there) until decided.
     return route ? Action.Pause : Action.Continue;
   }
@@ -329,8 +395,9 @@ class SnifferStream extends Context {
   /** bypass: the destination is outside allowed_destinations. */
   denyDestination(): Action {
     const r = this.sniffer;
-    this.phase = Phase.Decided;
-    r.count(r.deniedDestinationMetric);
+    // Idle -> Decided: nothing to sniff on a connection that is being closed.
+    this.enter(Phase.Decided);
+    r.metrics.count(r.metrics.deniedDestination);
     const s = closeStream(StreamType.Downstream);
     if (s != WasmResult.Ok) {
       log(LogLevel.Warn, "sniffer: close_stream(downstream) failed status=" + statusText(s) + "; letting the connection through");
@@ -402,11 +469,12 @@ class SnifferStream extends Context {
     let d = st.decision;
     if (acc > 0) d = classifyPtr(st, p, acc, r.maxDetect, this.flags);
     if (d == Decision.NeedMoreData) {
+      // Pending, still: hold (route) or pass (observe/bypass) and wait for more bytes.
       if (!end_of_stream) return route ? Action.Pause : Action.Continue;
       finishPtr(st, p, acc);
-      return this.decide(st.protocol, Reason.Eos, false);
+      return this.publish(st.protocol, Reason.Eos);
     }
-    return this.decide(st.protocol, classifyReason(st), false);
+    return this.publish(st.protocol, classifyReason(st));
   }
 
   /** detect_timeout_ms passed (called from the root's on_tick): tcp, then let the data go. */
@@ -418,7 +486,7 @@ class SnifferStream extends Context {
       this.finishQuietly();
       return;
     }
-    const a = this.decide(Protocol.Tcp, Reason.Timeout, false);
+    const a = this.publish(Protocol.Tcp, Reason.Timeout);
     if (this.route && a == Action.Continue) {
       const c = continueStream(StreamType.Downstream);
       if (c != WasmResult.Ok) log(LogLevel.Warn, "sniffer: continue_stream(downstream) failed status=" + statusText(c));
@@ -426,31 +494,23 @@ class SnifferStream extends Context {
   }
 
   /**
-   * Publishes the result once: filter state, metrics, debug line, then the verdict. `closing`:
-   * the connection is already gone, so only metrics and the log line are written.
+   * Pending -> Decided on a live connection: filter state, metrics, debug line, then the
+   * verdict (close, or route's cluster for tcp_proxy). Returns the action for the callback.
    */
-  decide(proto: Protocol, reason: Reason, closing: bool): Action {
+  publish(proto: Protocol, reason: Reason): Action {
     const r = this.sniffer;
-    r.unlink(this);
-    this.phase = Phase.Decided;
-    // proto < PROTOCOL_COUNT (an enum value): its record is inside the table.
-    const e = r.entries + (<usize>proto << ENTRY_SHIFT);
-    const verdict = <Verdict>load<u32>(e, E_VERDICT);
-    if (!closing) {
-      const s = setPropertyRaw(PATH_PROTOCOL_PTR, PATH_PROTOCOL_LEN, <usize>load<u32>(e, E_PROTO_PTR),
-        <usize>load<u32>(e, E_PROTO_LEN));
-      if (s != WasmResult.Ok) warnStatus("sniffer: set_property protomesh.protocol failed status=", s, "");
-      if (proto == Protocol.Tls && this.accLen > 0) this.publishTls();
-    }
-    r.count(load<i64>(e, E_METRIC));
-    if (reason != Reason.Match) this.countReason(reason);
-    if (verdict == Verdict.Deny) r.count(r.deniedRouteMetric);
-    if (r.debug) log(LogLevel.Debug, debugLine(proto, this.total, reason, verdict));
-    if (closing) return Action.Continue;
+    r.pending.unlink(this);
+    this.enter(Phase.Decided);
+    const e = recordAt(r.records.base, proto);
+    const verdict = recordVerdict(e);
+    const s = setPropertyRaw(PATH_PROTOCOL_PTR, PATH_PROTOCOL_LEN, recordProtocolPtr(e), recordProtocolLen(e));
+    if (s != WasmResult.Ok) warnStatus("sniffer: set_property protomesh.protocol failed status=", s, "");
+    if (proto == Protocol.Tls && this.accLen > 0) this.publishTls();
+    this.book(e, proto, reason, verdict);
     if (verdict == Verdict.Deny) return this.deny();
-    const argsLen = <usize>load<u32>(e, E_ARGS_LEN);
+    const argsLen = recordArgsLen(e);
     if (argsLen > 0) {
-      const f = setEnvoyFilterStateRaw(<usize>load<u32>(e, E_ARGS_PTR), argsLen);
+      const f = setEnvoyFilterStateRaw(recordArgsPtr(e), argsLen);
       if (f != WasmResult.Ok) {
         warnStatus("sniffer: set_envoy_filter_state " + TCP_PROXY_CLUSTER + " failed status=", f,
           "; tcp_proxy keeps its own cluster");
@@ -459,10 +519,26 @@ class SnifferStream extends Context {
     return Action.Continue;
   }
 
-  countReason(reason: Reason): void {
+  /**
+   * Pending -> Decided on a connection that is already gone (closeBooks): only the metrics and
+   * the debug line, nothing the connection could still act on.
+   */
+  record(proto: Protocol, reason: Reason): void {
     const r = this.sniffer;
-    if (reason == Reason.Timeout) r.count(r.timeoutMetric);
-    else if (reason == Reason.Cap) r.count(r.capMetric);
+    r.pending.unlink(this);
+    this.enter(Phase.Decided);
+    const e = recordAt(r.records.base, proto);
+    this.book(e, proto, reason, recordVerdict(e));
+  }
+
+  /** The decision's metrics and debug line (both paths). */
+  book(e: usize, proto: Protocol, reason: Reason, verdict: Verdict): void {
+    const m = this.sniffer.metrics;
+    m.count(recordMetric(e));
+    if (reason == Reason.Timeout) m.count(m.timeouts);
+    else if (reason == Reason.Cap) m.count(m.capReached);
+    if (verdict == Verdict.Deny) m.count(m.deniedRoute);
+    if (this.sniffer.debug) log(LogLevel.Debug, debugLine(proto, this.total, reason, verdict));
   }
 
   deny(): Action {
@@ -473,34 +549,42 @@ class SnifferStream extends Context {
   }
 
   /**
-   * SNI and the comma-joined ALPN list, from the detector's offsets into the kept bytes. The list
-   * is joined in place (the kept bytes are not read again once decided): each entry is
-   * <len><name>, and the joined form is the list without its first length byte, the others ','.
+   * SNI (when it is a host name, lower-cased as Envoy keeps it) and the ALPN text (README: "SNI
+   * and ALPN"), from the detector's offsets into the kept bytes or its reassembled ClientHello.
+   * The common ALPN case is joined in place (the bytes are not read again once decided): each
+   * entry is <len><name>, and the joined form is the list without its first length byte, the
+   * others ','. A list with a byte to escape is written to a fresh buffer.
    */
   publishTls(): void {
-    const work = this.work;
-    const p = changetype<usize>(work.buf);
-    const acc = this.accLen;
-    const t = work.st.tls;
+    const t = this.work.st.tls;
+    if (!t.complete) return;
+    const d = t.dataPtr(changetype<usize>(this.work.buf));
     const sniOffset = t.sniOffset;
     const sniLength = t.sniLength;
-    const alpnOffset = t.alpnOffset;
-    const alpnLength = t.alpnLength;
-    if (sniOffset >= 0 && sniOffset + sniLength <= acc) {
-      const s = setPropertyRaw(PATH_SNI_PTR, PATH_SNI_LEN, p + <usize>sniOffset, <usize>sniLength);
+    if (sniOffset >= 0 && t.sniHostName) {
+      lowerAscii(d, sniOffset, sniLength);
+      const s = setPropertyRaw(PATH_SNI_PTR, PATH_SNI_LEN, d + <usize>sniOffset, <usize>sniLength);
       if (s != WasmResult.Ok) warnStatus("sniffer: set_property protomesh.sni failed status=", s, "");
     }
-    const end = alpnOffset + alpnLength;
-    if (alpnOffset >= 0 && end <= acc) {
-      let i = alpnOffset + 1 + <i32>load<u8>(p + <usize>alpnOffset);
+    const alpnOffset = t.alpnOffset;
+    const alpnLength = t.alpnLength;
+    if (alpnOffset < 0) return;
+    let s: WasmResult;
+    if (alpnPlain(d, alpnOffset, alpnLength)) {
+      const end = alpnOffset + alpnLength;
+      let i = alpnOffset + 1 + <i32>load<u8>(d + <usize>alpnOffset);
       while (i < end) {
-        const n = <i32>load<u8>(p + <usize>i);
-        store<u8>(p + <usize>i, 0x2c);
+        const n = <i32>load<u8>(d + <usize>i);
+        store<u8>(d + <usize>i, 0x2c);
         i += 1 + n;
       }
-      const s = setPropertyRaw(PATH_ALPN_PTR, PATH_ALPN_LEN, p + <usize>(alpnOffset + 1), <usize>(alpnLength - 1));
-      if (s != WasmResult.Ok) warnStatus("sniffer: set_property protomesh.alpn failed status=", s, "");
+      s = setPropertyRaw(PATH_ALPN_PTR, PATH_ALPN_LEN, d + <usize>(alpnOffset + 1), <usize>(alpnLength - 1));
+    } else {
+      const text = new ArrayBuffer(alpnTextLength(d, alpnOffset, alpnLength));
+      writeAlpnText(d, alpnOffset, alpnLength, changetype<usize>(text));
+      s = setPropertyRaw(PATH_ALPN_PTR, PATH_ALPN_LEN, changetype<usize>(text), <usize>text.byteLength);
     }
+    if (s != WasmResult.Ok) warnStatus("sniffer: set_property protomesh.alpn failed status=", s, "");
   }
 
   abandonStatus(why: string, s: WasmResult): Action {
@@ -514,10 +598,10 @@ class SnifferStream extends Context {
     return Action.Continue;
   }
 
+  /** Pending -> Decided without a decision: nothing is published or counted. */
   finishQuietly(): void {
-    const r = this.sniffer;
-    r.unlink(this);
-    this.phase = Phase.Decided;
+    this.sniffer.pending.unlink(this);
+    this.enter(Phase.Decided);
   }
 
   // A connection that ends undecided is still counted (decision=eos), with what it sent.
@@ -528,7 +612,8 @@ class SnifferStream extends Context {
 
   onDelete(): void {
     if (this.phase == Phase.Pending) this.closeBooks();
-    this.sniffer.recycle(this);
+    // Decided (or Idle) -> Idle once the pool hands this context to the next connection (renew).
+    this.sniffer.pool.recycle(this);
   }
 
   closeBooks(): void {
@@ -536,7 +621,7 @@ class SnifferStream extends Context {
     const w = this.work;
     const st = w.st;
     if (this.accLen > 0) finishPtr(st, changetype<usize>(w.buf), this.accLen);
-    this.decide(this.accLen > 0 ? st.protocol : Protocol.Tcp, Reason.Eos, true);
+    this.record(this.accLen > 0 ? st.protocol : Protocol.Tcp, Reason.Eos);
   }
 }
 

@@ -1,4 +1,7 @@
-import { tableDelete, tableGet, tableNew, tableSet, tableSize } from "../table";
+import {
+  SLOT_SIZE, SLOT_VALUE, tableCapacity, tableDelete, tableGet, tableNew, tableSet, tableSize, tableSlotKey,
+} from "../table";
+import { DELETE, SET, TABLE_VECTORS } from "./table-vectors";
 
 describe("context table", () => {
   it("finds what was set and nothing else", () => {
@@ -73,5 +76,32 @@ describe("context table", () => {
     }
     expect(tableSize(t)).toBe(4);
     expect(tableGet(t, 1999)).toBe(1999);
+  });
+
+  it("slots hold a u32 key and a usize-aligned usize value", () => {
+    expect(SLOT_VALUE).toBe(sizeof<usize>());
+    expect(SLOT_SIZE).toBe(2 * sizeof<usize>());
+  });
+
+  it("passes the vectors shared with the host emulator's ContextTable, slot layout included", () => {
+    for (let v = 0; v < TABLE_VECTORS.length; v++) {
+      const vec = TABLE_VECTORS[v];
+      const t = tableNew(<u32>vec.capacity);
+      for (let s = 0; s < vec.steps.length; s++) {
+        const step = vec.steps[s];
+        const op = step[0];
+        const id = <u32>step[1];
+        const expected = <usize>step[3];
+        let before: usize;
+        if (op == SET) before = tableSet(t, id, <usize>step[2]);
+        else if (op == DELETE) before = tableDelete(t, id);
+        else before = tableGet(t, id);
+        expect(before).toBe(expected, vec.name + " step " + s.toString());
+      }
+      expect(tableCapacity(t)).toBe(<u32>vec.slots.length, vec.name);
+      for (let i = 0; i < vec.slots.length; i++) {
+        expect(tableSlotKey(t, <u32>i)).toBe(<u32>vec.slots[i], vec.name + " slot " + i.toString());
+      }
+    }
   });
 });

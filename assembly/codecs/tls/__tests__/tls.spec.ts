@@ -90,7 +90,7 @@ describe("tls ClientHello", () => {
     }
   });
 
-  it("recognises a ClientHello split over two records once both arrived, without SNI", () => {
+  it("reassembles a ClientHello split over two records and reads its SNI and ALPN", () => {
     const c = capture("tls-sni-alpn-h2");
     const rec = (<u32>c.bytes[3] << 8) | <u32>c.bytes[4];
     const first: u32 = 100;
@@ -104,8 +104,9 @@ describe("tls ClientHello", () => {
     expect<i32>(detectTls(ptr(b), b.length - 1, info)).toBe(Decision.NeedMoreData);
     expect<i32>(detectTls(ptr(b), b.length, info)).toBe(Decision.Match);
     expect(info.spansRecords).toBe(true);
-    expect(info.complete).toBe(false);
-    expect(info.sniOffset).toBe(-1);
+    expect(info.complete).toBe(true);
+    expect(latin1(info.dataPtr(ptr(b)), info.sniOffset, info.sniLength)).toBe("api.example.com");
+    expect(info.alpnCount(ptr(b))).toBe(2);
   });
 
   it("rejects non-handshake records and SSLv2 hellos early", () => {

@@ -71,10 +71,13 @@ describe("sniffer decide", () => {
 
   it("keeps TLS bytes only while TLS is alive", () => {
     const cfg = parseSnifferConfig('{"max_detect_bytes": 64, "max_tls_bytes": 2048}').config!;
-    expect(keepLimit(cfg, true)).toBe(2048);
+    // The ClientHello body plus its handshake header and up to 64 record headers.
+    expect(keepLimit(cfg, true)).toBe(2048 + 4 + 5 * 64);
     expect(keepLimit(cfg, false)).toBe(64);
     const small = parseSnifferConfig('{"max_detect_bytes": 128, "max_tls_bytes": 100}').config!;
-    expect(keepLimit(small, true)).toBe(128);
+    expect(keepLimit(small, true)).toBe(100 + 4 + 5 * 64);
+    const tiny = parseSnifferConfig('{"max_detect_bytes": 1024, "max_tls_bytes": 100}').config!;
+    expect(keepLimit(tiny, true)).toBe(1024);
   });
 
   it("names metrics Istio style and writes the contract's debug line", () => {
