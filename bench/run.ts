@@ -26,6 +26,7 @@ import {
 } from "../tools/harness/drive.js";
 import { loadCaptures } from "../tools/harness/captures.js";
 import { measureDetector, type DetectorRow } from "./lib/classify.js";
+import { measureDubbo, renderDubbo, type DubboReport } from "./dubbo.js";
 import { bytes, extractSection, FUZZ_HEADING, ns, ratio, table } from "../tools/harness/markdown.js";
 import { instantiateRaw } from "./lib/raw.js";
 import { wasmSizes, type WasmSize } from "./lib/sizes.js";
@@ -122,6 +123,8 @@ export interface BenchReport {
   /** Undefined when build/sniffer.wasm is absent. */
   readonly sniffer?: SnifferReport;
   readonly detector: DetectorRow[];
+  /** The Dubbo decoder in wasm vs its C floor (bench/dubbo.ts). */
+  readonly dubbo: DubboReport;
   readonly notes: string[];
   readonly markdown: string;
 }
@@ -401,6 +404,7 @@ function render(r: Omit<BenchReport, "markdown">, options: BenchOptions): string
   );
 
   renderSniffer(out, r, options);
+  out.push(...renderDubbo(r.dubbo, { rounds: options.rounds, iterations: options.detectorIterations }));
 
   out.push("## Callback cost per filter", "");
   out.push("Through the host's wasm-filter adapter (`plugin.networkFilterFactory().create(callbacks)`), no filter manager.", "");
@@ -551,6 +555,8 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
       notes.push(`${path.relative(REPO, snifferWasm)} does not exist: sniffer section skipped`);
     }
     const detector = await measureDetector(captures, { rounds: options.rounds, iterations: options.detectorIterations });
+    const dubbo = await measureDubbo({ rounds: options.rounds, iterations: options.detectorIterations });
+    if (dubbo.skipped) notes.push(dubbo.skipped);
     const overhead = await measureOverhead(host, plugins.get("null-c")!, options);
     const memory = [...plugins].map(([name, plugin]) => measureMemory(name, plugin, pagesLoaded.get(name)!, options.memoryConnections));
     for (const [name, plugin] of plugins) {
@@ -586,7 +592,7 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
       date: new Date().toISOString(),
       os: `${os.type()} ${os.release()} ${os.arch()}`,
     };
-    const partial = { machine, costs, overhead, memory, sizes, filterSizes, goals, sniffer, detector, notes };
+    const partial = { machine, costs, overhead, memory, sizes, filterSizes, goals, sniffer, detector, dubbo, notes };
     let markdown = render(partial, options);
     markdown = `${markdown.trimEnd()}\n\n${await configBenchSection()}\n`;
     // The Thrift decoder's message-begin cost against its C floor (bench/thrift.ts), same run.

@@ -5,6 +5,7 @@
  *
  *   npm run fuzz -- --seed 1234 --iterations 100000 --filter tcp-stats
  *   npm run fuzz -- --target config     (plugin configurations: fuzz/config.ts, also npm run fuzz:config)
+ *   npm run fuzz -- --target dubbo-decoder [--seed N] [--iterations N]   (the Dubbo decoder alone: fuzz/dubbo.ts)
  *   npm run fuzz -- --target tls --seed 7   (ClientHellos vs a reference parser: fuzz/tls.ts)
  */
 import { randomInt } from "node:crypto";
@@ -17,6 +18,7 @@ import { loadCorpus } from "./corpus.js";
 import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";
 import { configFuzzMain } from "./config.js";
+import { dubboFuzzMain } from "./dubbo.js";
 import { describeTls, runTlsFuzz } from "./tls.js";
 import { describeThriftFuzz, runThriftFuzz, THRIFT_DECODER_TARGET } from "./thrift.js";
 
@@ -372,6 +374,15 @@ async function main(): Promise<void> {
     process.exitCode = await configFuzzMain();
     return;
   }
+  // `--target dubbo-decoder`: the Dubbo decoder compiled alone to wasm (fuzz/dubbo.ts), 10^6 inputs by default.
+  if (target >= 0 && process.argv[target + 1] === "dubbo-decoder") {
+    const value = (name: string): number | undefined => {
+      const k = process.argv.indexOf(name);
+      return k >= 0 ? seed(process.argv[k + 1] ?? "") : undefined;
+    };
+    process.exitCode = (await dubboFuzzMain(value("--seed"), value("--iterations"))) ? 0 : 1;
+    return;
+  }
   const program = new Command()
     .name("fuzz")
     .description("Feed mutated first flights and noise through a filter via the host emulator")
@@ -381,7 +392,7 @@ async function main(): Promise<void> {
     .option("--config <text>", "plugin configuration", "")
     .option("--slack-pages <n>", "memory pages allowed to grow after warm-up", nonNegativeInt, DEFAULT_SLACK_PAGES)
     .option("--warmup <n>", "iterations before the memory baseline", nonNegativeInt)
-    .option("--target <name>", "filters (mutated first flights through --filter), tls (ClientHellos through the sniffer vs fuzz/tls-reference.ts) thrift (the Thrift decoder: fuzz/thrift.ts) or config (plugin configurations: fuzz/config.ts)", "filters");
+    .option("--target <name>", "filters (mutated first flights through --filter), tls (ClientHellos through the sniffer vs fuzz/tls-reference.ts) thrift (the Thrift decoder: fuzz/thrift.ts) config (plugin configurations: fuzz/config.ts) or dubbo-decoder (the Dubbo decoder: fuzz/dubbo.ts)", "filters");
   program.parse();
   const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number; target: string }>();
   const chosen = o.seed ?? randomInt(0, 0xffffffff);

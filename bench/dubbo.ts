@@ -1,0 +1,181 @@
+/**
+ * The Dubbo decoder's cost per request (assembly/codecs/dubbo/decoder.ts), in wasm, through the
+ * `dubbo-codec` test module (test/fixtures/dubbo-codec): one JS → wasm call decodes the same
+ * whole frame N times on a reset decoder, so the call's cost is spread out. Rows per body size
+ * (100 B, 10 KiB, 1 MiB):
+ *   - header only (level Header): the body is skipped by length — flat in the body size;
+ *   - route (level Route): header + dubbo version, service, version, method as offsets;
+ *   - the same route path in plain C (bench/dubbo-c/dubbo.c, clang wasm32 -O3): the floor;
+ *   - full (level Full): + parameter types, every argument skipped, attachments (information).
+ * The goal is route ≤ 1.5× the C floor. When clang is absent the C rows are skipped (one line).
+ *
+ *   node --import tsx bench/dubbo.ts        (this section alone; `npm run bench` includes it)
+ */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { EncoderV2 } from "hessian.js";
+import { BUILD, REPO } from "../tools/harness/drive.js";
+import { ns, ratio, table } from "../tools/harness/markdown.js";
+import { measureInterleaved, type Sample } from "./lib/stats.js";
+
+const run = promisify(execFile);
+
+export const DUBBO_GOAL = 1.5;
+export const BODY_SIZES = [100, 10 * 1024, 1024 * 1024] as const;
+const C_SOURCE = path.join(REPO, "bench", "dubbo-c", "dubbo.c");
+// Not under build/fixtures: that directory holds the modules that must be safe on WAMR
+// (test/runtime/wamr-exports.test.ts); this one only runs here, in V8.
+const C_WASM = path.join(BUILD, "bench", "dubbo-c.wasm");
+const AS_WASM = path.join(BUILD, "fixtures", "dubbo-codec.wasm");
+
+interface CodecExports {
+  memory: WebAssembly.Memory;
+  input_buffer(len: number): number;
+  decode_loop(ptr: number, len: number, n: number): number;
+  configure?(level: number, maxBody: number, maxDepth: number, maxAttachments: number): void;
+}
+
+export interface DubboRow {
+  readonly bodyBytes: number;
+  readonly header: Sample;
+  readonly route: Sample;
+  readonly full: Sample;
+  /** Undefined when clang is absent. */
+  readonly c?: Sample;
+}
+
+export interface DubboReport {
+  readonly rows: DubboRow[];
+  /** Why the C floor is missing, when it is. */
+  readonly skipped?: string;
+}
+
+/** A two-way Hessian2 request whose body is exactly `bodyBytes` (the argument string is padded). */
+export function dubboRequest(bodyBytes: number): Buffer {
+  const encode = (pad: number): Buffer => {
+    const e = new EncoderV2();
+    e.write("2.0.2").write("com.acme.Greeter").write("0.0.0").write("sayHi").write("Ljava/lang/String;").write("x".repeat(pad));
+    e.write({ path: "com.acme.Greeter" });
+    return e.get();
+  };
+  let pad = Math.max(0, bodyBytes - encode(0).length);
+  let body = encode(pad);
+  // String headers grow at 32 / 1024 chars and per 32768-char chunk: converge on the exact size.
+  for (let i = 0; i < 8 && body.length !== bodyBytes; i++) {
+    pad = Math.max(0, pad + bodyBytes - body.length);
+    body = encode(pad);
+  }
+  if (body.length !== bodyBytes) throw new Error(`dubbo bench: cannot build a ${bodyBytes}-byte body (got ${body.length})`);
+  const h = Buffer.alloc(16);
+  h.writeUInt16BE(0xdabb, 0);
+  h[2] = 0xc2;
+  h.writeBigInt64BE(1n, 4);
+  h.writeInt32BE(body.length, 12);
+  return Buffer.concat([h, body]);
+}
+
+async function instantiate(file: string): Promise<CodecExports> {
+  const module = await WebAssembly.compile(await readFile(file));
+  const imports: Record<string, Record<string, (...args: number[]) => number>> = {};
+  for (const imp of WebAssembly.Module.imports(module)) {
+    (imports[imp.module] ??= {})[imp.name] = imp.name === "proxy_log"
+      ? () => 0
+      : () => {
+          throw new Error(`${path.basename(file)} called ${imp.module}.${imp.name} (abort?)`);
+        };
+  }
+  const instance = await WebAssembly.instantiate(module, imports);
+  return instance.exports as unknown as CodecExports;
+}
+
+/** Compiles the C floor when clang is on PATH; returns why not otherwise. */
+export async function buildDubboC(): Promise<string | undefined> {
+  await mkdir(path.dirname(C_WASM), { recursive: true });
+  try {
+    await run("clang", ["--target=wasm32", "-nostdlib", "-O3", "-Wl,--no-entry", "-Wl,--export-dynamic", "-o", C_WASM, C_SOURCE]);
+    return undefined;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return e.code === "ENOENT" ? "clang not on PATH: C floor (bench/dubbo-c) skipped" : `clang failed on bench/dubbo-c/dubbo.c: ${e.message}`;
+  }
+}
+
+function body(x: CodecExports, frame: Buffer): { run: (n: number) => void; frames: number } {
+  const ptr = x.input_buffer(frame.length);
+  if (ptr === 0) throw new Error(`dubbo bench: module has no room for a ${frame.length}-byte frame`);
+  new Uint8Array(x.memory.buffer, ptr, frame.length).set(frame);
+  const frames = x.decode_loop(ptr, frame.length, 1);
+  return { run: (n: number) => void x.decode_loop(ptr, frame.length, n), frames };
+}
+
+export async function measureDubbo(options: { rounds: number; iterations: number }): Promise<DubboReport> {
+  if (!existsSync(AS_WASM)) throw new Error(`${path.relative(REPO, AS_WASM)} is missing: run npm run build`);
+  const levels = await Promise.all([0, 1, 2].map(async (level) => {
+    const x = await instantiate(AS_WASM);
+    x.configure!(level, 0, 0, 0);
+    return x;
+  }));
+  const skipped = await buildDubboC();
+  const c = skipped ? undefined : await instantiate(C_WASM);
+  const rows: DubboRow[] = [];
+  for (const size of BODY_SIZES) {
+    const frame = dubboRequest(size);
+    const [h, r, f] = levels.map((x) => body(x, frame));
+    const cb = c ? body(c, frame) : undefined;
+    for (const [name, b] of [["header", h], ["route", r], ["full", f], ["c", cb]] as const) {
+      if (b && b.frames !== 1) throw new Error(`dubbo bench: ${name} decoded ${b.frames} frames of a ${size}-byte body (expected 1)`);
+    }
+    const bodies = new Map<string, (n: number) => void>([["header", h!.run], ["route", r!.run]]);
+    if (cb) bodies.set("c", cb.run);
+    const timed = measureInterleaved(bodies, options);
+    // Full decoding walks the whole body: fewer iterations for the large ones.
+    const fullIterations = Math.max(20, Math.floor(options.iterations * Math.min(1, 200 / size)));
+    const full = measureInterleaved(new Map([["full", f!.run]]), { rounds: options.rounds, iterations: fullIterations }).get("full")!;
+    rows.push({ bodyBytes: size, header: timed.get("header")!, route: timed.get("route")!, full, c: timed.get("c") });
+  }
+  return { rows, skipped };
+}
+
+function size(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${bytes / (1024 * 1024)} MiB` : bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`;
+}
+
+export function renderDubbo(r: DubboReport, options: { rounds: number; iterations: number }): string[] {
+  const out: string[] = ["## Dubbo decoder (issue 7)", ""];
+  out.push(
+    `\`test/fixtures/dubbo-codec\` runs \`DubboDecoder.reset()\` + \`decode\` frame by frame until every byte is consumed, over one whole two-way Hessian2 request (hessian.js, argument padded to the body size), ${options.iterations.toLocaleString("en-US")} times per JS → wasm call (full: fewer for large bodies), ${options.rounds} interleaved rounds, median. Header only skips the body by length; route reads the header and dubbo version, service, version and method as offsets; full also counts the parameters, skips every argument and reads the attachments. The C floor (\`bench/dubbo-c/dubbo.c\`, clang wasm32 -O3) does the route work in plain C.`,
+    "",
+  );
+  if (r.skipped) out.push(`- note: ${r.skipped}`, "");
+  out.push(
+    table(
+      ["body", "header only ns/req", "route ns/req", "C route floor ns/req", "route × C", `goal ≤ ${DUBBO_GOAL}×`, "full ns/req (info)"],
+      r.rows.map((x) => {
+        const k = x.c ? x.route.median / x.c.median : Number.NaN;
+        return [size(x.bodyBytes), ns(x.header.median), ns(x.route.median), x.c ? ns(x.c.median) : "skipped", ratio(k), x.c ? (k <= DUBBO_GOAL ? "PASS" : "MISS") : "—", ns(x.full.median)];
+      }),
+      ["l", "r", "r", "r", "r", "l", "r"],
+    ),
+    "",
+  );
+  const hs = r.rows.map((x) => x.header.median);
+  out.push(`Header only is flat in the body size when ${ns(Math.max(...hs))} ≤ 2 × ${ns(Math.min(...hs))} ns: ${Math.max(...hs) <= 2 * Math.min(...hs) ? "yes" : "no"}.`, "");
+  return out;
+}
+
+async function main(): Promise<void> {
+  const options = { rounds: 9, iterations: 200_000 };
+  const report = await measureDubbo(options);
+  console.log(renderDubbo(report, options).join("\n"));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.stack ?? err.message : err);
+    process.exit(1);
+  });
+}
