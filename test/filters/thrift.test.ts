@@ -1,0 +1,143 @@
+/**
+ * The thrift filter per connection, end to end: real Apache thrift clients → host TCP listener
+ * [thrift wasm filter → tcp_proxy paired as the controller renders it] → real Apache thrift
+ * servers, with the plugin configuration the controller renders from one rule set.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Host } from "../host/index.js";
+import type { Plugin } from "../host/plugin.js";
+import { withTimeout } from "../host/fakes.js";
+import { startThriftServer, thriftClient, type ThriftPeer } from "../peers/thrift.js";
+import { parseRuleSet } from "../../controller/rules/load.js";
+import { thriftWasmConfiguration } from "../../controller/thrift/wasm-config.js";
+import { pairThriftTcpProxy } from "../../controller/thrift/pairing.js";
+import { checkConfiguration } from "../../controller/config/index.js";
+
+const thriftWasm = new URL("../../build/thrift.wasm", import.meta.url).pathname;
+
+const RULES = `
+apiVersion: protomesh.io/v1alpha1
+kind: RpcRouteRules
+metadata: { name: catalog }
+spec:
+  rules:
+    - name: orders
+      match: { service: { exact: Orders } }
+      route: { cluster: orders }
+    - name: secret
+      match: { method: { exact: secret } }
+      policy: { deny: true, message: "secret calls are not allowed here" }
+    - name: hello
+      match: { method: { exact: hello } }
+      route: { cluster: hello }
+    - name: split
+      match: { method: { exact: echo } }
+      route: { weightedClusters: [{ name: echo-a, weight: 70 }, { name: echo-b, weight: 30 }] }
+`;
+
+const CLUSTERS = ["orders", "hello", "echo-a", "echo-b", "fallback"] as const;
+
+function counter(host: Host, name: string, tags: Record<string, string>): bigint {
+  return host
+    .stats()
+    .filter((s) => s.name.endsWith(name) && Object.entries(tags).every(([k, v]) => s.name.includes(`${k}=.=${v};.;`)))
+    .reduce((a, s) => a + s.value, 0n);
+}
+
+describe("thrift filter per connection (tcp_proxy) with real Apache thrift peers", () => {
+  const servers = new Map<string, ThriftPeer>();
+  let host: Host;
+  let plugin: Plugin;
+  let port = 0;
+
+  before(async () => {
+    for (const c of CLUSTERS) servers.set(c, await startThriftServer("framed-binary"));
+    host = new Host();
+    for (const [name, s] of servers) host.addCluster(name, { endpoints: [{ host: "127.0.0.1", port: s.port }] });
+    const configuration = thriftWasmConfiguration({ rules: parseRuleSet(RULES, "catalog.yaml"), transport: "framed", protocol: "binary", seed: 42 });
+    assert.deepEqual(checkConfiguration("thrift", JSON.stringify(configuration)), []);
+    plugin = await host.loadPlugin({ name: "thrift", wasm: thriftWasm, rootId: "thrift", configuration: JSON.stringify(configuration), vmCount: 2 });
+    const pairing = pairThriftTcpProxy();
+    const listener = await host.tcpListener({
+      filterChains: [{ name: "thrift", filters: [plugin], tcpProxy: { cluster: "fallback", ...pairing } }],
+    });
+    port = listener.port;
+  });
+
+  after(async () => {
+    await host?.close();
+    await Promise.all([...servers.values()].map((s) => s.close()));
+  });
+
+  async function oneConnection<T>(f: (c: Awaited<ReturnType<typeof thriftClient>>["client"]) => Promise<T>): Promise<T> {
+    const c = await thriftClient(port, "framed-binary");
+    try {
+      return await withTimeout(f(c.client), 5000, "thrift calls");
+    } finally {
+      c.close();
+    }
+  }
+
+  it("routes a connection by its first call's method and service", async () => {
+    const hello = servers.get("hello")!.calls.length;
+    const orders = servers.get("orders")!.names.length;
+    assert.equal(await oneConnection((c) => c.call("hello", "m")), "hello:m");
+    assert.equal(await oneConnection((c) => c.call("Orders:echo", "s")), "echo:s");
+    assert.equal(servers.get("hello")!.calls.length, hello + 1);
+    assert.deepEqual(servers.get("orders")!.names.slice(orders), ["Orders:echo"]);
+  });
+
+  it("counts a later call for another destination as route_mismatch and keeps the connection's", async () => {
+    const before = counter(host, "route_mismatch_total", {});
+    const hello = servers.get("hello")!.names.length;
+    await oneConnection(async (c) => {
+      assert.equal(await c.call("hello", "1"), "hello:1");
+      assert.equal(await c.call("Orders:echo", "2"), "echo:2");
+      assert.equal(await c.call("Orders:hello", "3"), "hello:3");
+    });
+    assert.deepEqual(servers.get("hello")!.names.slice(hello), ["hello", "Orders:echo", "Orders:hello"]);
+    assert.equal(counter(host, "route_mismatch_total", {}) - before, 2n);
+  });
+
+  it("answers a denied call with a TApplicationException carrying the rule's message, and the next call still works", async () => {
+    const fallbackNames = servers.get("fallback")!.names.length;
+    const deniedBefore = counter(host, "istio_requests_total", { response_flags: "UAEX" });
+    await oneConnection(async (c) => {
+      await assert.rejects(c.call("secret", "x"), (err: Error) => {
+        assert.equal(err.name, "TApplicationException");
+        assert.equal(err.message, "secret calls are not allowed here");
+        return true;
+      });
+      assert.equal(await c.call("echo", "after"), "echo:after");
+    });
+    // The denied call reached the server renamed (an unknown method it answers with an exception we
+    // replaced), never as `secret`: the server served only the call after it.
+    assert.deepEqual(servers.get("fallback")!.names.slice(fallbackNames), ["echo"]);
+    assert.equal(counter(host, "istio_requests_total", { response_flags: "UAEX" }) - deniedBefore, 1n);
+  });
+
+  it("splits connections 70/30 within ±3% over 1,000 connections (seeded)", async () => {
+    const a0 = servers.get("echo-a")!.calls.length;
+    const b0 = servers.get("echo-b")!.calls.length;
+    const n = 1000;
+    for (let i = 0; i < n; i += 50) {
+      await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, k) => oneConnection((c) => c.call("echo", String(i + k)))));
+    }
+    const a = servers.get("echo-a")!.calls.length - a0;
+    const b = servers.get("echo-b")!.calls.length - b0;
+    assert.equal(a + b, n);
+    assert.ok(Math.abs(a / n - 0.7) <= 0.03, `echo-a got ${a} of ${n}`);
+  });
+
+  it("counts every call in istio_requests_total by destination and outcome", async () => {
+    const tags = { request_protocol: "thrift", destination_cluster: "hello", response_code: "reply" };
+    const before = counter(host, "istio_requests_total", tags);
+    await oneConnection(async (c) => {
+      for (let i = 0; i < 5; i++) assert.equal(await c.call("hello", String(i)), `hello:${i}`);
+      await c.call("notify", "oneway", { oneway: true });
+      assert.equal(await c.call("hello", "last"), "hello:last");
+    });
+    assert.equal(counter(host, "istio_requests_total", tags) - before, 6n);
+  });
+});
