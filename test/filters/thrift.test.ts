@@ -28,6 +28,9 @@ spec:
     - name: secret
       match: { method: { exact: secret } }
       policy: { deny: true, message: "secret calls are not allowed here" }
+    - name: blue-tenant
+      match: { headers: [{ name: X-Tenant, exact: blue }] }
+      route: { cluster: blue }
     - name: hello
       match: { method: { exact: hello } }
       route: { cluster: hello }
@@ -37,6 +40,8 @@ spec:
 `;
 
 const CLUSTERS = ["orders", "hello", "echo-a", "echo-b", "fallback"] as const;
+/** THeader (binary) servers: the filter detects the transport per connection (transport auto). */
+const HEADER_CLUSTERS = ["blue"] as const;
 
 function counter(host: Host, name: string, tags: Record<string, string>): bigint {
   return host
@@ -53,9 +58,10 @@ describe("thrift filter per connection (tcp_proxy) with real Apache thrift peers
 
   before(async () => {
     for (const c of CLUSTERS) servers.set(c, await startThriftServer("framed-binary"));
+    for (const c of HEADER_CLUSTERS) servers.set(c, await startThriftServer("header-binary"));
     host = new Host();
     for (const [name, s] of servers) host.addCluster(name, { endpoints: [{ host: "127.0.0.1", port: s.port }] });
-    const configuration = thriftWasmConfiguration({ rules: parseRuleSet(RULES, "catalog.yaml"), transport: "framed", protocol: "binary", seed: 42 });
+    const configuration = thriftWasmConfiguration({ rules: parseRuleSet(RULES, "catalog.yaml"), seed: 42 });
     assert.deepEqual(checkConfiguration("thrift", JSON.stringify(configuration)), []);
     plugin = await host.loadPlugin({ name: "thrift", wasm: thriftWasm, rootId: "thrift", configuration: JSON.stringify(configuration), vmCount: 2 });
     const pairing = pairThriftTcpProxy();
@@ -115,6 +121,24 @@ describe("thrift filter per connection (tcp_proxy) with real Apache thrift peers
     // replaced), never as `secret`: the server served only the call after it.
     assert.deepEqual(servers.get("fallback")!.names.slice(fallbackNames), ["echo"]);
     assert.equal(counter(host, "istio_requests_total", { response_flags: "UAEX" }) - deniedBefore, 1n);
+  });
+
+  it("routes by THeader header and refuses a later call with a TApplicationException in a THeader frame", async () => {
+    const blue = servers.get("blue")!.names.length;
+    const c = await thriftClient(port, "header-binary");
+    try {
+      (c.client.output as unknown as { setWriteHeader(k: string, v: string): void }).setWriteHeader("X-Tenant", "blue");
+      assert.equal(await withTimeout(c.client.call("hello", "h"), 5000, "header call"), "hello:h");
+      await assert.rejects(withTimeout(c.client.call("secret", "s"), 5000, "denied header call"), (err: Error) => {
+        assert.equal(err.name, "TApplicationException");
+        assert.equal(err.message, "secret calls are not allowed here");
+        return true;
+      });
+      assert.equal(await withTimeout(c.client.call("hello", "again"), 5000, "header call after deny"), "hello:again");
+    } finally {
+      c.close();
+    }
+    assert.deepEqual(servers.get("blue")!.names.slice(blue), ["hello", "hello"]);
   });
 
   it("splits connections 70/30 within ±3% over 1,000 connections (seeded)", async () => {
