@@ -57,6 +57,22 @@ export function globMatch(p: string, pi: i32, s: string, si: i32): bool {
   return si == s.length;
 }
 
+/** ASCII lower case (header names are ASCII; String#toLowerCase brings Unicode tables). */
+export function asciiLower(s: string): string {
+  let upper = false;
+  for (let i = 0; i < s.length && !upper; i++) {
+    const c = s.charCodeAt(i);
+    upper = c >= 65 && c <= 90;
+  }
+  if (!upper) return s;
+  const out = new Uint16Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out[i] = <u16>(c >= 65 && c <= 90 ? c + 32 : c);
+  }
+  return String.UTF16.decode(out.buffer);
+}
+
 export const enum HeaderKind {
   Exact = 0,
   Prefix = 1,
@@ -186,7 +202,7 @@ function parseHeader(f: Fields, v: JsonValue, field: string): HeaderMatch | null
   }
   const k = v.keys[0] == "name" ? v.keys[1] : v.keys[0];
   const s = v.keys[0] == "name" ? v.values[1] : v.values[0];
-  const name = n.str.toLowerCase();
+  const name = asciiLower(n.str);
   if (k == "present") {
     if (s.kind != JsonKind.Bool || !s.bool) f.reject(field + ".present", "must be true", s);
     return new HeaderMatch(name, HeaderKind.Present, "");

@@ -86,11 +86,21 @@ class ThriftMetrics {
       this.requestBytes.push(define(MetricType.Histogram, tagged(two, v, "istio_request_bytes")));
       this.responseBytes.push(define(MetricType.Histogram, tagged(two, v, "istio_response_bytes")));
     }
-    const p = "protomesh_" + prefix.replaceAll(".", "_") + "_";
+    const p = "protomesh_" + underscored(prefix) + "_";
     this.routeMismatch = define(MetricType.Counter, p + "route_mismatch_total");
     this.decodeErrors = define(MetricType.Counter, p + "decode_errors_total");
     this.timeouts = define(MetricType.Counter, p + "decode_timeouts_total");
   }
+}
+
+/** A stat prefix ('.' between segments) as one Prometheus-safe word. */
+function underscored(s: string): string {
+  const out = new Uint16Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out[i] = <u16>(c == 46 ? 95 : c);
+  }
+  return String.UTF16.decode(out.buffer);
 }
 
 function define(t: MetricType, name: string): i64 {

@@ -5,7 +5,7 @@
 // the multiplexed prefix before the first ':' (a call that is not multiplexed has no service and
 // never matches a service rule); `method` is the part after `Service:` when the rule names a
 // service, else the whole message name as sent.
-import { HeaderKind, Rule } from "./config";
+import { HeaderKind, Rule, asciiLower } from "./config";
 
 export class Call {
   /** Message name as sent ("Service:method" when multiplexed). */
@@ -27,7 +27,7 @@ export class Call {
     c.service = colon >= 0 ? name.substring(0, colon) : "";
     c.method = colon >= 0 ? name.substring(colon + 1) : name;
     for (let i = 0; i < keys.length; i++) {
-      c.headerKeys.push(keys[i].toLowerCase());
+      c.headerKeys.push(asciiLower(keys[i]));
       c.headerValues.push(values[i]);
     }
     return c;
