@@ -9,7 +9,8 @@ import { ruleSetSchema } from "../rules/schema.js";
 import { WHOLE, checkDurationMs, checkOneOf, checkStatPrefix, field, optionalField } from "./fields.js";
 
 /** Top-level fields in the order the filter lists them in "unknown field" errors. */
-export const THRIFT_FIELDS = ["stat_prefix", "transport", "protocol", "decode_timeout_ms", "seed", "rules"] as const;
+export const THRIFT_FIELDS = ["stat_prefix", "routing", "transport", "protocol", "decode_timeout_ms", "seed", "rules"] as const;
+export const THRIFT_ROUTINGS = ["connection", "request"] as const;
 export const THRIFT_WASM_TRANSPORTS = ["auto", "framed", "unframed", "header"] as const;
 export const THRIFT_WASM_PROTOCOLS = ["auto", "binary", "compact", "lax_binary"] as const;
 /** The filter's defaults and limits (assembly/filters/thrift/config.ts). */
@@ -47,6 +48,7 @@ function checkRules(v: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
 
 export const thriftSchema = z.strictObject({
   stat_prefix: optionalField(checkStatPrefix),
+  routing: optionalField(checkOneOf(THRIFT_ROUTINGS)),
   transport: optionalField(checkOneOf(THRIFT_WASM_TRANSPORTS)),
   protocol: optionalField(checkOneOf(THRIFT_WASM_PROTOCOLS)),
   decode_timeout_ms: optionalField(checkDurationMs(1, THRIFT_MAX_DECODE_TIMEOUT_MS)),

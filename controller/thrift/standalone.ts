@@ -101,7 +101,7 @@ export function thriftPerRequestBootstrapProps(props: ThriftPerRequestProps): { 
         listenPort: props.listenPort,
         listenAddress: props.listenAddress,
         admin: props.admin,
-        filters: [thriftWasmFilter(props)],
+        filters: [thriftWasmFilter({ ...props, routing: "request" })],
       },
       proxy.filter,
     ),

@@ -13,6 +13,12 @@ export type ThriftWasmProtocol = "auto" | "binary" | "compact" | "lax_binary";
 
 export interface ThriftWasmConfigProps {
   readonly rules: LoadedRuleSet;
+  /**
+   * "connection": the filter picks each connection's cluster for tcp_proxy; "request": it sits in
+   * front of thrift_proxy, which routes every call.
+   * @default "connection"
+   */
+  readonly routing?: "connection" | "request";
   /** @default "auto" (framed, header or unframed from the first frame) */
   readonly transport?: ThriftWasmTransport;
   /** @default "auto" (binary or compact; lax binary only when said) */
@@ -39,6 +45,7 @@ export function thriftWasmConfiguration(props: ThriftWasmConfigProps): Record<st
   const config: Record<string, unknown> = {
     decode_timeout_ms: props.decodeTimeoutMs,
     protocol: props.protocol,
+    routing: props.routing,
     rules: props.rules.ruleSet.spec.rules.map(wasmRule),
     seed: props.seed,
     stat_prefix: props.statPrefix ?? props.rules.ruleSet.metadata.name.replace(/[^A-Za-z0-9_.]/g, "_"),

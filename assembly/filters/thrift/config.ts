@@ -17,6 +17,7 @@ export const MAX_WEIGHT: i32 = 1000000;
 /** TApplicationException type of our answers: INTERNAL_ERROR (apache/thrift TApplicationException.java). */
 export const DENY_EXCEPTION_TYPE: i32 = 6;
 
+export const ROUTING_NAMES: string[] = ["connection", "request"];
 export const TRANSPORT_NAMES: string[] = ["auto", "framed", "unframed", "header"];
 export const PROTOCOL_NAMES: string[] = ["auto", "binary", "compact", "lax_binary"];
 
@@ -108,6 +109,11 @@ export class ThriftFilterConfig {
   transport: ThriftTransport = ThriftTransport.None;
   protocol: ThriftProtocol = ThriftProtocol.None;
   decodeTimeoutMs: i32 = DEFAULT_DECODE_TIMEOUT_MS;
+  /**
+   * true: in front of thrift_proxy, which routes each call; the filter neither holds the
+   * connection nor writes envoy.tcp_proxy.cluster (`"routing": "request"`).
+   */
+  perRequest: bool = false;
   /** 0: seeded from the clock at start; otherwise deterministic weighted picks (tests). */
   seed: u32 = 0;
   rules: Rule[] = [];
@@ -126,7 +132,7 @@ export function parseThriftConfig(text: string): ThriftConfigParse {
   return parseThriftConfigBytes(String.UTF8.encode(text));
 }
 
-const TOP_FIELDS = "stat_prefix, transport, protocol, decode_timeout_ms, seed, rules";
+const TOP_FIELDS = "stat_prefix, routing, transport, protocol, decode_timeout_ms, seed, rules";
 
 export function parseThriftConfigBytes(bytes: ArrayBuffer): ThriftConfigParse {
   const c = new ThriftFilterConfig();
@@ -142,6 +148,9 @@ export function parseThriftConfigBytes(bytes: ArrayBuffer): ThriftConfigParse {
     if (key == "stat_prefix") {
       const s = f.statPrefix(val, key);
       if (f.ok) c.statPrefix = s;
+    } else if (key == "routing") {
+      const t = f.oneOf(val, key, ROUTING_NAMES);
+      if (f.ok) c.perRequest = t == 1;
     } else if (key == "transport") {
       const t = f.oneOf(val, key, TRANSPORT_NAMES);
       if (f.ok) c.transport = t == 1 ? ThriftTransport.Framed : t == 2 ? ThriftTransport.Unframed : t == 3 ? ThriftTransport.Header : ThriftTransport.None;

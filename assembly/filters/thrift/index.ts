@@ -350,6 +350,11 @@ class ThriftStream extends Context {
     this.down = new Side(cfg);
     this.up = new Side(cfg);
     this.dest = r.clusters.length - 1;
+    // Per request thrift_proxy routes every call: nothing to hold, nothing to decide.
+    if (cfg.perRequest) {
+      this.phase = Phase.Decided;
+      return Action.Continue;
+    }
     this.phase = Phase.Pending;
     this.waiting = true;
     this.deadline = r.tickCount + r.expireTicks;
@@ -433,8 +438,14 @@ class ThriftStream extends Context {
     const call = Call.of(name, keys, values);
     const ri = firstMatch(cfg.rules, call);
     const rule = ri >= 0 ? cfg.rules[ri] : null;
-    if (this.phase == Phase.Pending) this.decide(ri, rule);
-    else if (rule !== null && rule.clusters.length > 0 && ri != this.routeRule && !this.sameDestination(ri)) this.mismatch(name, rule);
+    if (cfg.perRequest) {
+      // thrift_proxy routes this call by the same rules: one cluster is known, a weighted pick is not.
+      this.dest = rule !== null && rule.clusters.length == 1 ? r.ruleClusters[ri][0] : r.clusters.length - 1;
+    } else if (this.phase == Phase.Pending) {
+      this.decide(ri, rule);
+    } else if (rule !== null && rule.clusters.length > 0 && ri != this.routeRule && !this.sameDestination(ri)) {
+      this.mismatch(name, rule);
+    }
     let outcome = Outcome.Reply;
     let message = "";
     if (rule !== null) {
