@@ -31,6 +31,20 @@ spec:
     - name: orders
       match: { service: { exact: Orders } }
       route: { cluster: orders }
+    - name: compact-drop
+      match: { service: { exact: Compact }, method: { exact: drop } }
+      policy: { deny: true, message: "drop is refused" }
+    - name: compact
+      match: { service: { exact: Compact } }
+      route: { cluster: compact }
+    - name: limited
+      match: { service: { exact: Limited } }
+      route: { cluster: hello }
+      policy: { rateLimit: { tokens: 2, interval: 1m } }
+    - name: flaky
+      match: { service: { exact: Flaky } }
+      route: { cluster: hello }
+      fault: { abort: { message: "injected by a fault rule", percent: 100 } }
     - name: secret
       match: { method: { exact: secret } }
       policy: { deny: true, message: "secret calls are not allowed here" }
@@ -48,6 +62,8 @@ spec:
 const CLUSTERS = ["orders", "hello", "echo-a", "echo-b", "fallback"] as const;
 /** THeader (binary) servers: the filter detects the transport per connection (transport auto). */
 const HEADER_CLUSTERS = ["blue"] as const;
+/** Framed compact servers. */
+const COMPACT_CLUSTERS = ["compact"] as const;
 
 function counter(host: Host, name: string, tags: Record<string, string>): bigint {
   return host
@@ -65,6 +81,7 @@ describe("thrift filter per connection (tcp_proxy) with real Apache thrift peers
   before(async () => {
     for (const c of CLUSTERS) servers.set(c, await startThriftServer("framed-binary"));
     for (const c of HEADER_CLUSTERS) servers.set(c, await startThriftServer("header-binary"));
+    for (const c of COMPACT_CLUSTERS) servers.set(c, await startThriftServer("framed-compact"));
     host = new Host();
     for (const [name, s] of servers) host.addCluster(name, { endpoints: [{ host: "127.0.0.1", port: s.port }] });
     const configuration = thriftWasmConfiguration({ rules: parseRuleSet(RULES, "catalog.yaml"), seed: 42 });
@@ -145,6 +162,29 @@ describe("thrift filter per connection (tcp_proxy) with real Apache thrift peers
       c.close();
     }
     assert.deepEqual(servers.get("blue")!.names.slice(blue), ["hello", "hello"]);
+  });
+
+  it("answers in compact protocol, rate limits (token bucket in shared data, two VMs) and aborts by fault, each with its message", async () => {
+    const refused = (message: string) => (err: Error) => {
+      assert.equal(err.name, "TApplicationException");
+      assert.equal(err.message, message);
+      return true;
+    };
+    const c = await thriftClient(port, "framed-compact");
+    try {
+      assert.equal(await withTimeout(c.client.call("Compact:echo", "c"), 5000, "compact call"), "echo:c");
+      await assert.rejects(withTimeout(c.client.call("Compact:drop", "d"), 5000, "compact deny"), refused("drop is refused"));
+      assert.equal(await withTimeout(c.client.call("Compact:echo", "e"), 5000, "compact after deny"), "echo:e");
+    } finally {
+      c.close();
+    }
+    const rl = counter(host, "istio_requests_total", { response_flags: "RL" });
+    // Two tokens per minute for the rule, shared by both VMs: the third call on a new connection is refused.
+    assert.equal(await oneConnection((k) => k.call("Limited:echo", "1")), "echo:1");
+    assert.equal(await oneConnection((k) => k.call("Limited:echo", "2")), "echo:2");
+    await assert.rejects(oneConnection((k) => k.call("Limited:echo", "3")), refused("rate limited by protomesh rule limited"));
+    assert.equal(counter(host, "istio_requests_total", { response_flags: "RL" }) - rl, 1n);
+    await assert.rejects(oneConnection((k) => k.call("Flaky:echo", "f")), refused("injected by a fault rule"));
   });
 
   it("splits connections 70/30 within ±3% over 1,000 connections (seeded)", async () => {
