@@ -407,7 +407,7 @@ class ThriftStream extends Context {
       s.begun = false;
     }
     if (!s.failed) s.compact();
-    this.applyEdits(BufferType.NetworkDownstreamData, data_size);
+    s.hostBase -= this.applyEdits(BufferType.NetworkDownstreamData, data_size);
     if (this.phase == Phase.Pending && !s.failed) {
       if (end_of_stream) {
         this.giveUp("downstream closed before a message begin");
@@ -530,15 +530,18 @@ class ThriftStream extends Context {
     record(this.root_.metrics.requestBytes[this.dest], <u64>(d.pos - d.messageStart));
   }
 
-  /** Applies the edits of this callback by rewriting the host buffer whole. */
-  applyEdits(type: BufferType, size: u32): void {
-    if (this.edits.length == 0) return;
+  /**
+   * Applies the edits of this callback by rewriting the host buffer whole. Returns how many bytes
+   * the buffer grew (negative: shrank), so bytes still held keep their host offsets.
+   */
+  applyEdits(type: BufferType, size: u32): i32 {
+    if (this.edits.length == 0) return 0;
     const edits = this.edits;
     this.edits = [];
     const cur = getBufferBytes(type, 0, size);
     if (!cur.ok) {
       log(LogLevel.Warn, "thrift: get_buffer_bytes failed status=" + (<i32>cur.status).toString() + "; call not refused");
-      return;
+      return 0;
     }
     let total = <i32>size;
     for (let i = 0; i < edits.length; i++) total += edits[i].bytes.byteLength - (edits[i].end - edits[i].start);
@@ -557,7 +560,11 @@ class ThriftStream extends Context {
     }
     memory.copy(dst + <usize>at, src + <usize>from, <usize>(<i32>size - from));
     const w = setBufferBytes(type, 0, size, out);
-    if (w != WasmResult.Ok) log(LogLevel.Warn, "thrift: set_buffer_bytes failed status=" + (<i32>w).toString());
+    if (w != WasmResult.Ok) {
+      log(LogLevel.Warn, "thrift: set_buffer_bytes failed status=" + (<i32>w).toString());
+      return 0;
+    }
+    return total - <i32>size;
   }
 
   onUpstreamData(data_size: u32, end_of_stream: bool): Action {
@@ -585,7 +592,7 @@ class ThriftStream extends Context {
       s.begun = false;
     }
     if (!s.failed) s.compact();
-    this.applyEdits(BufferType.NetworkUpstreamData, data_size);
+    s.hostBase -= this.applyEdits(BufferType.NetworkUpstreamData, data_size);
     if ((s.partial || this.holding !== null) && !end_of_stream) return Action.Pause;
     s.hostBase = s.seen;
     return Action.Continue;
