@@ -17,6 +17,12 @@ export interface FilterSpec {
    * @default undefined (IMMEDIATE)
    */
   readonly upstreamConnectMode?: UpstreamConnectMode;
+  /**
+   * tcp_proxy `max_early_data_bytes` the filter needs: a filter that holds the connection from
+   * on_new_connection needs reads enabled before tcp_proxy connects (controller/sniffer/pairing.ts).
+   * @default undefined (only set for a connect mode other than IMMEDIATE)
+   */
+  readonly maxEarlyDataBytes?: number;
   /** What a failed VM does to traffic when the caller does not say (controller/envoy/wasm-network-filter.ts). */
   readonly failurePolicy: WasmFailurePolicy;
 }
@@ -28,6 +34,15 @@ export const FILTERS: Readonly<Record<string, FilterSpec>> = {
     defaultConfiguration: {},
     // Counting must never cost a connection: a failed VM only stops the counters.
     failurePolicy: "FAIL_OPEN",
+  },
+  thrift: {
+    name: "thrift",
+    description: "Thrift call routing per connection, deny/rate limit/abort and request telemetry (assembly/filters/thrift)",
+    defaultConfiguration: {},
+    // Holds each connection until its first call decides the cluster (controller/thrift/pairing.ts).
+    maxEarlyDataBytes: 16_384,
+    // Skipped, the filter would let refused calls through: a failed VM is reloaded, as the sniffer's route mode.
+    failurePolicy: "FAIL_RELOAD",
   },
 };
 

@@ -8,6 +8,7 @@ import { describeIssue } from "./fields.js";
 import { checkLimits, checkSize } from "./json.js";
 import { snifferKnownFields, snifferSchema } from "./sniffer.js";
 import { tcpStatsKnownFields, tcpStatsSchema } from "./tcp-stats.js";
+import { thriftKnownFields, thriftSchema } from "./thrift.js";
 
 export interface PluginConfigSchema {
   /** Root id, also the filter's name. */
@@ -20,6 +21,7 @@ export interface PluginConfigSchema {
 export const PLUGIN_CONFIG_SCHEMAS: Readonly<Record<string, PluginConfigSchema>> = {
   sniffer: { rootId: "sniffer", schema: snifferSchema, knownFields: snifferKnownFields },
   "tcp-stats": { rootId: "tcp-stats", schema: tcpStatsSchema, knownFields: tcpStatsKnownFields },
+  thrift: { rootId: "thrift", schema: thriftSchema, knownFields: thriftKnownFields },
 };
 
 export function pluginConfigSchema(rootId: string): PluginConfigSchema | undefined {

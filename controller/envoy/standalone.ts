@@ -45,7 +45,7 @@ export function standaloneBootstrapProps(options: StandaloneOptions): BootstrapP
   const spec = filterSpec(options.filter);
   const upstream = options.upstream ?? { address: "echo", port: 7000 };
   const mode = options.upstreamConnectMode ?? spec.upstreamConnectMode;
-  const early = options.maxEarlyDataBytes ?? (mode !== undefined && mode !== "IMMEDIATE" ? 65536 : undefined);
+  const early = options.maxEarlyDataBytes ?? spec.maxEarlyDataBytes ?? (mode !== undefined && mode !== "IMMEDIATE" ? 65536 : undefined);
   const wasmDir = (options.wasmDir ?? "/etc/envoy/wasm").replace(/\/+$/, "");
   return {
     admin: { address: options.adminAddress ?? "127.0.0.1", port: options.adminPort ?? 9901 },
