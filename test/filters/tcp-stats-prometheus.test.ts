@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import { Host } from "../host/index.js";
+import type { NetworkFilterFactory } from "../host/types.js";
 import { connect, readAll, withTimeout } from "../host/fakes.js";
 import { prometheusText, type PromStat } from "../host/prometheus.js";
 import { parsePrometheusText, type Family } from "../host/prometheus-parse.js";
@@ -125,6 +126,80 @@ describe("tcp-stats Istio TCP metrics in Envoy's Prometheus text", () => {
       );
       assert.equal(family(fams, "istio_tcp_received_bytes_total").samples.reduce((a, x) => a + x.value, 0), 20);
       assert.equal(family(fams, "tcp_stats_istio_series_overflow").samples[0]!.value, 1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("labels the local side from the node metadata and the peer from metadata exchange's downstream_peer_obj", async () => {
+    const h = new Host({
+      clusters: { backend: { endpoints: [{ host: "127.0.0.1", port: upstream.port }] } },
+      nodeMetadata: {
+        WORKLOAD_NAME: "ratings-v1",
+        NAMESPACE: "bookinfo",
+        CLUSTER_ID: "Kubernetes",
+        LABELS: { app: "ratings", version: "v1", "service.istio.io/canonical-name": "ratings", "service.istio.io/canonical-revision": "v1" },
+      },
+    });
+    // Istio's istio.metadata_exchange runs before tcp-stats on inbound chains and leaves the
+    // peer as a WorkloadMetadataObject (istio/proxy source/extensions/common/metadata_object.h).
+    const metadataExchange: NetworkFilterFactory = {
+      name: "istio.metadata_exchange",
+      create: (cb) => ({
+        onNewConnection: () => {
+          cb.connection.filterState.set("downstream_peer_obj", {
+            value: new Uint8Array(0),
+            span: "FilterChain",
+            readOnly: false,
+            fields: { workload: "productpage-v1", namespace: "bookinfo", cluster: "Kubernetes", service: "productpage", revision: "v1", app: "productpage", version: "v1" },
+          });
+          return "Continue";
+        },
+        onData: () => "Continue",
+        onWrite: () => "Continue",
+        onEvent: () => {},
+      }),
+    };
+    try {
+      const plugin = await h.loadPlugin({ name: "tcp-stats", wasm: tcpStatsWasm, rootId: "tcp-stats", vmCount: 1, configuration: '{"istio_metrics": "istio"}' });
+      const l = await h.tcpListener({ direction: "INBOUND", filterChains: [{ filters: [metadataExchange, plugin], tcpProxy: { cluster: "backend" } }] });
+      const s = await connect(l.port);
+      const reading = readAll(s);
+      s.end(Buffer.alloc(5, 0x62));
+      await reading;
+      await withTimeout(Promise.all(l.connections.map((c) => c.closed)), 5000, "connection to close");
+      const fams = parsePrometheusText(prometheusText(h, { statsTags: tcpStatsTags() }));
+      const opened = family(fams, "istio_tcp_connections_opened_total");
+      assert.equal(opened.samples.length, 1);
+      assert.deepEqual({ ...opened.samples[0]!.labels }, {
+        reporter: "destination",
+        source_workload: "productpage-v1",
+        source_canonical_service: "productpage",
+        source_canonical_revision: "v1",
+        source_workload_namespace: "bookinfo",
+        source_principal: "unknown",
+        source_app: "productpage",
+        source_version: "v1",
+        source_cluster: "Kubernetes",
+        destination_workload: "ratings-v1",
+        destination_workload_namespace: "bookinfo",
+        destination_principal: "unknown",
+        destination_app: "ratings",
+        destination_version: "v1",
+        destination_service: "ratings",
+        destination_canonical_service: "ratings",
+        destination_canonical_revision: "v1",
+        destination_service_name: "ratings",
+        destination_service_namespace: "bookinfo",
+        destination_cluster: "Kubernetes",
+        request_protocol: "tcp",
+        response_flags: "-",
+        connection_security_policy: "none",
+      });
+      assert.equal(opened.samples[0]!.value, 1);
+      assert.equal(family(fams, "istio_tcp_received_bytes_total").samples[0]!.value, 5);
+      assert.equal(family(fams, "istio_tcp_sent_bytes_total").samples[0]!.value, 11);
+      assert.equal(family(fams, "istio_tcp_connections_closed_total").samples[0]!.value, 1);
     } finally {
       await h.close();
     }
