@@ -4,6 +4,7 @@
  * demo and the e2e test, so they all describe the same deployment.
  */
 import { filterSpec } from "../filters.js";
+import { tcpStatsTags } from "../telemetry/stats-tags.js";
 import type { BootstrapProps } from "./bootstrap.js";
 import type { UpstreamConnectMode } from "./tcp-proxy.js";
 import { wasmNetworkFilter, type WasmFailurePolicy } from "./wasm-network-filter.js";
@@ -50,6 +51,8 @@ export function standaloneBootstrapProps(options: StandaloneOptions): BootstrapP
   return {
     admin: { address: options.adminAddress ?? "127.0.0.1", port: options.adminPort ?? 9901 },
     clusters: [{ name: UPSTREAM_CLUSTER, endpoints: [upstream] }],
+    // tcp-stats writes Istio's TCP labels into its stat names; these entries extract them.
+    statsTags: spec.name === "tcp-stats" ? tcpStatsTags() : undefined,
     listener: {
       address: options.listenAddress ?? "0.0.0.0",
       filters: [wasmNetworkFilter({

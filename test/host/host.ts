@@ -14,7 +14,7 @@ import { Plugin, PluginLoadError } from "./plugin.js";
 import { SharedData, SharedQueues } from "./shared.js";
 import { startTcpListener } from "./tcp.js";
 import { envoyBehaviour, type EnvoyVersion } from "./envoy-version.js";
-import type { ClusterConfig, DataPlaneHost } from "./types.js";
+import type { ClusterConfig, DataPlaneHost, NodeMetadata } from "./types.js";
 import type { HostServices } from "./vm.js";
 
 export interface HostOptions {
@@ -26,6 +26,8 @@ export interface HostOptions {
    * @default "1.37" (Istio 1.29)
    */
   readonly envoyVersion?: EnvoyVersion;
+  /** Bootstrap `node.metadata`, readable as `xds.node.metadata`. @default {} */
+  readonly nodeMetadata?: NodeMetadata;
 }
 
 export interface LoadPluginOptions {
@@ -85,7 +87,10 @@ export class Host implements HostServices, DataPlaneHost {
   private readonly closeables = new Set<Closeable>();
   private closed = false;
 
+  readonly nodeMetadata: NodeMetadata;
+
   constructor(opts: HostOptions = {}) {
+    this.nodeMetadata = opts.nodeMetadata ?? {};
     this.envoyVersion = envoyBehaviour(opts.envoyVersion).version;
     for (const [name, c] of Object.entries(opts.clusters ?? {})) this.clusters.set(name, c);
     this.calls = new CallManager(this.clusters);

@@ -19,7 +19,7 @@
  */
 import { marshalPairs, WasmResult } from "./abi.js";
 import type { Context } from "./context.js";
-import type { Address, ConnectionInfo, FilterState, FilterStateEntry, HeaderList, LifeSpan } from "./types.js";
+import type { Address, ConnectionInfo, FilterState, FilterStateEntry, HeaderList, LifeSpan, NodeMetadata } from "./types.js";
 
 type Value =
   | { readonly t: "string"; readonly v: string }
@@ -116,6 +116,71 @@ const EMPTY_METADATA: Value = {
   field: (name) => (name === "filter_metadata" || name === "typed_filter_metadata" ? EMPTY_PROTO_MAP : undefined),
 };
 
+/** protobuf length-delimited field. */
+function ld(field: number, body: Uint8Array): Uint8Array {
+  const head: number[] = [(field << 3) | 2];
+  let n = body.length;
+  while (n >= 0x80) {
+    head.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  head.push(n);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** google.protobuf.Struct wire bytes: `fields` (1) entries {key 1, Value 2}; Value string 3 | struct 5. */
+function structBytes(m: NodeMetadata): Uint8Array {
+  return concat(
+    Object.keys(m)
+      .sort()
+      .map((k) => {
+        const v = m[k]!;
+        const value = typeof v === "string" ? ld(3, enc.encode(v)) : ld(5, structBytes(v));
+        return ld(1, concat([ld(1, enc.encode(k)), ld(2, value)]));
+      }),
+  );
+}
+
+/** A Struct as CEL sees it: a map whose keys list, strings and nested maps as values. */
+function structValue(m: NodeMetadata): Value {
+  return {
+    t: "map",
+    get: (k) => {
+      if (!Object.prototype.hasOwnProperty.call(m, k)) return undefined;
+      const v = m[k]!;
+      return typeof v === "string" ? str(v) : structValue(v);
+    },
+    keys: () => Object.keys(m),
+  };
+}
+
+/**
+ * `xds.node`: the bootstrap envoy.config.core.v3.Node as a message (XDSWrapper,
+ * source/extensions/filters/common/expr/context.cc); read whole it is its wire bytes
+ * (`metadata` = field 3), and `metadata` walks on as a Struct.
+ */
+function nodeValue(meta: NodeMetadata | undefined): Value {
+  const m = meta ?? {};
+  return {
+    t: "message",
+    bytes: Object.keys(m).length === 0 ? EMPTY : ld(3, structBytes(m)),
+    field: (name) => (name === "metadata" ? structValue(m) : undefined),
+  };
+}
+
 function header(headers: HeaderList | null, name: string): Value | undefined {
   if (!headers) return undefined;
   for (const [k, v] of headers) if (k === name) return str(v);
@@ -169,6 +234,7 @@ function topLevel(ctx: Context, name: string): Value | undefined {
           },
           listener_direction: () => ({ t: "int64", v: DIRECTIONS[conn.listenerDirection] }),
           filter_chain_name: () => str(conn.filterChainName),
+          node: () => nodeValue(ctx.vm.host.nodeMetadata),
         });
       case "metadata":
         return EMPTY_METADATA;
@@ -182,6 +248,8 @@ function topLevel(ctx: Context, name: string): Value | undefined {
           get: (k) => {
             for (const s of sources) {
               const e = s.get(k);
+              // FilterStateWrapper: an object with field support walks on by field name.
+              if (e?.fields) return map(Object.fromEntries(Object.entries(e.fields).map(([f, v]) => [f, () => str(v)])));
               if (e) return { t: "bytes", v: e.value };
             }
             return undefined;
@@ -225,7 +293,7 @@ function topLevel(ctx: Context, name: string): Value | undefined {
   }
   // StreamActivation::FindValue answers `xds` (XDSWrapper) even without stream info (a root
   // context); its stream fields are then absent.
-  if (name === "xds" && !conn) return map({});
+  if (name === "xds" && !conn) return map({ node: () => nodeValue(ctx.vm.host.nodeMetadata) });
   switch (name) {
     case "plugin_name":
       return str(ctx.vm.plugin.name);

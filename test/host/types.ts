@@ -29,6 +29,20 @@ export interface FilterStateEntry {
   readonly value: Uint8Array;
   readonly span: LifeSpan;
   readonly readOnly: boolean;
+  /**
+   * Fields of an object with field support (FilterState::Object `hasFieldSupport` /
+   * `getField`, e.g. istio/proxy's WorkloadMetadataObject under `downstream_peer_obj`): a
+   * property path may name one (`filter_state.<key>.<field>`).
+   */
+  readonly fields?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The bootstrap `node.metadata` (a google.protobuf.Struct): strings and nested structs, e.g.
+ * Istio's WORKLOAD_NAME, NAMESPACE, CLUSTER_ID and LABELS.
+ */
+export interface NodeMetadata {
+  readonly [key: string]: string | NodeMetadata;
 }
 
 /**

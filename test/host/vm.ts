@@ -12,7 +12,7 @@ import { VmMetrics, type StatsStore } from "./metrics.js";
 import type { SharedData, SharedQueues } from "./shared.js";
 import type { CallManager } from "./calls.js";
 import type { EffectiveFailurePolicy } from "./failure-policy.js";
-import type { ClusterConfig } from "./types.js";
+import type { ClusterConfig, NodeMetadata } from "./types.js";
 
 export interface PluginSpec {
   readonly name: string;
@@ -38,6 +38,8 @@ export interface HostServices {
   readonly sharedQueues: SharedQueues;
   readonly clusters: Map<string, ClusterConfig>;
   readonly calls: CallManager;
+  /** Bootstrap `node.metadata` (`xds.node.metadata`). */
+  readonly nodeMetadata?: NodeMetadata;
 }
 
 /** Thrown by proc_exit / env.abort to unwind the wasm stack; the VM is then failed. */

@@ -6,8 +6,29 @@ import { Fields } from "../../runtime/fields";
 
 export const DEFAULT_STAT_PREFIX = "tcp_stats";
 
+/** Istio-style TCP metrics (README "Istio metrics"). */
+export enum IstioMetrics {
+  /** None. */
+  Off = 0,
+  /** `protomesh_tcp_*`: Istio's labels, a family name istio.stats never prints. */
+  Prefixed = 1,
+  /** `istio_tcp_*`: Istio's names, only where istio.stats does not run (standalone Envoy). */
+  Istio = 2,
+}
+export const ISTIO_METRICS_NAMES: string[] = ["off", "prefixed", "istio"];
+export const DEFAULT_MAX_SERIES: i32 = 1000;
+export const MAX_MAX_SERIES: i32 = 100000;
+
 export class TcpStatsConfig {
   statPrefix: string = DEFAULT_STAT_PREFIX;
+  istioMetrics: IstioMetrics = IstioMetrics.Prefixed;
+  /** Distinct label sets per VM before the overflow series. */
+  maxSeries: i32 = DEFAULT_MAX_SERIES;
+}
+
+/** The metric-name prefix of the Istio-style metrics for `m`. */
+export function istioMetricPrefix(m: IstioMetrics): string {
+  return m == IstioMetrics.Istio ? "istio_" : "protomesh_";
 }
 
 /** `error` is the full log line when the configuration is rejected, "" otherwise. */
@@ -38,8 +59,14 @@ export function parseTcpStatsConfigBytes(bytes: ArrayBuffer): TcpStatsConfigPars
     if (key == "stat_prefix") {
       const prefix = f.statPrefix(v.values[i], key);
       if (f.ok) c.statPrefix = prefix;
+    } else if (key == "istio_metrics") {
+      const mode = f.oneOf(v.values[i], key, ISTIO_METRICS_NAMES);
+      if (f.ok) c.istioMetrics = <IstioMetrics>mode;
+    } else if (key == "max_series") {
+      const n = f.int(v.values[i], key, "a number of label sets", 1, MAX_MAX_SERIES);
+      if (f.ok) c.maxSeries = n;
     } else {
-      f.unknown(key, "stat_prefix");
+      f.unknown(key, "stat_prefix, istio_metrics, max_series");
     }
     if (!f.ok) return invalid(c, f.error);
   }

@@ -1,4 +1,4 @@
-import { DEFAULT_STAT_PREFIX, parseTcpStatsConfig, parseTcpStatsConfigBytes } from "../config";
+import { DEFAULT_MAX_SERIES, DEFAULT_STAT_PREFIX, IstioMetrics, parseTcpStatsConfig, parseTcpStatsConfigBytes } from "../config";
 import { RULE_STAT_PREFIX } from "../../../runtime/fields";
 
 describe("tcp-stats configuration", () => {
@@ -36,7 +36,7 @@ describe("tcp-stats configuration", () => {
 
   it("names an unknown field", () => {
     expect(parseTcpStatsConfig('{"stat_prefix": "a", "statPrefix": "b"}').error)
-      .toBe("tcp-stats: invalid configuration: unknown field \"statPrefix\" (known: stat_prefix)");
+      .toBe("tcp-stats: invalid configuration: unknown field \"statPrefix\" (known: stat_prefix, istio_metrics, max_series)");
   });
 
   it("rejects non-objects and malformed JSON", () => {
@@ -54,5 +54,23 @@ describe("tcp-stats configuration", () => {
     const lone = new ArrayBuffer(1);
     store<u8>(changetype<usize>(lone), 0xfb);
     expect(parseTcpStatsConfigBytes(lone).error).toBe("tcp-stats: invalid configuration: invalid UTF-8 (bytes 0xfb) at byte 0");
+  });
+
+  it("reads istio_metrics and max_series, with their defaults", () => {
+    const d = parseTcpStatsConfig("{}").config;
+    expect(d.istioMetrics).toBe(IstioMetrics.Prefixed);
+    expect(d.maxSeries).toBe(DEFAULT_MAX_SERIES);
+    const p = parseTcpStatsConfig('{"istio_metrics": "istio", "max_series": 5}');
+    expect(p.error).toBe("");
+    expect(p.config.istioMetrics).toBe(IstioMetrics.Istio);
+    expect(p.config.maxSeries).toBe(5);
+    expect(parseTcpStatsConfig('{"istio_metrics": "off"}').config.istioMetrics).toBe(IstioMetrics.Off);
+  });
+
+  it("names a bad istio_metrics or max_series", () => {
+    expect(parseTcpStatsConfig('{"istio_metrics": "on"}').error)
+      .toBe("tcp-stats: invalid configuration: \"istio_metrics\" must be one of off, prefixed, istio, found \"on\"");
+    expect(parseTcpStatsConfig('{"max_series": 0}').error)
+      .toBe("tcp-stats: invalid configuration: \"max_series\" must be a number of label sets, an integer 1..100000, found 0");
   });
 });

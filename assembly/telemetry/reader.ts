@@ -1,0 +1,110 @@
+// Host reads that fill the attribute bag. Property reads cost a host call and a copy each
+// (Istio moved its stats out of wasm partly for getProperty's cost), so: the node's labels once
+// per VM, the connection's attributes once at its start, each peer's labels once when found.
+//
+// Paths (Envoy docs/root/intro/arch_overview/advanced/attributes.rst; segments joined by `\0`,
+// source/extensions/common/wasm/context.cc Context::getProperty walks maps and messages):
+// - `xds.node.metadata.<KEY>`: node metadata is a Struct, so each key is a CEL value (a string;
+//   LABELS a map, serialised as proxy-wasm pairs);
+// - `xds.listener_direction`: int64 little-endian, INBOUND = 1, OUTBOUND = 2;
+// - `connection.mtls` (bool, 1 byte), `connection.uri_san_peer_certificate`,
+//   `connection.uri_san_local_certificate`;
+// - `filter_state.<downstream_peer_obj|upstream_peer_obj>.<field>`: istio/proxy's
+//   WorkloadMetadataObject has field support (`hasFieldSupport`, `getField`,
+//   source/extensions/common/metadata_object.h), written by metadata exchange;
+// - `protomesh.protocol`: an unknown top-level name falls back to filter state
+//   `wasm.protomesh.protocol` (context.cc findValue), where the sniffer publishes its verdict.
+import { getPropertyBytes, BytesResult } from "../runtime/hostcalls";
+import { joinPath } from "../runtime/path";
+import { deserializePairs } from "../runtime/pairs";
+import { AttributeBag, Reporter, Workload } from "./attributes";
+import { META_CLUSTER_ID, META_LABELS, META_NAMESPACE, META_WORKLOAD_NAME, PEER_FIELDS, applyLabels, setPeerField } from "./labels";
+
+function path(a: string, b: string = "", c: string = "", d: string = ""): ArrayBuffer {
+  const s: string[] = [a];
+  if (b.length > 0) s.push(b);
+  if (c.length > 0) s.push(c);
+  if (d.length > 0) s.push(d);
+  return joinPath(s);
+}
+
+const P_WORKLOAD = path("xds", "node", "metadata", META_WORKLOAD_NAME);
+const P_NAMESPACE = path("xds", "node", "metadata", META_NAMESPACE);
+const P_CLUSTER = path("xds", "node", "metadata", META_CLUSTER_ID);
+const P_LABELS = path("xds", "node", "metadata", META_LABELS);
+const P_DIRECTION = path("xds", "listener_direction");
+const P_MTLS = path("connection", "mtls");
+const P_PEER_SAN = path("connection", "uri_san_peer_certificate");
+const P_LOCAL_SAN = path("connection", "uri_san_local_certificate");
+const P_PROTOCOL = path("protomesh.protocol");
+
+/** Peer field paths, [downstream × PEER_FIELDS, upstream × PEER_FIELDS]. */
+const P_PEER: ArrayBuffer[] = peerPaths();
+
+function peerPaths(): ArrayBuffer[] {
+  const out = new Array<ArrayBuffer>();
+  for (let i = 0; i < PEER_FIELDS.length; i++) out.push(path("filter_state", "downstream_peer_obj", PEER_FIELDS[i]));
+  for (let i = 0; i < PEER_FIELDS.length; i++) out.push(path("filter_state", "upstream_peer_obj", PEER_FIELDS[i]));
+  return out;
+}
+
+function text(r: BytesResult): string {
+  return r.ok ? r.text() : "";
+}
+
+/** The local workload from the node metadata. Returns false when no key could be read. */
+export function readLocalWorkload(w: Workload): bool {
+  const name = getPropertyBytes(P_WORKLOAD);
+  const ns = getPropertyBytes(P_NAMESPACE);
+  const cluster = getPropertyBytes(P_CLUSTER);
+  const labels = getPropertyBytes(P_LABELS);
+  w.workload = text(name);
+  w.namespace = text(ns);
+  w.cluster = text(cluster);
+  if (labels.ok) {
+    const p = deserializePairs(labels.value);
+    if (p.error.length == 0) applyLabels(w, p.pairs);
+  }
+  return name.ok || ns.ok || cluster.ok || labels.ok;
+}
+
+/** Little-endian int64 property value; `dflt` when absent or malformed. */
+export function decodeInt64(v: ArrayBuffer, dflt: i64): i64 {
+  return v.byteLength == 8 ? load<i64>(changetype<usize>(v)) : dflt;
+}
+
+/** Connection attributes, read once at the connection's start; `local` is copied into its side. */
+export function readConnection(bag: AttributeBag, local: Workload): void {
+  const dir = getPropertyBytes(P_DIRECTION);
+  bag.reporter = dir.ok && decodeInt64(dir.value, 0) == 2 ? Reporter.Source : Reporter.Destination;
+  bag.local().copyFrom(local);
+  const mtls = getPropertyBytes(P_MTLS);
+  bag.connectionMtls = mtls.ok && mtls.value.byteLength == 1 && load<u8>(changetype<usize>(mtls.value)) != 0;
+  if (bag.connectionMtls) {
+    const peer = getPropertyBytes(P_PEER_SAN);
+    const mine = getPropertyBytes(P_LOCAL_SAN);
+    // Istio prints the SAN as it is (`spiffe://cluster.local/ns/<ns>/sa/<sa>`).
+    bag.peer().principal = text(peer);
+    bag.local().principal = text(mine);
+  }
+  const proto = getPropertyBytes(P_PROTOCOL);
+  if (proto.ok && proto.value.byteLength > 0) bag.requestProtocol = proto.text();
+}
+
+/**
+ * The peer's labels from metadata exchange: `downstream_peer_obj` when this proxy is the
+ * destination, `upstream_peer_obj` when it is the source. Returns true once the peer was found
+ * (its workload field read), so the caller stops asking.
+ */
+export function readPeer(bag: AttributeBag): bool {
+  const base = bag.reporter == Reporter.Destination ? 0 : PEER_FIELDS.length;
+  const w = bag.peer();
+  const first = getPropertyBytes(P_PEER[base]);
+  if (!first.ok) return false;
+  setPeerField(w, 0, first.text());
+  for (let i = 1; i < PEER_FIELDS.length; i++) {
+    const r = getPropertyBytes(P_PEER[base + i]);
+    if (r.ok) setPeerField(w, i, r.text());
+  }
+  return true;
+}
