@@ -18,11 +18,17 @@ import { OBJECT, TOTAL_OVERHEAD } from "rt/common";
  */
 const GC_DEBUG: bool = isDefined(PROTOMESH_GC_DEBUG);
 
-/** Outermost callbacks between two collections. */
-export const COLLECT_EVERY: u32 = GC_DEBUG ? 1 : 1024;
+/**
+ * Outermost callbacks between two collections. The collector's own byte count (`total` in
+ * rt/tcms.ts) is not readable from outside the runtime, so the budget is in callbacks; a
+ * callback during which the memory grew collects at its end regardless (see leave).
+ */
+export const COLLECT_EVERY: u32 = GC_DEBUG ? 1 : 256;
 
 let depth: u32 = 0;
 let calls: u32 = 0;
+/** Pages of linear memory after the last collection. */
+let pages: i32 = 0;
 
 // @ts-ignore: decorator
 @inline export function enter(): void {
@@ -31,12 +37,13 @@ let calls: u32 = 0;
 
 // @ts-ignore: decorator
 @inline export function leave(): void {
-  if (--depth == 0 && ++calls >= COLLECT_EVERY) collect();
+  if (--depth == 0 && (++calls >= COLLECT_EVERY || memory.size() != pages)) collect();
 }
 
 function collect(): void {
   calls = 0;
   __collect();
+  pages = memory.size();
 }
 
 /** Called by the collector for each object it frees (rt/tcms.ts); poisons it in the debug build. */
