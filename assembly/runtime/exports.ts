@@ -13,7 +13,7 @@ import {
 } from "./context";
 import "./abort";
 import * as host from "./hostcalls";
-import { enter, leave } from "./gc";
+import { enter, leave, leaveConfiguring } from "./gc";
 import { AL_MASK, BLOCK_MAXSIZE } from "rt/common";
 
 /** Marker the host looks for; never called. */
@@ -64,7 +64,7 @@ export function proxy_on_vm_start(root_context_id: u32, vm_configuration_size: u
   enter();
   const r = rootContext(root_context_id);
   const result = r == 0 ? false : changetype<RootContext>(r).onVmStart(vm_configuration_size);
-  leave();
+  leaveConfiguring();
   return result;
 }
 
@@ -72,7 +72,7 @@ export function proxy_on_configure(root_context_id: u32, plugin_configuration_si
   enter();
   const r = rootContext(root_context_id);
   const result = r == 0 ? false : changetype<RootContext>(r).onConfigure(plugin_configuration_size);
-  leave();
+  leaveConfiguring();
   return result;
 }
 

@@ -40,6 +40,16 @@ let pages: i32 = 0;
   if (--depth == 0 && (++calls >= COLLECT_EVERY || memory.size() != pages)) collect();
 }
 
+/**
+ * leave() for the callbacks that parse configuration (proxy_on_vm_start, proxy_on_configure):
+ * they allocate the most garbage of any callback in one go and run rarely (once per VM and per
+ * configuration change), so they always collect at their end.
+ */
+// @ts-ignore: decorator
+@inline export function leaveConfiguring(): void {
+  if (--depth == 0) collect();
+}
+
 function collect(): void {
   calls = 0;
   __collect();
