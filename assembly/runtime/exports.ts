@@ -13,6 +13,7 @@ import {
 } from "./context";
 import "./abort";
 import * as host from "./hostcalls";
+import { enter, leave, leaveConfiguring } from "./gc";
 import { AL_MASK, BLOCK_MAXSIZE } from "rt/common";
 
 /** Marker the host looks for; never called. */
@@ -53,118 +54,170 @@ export function free(ptr: usize): void {
 }
 
 export function proxy_on_context_create(context_id: u32, parent_context_id: u32): void {
+  enter();
   if (parent_context_id == 0) createRootContext(context_id);
   else createStreamContext(context_id, parent_context_id);
+  leave();
 }
 
 export function proxy_on_vm_start(root_context_id: u32, vm_configuration_size: u32): bool {
+  enter();
   const r = rootContext(root_context_id);
-  return r == 0 ? false : changetype<RootContext>(r).onVmStart(vm_configuration_size);
+  const result = r == 0 ? false : changetype<RootContext>(r).onVmStart(vm_configuration_size);
+  leaveConfiguring();
+  return result;
 }
 
 export function proxy_on_configure(root_context_id: u32, plugin_configuration_size: u32): bool {
+  enter();
   const r = rootContext(root_context_id);
-  return r == 0 ? false : changetype<RootContext>(r).onConfigure(plugin_configuration_size);
+  const result = r == 0 ? false : changetype<RootContext>(r).onConfigure(plugin_configuration_size);
+  leaveConfiguring();
+  return result;
 }
 
 export function proxy_on_tick(root_context_id: u32): void {
+  enter();
   const r = rootContext(root_context_id);
   if (r != 0) changetype<RootContext>(r).onTick();
+  leave();
 }
 
 export function proxy_on_queue_ready(root_context_id: u32, queue_id: u32): void {
+  enter();
   const r = rootContext(root_context_id);
   if (r != 0) changetype<RootContext>(r).onQueueReady(queue_id);
+  leave();
 }
 
 export function proxy_on_foreign_function(root_context_id: u32, function_id: u32, data_size: u32): void {
+  enter();
   const r = rootContext(root_context_id);
   if (r != 0) changetype<RootContext>(r).onForeignFunction(function_id, data_size);
+  leave();
 }
 
 // ---- network filter --------------------------------------------------------------------------
 
 export function proxy_on_new_connection(context_id: u32): u32 {
+  enter();
   const c = streamContext(context_id);
-  return c == 0 ? Action.Continue : changetype<Context>(c).onNewConnection();
+  const result = c == 0 ? Action.Continue : changetype<Context>(c).onNewConnection();
+  leave();
+  return result;
 }
 
 export function proxy_on_downstream_data(context_id: u32, data_size: u32, end_of_stream: u32): u32 {
+  enter();
   const c = streamContext(context_id);
-  return c == 0 ? Action.Continue : changetype<Context>(c).onDownstreamData(data_size, end_of_stream != 0);
+  const result = c == 0 ? Action.Continue : changetype<Context>(c).onDownstreamData(data_size, end_of_stream != 0);
+  leave();
+  return result;
 }
 
 export function proxy_on_upstream_data(context_id: u32, data_size: u32, end_of_stream: u32): u32 {
+  enter();
   const c = streamContext(context_id);
-  return c == 0 ? Action.Continue : changetype<Context>(c).onUpstreamData(data_size, end_of_stream != 0);
+  const result = c == 0 ? Action.Continue : changetype<Context>(c).onUpstreamData(data_size, end_of_stream != 0);
+  leave();
+  return result;
 }
 
 export function proxy_on_downstream_connection_close(context_id: u32, peer_type: u32): void {
+  enter();
   const c = streamContext(context_id);
   if (c != 0) changetype<Context>(c).onDownstreamConnectionClose(<PeerType>peer_type);
+  leave();
 }
 
 export function proxy_on_upstream_connection_close(context_id: u32, peer_type: u32): void {
+  enter();
   const c = streamContext(context_id);
   if (c != 0) changetype<Context>(c).onUpstreamConnectionClose(<PeerType>peer_type);
+  leave();
 }
 
 // ---- HTTP filter -----------------------------------------------------------------------------
 
 export function proxy_on_request_headers(context_id: u32, num_headers: u32, end_of_stream: u32): u32 {
+  enter();
   const c = streamContext(context_id);
-  return c == 0 ? Action.Continue : changetype<Context>(c).onRequestHeaders(num_headers, end_of_stream != 0);
+  const result = c == 0 ? Action.Continue : changetype<Context>(c).onRequestHeaders(num_headers, end_of_stream != 0);
+  leave();
+  return result;
 }
 
 export function proxy_on_request_body(context_id: u32, body_size: u32, end_of_stream: u32): u32 {
+  enter();
   const c = streamContext(context_id);
-  return c == 0 ? Action.Continue : changetype<Context>(c).onRequestBody(body_size, end_of_stream != 0);
+  const result = c == 0 ? Action.Continue : changetype<Context>(c).onRequestBody(body_size, end_of_stream != 0);
+  leave();
+  return result;
 }
 
 export function proxy_on_request_trailers(context_id: u32, num_trailers: u32): u32 {
+  enter();
   const c = streamContext(context_id);
-  return c == 0 ? Action.Continue : changetype<Context>(c).onRequestTrailers(num_trailers);
+  const result = c == 0 ? Action.Continue : changetype<Context>(c).onRequestTrailers(num_trailers);
+  leave();
+  return result;
 }
 
 export function proxy_on_response_headers(context_id: u32, num_headers: u32, end_of_stream: u32): u32 {
+  enter();
   const c = streamContext(context_id);
-  return c == 0 ? Action.Continue : changetype<Context>(c).onResponseHeaders(num_headers, end_of_stream != 0);
+  const result = c == 0 ? Action.Continue : changetype<Context>(c).onResponseHeaders(num_headers, end_of_stream != 0);
+  leave();
+  return result;
 }
 
 export function proxy_on_response_body(context_id: u32, body_size: u32, end_of_stream: u32): u32 {
+  enter();
   const c = streamContext(context_id);
-  return c == 0 ? Action.Continue : changetype<Context>(c).onResponseBody(body_size, end_of_stream != 0);
+  const result = c == 0 ? Action.Continue : changetype<Context>(c).onResponseBody(body_size, end_of_stream != 0);
+  leave();
+  return result;
 }
 
 export function proxy_on_response_trailers(context_id: u32, num_trailers: u32): u32 {
+  enter();
   const c = streamContext(context_id);
-  return c == 0 ? Action.Continue : changetype<Context>(c).onResponseTrailers(num_trailers);
+  const result = c == 0 ? Action.Continue : changetype<Context>(c).onResponseTrailers(num_trailers);
+  leave();
+  return result;
 }
 
 // ---- lifecycle -------------------------------------------------------------------------------
 
 export function proxy_on_done(context_id: u32): bool {
+  enter();
   const c = anyContext(context_id);
-  return c == 0 ? true : changetype<BaseContext>(c).onDone();
+  const result = c == 0 ? true : changetype<BaseContext>(c).onDone();
+  leave();
+  return result;
 }
 
 export function proxy_on_log(context_id: u32): void {
+  enter();
   const c = anyContext(context_id);
   if (c != 0) changetype<BaseContext>(c).onLog();
+  leave();
 }
 
 export function proxy_on_delete(context_id: u32): void {
+  enter();
   const s = streamContext(context_id);
   if (s != 0) {
     changetype<BaseContext>(s).onDelete();
     removeContext(streams, context_id);
-    return;
+  } else {
+    const r = rootContext(context_id);
+    if (r != 0) {
+      changetype<BaseContext>(r).onDelete();
+      removeContext(roots, context_id);
+    }
   }
-  const r = rootContext(context_id);
-  if (r != 0) {
-    changetype<BaseContext>(r).onDelete();
-    removeContext(roots, context_id);
-  }
+  leave();
 }
 
 // ---- call responses --------------------------------------------------------------------------
@@ -172,26 +225,36 @@ export function proxy_on_delete(context_id: u32): void {
 export function proxy_on_http_call_response(
   context_id: u32, token: u32, num_headers: u32, body_size: u32, num_trailers: u32,
 ): void {
+  enter();
   const c = anyContext(context_id);
   if (c != 0) changetype<BaseContext>(c).onHttpCallResponse(token, num_headers, body_size, num_trailers);
+  leave();
 }
 
 export function proxy_on_grpc_receive_initial_metadata(context_id: u32, token: u32, num_headers: u32): void {
+  enter();
   const c = anyContext(context_id);
   if (c != 0) changetype<BaseContext>(c).onGrpcReceiveInitialMetadata(token, num_headers);
+  leave();
 }
 
 export function proxy_on_grpc_receive(context_id: u32, token: u32, response_size: u32): void {
+  enter();
   const c = anyContext(context_id);
   if (c != 0) changetype<BaseContext>(c).onGrpcReceive(token, response_size);
+  leave();
 }
 
 export function proxy_on_grpc_receive_trailing_metadata(context_id: u32, token: u32, num_trailers: u32): void {
+  enter();
   const c = anyContext(context_id);
   if (c != 0) changetype<BaseContext>(c).onGrpcReceiveTrailingMetadata(token, num_trailers);
+  leave();
 }
 
 export function proxy_on_grpc_close(context_id: u32, token: u32, status_code: u32): void {
+  enter();
   const c = anyContext(context_id);
   if (c != 0) changetype<BaseContext>(c).onGrpcClose(token, status_code);
+  leave();
 }

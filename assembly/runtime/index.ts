@@ -1,5 +1,5 @@
 /*
- * protomesh proxy-wasm ABI 0.2.1 layer for AssemblyScript 0.27 (incremental runtime).
+ * protomesh proxy-wasm ABI 0.2.1 layer for AssemblyScript 0.27 (minimal runtime, see gc.ts).
  *
  * A filter's index.ts:
  *

@@ -5,9 +5,10 @@
 // The host emulator's ContextTable (test/host/vm.ts) runs the same algorithm (same growth rule,
 // same deletion), and both pass the vectors in `__tests__/table-vectors.ts`, slot layout included.
 //
-// A table is a plain address rather than an object: AssemblyScript spills every object
-// reference, managed or @unmanaged, to its shadow stack around calls, and the data path should
-// pay for none of that. Callers keep the stored objects alive with __pin (context.ts). A slot is
+// A table is a plain address rather than an object, so a lookup touches no managed reference
+// (it was written against the incremental runtime's shadow stack, which spilled every one).
+// The collector does not read these slots: callers keep the stored objects alive with __pin
+// (context.ts), which the minimal runtime marks from (gc.ts). A slot is
 // empty when its value is 0, so any u32 (0 included) can be a key.
 //
 // Layout, read and written only through the @inline helpers below:
