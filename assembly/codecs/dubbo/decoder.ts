@@ -30,6 +30,7 @@
 // always skipped by length (`message.hessian2` false; `nonHessian2Frames` counts them).
 import { DecodeStatus } from "../decoder";
 import { Hessian2Reader, HStatus, HESSIAN2_DEFAULT_MAX_DEPTH, TAG_NULL, TAG_MAP, TAG_MAP_TYPED, hessianEquals, hessianString, isStringTag, scanString, SCAN_SHORT, scanData, scanBytes, scanChars, scanChunked } from "./hessian2";
+import { hex } from "../../runtime/hex";
 
 export const DUBBO_MAGIC: u32 = 0xdabb;
 export const DUBBO_HEADER_SIZE: i32 = 16;
@@ -435,7 +436,7 @@ export class DubboDecoder {
   /** Cold path of the Header state: builds the message off the hot path. */
   private headerError(code: i32, value: i32, at: i32): i32 {
     switch (code) {
-      case BAD_MAGIC: return this.fail("invalid dubbo magic 0x" + (<u32>value).toString(16) + " at offset " + at.toString());
+      case BAD_MAGIC: return this.fail("invalid dubbo magic 0x" + hex(<u32>value) + " at offset " + at.toString());
       case BAD_SERIALIZATION: return this.fail("invalid dubbo serialization id " + value.toString());
       case BAD_BODY_LENGTH: return this.fail("invalid dubbo body length " + value.toString());
       case BODY_OVER_LIMIT: return this.fail("dubbo body length " + value.toString() + " exceeds the limit " + this.c.maxBody.toString());
@@ -612,7 +613,7 @@ export class DubboDecoder {
       return CONTINUE;
     }
     if (t != TAG_MAP && t != TAG_MAP_TYPED) {
-      return this.fail("expected the attachments map at offset " + c.offset.toString() + ", found tag 0x" + (<u32>t).toString(16));
+      return this.fail("expected the attachments map at offset " + c.offset.toString() + ", found tag 0x" + hex(<u32>t));
     }
     r.pos = c.offset + 1;
     if (t == TAG_MAP_TYPED) {

@@ -26,6 +26,7 @@ export const enum HStatus {
 }
 
 export const HESSIAN2_DEFAULT_MAX_DEPTH: i32 = 64;
+import { hex } from "../../runtime/hex";
 /** Class definitions kept per body; more is an error (each needs ≥ 3 bytes, so a cap is needed). */
 export const MAX_CLASS_DEFS: i32 = 4096;
 
@@ -188,7 +189,7 @@ export function scanBadAt(): i32 {
 }
 
 function hex2(b: u32): string {
-  const s = (b & 0xff).toString(16);
+  const s = hex(b & 0xff);
   return s.length == 1 ? "0x0" + s : "0x" + s;
 }
 

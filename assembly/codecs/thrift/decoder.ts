@@ -79,6 +79,12 @@ export const THRIFT_STATE_NAMES: StaticArray<string> = [
   "MessageEnd", "SkipFrame", "FrameEnd", "Done", "Failed",
 ];
 
+// Shared message stems: each literal is stored once (as UTF-16) in every module that links the
+// decoder, and these repeat across a dozen messages (wording from Envoy's compact/binary protocols).
+const VARINT_I32 = "invalid compact protocol varint i32";
+const NEGATIVE_BINARY = "negative binary protocol ";
+const NEGATIVE_COMPACT = "negative compact protocol ";
+
 export function thriftStateName(s: ThriftState): string {
   return <i32>s < THRIFT_STATE_NAMES.length ? THRIFT_STATE_NAMES[<i32>s] : "?";
 }
@@ -995,27 +1001,27 @@ function errorText(e: Err, a: i32, b: i32): string {
     case Err.LaxType: return "invalid (lax) binary protocol message type " + x;
     case Err.CompactVersion: return "invalid compact protocol version 0x" + hex(<u32>a, 4) + " != 0x8201";
     case Err.CompactType: return "invalid compact protocol message type " + x;
-    case Err.CompactNegativeName: return "negative compact protocol message name length " + x;
+    case Err.CompactNegativeName: return NEGATIVE_COMPACT + "message name length " + x;
     case Err.CompactNameLength: return "invalid compact protocol message name length " + x;
-    case Err.VarintSeqId: return "invalid compact protocol varint i32 (seq id)";
-    case Err.VarintNameLength: return "invalid compact protocol varint i32 (name length)";
-    case Err.VarintFieldId: return "invalid compact protocol varint i32 (field id)";
-    case Err.VarintI32: return "invalid compact protocol varint i32";
+    case Err.VarintSeqId: return VARINT_I32 + " (seq id)";
+    case Err.VarintNameLength: return VARINT_I32 + " (name length)";
+    case Err.VarintFieldId: return VARINT_I32 + " (field id)";
+    case Err.VarintI32: return VARINT_I32;
     case Err.VarintI64: return "invalid compact protocol varint i64";
-    case Err.VarintStringLength: return "invalid compact protocol varint i32 (string length)";
-    case Err.VarintListSize: return "invalid compact protocol varint i32 (list/set size)";
-    case Err.VarintMapSize: return "invalid compact protocol varint i32 (map size)";
+    case Err.VarintStringLength: return VARINT_I32 + " (string length)";
+    case Err.VarintListSize: return VARINT_I32 + " (list/set size)";
+    case Err.VarintMapSize: return VARINT_I32 + " (map size)";
     case Err.CompactFieldId: return "invalid compact protocol field id " + x;
     case Err.CompactFieldType: return "unknown compact protocol field type " + x;
     case Err.FieldType: return "unknown field type " + x;
     case Err.CompactI16Range: return "compact protocol i16 exceeds allowable range " + x;
-    case Err.BinaryNegativeString: return "negative binary protocol string/binary length " + x;
-    case Err.CompactNegativeString: return "negative compact protocol string/binary length " + x;
+    case Err.BinaryNegativeString: return NEGATIVE_BINARY + "string/binary length " + x;
+    case Err.CompactNegativeString: return NEGATIVE_COMPACT + "string/binary length " + x;
     case Err.StringTooLong: return "thrift string/binary length " + x + " exceeds max frame size " + (<u32>b).toString();
-    case Err.BinaryNegativeList: return "negative binary protocol list/set size " + x;
-    case Err.CompactNegativeList: return "negative compact protocol list/set size " + x;
-    case Err.BinaryNegativeMap: return "negative binary protocol map size " + x;
-    case Err.CompactNegativeMap: return "negative compact protocol map size " + x;
+    case Err.BinaryNegativeList: return NEGATIVE_BINARY + "list/set size " + x;
+    case Err.CompactNegativeList: return NEGATIVE_COMPACT + "list/set size " + x;
+    case Err.BinaryNegativeMap: return NEGATIVE_BINARY + "map size " + x;
+    case Err.CompactNegativeMap: return NEGATIVE_COMPACT + "map size " + x;
     default: return "thrift decoder error " + (<i32>e).toString();
   }
 }

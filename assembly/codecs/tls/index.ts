@@ -30,6 +30,7 @@
 // several records is copied record by record into `scratch` and parsed there.
 import { Decision } from "../detect/result";
 import { at, be16 } from "../detect/bytes";
+import { hex } from "../../runtime/hex";
 
 /** Largest record body (RFC 8446 §5.1; BoringSSL SSL3_RT_MAX_PLAIN_LENGTH). */
 export const TLS_MAX_RECORD: i32 = 16384;
@@ -111,13 +112,13 @@ export function tlsErrorText(e: TlsError, v: i32): string {
   switch (e) {
     case TlsError.None: return "";
     case TlsError.RecordType: return "tls record type " + n + " is not handshake (22)";
-    case TlsError.RecordVersion: return "tls record version 0x" + v.toString(16) + " has major version other than 3";
+    case TlsError.RecordVersion: return "tls record version 0x" + hex(<u32>v) + " has major version other than 3";
     case TlsError.RecordLength: return "tls record length " + n + " above 16384";
     case TlsError.EmptyRecords: return "tls: " + n + " empty records in a row (limit 32)";
     case TlsError.HandshakeType: return "tls handshake type " + n + " is not ClientHello (1)";
     case TlsError.HelloLength: return "tls ClientHello length " + n + " outside 41..16384";
     case TlsError.ExcessData: return "tls: " + n + " bytes after the ClientHello in its record";
-    case TlsError.LegacyVersion: return "tls ClientHello legacy_version 0x" + v.toString(16) + " outside 0x0300..0x0304";
+    case TlsError.LegacyVersion: return "tls ClientHello legacy_version 0x" + hex(<u32>v) + " outside 0x0300..0x0304";
     case TlsError.Truncated: return "tls ClientHello field at offset " + n + " runs past the message";
     case TlsError.SessionId: return "tls session id length " + n + " above 32";
     case TlsError.CipherSuites: return "tls cipher suites length " + n + " odd or below 2";

@@ -4,6 +4,7 @@
 // `"<field>" <rule>, found <value as written>`. Pure code.
 import { JsonKind, JsonValue, kindName } from "../json";
 import { Cidr, PortRange, parseCidr, parsePortRange } from "../net/cidr";
+import { hex } from "../hex";
 
 /** Longest stat prefix, in bytes (it is repeated in every metric name the filter defines). */
 export const STAT_PREFIX_MAX_BYTES: i32 = 64;
@@ -34,7 +35,7 @@ export function quote(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x20 && c != 0x22 && c != 0x5c) continue;
-    out += s.substring(run, i) + (c == 0x22 ? "\\\"" : c == 0x5c ? "\\\\" : (c < 0x10 ? "\\u000" : "\\u001") + (c & 0xf).toString(16));
+    out += s.substring(run, i) + (c == 0x22 ? "\\\"" : c == 0x5c ? "\\\\" : (c < 0x10 ? "\\u000" : "\\u001") + hex(c & 0xf));
     run = i + 1;
   }
   return out + s.substring(run) + "\"";

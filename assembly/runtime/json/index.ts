@@ -16,6 +16,7 @@ export enum JsonKind {
 }
 
 const KIND_NAMES: string[] = ["null", "boolean", "number", "string", "array", "object"];
+import { hex } from "../hex";
 
 export function kindName(kind: JsonKind): string {
   return KIND_NAMES[<i32>kind];
@@ -129,7 +130,7 @@ function codeHex(code: i32): string {
 const HEX_UPPER = "0123456789ABCDEF";
 
 function hex2(b: i32): string {
-  return (b < 0x10 ? "0x0" : "0x") + b.toString(16);
+  return "0x" + hex(<u32>b, 2);
 }
 
 /**
@@ -446,7 +447,7 @@ class Reader {
           const low = code <= 0xdbff && this.byteAt(this.pos + 1) == 0x5c && this.byteAt(this.pos + 2) == 0x75
             ? this.hex4(this.pos + 3) : -1;
           if (low < 0xdc00 || low > 0xdfff) {
-            this.failAt("unpaired surrogate \\u" + code.toString(16) + " in string", escAt);
+            this.failAt("unpaired surrogate \\u" + hex(<u32>code) + " in string", escAt);
             return null;
           }
           out += String.fromCharCode(code, low);
