@@ -171,17 +171,20 @@ describe("fuzz", () => {
   });
 
   test("tcp-stats survives a short run with flat memory and counts every byte it was fed", async () => {
-    const r = await runFuzz({ seed: 12345, iterations: 300, filter: "tcp-stats" });
+    // 3,000 connections: with Istio label sets per connection, tcp-stats' heap reaches its working
+    // size (16 pages) only after a few hundred connections, past a 300-connection run's warm-up
+    // (collection runs every 256 callbacks, docs/adr/0006-minimal-runtime.md).
+    const r = await runFuzz({ seed: 12345, iterations: 3000, filter: "tcp-stats" });
     assert.equal(r.failure, undefined, r.failure && describeFuzz(r));
-    assert.equal(r.iterations, 300);
-    assert.ok(r.downstreamCalls >= 300);
+    assert.equal(r.iterations, 3000);
+    assert.ok(r.downstreamCalls >= 3000);
     assert.ok(r.inputBytes > 0 && r.upstreamBytes > 0);
     assert.ok(r.pagesEnd <= r.pagesWarm + 2);
     assert.match(describeFuzz(r), /seed=12345/);
     // The fuzz loop really drives the filter: tcp-stats' books match what the loop sent.
     const stat = (name: string) => r.stats.find((s) => s.name === `wasmcustom.tcp_stats.${name}`)?.value;
-    assert.equal(stat("connections_opened"), 300n);
-    assert.equal(stat("connections_closed"), 300n);
+    assert.equal(stat("connections_opened"), 3000n);
+    assert.equal(stat("connections_closed"), 3000n);
     assert.equal(stat("connections_active"), 0n);
     assert.equal(stat("received_bytes"), BigInt(r.inputBytes));
     assert.equal(stat("sent_bytes"), BigInt(r.upstreamBytes));
