@@ -120,3 +120,49 @@ export class ClusterPools {
     await Promise.all([...this.pools.values()].map((p) => p.close()));
   }
 }
+
+/** A terminal proxy's upstream side as its requests reach it: its pools and the host's clusters. */
+export interface PoolOwner {
+  readonly pools: ClusterPools;
+  readonly host: { readonly clusters: Map<string, ClusterConfig> };
+}
+
+/**
+ * One routed request's hold on a pooled connection (dubbo_proxy's and thrift_proxy's
+ * router_impl.cc UpstreamRequest): waiting for the pool, then holding the connection until the
+ * response (`response` collects its bytes) releases it or a reset closes it.
+ */
+export abstract class PooledRequest implements PoolCallbacks {
+  protected conn: PooledConnection | undefined;
+  protected waiting = true;
+  protected response: Buffer = Buffer.alloc(0);
+
+  constructor(
+    private readonly owner: PoolOwner,
+    readonly cluster: string,
+  ) {}
+
+  protected get pool(): TcpConnPool {
+    return this.owner.pools.pool(this.cluster, this.owner.host.clusters.get(this.cluster)!);
+  }
+
+  abstract onPoolReady(conn: PooledConnection): void;
+  abstract onPoolFailure(reason: ConnectFailure, host: Address | undefined, detail: string): void;
+
+  /** UpstreamRequest::resetStream: a held connection closes NoFlush. */
+  reset(): void {
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn !== undefined) this.pool.discard(conn);
+  }
+
+  /**
+   * Adds the request to its connection manager's `active` set and asks the pool for a
+   * connection; true when it now waits for one (the manager stops decoding until then).
+   */
+  start(active: Set<PooledRequest>, config: ClusterConfig): boolean {
+    active.add(this);
+    const ready = this.owner.pools.pool(this.cluster, config).newConnection(this);
+    return !ready && active.has(this);
+  }
+}

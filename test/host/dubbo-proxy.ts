@@ -44,7 +44,7 @@
  */
 import { DecoderV2, EncoderV2 } from "hessian.js";
 import type { ConnectFailure } from "./cluster.js";
-import { ClusterPools, type PooledConnection } from "./conn-pool.js";
+import { ClusterPools, PooledRequest, type PooledConnection } from "./conn-pool.js";
 import type { ActiveReadFilter } from "./filter-manager.js";
 import { clusterPicker, defaultRandom, headerMatchers, stringMatcher, type HeaderLookup, type StringMatch } from "./rpc-route-match.js";
 import type { Address, ConnectionEvent, DataBuffer, DataPlaneHost, FilterStatus, NetworkFilter } from "./types.js";
@@ -372,10 +372,7 @@ class DubboConnectionManager implements NetworkFilter {
     const config = this.proxy.host.clusters.get(cluster);
     if (config === undefined) return this.localReply(inv, DubboStatus.ServerError, `dubbo router: unknown cluster '${cluster}'`);
     if (config.endpoints.length === 0) return this.localReply(inv, DubboStatus.ServerError, `dubbo router: no healthy upstream for '${cluster}'`);
-    const req = new UpstreamRequest(this, inv, bytes, cluster);
-    this.active.add(req);
-    const ready = this.proxy.pools.pool(cluster, config).newConnection(req);
-    if (!ready && this.active.has(req)) this.stopped = true;
+    if (new UpstreamRequest(this, inv, bytes, cluster).start(this.active, config)) this.stopped = true;
   }
 
   /** router_impl.cc UpstreamRequest::onResetStream. */
@@ -386,20 +383,14 @@ class DubboConnectionManager implements NetworkFilter {
   }
 }
 
-class UpstreamRequest {
-  private conn: PooledConnection | undefined;
-  private waiting = true;
-  private response: Buffer = Buffer.alloc(0);
-
+class UpstreamRequest extends PooledRequest {
   constructor(
     private readonly parent: DubboConnectionManager,
     readonly inv: DubboInvocation,
     private readonly bytes: Buffer,
-    readonly cluster: string,
-  ) {}
-
-  private get pool() {
-    return this.parent.proxy.pools.pool(this.cluster, this.parent.proxy.host.clusters.get(this.cluster)!);
+    cluster: string,
+  ) {
+    super(parent.proxy, cluster);
   }
 
   onPoolReady(conn: PooledConnection): void {
@@ -457,10 +448,5 @@ class UpstreamRequest {
     this.parent.upstreamFailed(this.inv, `dubbo upstream request: remote connection failure '${conn.address.host}:${conn.address.port}'`);
   }
 
-  /** Router::onDestroy → UpstreamRequest::resetStream: close NoFlush. */
-  reset(): void {
-    const conn = this.conn;
-    this.conn = undefined;
-    if (conn !== undefined) this.pool.discard(conn);
-  }
+  // Router::onDestroy → UpstreamRequest::resetStream: PooledRequest.reset (close NoFlush).
 }

@@ -37,7 +37,7 @@
  */
 import * as thrift from "thrift";
 import type { ConnectFailure } from "./cluster.js";
-import { ClusterPools, type PooledConnection } from "./conn-pool.js";
+import { ClusterPools, PooledRequest, type PooledConnection } from "./conn-pool.js";
 import type { ActiveReadFilter } from "./filter-manager.js";
 import { clusterPicker, defaultRandom, headerMatchers, type HeaderLookup } from "./rpc-route-match.js";
 import { Stats } from "./tcp.js";
@@ -472,26 +472,17 @@ class ThriftConnectionManager implements NetworkFilter {
     const config = this.proxy.host.clusters.get(cluster);
     if (config === undefined) return this.localReply(frame, AppExceptionType.InternalError, `unknown cluster '${cluster}'`, true);
     if (config.endpoints.length === 0) return this.localReply(frame, AppExceptionType.InternalError, `no healthy upstream for '${cluster}'`, true);
-    const req = new ThriftUpstreamRequest(this, frame, cluster);
-    this.active.add(req);
-    const ready = this.proxy.pools.pool(cluster, config).newConnection(req);
-    if (!ready && this.active.has(req)) this.stopped = true;
+    if (new ThriftUpstreamRequest(this, frame, cluster).start(this.active, config)) this.stopped = true;
   }
 }
 
-class ThriftUpstreamRequest {
-  private conn: PooledConnection | undefined;
-  private waiting = true;
-  private response: Buffer = Buffer.alloc(0);
-
+class ThriftUpstreamRequest extends PooledRequest {
   constructor(
     private readonly parent: ThriftConnectionManager,
     readonly frame: ThriftFrame,
-    readonly cluster: string,
-  ) {}
-
-  private get pool() {
-    return this.parent.proxy.pools.pool(this.cluster, this.parent.proxy.host.clusters.get(this.cluster)!);
+    cluster: string,
+  ) {
+    super(parent.proxy, cluster);
   }
 
   onPoolReady(conn: PooledConnection): void {
@@ -564,9 +555,4 @@ class ThriftUpstreamRequest {
     this.failed(conn.address);
   }
 
-  reset(): void {
-    const conn = this.conn;
-    this.conn = undefined;
-    if (conn !== undefined) this.pool.discard(conn);
-  }
 }
