@@ -11,7 +11,8 @@
  */
 import type * as net from "node:net";
 import { chooseEndpoint, connectUpstream, DEFAULT_CONNECT_TIMEOUT_MS, type ConnectFailure } from "./cluster.js";
-import type { Address, ClusterConfig } from "./types.js";
+import type { ActiveReadFilter } from "./filter-manager.js";
+import type { Address, ClusterConfig, ConnectionEvent, DataBuffer, FilterStatus, NetworkFilter } from "./types.js";
 
 /** One upstream connection while a request holds it. */
 export interface PooledConnection {
@@ -164,5 +165,49 @@ export abstract class PooledRequest implements PoolCallbacks {
     active.add(this);
     const ready = this.owner.pools.pool(this.cluster, config).newConnection(this);
     return !ready && active.has(this);
+  }
+}
+
+/**
+ * The downstream side of dubbo_proxy's and thrift_proxy's ConnectionManager (conn_manager.cc): the
+ * bytes not yet decoded, whether decoding waits for an upstream connection (`stopped`), and the
+ * requests in flight, all reset when the downstream connection closes.
+ */
+export abstract class PooledConnectionManager<R extends PooledRequest> implements NetworkFilter {
+  protected buffer: Buffer = Buffer.alloc(0);
+  protected stopped = false;
+  protected readonly active = new Set<R>();
+
+  constructor(protected readonly cb: ActiveReadFilter) {}
+
+  onNewConnection(): FilterStatus {
+    return "Continue";
+  }
+
+  abstract onData(data: DataBuffer, endStream: boolean): FilterStatus;
+
+  onWrite(): FilterStatus {
+    return "Continue";
+  }
+
+  onEvent(_event: ConnectionEvent): void {
+    this.resetAll();
+  }
+
+  get open(): boolean {
+    return this.cb.manager.state === "Open";
+  }
+
+  write(bytes: Buffer): void {
+    if (this.open) this.cb.manager.write(bytes, false);
+  }
+
+  done(req: R): void {
+    this.active.delete(req);
+  }
+
+  protected resetAll(): void {
+    for (const r of [...this.active]) r.reset();
+    this.active.clear();
   }
 }

@@ -44,10 +44,10 @@
  */
 import { DecoderV2, EncoderV2 } from "hessian.js";
 import type { ConnectFailure } from "./cluster.js";
-import { ClusterPools, PooledRequest, type PooledConnection } from "./conn-pool.js";
+import { ClusterPools, PooledConnectionManager, PooledRequest, type PooledConnection } from "./conn-pool.js";
 import type { ActiveReadFilter } from "./filter-manager.js";
 import { clusterPicker, defaultRandom, headerMatchers, stringMatcher, type HeaderLookup, type StringMatch } from "./rpc-route-match.js";
-import type { Address, ConnectionEvent, DataBuffer, DataPlaneHost, FilterStatus, NetworkFilter } from "./types.js";
+import type { Address, DataBuffer, DataPlaneHost, FilterStatus, NetworkFilter } from "./types.js";
 import { Stats } from "./tcp.js";
 
 const HEADER = 16;
@@ -254,19 +254,14 @@ export function appException(id: bigint, serialization: number, status: number, 
   return frame(serialization, status, id, body);
 }
 
-class DubboConnectionManager implements NetworkFilter {
-  private buffer: Buffer = Buffer.alloc(0);
-  private stopped = false;
+class DubboConnectionManager extends PooledConnectionManager<UpstreamRequest> {
   private halfClosed = false;
-  private readonly active = new Set<UpstreamRequest>();
 
   constructor(
     readonly proxy: DubboProxy,
-    private readonly cb: ActiveReadFilter,
-  ) {}
-
-  onNewConnection(): FilterStatus {
-    return "Continue";
+    cb: ActiveReadFilter,
+  ) {
+    super(cb);
   }
 
   onData(data: DataBuffer, endStream: boolean): FilterStatus {
@@ -284,22 +279,6 @@ class DubboConnectionManager implements NetworkFilter {
     return "StopIteration";
   }
 
-  onWrite(): FilterStatus {
-    return "Continue";
-  }
-
-  onEvent(_event: ConnectionEvent): void {
-    this.resetAll();
-  }
-
-  get open(): boolean {
-    return this.cb.manager.state === "Open";
-  }
-
-  write(bytes: Buffer): void {
-    if (this.open) this.cb.manager.write(bytes, false);
-  }
-
   continueDecoding(): void {
     this.stopped = false;
     this.dispatch();
@@ -307,15 +286,6 @@ class DubboConnectionManager implements NetworkFilter {
       this.resetAll();
       this.cb.manager.close("FlushWrite");
     }
-  }
-
-  done(req: UpstreamRequest): void {
-    this.active.delete(req);
-  }
-
-  private resetAll(): void {
-    for (const r of [...this.active]) r.reset();
-    this.active.clear();
   }
 
   private decodeError(message: string): void {

@@ -37,11 +37,11 @@
  */
 import * as thrift from "thrift";
 import type { ConnectFailure } from "./cluster.js";
-import { ClusterPools, PooledRequest, type PooledConnection } from "./conn-pool.js";
+import { ClusterPools, PooledConnectionManager, PooledRequest, type PooledConnection } from "./conn-pool.js";
 import type { ActiveReadFilter } from "./filter-manager.js";
 import { clusterPicker, defaultRandom, headerMatchers, type HeaderLookup } from "./rpc-route-match.js";
 import { Stats } from "./tcp.js";
-import type { Address, ConnectionEvent, DataBuffer, DataPlaneHost, FilterStatus, NetworkFilter } from "./types.js";
+import type { Address, DataBuffer, DataPlaneHost, FilterStatus, NetworkFilter } from "./types.js";
 
 export type ThriftTransport = "FRAMED" | "UNFRAMED" | "HEADER";
 export type ThriftProtocol = "BINARY" | "LAX_BINARY" | "COMPACT";
@@ -375,18 +375,12 @@ export class ThriftProxy {
   }
 }
 
-class ThriftConnectionManager implements NetworkFilter {
-  private buffer: Buffer = Buffer.alloc(0);
-  private stopped = false;
-  private readonly active = new Set<ThriftUpstreamRequest>();
-
+class ThriftConnectionManager extends PooledConnectionManager<ThriftUpstreamRequest> {
   constructor(
     readonly proxy: ThriftProxy,
-    private readonly cb: ActiveReadFilter,
-  ) {}
-
-  onNewConnection(): FilterStatus {
-    return "Continue";
+    cb: ActiveReadFilter,
+  ) {
+    super(cb);
   }
 
   onData(data: DataBuffer, endStream: boolean): FilterStatus {
@@ -398,27 +392,6 @@ class ThriftConnectionManager implements NetworkFilter {
       if (!this.stopped && this.active.size === 0) this.cb.manager.close("FlushWrite");
     }
     return "StopIteration";
-  }
-
-  onWrite(): FilterStatus {
-    return "Continue";
-  }
-
-  onEvent(_event: ConnectionEvent): void {
-    for (const r of [...this.active]) r.reset();
-    this.active.clear();
-  }
-
-  get open(): boolean {
-    return this.cb.manager.state === "Open";
-  }
-
-  write(frame: Buffer): void {
-    if (this.open) this.cb.manager.write(frame, false);
-  }
-
-  done(r: ThriftUpstreamRequest): void {
-    this.active.delete(r);
   }
 
   continueDecoding(): void {
@@ -449,8 +422,7 @@ class ThriftConnectionManager implements NetworkFilter {
         this.proxy.inc("request_decoding_error");
         this.proxy.stats.inc(`thrift_error ${(err as Error).message}`);
         this.cb.manager.close("FlushWrite");
-        for (const r of [...this.active]) r.reset();
-        this.active.clear();
+        this.resetAll();
         return;
       }
       if (frame === undefined) return;
