@@ -12,7 +12,9 @@
 import type * as net from "node:net";
 import { chooseEndpoint, connectUpstream, DEFAULT_CONNECT_TIMEOUT_MS, type ConnectFailure } from "./cluster.js";
 import type { ActiveReadFilter } from "./filter-manager.js";
-import type { Address, ClusterConfig, ConnectionEvent, DataBuffer, FilterStatus, NetworkFilter } from "./types.js";
+import { defaultRandom } from "./rpc-route-match.js";
+import { Stats } from "./tcp.js";
+import type { Address, ClusterConfig, ConnectionEvent, DataBuffer, DataPlaneHost, FilterStatus, NetworkFilter } from "./types.js";
 
 /** One upstream connection while a request holds it. */
 export interface PooledConnection {
@@ -209,5 +211,41 @@ export abstract class PooledConnectionManager<R extends PooledRequest> implement
   protected resetAll(): void {
     for (const r of [...this.active]) r.reset();
     this.active.clear();
+  }
+}
+
+export interface PooledProxyOptions {
+  /** The per-request random value (weighted clusters). @default Math.random-based */
+  readonly random?: () => number;
+}
+
+/**
+ * One configured dubbo_proxy or thrift_proxy (one listener's filter, one worker): its stats
+ * (`<statRoot>.<stat_prefix>.<name>`) and connection pools. `terminal` goes into a
+ * TcpFilterChain; `close()` closes the pooled upstream connections.
+ */
+export abstract class PooledProxy implements PoolOwner {
+  readonly stats = new Stats();
+  readonly pools = new ClusterPools();
+  readonly random: () => number;
+
+  constructor(
+    private readonly statRoot: string,
+    readonly statPrefix: string,
+    readonly host: DataPlaneHost,
+    opts: PooledProxyOptions,
+  ) {
+    this.random = opts.random ?? defaultRandom;
+  }
+
+  /** The filter factory for a chain's `terminal`. */
+  abstract readonly terminal: (cb: ActiveReadFilter) => NetworkFilter;
+
+  inc(stat: string): void {
+    this.stats.inc(`${this.statRoot}.${this.statPrefix}.${stat}`);
+  }
+
+  close(): Promise<void> {
+    return this.pools.close();
   }
 }

@@ -44,11 +44,10 @@
  */
 import { DecoderV2, EncoderV2 } from "hessian.js";
 import type { ConnectFailure } from "./cluster.js";
-import { ClusterPools, PooledConnectionManager, PooledRequest, type PooledConnection } from "./conn-pool.js";
+import { PooledConnectionManager, PooledProxy, PooledRequest, type PooledConnection, type PooledProxyOptions } from "./conn-pool.js";
 import type { ActiveReadFilter } from "./filter-manager.js";
-import { clusterPicker, defaultRandom, headerMatchers, stringMatcher, type HeaderLookup, type StringMatch } from "./rpc-route-match.js";
+import { clusterPicker, headerMatchers, stringMatcher, type HeaderLookup, type StringMatch } from "./rpc-route-match.js";
 import type { Address, DataBuffer, DataPlaneHost, FilterStatus, NetworkFilter } from "./types.js";
-import { Stats } from "./tcp.js";
 
 const HEADER = 16;
 const MAGIC = 0xdabb;
@@ -145,34 +144,20 @@ function parseRoutes(typedConfig: unknown): RouteConfig[] {
   });
 }
 
-export interface DubboProxyOptions {
-  /** The per-message random value (weighted clusters). @default Math.random-based */
-  readonly random?: () => number;
-}
+/** The per-message random value (weighted clusters). @default Math.random-based */
+export type DubboProxyOptions = PooledProxyOptions;
 
-/**
- * One configured dubbo_proxy (one listener's filter, one worker): routes and connection pools.
- * `terminal` goes into a TcpFilterChain; `close()` closes the pooled upstream connections.
- */
-export class DubboProxy {
-  readonly stats = new Stats();
-  readonly pools = new ClusterPools();
-  readonly statPrefix: string;
+/** One configured dubbo_proxy: routes, stats `dubbo.<stat_prefix>.*` and connection pools. */
+export class DubboProxy extends PooledProxy {
   private readonly routes: RouteConfig[];
-  readonly random: () => number;
 
-  constructor(typedConfig: unknown, readonly host: DataPlaneHost, opts: DubboProxyOptions = {}) {
-    this.routes = parseRoutes(typedConfig);
-    this.statPrefix = String(obj(typedConfig, "typed_config").stat_prefix ?? "");
-    this.random = opts.random ?? defaultRandom;
+  constructor(typedConfig: unknown, host: DataPlaneHost, opts: DubboProxyOptions = {}) {
+    const routes = parseRoutes(typedConfig);
+    super("dubbo", String(obj(typedConfig, "typed_config").stat_prefix ?? ""), host, opts);
+    this.routes = routes;
   }
 
-  /** The filter factory for a chain's `terminal`. */
   readonly terminal = (cb: ActiveReadFilter): NetworkFilter => new DubboConnectionManager(this, cb);
-
-  inc(stat: string): void {
-    this.stats.inc(`dubbo.${this.statPrefix}.${stat}`);
-  }
 
   /** route_matcher.cc MultiRouteMatcher::route → the cluster, or undefined for no route. */
   route(inv: DubboInvocation, random: number): string | undefined {
@@ -188,10 +173,6 @@ export class DubboProxy {
       }
     }
     return undefined;
-  }
-
-  close(): Promise<void> {
-    return this.pools.close();
   }
 }
 

@@ -37,10 +37,9 @@
  */
 import * as thrift from "thrift";
 import type { ConnectFailure } from "./cluster.js";
-import { ClusterPools, PooledConnectionManager, PooledRequest, type PooledConnection } from "./conn-pool.js";
+import { PooledConnectionManager, PooledProxy, PooledRequest, type PooledConnection, type PooledProxyOptions } from "./conn-pool.js";
 import type { ActiveReadFilter } from "./filter-manager.js";
-import { clusterPicker, defaultRandom, headerMatchers, type HeaderLookup } from "./rpc-route-match.js";
-import { Stats } from "./tcp.js";
+import { clusterPicker, headerMatchers, type HeaderLookup } from "./rpc-route-match.js";
 import type { Address, DataBuffer, DataPlaneHost, FilterStatus, NetworkFilter } from "./types.js";
 
 export type ThriftTransport = "FRAMED" | "UNFRAMED" | "HEADER";
@@ -325,22 +324,16 @@ function parseRoutes(routeConfig: unknown): Route[] {
   });
 }
 
-export interface ThriftProxyOptions {
-  /** The per-request random value (weighted clusters). @default Math.random-based */
-  readonly random?: () => number;
-}
+/** The per-request random value (weighted clusters). @default Math.random-based */
+export type ThriftProxyOptions = PooledProxyOptions;
 
-/** One configured thrift_proxy (one listener's filter, one worker): routes and connection pools. */
-export class ThriftProxy {
-  readonly stats = new Stats();
-  readonly pools = new ClusterPools();
+/** One configured thrift_proxy: transport, protocol, routes, stats `thrift.<stat_prefix>.*` and connection pools. */
+export class ThriftProxy extends PooledProxy {
   readonly transport: ThriftTransport;
   readonly protocol: ThriftProtocol;
-  readonly statPrefix: string;
-  readonly random: () => number;
   private readonly routes: Route[];
 
-  constructor(typedConfig: unknown, readonly host: DataPlaneHost, opts: ThriftProxyOptions = {}) {
+  constructor(typedConfig: unknown, host: DataPlaneHost, opts: ThriftProxyOptions = {}) {
     const c = obj(typedConfig, "typed_config");
     for (const k of Object.keys(c)) {
       if (!["@type", "stat_prefix", "route_config", "transport", "protocol"].includes(k)) {
@@ -351,27 +344,20 @@ export class ThriftProxy {
     const protocol = String(c.protocol ?? "AUTO_PROTOCOL");
     if (!["FRAMED", "UNFRAMED", "HEADER"].includes(transport)) throw new Error(`thrift_proxy transport ${transport}: not emulated (FRAMED, UNFRAMED, HEADER)`);
     if (!["BINARY", "LAX_BINARY", "COMPACT"].includes(protocol)) throw new Error(`thrift_proxy protocol ${protocol}: not emulated (BINARY, LAX_BINARY, COMPACT)`);
+    const statPrefix = String(c.stat_prefix ?? "");
+    const routes = parseRoutes(c.route_config);
+    super("thrift", statPrefix, host, opts);
     this.transport = transport as ThriftTransport;
     this.protocol = protocol as ThriftProtocol;
-    this.statPrefix = String(c.stat_prefix ?? "");
-    this.routes = parseRoutes(c.route_config);
-    this.random = opts.random ?? defaultRandom;
+    this.routes = routes;
   }
 
   readonly terminal = (cb: ActiveReadFilter): NetworkFilter => new ThriftConnectionManager(this, cb);
-
-  inc(stat: string): void {
-    this.stats.inc(`thrift.${this.statPrefix}.${stat}`);
-  }
 
   route(name: string, headers: ReadonlyMap<string, string>, random: number): string | undefined {
     const lookup: HeaderLookup = (n) => headers.get(n);
     for (const r of this.routes) if (r.matches(name, lookup)) return r.pick(random);
     return undefined;
-  }
-
-  close(): Promise<void> {
-    return this.pools.close();
   }
 }
 
