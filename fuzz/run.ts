@@ -9,11 +9,11 @@
  *   npm run fuzz -- --target tls --seed 7   (ClientHellos vs a reference parser: fuzz/tls.ts)
  */
 import { randomInt } from "node:crypto";
-import { pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { Host, type StatSnapshot } from "../test/host/index.js";
 import { loadPlugin, pluginFailed, pluginPages, resolveFilter, type FilterSpec } from "../tools/harness/drive.js";
 import { SERVER_GREETING } from "../tools/harness/captures.js";
+import { report, runIfMain } from "../tools/harness/cli.js";
 import { loadCorpus } from "./corpus.js";
 import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";
@@ -431,18 +431,7 @@ async function main(): Promise<void> {
     warmup: o.warmup,
     print: true,
   });
-  const text = describe(result);
-  if (result.failure) {
-    console.error(text);
-    process.exitCode = 1;
-  } else {
-    console.log(text);
-  }
+  report(describe(result), result.failure !== undefined);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: unknown) => {
-    console.error(`fuzz: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, "fuzz", main);

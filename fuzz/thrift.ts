@@ -10,10 +10,10 @@
  *   npm run fuzz -- --filter thrift-decoder --iterations 1000000      (the same run, from npm run fuzz)
  */
 import { randomInt } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
+import { instantiateBare } from "../tools/harness/bare-module.js";
+import { report, runIfMain } from "../tools/harness/cli.js";
 import { BUILD } from "../tools/harness/drive.js";
 import { thriftMessages } from "../test/fixtures/thrift-messages/messages.js";
 import type { Seed } from "./corpus.js";
@@ -36,18 +36,7 @@ interface DecoderExports {
 }
 
 export async function loadThriftDecoder(wasm = THRIFT_DECODER_WASM): Promise<DecoderExports> {
-  const module = await WebAssembly.compile(await readFile(wasm));
-  // Only the abort handler imports anything; an abort must surface as a failure, never pass.
-  const imports: Record<string, Record<string, (...args: number[]) => number>> = {};
-  for (const imp of WebAssembly.Module.imports(module)) {
-    (imports[imp.module] ??= {})[imp.name] = imp.name === "proxy_log"
-      ? () => 0
-      : () => {
-          throw new Error(`thrift-decoder called ${imp.module}.${imp.name} (abort?)`);
-        };
-  }
-  const instance = await WebAssembly.instantiate(module, imports);
-  return instance.exports as unknown as DecoderExports;
+  return (await instantiateBare(wasm, "thrift-decoder")) as unknown as DecoderExports;
 }
 
 /** transport, protocol, mode, max depth, max frame size (0 = default 16 MiB). */
@@ -173,18 +162,7 @@ async function main(): Promise<void> {
   const seed = o.seed ?? randomInt(0, 0xffffffff);
   console.log(`fuzz:thrift: seed=${seed} iterations=${o.iterations} max-input=${MAX_INPUT}`);
   const r = await runThriftFuzz(seed, o.iterations, true, path.resolve(o.wasm));
-  const text = describeThriftFuzz(r);
-  if (r.failure) {
-    console.error(text);
-    process.exitCode = 1;
-  } else {
-    console.log(text);
-  }
+  report(describeThriftFuzz(r), r.failure !== undefined);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: unknown) => {
-    console.error(`fuzz:thrift: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, "fuzz:thrift", main);

@@ -9,37 +9,12 @@
 // source/common/stats/tag_extractor_impl.cc). What remains, `wasmcustom.istio_tcp_…`, prints as
 // `istio_tcp_…` (Envoy source/server/admin/prometheus_stats_formatter.cc metricName).
 //
-// Label set and order: istio/proxy source/extensions/filters/http/istio_stats/istio_stats.cc
-// (the tags_ vector: reporter, source_*, destination_*, request_protocol, response_flags,
-// connection_security_policy for TCP). Empty values print `unknown`, as istio.stats does.
+// Label set and order: ./tcp-labels.ts (shared with the controller). Empty values print `unknown`,
+// as istio.stats does.
 import { AttributeBag, Workload, reporterName } from "./attributes";
+import { TCP_LABELS } from "./tcp-labels";
 
-/** Istio's TCP label keys, in istio_stats.cc order. */
-export const TCP_LABELS: string[] = [
-  "reporter",
-  "source_workload",
-  "source_canonical_service",
-  "source_canonical_revision",
-  "source_workload_namespace",
-  "source_principal",
-  "source_app",
-  "source_version",
-  "source_cluster",
-  "destination_workload",
-  "destination_workload_namespace",
-  "destination_principal",
-  "destination_app",
-  "destination_version",
-  "destination_service",
-  "destination_canonical_service",
-  "destination_canonical_revision",
-  "destination_service_name",
-  "destination_service_namespace",
-  "destination_cluster",
-  "request_protocol",
-  "response_flags",
-  "connection_security_policy",
-];
+export { TCP_LABELS };
 
 export const UNKNOWN = "unknown";
 /** Label value used for every label of the overflow series. */

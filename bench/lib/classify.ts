@@ -10,8 +10,8 @@ import { access, mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { instantiateBare } from "../../tools/harness/bare-module.js";
 import { BUILD } from "../../tools/harness/drive.js";
 import type { Capture } from "../../tools/harness/captures.js";
 import { measureInterleaved, measurePaired, type Sample } from "./stats.js";
@@ -58,18 +58,7 @@ export class ClassifyBench {
   private constructor(private readonly x: ClassifyExports) {}
 
   static async load(wasm = path.join(BUILD, "fixtures", "classify-bench.wasm")): Promise<ClassifyBench> {
-    const module = await WebAssembly.compile(await readFile(wasm));
-    // Only the abort handler imports anything; an abort must surface, never pass silently.
-    const imports: Record<string, Record<string, (...args: number[]) => number>> = {};
-    for (const imp of WebAssembly.Module.imports(module)) {
-      (imports[imp.module] ??= {})[imp.name] = imp.name === "proxy_log"
-        ? () => 0
-        : () => {
-            throw new Error(`classify-bench called ${imp.module}.${imp.name} (abort?)`);
-          };
-    }
-    const instance = await WebAssembly.instantiate(module, imports);
-    return new ClassifyBench(instance.exports as unknown as ClassifyExports);
+    return new ClassifyBench((await instantiateBare(wasm, "classify-bench")) as unknown as ClassifyExports);
   }
 
   /** Copies `bytes` into wasm memory; returns a loop body for measureInterleaved. */

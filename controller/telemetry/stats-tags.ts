@@ -6,37 +6,14 @@
  * first group is cut out of the name, the second is the label value (envoy
  * source/common/stats/tag_extractor_impl.cc).
  *
- * Label set and order: istio/proxy source/extensions/filters/http/istio_stats/istio_stats.cc
- * (TCP reports the same peer labels as HTTP, without response_code / grpc_response_status).
+ * Label set and order: assembly/telemetry/tcp-labels.ts, the one list the filter and the controller
+ * both compile (istio/proxy source/extensions/filters/http/istio_stats/istio_stats.cc).
  */
+import * as labels from "../../assembly/telemetry/tcp-labels.js";
 import type { StatsTag } from "../sniffer/stats.js";
 
-/** Istio's TCP metric labels, in istio_stats.cc order (assembly/telemetry/prometheus.ts TCP_LABELS). */
-export const ISTIO_TCP_LABELS = [
-  "reporter",
-  "source_workload",
-  "source_canonical_service",
-  "source_canonical_revision",
-  "source_workload_namespace",
-  "source_principal",
-  "source_app",
-  "source_version",
-  "source_cluster",
-  "destination_workload",
-  "destination_workload_namespace",
-  "destination_principal",
-  "destination_app",
-  "destination_version",
-  "destination_service",
-  "destination_canonical_service",
-  "destination_canonical_revision",
-  "destination_service_name",
-  "destination_service_namespace",
-  "destination_cluster",
-  "request_protocol",
-  "response_flags",
-  "connection_security_policy",
-] as const;
+/** Istio's TCP metric labels, in istio_stats.cc order: the filter's own list. */
+export const ISTIO_TCP_LABELS: readonly string[] = labels.TCP_LABELS;
 
 /**
  * Standalone Envoy: one stats_tags entry per label. Anchored (the key starts the name or follows

@@ -7,28 +7,14 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import * as net from "node:net";
 import { Host } from "../host/index.js";
 import type { NetworkFilterFactory } from "../host/types.js";
-import { connect, readAll, withTimeout } from "../host/fakes.js";
+import { connect, doublingServer, readAll, withTimeout } from "../host/fakes.js";
 import { prometheusText, type PromStat } from "../host/prometheus.js";
 import { parsePrometheusText, type Family } from "../host/prometheus-parse.js";
 import { ISTIO_TCP_LABELS, tcpStatsTags } from "../../controller/telemetry/stats-tags.js";
 
 const tcpStatsWasm = new URL("../../build/tcp-stats.wasm", import.meta.url).pathname;
-
-async function doublingServer(): Promise<{ server: net.Server; port: number; sockets: Set<net.Socket> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-    let n = 0;
-    s.on("data", (c: Buffer) => (n += c.length));
-    s.on("end", () => s.end(Buffer.alloc(2 * n + 1, 0x61)));
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  return { server, port: (server.address() as net.AddressInfo).port, sockets };
-}
 
 /** Istio's labels for an inbound TCP connection with nothing known about either side. */
 const UNKNOWN_INBOUND: Record<string, string> = Object.fromEntries(
@@ -52,8 +38,7 @@ describe("tcp-stats Istio TCP metrics in Envoy's Prometheus text", () => {
 
   after(async () => {
     await host.close();
-    for (const s of upstream.sockets) s.destroy();
-    await new Promise<void>((r) => upstream.server.close(() => r()));
+    await upstream.close();
   });
 
   it("reports opened/closed/bytes with Istio's names and labels, and the scrape parses strictly beside istio.stats' families", async () => {

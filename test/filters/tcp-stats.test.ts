@@ -4,25 +4,10 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import * as net from "node:net";
 import { Host } from "../host/index.js";
-import { connect, readAll, withTimeout } from "../host/fakes.js";
+import { connect, doublingServer, readAll, withTimeout } from "../host/fakes.js";
 
 const tcpStatsWasm = new URL("../../build/tcp-stats.wasm", import.meta.url).pathname;
-
-/** Reads the request until FIN, then answers 2×len+1 bytes and half-closes. */
-async function doublingServer(): Promise<{ server: net.Server; port: number; sockets: Set<net.Socket> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-    let n = 0;
-    s.on("data", (c: Buffer) => (n += c.length));
-    s.on("end", () => s.end(Buffer.alloc(2 * n + 1, 0x61)));
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  return { server, port: (server.address() as net.AddressInfo).port, sockets };
-}
 
 describe("tcp-stats through the TCP data plane", () => {
   let upstream: Awaited<ReturnType<typeof doublingServer>>;
@@ -35,8 +20,7 @@ describe("tcp-stats through the TCP data plane", () => {
 
   after(async () => {
     await host.close();
-    for (const s of upstream.sockets) s.destroy();
-    await new Promise<void>((r) => upstream.server.close(() => r()));
+    await upstream.close();
   });
 
   it("counts connections and exact bytes each way, and the gauge returns to 0", async () => {

@@ -11,7 +11,10 @@
  */
 import type * as net from "node:net";
 import { chooseEndpoint, connectUpstream, DEFAULT_CONNECT_TIMEOUT_MS, type ConnectFailure } from "./cluster.js";
-import type { Address, ClusterConfig } from "./types.js";
+import type { ActiveReadFilter } from "./filter-manager.js";
+import { defaultRandom } from "./rpc-route-match.js";
+import { Stats } from "./tcp.js";
+import type { Address, ClusterConfig, ConnectionEvent, DataBuffer, DataPlaneHost, FilterStatus, NetworkFilter } from "./types.js";
 
 /** One upstream connection while a request holds it. */
 export interface PooledConnection {
@@ -118,5 +121,131 @@ export class ClusterPools {
 
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.close()));
+  }
+}
+
+/** A terminal proxy's upstream side as its requests reach it: its pools and the host's clusters. */
+export interface PoolOwner {
+  readonly pools: ClusterPools;
+  readonly host: { readonly clusters: Map<string, ClusterConfig> };
+}
+
+/**
+ * One routed request's hold on a pooled connection (dubbo_proxy's and thrift_proxy's
+ * router_impl.cc UpstreamRequest): waiting for the pool, then holding the connection until the
+ * response (`response` collects its bytes) releases it or a reset closes it.
+ */
+export abstract class PooledRequest implements PoolCallbacks {
+  protected conn: PooledConnection | undefined;
+  protected waiting = true;
+  protected response: Buffer = Buffer.alloc(0);
+
+  constructor(
+    private readonly owner: PoolOwner,
+    readonly cluster: string,
+  ) {}
+
+  protected get pool(): TcpConnPool {
+    return this.owner.pools.pool(this.cluster, this.owner.host.clusters.get(this.cluster)!);
+  }
+
+  abstract onPoolReady(conn: PooledConnection): void;
+  abstract onPoolFailure(reason: ConnectFailure, host: Address | undefined, detail: string): void;
+
+  /** UpstreamRequest::resetStream: a held connection closes NoFlush. */
+  reset(): void {
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn !== undefined) this.pool.discard(conn);
+  }
+
+  /**
+   * Adds the request to its connection manager's `active` set and asks the pool for a
+   * connection; true when it now waits for one (the manager stops decoding until then).
+   */
+  start(active: Set<PooledRequest>, config: ClusterConfig): boolean {
+    active.add(this);
+    const ready = this.owner.pools.pool(this.cluster, config).newConnection(this);
+    return !ready && active.has(this);
+  }
+}
+
+/**
+ * The downstream side of dubbo_proxy's and thrift_proxy's ConnectionManager (conn_manager.cc): the
+ * bytes not yet decoded, whether decoding waits for an upstream connection (`stopped`), and the
+ * requests in flight, all reset when the downstream connection closes.
+ */
+export abstract class PooledConnectionManager<R extends PooledRequest> implements NetworkFilter {
+  protected buffer: Buffer = Buffer.alloc(0);
+  protected stopped = false;
+  protected readonly active = new Set<R>();
+
+  constructor(protected readonly cb: ActiveReadFilter) {}
+
+  onNewConnection(): FilterStatus {
+    return "Continue";
+  }
+
+  abstract onData(data: DataBuffer, endStream: boolean): FilterStatus;
+
+  onWrite(): FilterStatus {
+    return "Continue";
+  }
+
+  onEvent(_event: ConnectionEvent): void {
+    this.resetAll();
+  }
+
+  get open(): boolean {
+    return this.cb.manager.state === "Open";
+  }
+
+  write(bytes: Buffer): void {
+    if (this.open) this.cb.manager.write(bytes, false);
+  }
+
+  done(req: R): void {
+    this.active.delete(req);
+  }
+
+  protected resetAll(): void {
+    for (const r of [...this.active]) r.reset();
+    this.active.clear();
+  }
+}
+
+export interface PooledProxyOptions {
+  /** The per-request random value (weighted clusters). @default Math.random-based */
+  readonly random?: () => number;
+}
+
+/**
+ * One configured dubbo_proxy or thrift_proxy (one listener's filter, one worker): its stats
+ * (`<statRoot>.<stat_prefix>.<name>`) and connection pools. `terminal` goes into a
+ * TcpFilterChain; `close()` closes the pooled upstream connections.
+ */
+export abstract class PooledProxy implements PoolOwner {
+  readonly stats = new Stats();
+  readonly pools = new ClusterPools();
+  readonly random: () => number;
+
+  constructor(
+    private readonly statRoot: string,
+    readonly statPrefix: string,
+    readonly host: DataPlaneHost,
+    opts: PooledProxyOptions,
+  ) {
+    this.random = opts.random ?? defaultRandom;
+  }
+
+  /** The filter factory for a chain's `terminal`. */
+  abstract readonly terminal: (cb: ActiveReadFilter) => NetworkFilter;
+
+  inc(stat: string): void {
+    this.stats.inc(`${this.statRoot}.${this.statPrefix}.${stat}`);
+  }
+
+  close(): Promise<void> {
+    return this.pools.close();
   }
 }

@@ -44,11 +44,10 @@
  */
 import { DecoderV2, EncoderV2 } from "hessian.js";
 import type { ConnectFailure } from "./cluster.js";
-import { ClusterPools, type PooledConnection } from "./conn-pool.js";
+import { PooledConnectionManager, PooledProxy, PooledRequest, type PooledConnection, type PooledProxyOptions } from "./conn-pool.js";
 import type { ActiveReadFilter } from "./filter-manager.js";
-import { clusterPicker, defaultRandom, headerMatchers, stringMatcher, type HeaderLookup, type StringMatch } from "./rpc-route-match.js";
-import type { Address, ConnectionEvent, DataBuffer, DataPlaneHost, FilterStatus, NetworkFilter } from "./types.js";
-import { Stats } from "./tcp.js";
+import { clusterPicker, headerMatchers, stringMatcher, type HeaderLookup, type StringMatch } from "./rpc-route-match.js";
+import type { Address, DataBuffer, DataPlaneHost, FilterStatus, NetworkFilter } from "./types.js";
 
 const HEADER = 16;
 const MAGIC = 0xdabb;
@@ -145,34 +144,20 @@ function parseRoutes(typedConfig: unknown): RouteConfig[] {
   });
 }
 
-export interface DubboProxyOptions {
-  /** The per-message random value (weighted clusters). @default Math.random-based */
-  readonly random?: () => number;
-}
+/** The per-message random value (weighted clusters). @default Math.random-based */
+export type DubboProxyOptions = PooledProxyOptions;
 
-/**
- * One configured dubbo_proxy (one listener's filter, one worker): routes and connection pools.
- * `terminal` goes into a TcpFilterChain; `close()` closes the pooled upstream connections.
- */
-export class DubboProxy {
-  readonly stats = new Stats();
-  readonly pools = new ClusterPools();
-  readonly statPrefix: string;
+/** One configured dubbo_proxy: routes, stats `dubbo.<stat_prefix>.*` and connection pools. */
+export class DubboProxy extends PooledProxy {
   private readonly routes: RouteConfig[];
-  readonly random: () => number;
 
-  constructor(typedConfig: unknown, readonly host: DataPlaneHost, opts: DubboProxyOptions = {}) {
-    this.routes = parseRoutes(typedConfig);
-    this.statPrefix = String(obj(typedConfig, "typed_config").stat_prefix ?? "");
-    this.random = opts.random ?? defaultRandom;
+  constructor(typedConfig: unknown, host: DataPlaneHost, opts: DubboProxyOptions = {}) {
+    const routes = parseRoutes(typedConfig);
+    super("dubbo", String(obj(typedConfig, "typed_config").stat_prefix ?? ""), host, opts);
+    this.routes = routes;
   }
 
-  /** The filter factory for a chain's `terminal`. */
   readonly terminal = (cb: ActiveReadFilter): NetworkFilter => new DubboConnectionManager(this, cb);
-
-  inc(stat: string): void {
-    this.stats.inc(`dubbo.${this.statPrefix}.${stat}`);
-  }
 
   /** route_matcher.cc MultiRouteMatcher::route → the cluster, or undefined for no route. */
   route(inv: DubboInvocation, random: number): string | undefined {
@@ -188,10 +173,6 @@ export class DubboProxy {
       }
     }
     return undefined;
-  }
-
-  close(): Promise<void> {
-    return this.pools.close();
   }
 }
 
@@ -254,19 +235,14 @@ export function appException(id: bigint, serialization: number, status: number, 
   return frame(serialization, status, id, body);
 }
 
-class DubboConnectionManager implements NetworkFilter {
-  private buffer: Buffer = Buffer.alloc(0);
-  private stopped = false;
+class DubboConnectionManager extends PooledConnectionManager<UpstreamRequest> {
   private halfClosed = false;
-  private readonly active = new Set<UpstreamRequest>();
 
   constructor(
     readonly proxy: DubboProxy,
-    private readonly cb: ActiveReadFilter,
-  ) {}
-
-  onNewConnection(): FilterStatus {
-    return "Continue";
+    cb: ActiveReadFilter,
+  ) {
+    super(cb);
   }
 
   onData(data: DataBuffer, endStream: boolean): FilterStatus {
@@ -284,22 +260,6 @@ class DubboConnectionManager implements NetworkFilter {
     return "StopIteration";
   }
 
-  onWrite(): FilterStatus {
-    return "Continue";
-  }
-
-  onEvent(_event: ConnectionEvent): void {
-    this.resetAll();
-  }
-
-  get open(): boolean {
-    return this.cb.manager.state === "Open";
-  }
-
-  write(bytes: Buffer): void {
-    if (this.open) this.cb.manager.write(bytes, false);
-  }
-
   continueDecoding(): void {
     this.stopped = false;
     this.dispatch();
@@ -307,15 +267,6 @@ class DubboConnectionManager implements NetworkFilter {
       this.resetAll();
       this.cb.manager.close("FlushWrite");
     }
-  }
-
-  done(req: UpstreamRequest): void {
-    this.active.delete(req);
-  }
-
-  private resetAll(): void {
-    for (const r of [...this.active]) r.reset();
-    this.active.clear();
   }
 
   private decodeError(message: string): void {
@@ -372,10 +323,7 @@ class DubboConnectionManager implements NetworkFilter {
     const config = this.proxy.host.clusters.get(cluster);
     if (config === undefined) return this.localReply(inv, DubboStatus.ServerError, `dubbo router: unknown cluster '${cluster}'`);
     if (config.endpoints.length === 0) return this.localReply(inv, DubboStatus.ServerError, `dubbo router: no healthy upstream for '${cluster}'`);
-    const req = new UpstreamRequest(this, inv, bytes, cluster);
-    this.active.add(req);
-    const ready = this.proxy.pools.pool(cluster, config).newConnection(req);
-    if (!ready && this.active.has(req)) this.stopped = true;
+    if (new UpstreamRequest(this, inv, bytes, cluster).start(this.active, config)) this.stopped = true;
   }
 
   /** router_impl.cc UpstreamRequest::onResetStream. */
@@ -386,20 +334,14 @@ class DubboConnectionManager implements NetworkFilter {
   }
 }
 
-class UpstreamRequest {
-  private conn: PooledConnection | undefined;
-  private waiting = true;
-  private response: Buffer = Buffer.alloc(0);
-
+class UpstreamRequest extends PooledRequest {
   constructor(
     private readonly parent: DubboConnectionManager,
     readonly inv: DubboInvocation,
     private readonly bytes: Buffer,
-    readonly cluster: string,
-  ) {}
-
-  private get pool() {
-    return this.parent.proxy.pools.pool(this.cluster, this.parent.proxy.host.clusters.get(this.cluster)!);
+    cluster: string,
+  ) {
+    super(parent.proxy, cluster);
   }
 
   onPoolReady(conn: PooledConnection): void {
@@ -457,10 +399,5 @@ class UpstreamRequest {
     this.parent.upstreamFailed(this.inv, `dubbo upstream request: remote connection failure '${conn.address.host}:${conn.address.port}'`);
   }
 
-  /** Router::onDestroy → UpstreamRequest::resetStream: close NoFlush. */
-  reset(): void {
-    const conn = this.conn;
-    this.conn = undefined;
-    if (conn !== undefined) this.pool.discard(conn);
-  }
+  // Router::onDestroy → UpstreamRequest::resetStream: PooledRequest.reset (close NoFlush).
 }

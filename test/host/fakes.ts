@@ -106,6 +106,27 @@ export async function recordingServer(mode: "echo" | "sink" = "echo"): Promise<R
   };
 }
 
+/** Reads the request until FIN, then answers 2×len+1 bytes and half-closes (sizes that tell the two directions apart). */
+export async function doublingServer(): Promise<{ readonly port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    let n = 0;
+    s.on("data", (c: Buffer) => (n += c.length));
+    s.on("end", () => s.end(Buffer.alloc(2 * n + 1, 0x61)));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
 export function sha256(b: Uint8Array): string {
   return createHash("sha256").update(b).digest("hex");
 }

@@ -159,25 +159,36 @@ function oneKey(value: unknown, path: string): [string, unknown] {
   return [keys[0]!, m[keys[0]!]];
 }
 
+/**
+ * The matchers Permission and Principal share (rbac.proto): `any`, and `and_<list>` / `or_<list>`
+ * (a Set with one `<list>` field) and `not_<one>` over matchers of the same kind (`self`).
+ */
+function logical(key: string, v: unknown, p: string, list: "rules" | "ids", self: (value: unknown, path: string) => Compiled): Compiled {
+  if (key === "any") {
+    if (v !== true) fail(p, "must be true");
+    return () => true;
+  }
+  if (key.startsWith("and_")) {
+    const all = setOf(v, list, p, self);
+    return (info) => all.every((m) => m(info));
+  }
+  if (key.startsWith("or_")) {
+    const some = setOf(v, list, p, self);
+    return (info) => some.some((m) => m(info));
+  }
+  const inner = self(v, p);
+  return (info) => !inner(info);
+}
+
 function permission(value: unknown, path: string): Compiled {
   const [key, v] = oneKey(value, path);
   const p = `${path}.${key}`;
   switch (key) {
     case "any":
-      if (v !== true) fail(p, "must be true");
-      return () => true;
-    case "and_rules": {
-      const all = setOf(v, "rules", p, permission);
-      return (info) => all.every((m) => m(info));
-    }
-    case "or_rules": {
-      const some = setOf(v, "rules", p, permission);
-      return (info) => some.some((m) => m(info));
-    }
-    case "not_rule": {
-      const inner = permission(v, p);
-      return (info) => !inner(info);
-    }
+    case "and_rules":
+    case "or_rules":
+    case "not_rule":
+      return logical(key, v, p, "rules", permission);
     case "destination_port": {
       if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 65535) fail(p, "must be a port in [0, 65535]");
       return (info) => info.destination.port === v;
@@ -196,20 +207,10 @@ function principal(value: unknown, path: string): Compiled {
   const p = `${path}.${key}`;
   switch (key) {
     case "any":
-      if (v !== true) fail(p, "must be true");
-      return () => true;
-    case "and_ids": {
-      const all = setOf(v, "ids", p, principal);
-      return (info) => all.every((m) => m(info));
-    }
-    case "or_ids": {
-      const some = setOf(v, "ids", p, principal);
-      return (info) => some.some((m) => m(info));
-    }
-    case "not_id": {
-      const inner = principal(v, p);
-      return (info) => !inner(info);
-    }
+    case "and_ids":
+    case "or_ids":
+    case "not_id":
+      return logical(key, v, p, "ids", principal);
     case "direct_remote_ip":
     case "remote_ip": {
       const c = parseCidr(v, p);

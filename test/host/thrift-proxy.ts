@@ -37,11 +37,10 @@
  */
 import * as thrift from "thrift";
 import type { ConnectFailure } from "./cluster.js";
-import { ClusterPools, type PooledConnection } from "./conn-pool.js";
+import { PooledConnectionManager, PooledProxy, PooledRequest, type PooledConnection, type PooledProxyOptions } from "./conn-pool.js";
 import type { ActiveReadFilter } from "./filter-manager.js";
-import { clusterPicker, defaultRandom, headerMatchers, type HeaderLookup } from "./rpc-route-match.js";
-import { Stats } from "./tcp.js";
-import type { Address, ConnectionEvent, DataBuffer, DataPlaneHost, FilterStatus, NetworkFilter } from "./types.js";
+import { clusterPicker, headerMatchers, type HeaderLookup } from "./rpc-route-match.js";
+import type { Address, DataBuffer, DataPlaneHost, FilterStatus, NetworkFilter } from "./types.js";
 
 export type ThriftTransport = "FRAMED" | "UNFRAMED" | "HEADER";
 export type ThriftProtocol = "BINARY" | "LAX_BINARY" | "COMPACT";
@@ -325,22 +324,16 @@ function parseRoutes(routeConfig: unknown): Route[] {
   });
 }
 
-export interface ThriftProxyOptions {
-  /** The per-request random value (weighted clusters). @default Math.random-based */
-  readonly random?: () => number;
-}
+/** The per-request random value (weighted clusters). @default Math.random-based */
+export type ThriftProxyOptions = PooledProxyOptions;
 
-/** One configured thrift_proxy (one listener's filter, one worker): routes and connection pools. */
-export class ThriftProxy {
-  readonly stats = new Stats();
-  readonly pools = new ClusterPools();
+/** One configured thrift_proxy: transport, protocol, routes, stats `thrift.<stat_prefix>.*` and connection pools. */
+export class ThriftProxy extends PooledProxy {
   readonly transport: ThriftTransport;
   readonly protocol: ThriftProtocol;
-  readonly statPrefix: string;
-  readonly random: () => number;
   private readonly routes: Route[];
 
-  constructor(typedConfig: unknown, readonly host: DataPlaneHost, opts: ThriftProxyOptions = {}) {
+  constructor(typedConfig: unknown, host: DataPlaneHost, opts: ThriftProxyOptions = {}) {
     const c = obj(typedConfig, "typed_config");
     for (const k of Object.keys(c)) {
       if (!["@type", "stat_prefix", "route_config", "transport", "protocol"].includes(k)) {
@@ -351,42 +344,29 @@ export class ThriftProxy {
     const protocol = String(c.protocol ?? "AUTO_PROTOCOL");
     if (!["FRAMED", "UNFRAMED", "HEADER"].includes(transport)) throw new Error(`thrift_proxy transport ${transport}: not emulated (FRAMED, UNFRAMED, HEADER)`);
     if (!["BINARY", "LAX_BINARY", "COMPACT"].includes(protocol)) throw new Error(`thrift_proxy protocol ${protocol}: not emulated (BINARY, LAX_BINARY, COMPACT)`);
+    const statPrefix = String(c.stat_prefix ?? "");
+    const routes = parseRoutes(c.route_config);
+    super("thrift", statPrefix, host, opts);
     this.transport = transport as ThriftTransport;
     this.protocol = protocol as ThriftProtocol;
-    this.statPrefix = String(c.stat_prefix ?? "");
-    this.routes = parseRoutes(c.route_config);
-    this.random = opts.random ?? defaultRandom;
+    this.routes = routes;
   }
 
   readonly terminal = (cb: ActiveReadFilter): NetworkFilter => new ThriftConnectionManager(this, cb);
-
-  inc(stat: string): void {
-    this.stats.inc(`thrift.${this.statPrefix}.${stat}`);
-  }
 
   route(name: string, headers: ReadonlyMap<string, string>, random: number): string | undefined {
     const lookup: HeaderLookup = (n) => headers.get(n);
     for (const r of this.routes) if (r.matches(name, lookup)) return r.pick(random);
     return undefined;
   }
-
-  close(): Promise<void> {
-    return this.pools.close();
-  }
 }
 
-class ThriftConnectionManager implements NetworkFilter {
-  private buffer: Buffer = Buffer.alloc(0);
-  private stopped = false;
-  private readonly active = new Set<ThriftUpstreamRequest>();
-
+class ThriftConnectionManager extends PooledConnectionManager<ThriftUpstreamRequest> {
   constructor(
     readonly proxy: ThriftProxy,
-    private readonly cb: ActiveReadFilter,
-  ) {}
-
-  onNewConnection(): FilterStatus {
-    return "Continue";
+    cb: ActiveReadFilter,
+  ) {
+    super(cb);
   }
 
   onData(data: DataBuffer, endStream: boolean): FilterStatus {
@@ -398,27 +378,6 @@ class ThriftConnectionManager implements NetworkFilter {
       if (!this.stopped && this.active.size === 0) this.cb.manager.close("FlushWrite");
     }
     return "StopIteration";
-  }
-
-  onWrite(): FilterStatus {
-    return "Continue";
-  }
-
-  onEvent(_event: ConnectionEvent): void {
-    for (const r of [...this.active]) r.reset();
-    this.active.clear();
-  }
-
-  get open(): boolean {
-    return this.cb.manager.state === "Open";
-  }
-
-  write(frame: Buffer): void {
-    if (this.open) this.cb.manager.write(frame, false);
-  }
-
-  done(r: ThriftUpstreamRequest): void {
-    this.active.delete(r);
   }
 
   continueDecoding(): void {
@@ -449,8 +408,7 @@ class ThriftConnectionManager implements NetworkFilter {
         this.proxy.inc("request_decoding_error");
         this.proxy.stats.inc(`thrift_error ${(err as Error).message}`);
         this.cb.manager.close("FlushWrite");
-        for (const r of [...this.active]) r.reset();
-        this.active.clear();
+        this.resetAll();
         return;
       }
       if (frame === undefined) return;
@@ -472,26 +430,17 @@ class ThriftConnectionManager implements NetworkFilter {
     const config = this.proxy.host.clusters.get(cluster);
     if (config === undefined) return this.localReply(frame, AppExceptionType.InternalError, `unknown cluster '${cluster}'`, true);
     if (config.endpoints.length === 0) return this.localReply(frame, AppExceptionType.InternalError, `no healthy upstream for '${cluster}'`, true);
-    const req = new ThriftUpstreamRequest(this, frame, cluster);
-    this.active.add(req);
-    const ready = this.proxy.pools.pool(cluster, config).newConnection(req);
-    if (!ready && this.active.has(req)) this.stopped = true;
+    if (new ThriftUpstreamRequest(this, frame, cluster).start(this.active, config)) this.stopped = true;
   }
 }
 
-class ThriftUpstreamRequest {
-  private conn: PooledConnection | undefined;
-  private waiting = true;
-  private response: Buffer = Buffer.alloc(0);
-
+class ThriftUpstreamRequest extends PooledRequest {
   constructor(
     private readonly parent: ThriftConnectionManager,
     readonly frame: ThriftFrame,
-    readonly cluster: string,
-  ) {}
-
-  private get pool() {
-    return this.parent.proxy.pools.pool(this.cluster, this.parent.proxy.host.clusters.get(this.cluster)!);
+    cluster: string,
+  ) {
+    super(parent.proxy, cluster);
   }
 
   onPoolReady(conn: PooledConnection): void {
@@ -564,9 +513,4 @@ class ThriftUpstreamRequest {
     this.failed(conn.address);
   }
 
-  reset(): void {
-    const conn = this.conn;
-    this.conn = undefined;
-    if (conn !== undefined) this.pool.discard(conn);
-  }
 }

@@ -201,27 +201,17 @@ export class DubboMessage {
     return this.responseType >= RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS;
   }
 
+  /** Every field back to its start: the header fields, then what startFrame clears. */
   @inline reset(frameStart: i32): void {
     this.isRequest = false;
     this.twoWay = false;
     this.event = false;
-    this.heartbeat = false;
     this.serialization = 0;
     this.hessian2 = false;
     this.status = 0;
     this.requestId = 0;
     this.bodyLength = 0;
-    this.frameStart = frameStart;
-    this.decoded = DubboDecodeLevel.Header;
-    this.dubboVersion.clear();
-    this.servicePath.clear();
-    this.serviceVersion.clear();
-    this.method.clear();
-    this.parameterTypes.clear();
-    this.argumentCount = 0;
-    this.responseType = -1;
-    this.errorMessage.clear();
-    this.attachmentCount = 0;
+    this.startFrame(frameStart);
   }
 
   /** A new frame: clears what the Header state does not write itself. */
