@@ -188,6 +188,16 @@ export abstract class PooledConnectionManager<R extends PooledRequest> implement
 
   abstract onData(data: DataBuffer, endStream: boolean): FilterStatus;
 
+  /** Decodes and dispatches every complete message of the connection's buffered bytes. */
+  protected abstract dispatch(): void;
+
+  /** Moves the read buffer into the decoder's (the proxy owns the bytes), then dispatches. */
+  protected take(data: DataBuffer): void {
+    this.buffer = Buffer.concat([this.buffer, data.bytes]);
+    data.bytes = new Uint8Array(0);
+    this.dispatch();
+  }
+
   onWrite(): FilterStatus {
     return "Continue";
   }

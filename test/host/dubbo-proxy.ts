@@ -246,9 +246,7 @@ class DubboConnectionManager extends PooledConnectionManager<UpstreamRequest> {
   }
 
   onData(data: DataBuffer, endStream: boolean): FilterStatus {
-    this.buffer = Buffer.concat([this.buffer, data.bytes]);
-    data.bytes = new Uint8Array(0);
-    this.dispatch();
+    this.take(data);
     if (endStream) {
       this.halfClosed = true;
       const waitingOneway = this.stopped && [...this.active].some((r) => !r.inv.twoWay);
@@ -276,7 +274,7 @@ class DubboConnectionManager extends PooledConnectionManager<UpstreamRequest> {
     this.resetAll();
   }
 
-  private dispatch(): void {
+  protected dispatch(): void {
     while (!this.stopped && this.open && this.buffer.length >= HEADER) {
       const b = this.buffer;
       const magic = b.readUInt16BE(0);

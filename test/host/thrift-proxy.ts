@@ -370,9 +370,7 @@ class ThriftConnectionManager extends PooledConnectionManager<ThriftUpstreamRequ
   }
 
   onData(data: DataBuffer, endStream: boolean): FilterStatus {
-    this.buffer = Buffer.concat([this.buffer, data.bytes]);
-    data.bytes = new Uint8Array(0);
-    this.dispatch();
+    this.take(data);
     if (endStream && this.open) {
       // conn_manager.cc onData: end_stream with nothing pending closes (FlushWrite).
       if (!this.stopped && this.active.size === 0) this.cb.manager.close("FlushWrite");
@@ -399,7 +397,7 @@ class ThriftConnectionManager extends PooledConnectionManager<ThriftUpstreamRequ
     if (this.open) this.cb.manager.close("NoFlush");
   }
 
-  private dispatch(): void {
+  protected dispatch(): void {
     while (!this.stopped && this.open && this.buffer.length > 0) {
       let frame: ThriftFrame | undefined;
       try {
