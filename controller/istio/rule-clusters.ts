@@ -10,8 +10,8 @@
  * none of these settles is refused at the rule's line.
  */
 import type { LoadedRuleSet } from "../rules/load.js";
-import { rulePath } from "../rules/native.js";
-import type { Rule, RuleRoute } from "../rules/schema.js";
+import { routedClusters, rulePath } from "../rules/native.js";
+import type { Rule } from "../rules/schema.js";
 import { istioClusterForTarget, istioClusterName, parseIstioClusterName } from "./cluster-name.js";
 
 export interface IstioRuleClustersProps {
@@ -36,20 +36,13 @@ export interface IstioRuleSet {
   readonly notes: readonly string[];
 }
 
-function ruleClusters(route: RuleRoute): string[] {
-  return "cluster" in route ? [route.cluster] : route.weightedClusters.map((w) => w.name);
-}
-
 /** Renames every cluster of `set` to an Istio cluster; throws at the rule's line for a cluster it cannot name. */
 export function withIstioClusters(set: LoadedRuleSet, props: IstioRuleClustersProps): IstioRuleSet {
   const targets = props.clusters ?? {};
-  const named = new Set(set.ruleSet.spec.rules.flatMap((r) => (r.route === undefined ? [] : ruleClusters(r.route))));
+  const named = routedClusters(set.ruleSet.spec.rules);
   for (const name of Object.keys(targets).sort()) {
-    if (!named.has(name)) {
-      throw new Error(
-        `--cluster ${name}=${targets[name]}: no rule of ${set.file} routes to cluster ${JSON.stringify(name)} ` +
-          `(its clusters: ${[...named].sort().join(", ") || "none"}); fix the name or remove the flag`,
-      );
+    if (!named.includes(name)) {
+      throw new Error(`cluster ${name} is not routed to by any rule of ${set.file}; rules route to: ${named.join(", ")} (fix or remove --cluster ${name}=…)`);
     }
   }
   const host = props.host === undefined ? undefined : istioClusterForTarget(props.host, props.port);
@@ -58,15 +51,19 @@ export function withIstioClusters(set: LoadedRuleSet, props: IstioRuleClustersPr
     throw new Error(`--host ${props.host}: give the service's FQDN (and port), without a subset, e.g. orders.shop.svc.cluster.local`);
   }
   const resolved = new Map<string, string>();
+  for (const name of Object.keys(targets).sort()) {
+    try {
+      resolved.set(name, istioClusterForTarget(targets[name]!, props.port));
+    } catch (err) {
+      throw new Error(`--cluster ${name}=${targets[name]}: ${(err as Error).message}`);
+    }
+  }
   const subsets = new Set<string>();
   const resolve = (name: string, index: number): string => {
     const known = resolved.get(name);
     if (known !== undefined) return known;
     let out: string;
-    const target = Object.hasOwn(targets, name) ? targets[name] : undefined;
-    if (target !== undefined) {
-      out = istioClusterForTarget(target, props.port);
-    } else if (parseIstioClusterName(name) !== undefined) {
+    if (parseIstioClusterName(name) !== undefined) {
       out = name;
     } else if (host !== undefined) {
       const { port, host: fqdn } = hostCluster as { port: number; host: string };
