@@ -12,7 +12,7 @@ import { ISTIO_1_29_OR_LATER } from "../../controller/istio/proxy-version.js";
 import { withIstioClusters } from "../../controller/istio/rule-clusters.js";
 import { rpcEnvoyFilter, type RpcEnvoyFilterProps } from "../../controller/istio/rpc-envoy-filter.js";
 import { loadRuleSet, parseRuleSet } from "../../controller/rules/load.js";
-import { rpcWasmFilter } from "../../controller/rules/wasm-filter.js";
+import { RPC_WASM_FILTERS, rpcWasmFilter } from "../../controller/rules/wasm-filter.js";
 import { thriftProxyFilter } from "../../controller/thrift/filter.js";
 import { InputFileError } from "../../controller/yaml.js";
 
@@ -224,6 +224,13 @@ describe("rpcEnvoyFilter: per connection", () => {
     assert.equal(patchesOf(inbound.resource)[0]!.match.context, "SIDECAR_INBOUND");
     assert.deepEqual(inbound.warnings, []);
   });
+
+  it("dubbo per connection: the given filter before tcp_proxy, paired like thrift's", () => {
+    const patches = patchesOf(rpcEnvoyFilter({ deployment: "connection", port: 20880, protocol: "dubbo", wasmFilter: dubboWasm("connection") }).resource);
+    assert.deepEqual(patches.map((p) => p.patch.operation), ["INSERT_BEFORE", "MERGE"]);
+    assert.equal(patches[1]!.patch.value.typed_config.upstream_connect_mode, "IMMEDIATE");
+  });
+
 });
 
 describe("rpcEnvoyFilter: per request", () => {
@@ -334,9 +341,32 @@ describe("render rules --istio (CLI)", () => {
     { name: "a rule cluster Istio has no name for", argv: base, message: /controller\/rules\/examples\/thrift\.yaml:\d+:\d+: cluster "catalog-blue" is not a cluster of an Istio sidecar/ },
     { name: "--max-early-data-bytes per request", argv: [...base, "--host", HOST, "--max-early-data-bytes", "4096"], message: /--max-early-data-bytes pairs tcp_proxy per connection/ },
     { name: "a --cluster target that is no FQDN", argv: [...base, "--cluster", "catalog=catalog"], message: /--cluster catalog=catalog: cluster target "catalog": host "catalog" is a short name/ },
-    { name: "dubbo before its wasm filter renders", argv: ["render", "rules", "--proxy", "dubbo", "--rules", "controller/rules/examples/dubbo.yaml", "--istio", "--port", "20880", "--host", "orders.shop.svc.cluster.local"],
-      message: /the dubbo wasm filter's configuration is not rendered by this build/ },
   ];
+  it("--proxy dubbo renders dubbo_proxy behind the dubbo filter, or says the filter's configuration is not rendered yet", async () => {
+    const r = await cli("render", "rules", "--proxy", "dubbo", "--rules", "controller/rules/examples/dubbo.yaml", "--istio", "--port", "20880",
+      "--host", "orders.shop.svc.cluster.local", "--cluster", "payments=payments.shop.svc.cluster.local");
+    if (RPC_WASM_FILTERS.dubbo === undefined) {
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /the dubbo wasm filter's configuration is not rendered by this build/);
+      return;
+    }
+    assert.equal(r.code, 0, r.stderr);
+    const [wasm, native] = patchesOf(parse(r.stdout) as Record<string, unknown>).map((p) => p.patch.value);
+    assert.equal(wasm!.name, "envoy.filters.network.wasm");
+    assert.equal(native!.name, "envoy.filters.network.dubbo_proxy");
+  });
+
+  it("--context inbound with --cluster x=inbound routes to the workload's own inbound cluster", async () => {
+    const r = await cli(...base, "--context", "inbound", "--deployment", "connection", "--cluster", "catalog=inbound", "--cluster", "catalog-blue=inbound",
+      "--cluster", "search-v1=search.shop.svc.cluster.local", "--cluster", "search-v2=search.shop.svc.cluster.local:9091/v2");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    const patches = patchesOf(parse(r.stdout) as Record<string, unknown>);
+    assert.ok(patches.every((p) => p.match.context === "SIDECAR_INBOUND"));
+    const clusters = JSON.stringify(wasmJson(patches[0]!.patch.value).rules);
+    for (const c of ["inbound|9090||", "outbound|9090||search.shop.svc.cluster.local", "outbound|9091|v2|search.shop.svc.cluster.local"]) assert.ok(clusters.includes(c), c);
+  });
+
   for (const t of errors) {
     it(`fails on ${t.name}, naming the flag or line and the fix`, async () => {
       const r = await cli(...t.argv);
