@@ -230,7 +230,6 @@ describe("rpcEnvoyFilter: per connection", () => {
     assert.deepEqual(patches.map((p) => p.patch.operation), ["INSERT_BEFORE", "MERGE"]);
     assert.equal(patches[1]!.patch.value.typed_config.upstream_connect_mode, "IMMEDIATE");
   });
-
 });
 
 describe("rpcEnvoyFilter: per request", () => {
