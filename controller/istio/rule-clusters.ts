@@ -45,7 +45,12 @@ export function withIstioClusters(set: LoadedRuleSet, props: IstioRuleClustersPr
       throw new Error(`cluster ${name} is not routed to by any rule of ${set.file}; rules route to: ${named.join(", ")} (fix or remove --cluster ${name}=…)`);
     }
   }
-  const host = props.host === undefined ? undefined : istioClusterForTarget(props.host, props.port);
+  let host: string | undefined;
+  try {
+    host = props.host === undefined ? undefined : istioClusterForTarget(props.host, props.port);
+  } catch (err) {
+    throw new Error(`--host ${props.host}: ${(err as Error).message}`);
+  }
   const hostCluster = host === undefined ? undefined : parseIstioClusterName(host);
   if (hostCluster !== undefined && (hostCluster.direction !== "outbound" || hostCluster.subset !== undefined)) {
     throw new Error(`--host ${props.host}: give the service's FQDN (and port), without a subset, e.g. orders.shop.svc.cluster.local`);

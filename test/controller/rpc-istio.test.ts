@@ -169,6 +169,7 @@ spec:
     assert.throws(() => withIstioClusters(parseRuleSet(text, "rs.yaml"), { clusters: { v1: HOST, v2: HOST }, port: 9090 }),
       /rs\.yaml:7:\d+: rule b: clusters v1 and v2 are both outbound\|9090\|\|catalog\.shop\.svc\.cluster\.local in Istio; merge them/);
     assert.throws(() => withIstioClusters(parseRuleSet(text, "rs.yaml"), { host: `${HOST}/v1`, port: 9090 }), /--host .*without a subset/);
+    assert.throws(() => withIstioClusters(parseRuleSet(text, "rs.yaml"), { host: "catalog", port: 9090 }), /^Error: --host catalog: cluster target "catalog": host "catalog" is a short name/);
   });
 });
 
