@@ -1,18 +1,28 @@
 /**
  * `render rules`: a rule set rendered for the per-request deployment, as a standalone Envoy
  * bootstrap (listener → dubbo_proxy | thrift_proxy → clusters) or, with --route-config-only, as
- * the native proxy's route configuration alone. Warnings (what only the wasm filter enforces) go
- * to stderr; refusals fail with the rule's file and line.
+ * the native proxy's route configuration alone; with --istio, as one Istio EnvoyFilter for either
+ * deployment (controller/istio/rpc-envoy-filter.ts). Warnings go to stderr; refusals fail with the
+ * rule's file and line, or name the flag and the fix.
  *
  *   node --import tsx controller/cli.ts render rules --proxy dubbo --rules rules.yaml --cluster orders-v1=orders:20880
+ *   node --import tsx controller/cli.ts render rules --proxy thrift --rules rules.yaml --istio --port 9090 \
+ *     --host catalog.shop.svc.cluster.local --namespace shop --selector app=web
  */
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { bootstrapYaml } from "../envoy/bootstrap.js";
+import { MAX_EARLY_DATA_BYTES } from "../envoy/tcp-proxy.js";
+import type { NetworkFilter } from "../envoy/network-filter.js";
 import { toYaml } from "../yaml.js";
 import { dubboProxyFilter } from "../dubbo/filter.js";
+import { withIstioClusters } from "../istio/rule-clusters.js";
+import {
+  ISTIO_TRAFFIC_CONTEXTS, RPC_DEPLOYMENTS, rpcEnvoyFilterYaml, type IstioTrafficContext, type RpcDeployment, type RpcProtocol,
+} from "../istio/rpc-envoy-filter.js";
 import { THRIFT_PROTOCOLS, THRIFT_TRANSPORTS, thriftProxyFilter, type ThriftProtocol, type ThriftTransport } from "../thrift/filter.js";
-import { loadRuleSet } from "./load.js";
+import { loadRuleSet, type LoadedRuleSet } from "./load.js";
 import { perRequestBootstrapProps } from "./per-request.js";
+import { rpcWasmFilter } from "./wasm-filter.js";
 
 /** Where an unlisted cluster is expected: Dubbo's and Thrift's usual ports. */
 const DEFAULT_PORTS = { dubbo: 20880, thrift: 9090 } as const;
@@ -32,37 +42,149 @@ function port(what: string): (v: string) => number {
   };
 }
 
-function clusterEndpoint(value: string, previous: Record<string, { address: string; port: number }[]> = {}): Record<string, { address: string; port: number }[]> {
-  const m = /^([^=]+)=(.+):(\d+)$/.exec(value);
-  if (m === null || Number(m[3]) < 1 || Number(m[3]) > 65535) throw new InvalidArgumentError("expected name=host:port, e.g. orders-v1=orders:20880");
-  const address = m[2]!.replace(/^\[(.*)\]$/, "$1");
-  return { ...previous, [m[1]!]: [...(previous[m[1]!] ?? []), { address, port: Number(m[3]) }] };
+type Endpoints = Record<string, { address: string; port: number }[]>;
+
+/** `--cluster` values as given; standalone reads them as endpoints, --istio as Istio targets. */
+function collect(value: string, previous: string[] = []): string[] {
+  if (!/^[^=]+=.+$/.test(value)) throw new InvalidArgumentError("expected name=value, e.g. orders-v1=orders:20880 (standalone) or orders-v1=orders.shop.svc.cluster.local/v1 (--istio)");
+  return [...previous, value];
+}
+
+function clusterEndpoints(values: readonly string[]): Endpoints {
+  const out: Endpoints = {};
+  for (const value of values) {
+    const m = /^([^=]+)=(.+):(\d+)$/.exec(value);
+    if (m === null || Number(m[3]) < 1 || Number(m[3]) > 65535) {
+      throw new Error(`--cluster ${value}: expected name=host:port, e.g. orders-v1=orders:20880 (with --istio: name=<host>[:<port>][/<subset>])`);
+    }
+    const address = m[2]!.replace(/^\[(.*)\]$/, "$1");
+    out[m[1]!] = [...(out[m[1]!] ?? []), { address, port: Number(m[3]) }];
+  }
+  return out;
+}
+
+function clusterTargets(values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const value of values) {
+    const i = value.indexOf("=");
+    const name = value.slice(0, i);
+    if (Object.hasOwn(out, name)) throw new Error(`--cluster ${name} is given twice; with --istio a rule cluster maps to one Istio cluster`);
+    out[name] = value.slice(i + 1);
+  }
+  return out;
+}
+
+function labels(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const m = /^([^=]+)=(.*)$/.exec(value);
+  if (m === null) throw new InvalidArgumentError("expected key=value, e.g. app=orders");
+  return { ...previous, [m[1]!]: m[2]! };
+}
+
+function earlyData(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > MAX_EARLY_DATA_BYTES) {
+    throw new InvalidArgumentError(`--max-early-data-bytes must be an integer in [1, ${MAX_EARLY_DATA_BYTES}] (Envoy's tcp_proxy.proto lte rule)`);
+  }
+  return n;
+}
+
+interface RulesOptions {
+  proxy: RpcProtocol; rules: string; cluster?: string[];
+  listenPort: number; listenAddress: string; adminPort: number; transport?: ThriftTransport; protocol?: ThriftProtocol; routeConfigOnly?: boolean;
+  istio?: boolean; deployment?: RpcDeployment; port?: number; context?: IstioTrafficContext; namespace?: string;
+  selector?: Record<string, string>; host?: string; name?: string; wasmDir?: string; maxEarlyDataBytes?: number;
+}
+
+/** Flags of one output only: the ones given on the command line for the other output are refused, naming the fix. */
+function checkOutputFlags(o: RulesOptions, command: Command): void {
+  const given = (key: keyof RulesOptions): boolean => command.getOptionValueSource(key) === "cli";
+  const standaloneOnly: Array<[keyof RulesOptions, string]> = [
+    ["listenPort", "--listen-port"], ["listenAddress", "--listen-address"], ["adminPort", "--admin-port"], ["routeConfigOnly", "--route-config-only"],
+  ];
+  const istioOnly: Array<[keyof RulesOptions, string]> = [
+    ["deployment", "--deployment"], ["port", "--port"], ["context", "--context"], ["namespace", "--namespace"], ["selector", "--selector"],
+    ["host", "--host"], ["name", "--name"], ["wasmDir", "--wasm-dir"], ["maxEarlyDataBytes", "--max-early-data-bytes"],
+  ];
+  if (o.istio === true) {
+    const bad = standaloneOnly.filter(([k]) => given(k)).map(([, f]) => f);
+    if (bad.length > 0) {
+      throw new Error(`${bad.join(", ")} ${bad.length === 1 ? "applies" : "apply"} to the standalone bootstrap; remove ${bad.length === 1 ? "it" : "them"} with --istio (the sidecar's listeners are istiod's)`);
+    }
+    if (o.port === undefined) throw new Error("--istio needs --port <port>: the service port (--context outbound) or the workload's port (--context inbound)");
+    if (o.maxEarlyDataBytes !== undefined && (o.deployment ?? "request") !== "connection") {
+      throw new Error("--max-early-data-bytes pairs tcp_proxy per connection; per request the native proxy replaces tcp_proxy: remove it or add --deployment connection");
+    }
+    return;
+  }
+  const bad = istioOnly.filter(([k]) => given(k)).map(([, f]) => f);
+  if (bad.length > 0) throw new Error(`${bad.join(", ")} ${bad.length === 1 ? "applies" : "apply"} to the Istio output; add --istio or remove ${bad.length === 1 ? "it" : "them"}`);
+}
+
+/** The native proxy filter of a rule set and the rule set's warnings. */
+function nativeProxy(o: RulesOptions, rules: LoadedRuleSet): { filter: NetworkFilter; warnings: readonly string[] } {
+  return o.proxy === "dubbo" ? dubboProxyFilter({ rules }) : thriftProxyFilter({ rules, transport: o.transport, protocol: o.protocol });
+}
+
+/** --istio: one EnvoyFilter for the chosen deployment, clusters renamed to Istio's. */
+function renderIstio(o: RulesOptions, io: RulesCommandIo): void {
+  const deployment = o.deployment ?? "request";
+  const context = o.context ?? "outbound";
+  const port = o.port!;
+  const istio = withIstioClusters(loadRuleSet(o.rules), { clusters: clusterTargets(o.cluster ?? []), host: o.host, port });
+  // Per request the filter decodes what thrift_proxy is told the wire carries; per connection it detects it unless told.
+  const wire = deployment === "request" && o.proxy === "thrift"
+    ? { thriftProtocol: o.protocol ?? "BINARY", thriftTransport: o.transport ?? "FRAMED" } as const
+    : { thriftProtocol: o.protocol, thriftTransport: o.transport };
+  const wasmFilter = rpcWasmFilter(o.proxy, { deployment, rules: istio.rules, ...wire, wasmDir: o.wasmDir ?? "/var/local/lib/wasm" });
+  // The wasm filter is in the resource, so the native renderer's "enforced by the wasm filter" notes do not apply.
+  const native = deployment === "request" ? nativeProxy(o, istio.rules).filter : undefined;
+  const what = `${o.proxy} rules of ${o.rules} in Istio (per ${deployment}, ${context})`;
+  const { yaml, warnings } = rpcEnvoyFilterYaml({
+    context, deployment, maxEarlyDataBytes: o.maxEarlyDataBytes, name: o.name, namespace: o.namespace, nativeProxy: native, port,
+    protocol: o.proxy, wasmFilter, workloadLabels: o.selector,
+  }, io.header(what));
+  for (const n of istio.notes) io.stderr(`protomesh: note: ${n}\n`);
+  for (const w of warnings) io.stderr(`protomesh: warning: ${w}\n`);
+  io.stdout(yaml);
 }
 
 export function addRenderRulesCommand(render: Command, io: RulesCommandIo): void {
   render
     .command("rules")
-    .description("a rule set for the per-request deployment: listener → dubbo_proxy | thrift_proxy → clusters (see controller/rules/README.md)")
-    .addOption(new Option("--proxy <proxy>", "native proxy that routes each request").choices(["dubbo", "thrift"]).makeOptionMandatory())
+    .description("a rule set for the per-request deployment (listener → dubbo_proxy | thrift_proxy → clusters), or with --istio an EnvoyFilter for either deployment (see controller/rules/README.md)")
+    .addOption(new Option("--proxy <proxy>", "RPC protocol, and the native proxy that routes each request").choices(["dubbo", "thrift"]).makeOptionMandatory())
     .requiredOption("--rules <file>", "RpcRouteRules YAML file")
-    .option("--cluster <name=host:port>", "endpoint of a routed cluster (repeatable; default <name>:20880 for dubbo, <name>:9090 for thrift)", clusterEndpoint)
-    .option("--listen-port <port>", "listener port", port("--listen-port"), 10000)
-    .option("--listen-address <ip>", "listener address", "0.0.0.0")
-    .option("--admin-port <port>", "admin endpoint port", port("--admin-port"), 9901)
-    .addOption(new Option("--transport <transport>", "thrift: downstream transport (default FRAMED)").choices([...THRIFT_TRANSPORTS]))
-    .addOption(new Option("--protocol <protocol>", "thrift: downstream protocol (default BINARY)").choices([...THRIFT_PROTOCOLS]))
-    .option("--route-config-only", "print only the proxy's route configuration (for an EnvoyFilter patch)")
-    .action((o: {
-      proxy: "dubbo" | "thrift"; rules: string; cluster?: Record<string, { address: string; port: number }[]>;
-      listenPort: number; listenAddress: string; adminPort: number; transport?: ThriftTransport; protocol?: ThriftProtocol; routeConfigOnly?: boolean;
-    }) => {
+    .option("--cluster <name=value>", "standalone: endpoint of a routed cluster, name=host:port (default <name>:20880 for dubbo, <name>:9090 for thrift); " +
+      "--istio: the Istio cluster of a rule cluster, name=<host>[:<port>][/<subset>] | inbound | outbound|<port>|<subset>|<host> (repeatable)", collect)
+    .option("--listen-port <port>", "standalone: listener port", port("--listen-port"), 10000)
+    .option("--listen-address <ip>", "standalone: listener address", "0.0.0.0")
+    .option("--admin-port <port>", "standalone: admin endpoint port", port("--admin-port"), 9901)
+    .addOption(new Option("--transport <transport>", "thrift: downstream transport (default FRAMED; with --istio --deployment connection the filter detects it)").choices([...THRIFT_TRANSPORTS]))
+    .addOption(new Option("--protocol <protocol>", "thrift: downstream protocol (default BINARY; with --istio --deployment connection the filter detects it)").choices([...THRIFT_PROTOCOLS]))
+    .option("--route-config-only", "print only the proxy's route configuration")
+    .option("--istio", "render an Istio EnvoyFilter (networking.istio.io/v1alpha3) for a sidecar instead of a standalone bootstrap")
+    .addOption(new Option("--deployment <deployment>", "--istio: connection (wasm filter → tcp_proxy) or request (wasm filter → native proxy) (default request)")
+      .choices([...RPC_DEPLOYMENTS]))
+    .option("--port <port>", "--istio: the service port (outbound) or the workload's port (inbound)", port("--port"))
+    .addOption(new Option("--context <context>", "--istio: outbound (the clients' sidecars) or inbound (the server's sidecar) (default outbound)")
+      .choices([...ISTIO_TRAFFIC_CONTEXTS]))
+    .option("--namespace <ns>", "--istio: the EnvoyFilter's namespace")
+    .option("--selector <key=value>", "--istio: workload label the EnvoyFilter selects (repeatable)", labels)
+    .option("--host <fqdn>", "--istio: the service's FQDN; a rule cluster without --cluster is taken as its subset of that name")
+    .option("--name <name>", "--istio: EnvoyFilter name (default protomesh-<proxy>-<deployment>-<context>-<port>)")
+    .option("--wasm-dir <dir>", "--istio: folder holding <proxy>.wasm inside istio-proxy (default /var/local/lib/wasm)")
+    .option("--max-early-data-bytes <n>", `--istio --deployment connection: tcp_proxy max_early_data_bytes (default 16384; Envoy: lte ${MAX_EARLY_DATA_BYTES})`, earlyData)
+    .action((o: RulesOptions, command: Command) => {
       if (o.proxy === "dubbo" && (o.transport !== undefined || o.protocol !== undefined)) {
         throw new Error("--transport and --protocol apply to --proxy thrift (dubbo_proxy speaks Dubbo over Hessian2 only)");
       }
+      checkOutputFlags(o, command);
+      if (o.istio === true) {
+        renderIstio(o, io);
+        return;
+      }
       const rules = loadRuleSet(o.rules);
-      const { filter, warnings } = o.proxy === "dubbo"
-        ? dubboProxyFilter({ rules })
-        : thriftProxyFilter({ rules, transport: o.transport, protocol: o.protocol });
+      const { filter, warnings } = nativeProxy(o, rules);
       for (const w of warnings) io.stderr(`protomesh: warning: ${w}\n`);
       const what = `${o.proxy}_proxy routes of ${o.rules}`;
       if (o.routeConfigOnly === true) {
@@ -71,7 +193,7 @@ export function addRenderRulesCommand(render: Command, io: RulesCommandIo): void
         return;
       }
       const props = perRequestBootstrapProps({
-        rules, endpoints: o.cluster, defaultPort: DEFAULT_PORTS[o.proxy], listenPort: o.listenPort, listenAddress: o.listenAddress,
+        rules, endpoints: clusterEndpoints(o.cluster ?? []), defaultPort: DEFAULT_PORTS[o.proxy], listenPort: o.listenPort, listenAddress: o.listenAddress,
         admin: { port: o.adminPort },
       }, filter);
       io.stdout(bootstrapYaml(props, io.header(what)));
