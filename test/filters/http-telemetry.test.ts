@@ -109,6 +109,7 @@ function inbound(code: string, peer: Partial<Record<string, string>> = {}): Reco
 
 /** Istio's metadata exchange leaves the downstream peer on the connection (istio/proxy source/extensions/common/metadata_object.h). */
 const metadataExchange: HttpFilterFactory = {
+  name: "istio.metadata_exchange",
   create: (cb) => ({
     decodeHeaders: () => {
       cb.streamInfo.connection.filterState.set("downstream_peer_obj", {
