@@ -232,6 +232,51 @@ describe("http-telemetry", () => {
     }
   });
 
+  it("outbound: the upstream peer is read per request (the load balancer may pick another endpoint each time)", async () => {
+    let n = 0;
+    // Istio's metadata exchange learns the upstream peer from each response.
+    const upstreamExchange: HttpFilterFactory = {
+      name: "istio.metadata_exchange",
+      create: (cb) => ({
+        decodeHeaders: () => "Continue",
+        decodeData: () => "Continue",
+        decodeTrailers: () => "Continue",
+        encodeHeaders: () => {
+          const v = `v${++n}`;
+          cb.streamInfo.filterState.set("upstream_peer_obj", {
+            value: new Uint8Array(0),
+            span: "Request",
+            readOnly: false,
+            fields: { workload: `reviews-${v}`, namespace: "bookinfo", cluster: "Kubernetes", service: "reviews", revision: v, app: "reviews", version: v },
+          });
+          return "Continue";
+        },
+        encodeData: () => "Continue",
+        encodeTrailers: () => "Continue",
+        onStreamComplete: () => {},
+        onDestroy: () => {},
+      }),
+    };
+    const host = new Host({ clusters: { backend: { endpoints: [{ host: "127.0.0.1", port: up.port }] } }, nodeMetadata: NODE as never });
+    try {
+      const plugin = await host.loadPlugin({ name: "http-telemetry", wasm: debugWasm, rootId: "http-telemetry", vmCount: 1, configuration: '{"handlers":[{"name":"p","kind":"prometheus","metrics":"prefixed"}]}' });
+      const l = await host.httpListener({ direction: "OUTBOUND", cluster: "backend", filters: [upstreamExchange, plugin] });
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      await request(l.port, "/ok", { agent });
+      await request(l.port, "/ok", { agent });
+      agent.destroy();
+      await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 5000, "requests to complete");
+      const fams = parsePrometheusText(prometheusText(host, { statsTags: httpStatsTags() }));
+      const s = family(fams, "protomesh_requests_total").samples;
+      assert.deepEqual(s.map((x) => [x.labels.reporter, x.labels.source_workload, x.labels.destination_workload, x.labels.destination_canonical_revision, x.value]), [
+        ["source", "ratings-v1", "reviews-v1", "v1", 1],
+        ["source", "ratings-v1", "reviews-v2", "v2", 1],
+      ]);
+    } finally {
+      await host.close();
+    }
+  });
+
   it("sends label sets beyond max_series to one overflow series and counts them", async () => {
     const config = JSON.stringify({ handlers: [{ name: "prom", kind: "prometheus", metrics: "prefixed", max_series: 1 }] });
     const host = await run({ configuration: config, nodeMetadata: NODE }, async (port) => {

@@ -8,7 +8,7 @@ import {
   sendLocalResponse, setTickPeriodMilliseconds,
 } from "../../runtime";
 import { HttpTelemetryConfig, parseHttpTelemetryConfigBytes } from "./config";
-import { Workload } from "../../telemetry/attributes";
+import { Reporter, Workload } from "../../telemetry/attributes";
 import { isIstioProxy, readConnection, readConnectionId, readLocalWorkload, readPeer, readSourceAddress } from "../../telemetry/reader";
 import { Attr, RequestAttributes, sampleBucket } from "../../telemetry/request";
 import { matchedHandlers } from "../../telemetry/rules";
@@ -131,14 +131,32 @@ class HttpTelemetryRoot extends RootContext {
       if (this.needsAddress) readSourceAddress(c.bag);
       this.cache.add(id, c);
     }
-    if (!c.peerKnown && c.peerTries < PEER_TRIES) {
+    return c;
+  }
+
+  /**
+   * The peer from metadata exchange, read at the end of the stream (metadata exchange has run on
+   * both directions by then). Inbound the peer is the downstream one, the same for every request
+   * of the connection: read until found, for at most PEER_TRIES requests. Outbound it is the
+   * upstream endpoint, which the load balancer may change per request: read every request, and
+   * the connection's encoded labels are redone only when it changed.
+   */
+  resolvePeer(c: ConnectionAttributes): void {
+    const bag = c.bag;
+    if (bag.reporter == Reporter.Destination) {
+      if (c.peerKnown || c.peerTries >= PEER_TRIES) return;
       c.peerTries++;
-      if (readPeer(c.bag)) {
+      if (readPeer(bag)) {
         c.peerKnown = true;
         c.istioTags = "";
       }
+      return;
     }
-    return c;
+    const peer = bag.peer();
+    const before = peerKey(peer);
+    clearPeer(peer);
+    readPeer(bag);
+    if (peerKey(peer) != before) c.istioTags = "";
   }
 
   /** Sampling bucket in [0, 100000) for a request. */
@@ -155,6 +173,21 @@ class HttpTelemetryRoot extends RootContext {
   createContext(context_id: u32): Context {
     return new HttpTelemetryStream(context_id, this);
   }
+}
+
+function peerKey(w: Workload): string {
+  return w.workload + "\n" + w.namespace + "\n" + w.cluster + "\n" + w.canonicalService + "\n" + w.canonicalRevision + "\n" + w.app + "\n" + w.version;
+}
+
+/** Forgets the metadata-exchange fields (the principal comes from the connection, not the peer object). */
+function clearPeer(w: Workload): void {
+  w.workload = "";
+  w.namespace = "";
+  w.cluster = "";
+  w.canonicalService = "";
+  w.canonicalRevision = "";
+  w.app = "";
+  w.version = "";
 }
 
 /** Header bytes as Envoy's HeaderMap::byteSize counts them: each name and value. */
@@ -247,6 +280,7 @@ class HttpTelemetryStream extends Context {
     const r = this.req;
     const now = getCurrentTimeNanoseconds();
     r.durationMs = now > r.startNs ? (now - r.startNs) / 1000000 : 0;
+    root.resolvePeer(conn);
     const mask = matchedHandlers(root.config.rules, conn.bag, r, false);
     if (mask == 0) return;
     const bucket = root.bucket(r);
