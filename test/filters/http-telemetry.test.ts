@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Host } from "../host/index.js";
-import type { HttpFilterFactory } from "../host/types.js";
+import { FilterState, type HttpFilterCallbacks, type HttpFilterFactory, type LocalReply } from "../host/types.js";
 import { prometheusText, type PromStat } from "../host/prometheus.js";
 import { parsePrometheusText, type Family } from "../host/prometheus-parse.js";
 import { withTimeout } from "../host/fakes.js";
@@ -420,6 +420,56 @@ describe("http-telemetry", () => {
       assert.equal(host.counter("http_telemetry.fail_closed_denied"), 2n);
       assert.equal(host.counter("http_telemetry.handler.audit.failures"), 2n);
       assert.equal(host.counter("http_telemetry.handler.audit.reports"), 2n);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("memory stays flat over 4,000 requests on 400 connections (bounded connection cache and series)", async () => {
+    const host = new Host({ nodeMetadata: NODE as never });
+    try {
+      const config = JSON.stringify({
+        max_connections: 64,
+        handlers: [
+          { name: "prom", kind: "prometheus", max_series: 50, dimensions: { request_path: "request.path" } },
+          { name: "log", kind: "accesslog", level: "debug" },
+        ],
+      });
+      const plugin = await host.loadPlugin({ name: "mem", wasm, rootId: "http-telemetry", vmCount: 1, configuration: config });
+      const factory = plugin.httpFilterFactory();
+      const one = (conn: bigint, i: number): void => {
+        const cb: HttpFilterCallbacks = {
+          streamInfo: {
+            connection: {
+              id: conn, source: { host: "10.0.0.1", port: 1000 }, destination: { host: "10.0.0.2", port: 80 }, requestedServerName: "",
+              listenerDirection: "INBOUND", filterState: new FilterState(), filterChainName: "",
+            },
+            filterState: new FilterState(),
+          },
+          continueDecoding: () => {},
+          continueEncoding: () => {},
+          sendLocalReply: (_r: LocalReply) => {},
+          decodingBuffer: () => undefined,
+          encodingBuffer: () => undefined,
+        };
+        const f = factory.create(cb)!;
+        f.decodeHeaders([[":method", "GET"], [":path", `/item/${i}`], [":authority", SERVICE], ["x-request-id", `id-${i}`]], true);
+        cb.streamInfo.responseCode = 200;
+        f.encodeHeaders([[":status", "200"], ["content-length", "0"]], true);
+        f.onStreamComplete();
+        f.onDestroy();
+      };
+      const run = (from: number, to: number): void => {
+        for (let i = from; i < to; i++) one(BigInt(1 + Math.floor(i / 10)), i);
+      };
+      run(0, 1000);
+      const warm = plugin.vms[0]!.memoryPages();
+      run(1000, 4000);
+      const end = plugin.vms[0]!.memoryPages();
+      assert.ok(end <= warm + 2, `${warm} → ${end} pages`);
+      assert.equal(host.counter("mem.handler.log.reports"), undefined, "the plugin's stat prefix is the default, not its name");
+      assert.equal(host.counter("http_telemetry.handler.log.reports"), 4000n);
+      assert.equal(host.counter("http_telemetry.handler.prom.series_overflow"), 3950n);
     } finally {
       await host.close();
     }
