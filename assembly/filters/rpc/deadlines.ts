@@ -54,7 +54,8 @@ export class Deadlines<T extends HasDeadline> {
 /**
  * Resumes the downstream data of network stream `contextId`, which a filter stopped
  * (StopIteration from on_downstream_data or on_new_connection), from on_tick: the root context
- * makes the stream the effective context (proxy_set_effective_context), then
+ * makes the stream the effective context (proxy_set_effective_context; BadArgument once the
+ * stream is gone, proxy-wasm-cpp-host src/exports.cc set_effective_context), then
  * proxy_continue_stream(Downstream). Envoy runs that as `continueReading()` on the stream's read
  * filter callbacks after the VM call returns (source/extensions/common/wasm/context.cc,
  * Context::continueStream), and the filter manager resumes at the NEXT filter, handing it the
