@@ -14,6 +14,9 @@ import * as protoLoader from "@grpc/proto-loader";
 import { Host } from "../host/index.js";
 import { connect, doublingServer, readAll, withTimeout } from "../host/fakes.js";
 import { ISTIO_TCP_LABELS } from "../../controller/telemetry/stats-tags.js";
+import { bootstrap, HTTP_PROTOCOL_OPTIONS_KEY } from "../../controller/envoy/bootstrap.js";
+import { standaloneBootstrapProps } from "../../controller/envoy/standalone.js";
+import { renderedClusters } from "../host/rendered.js";
 
 const tcpStatsWasm = new URL("../../build/tcp-stats.wasm", import.meta.url).pathname;
 const require = createRequire(import.meta.url);
@@ -372,6 +375,39 @@ describe("tcp-stats OTLP export", () => {
       await eventually(() => host.gauge("protomesh_otlp.log_queue_records") === 2n, "two queued records");
       assert.equal(host.counter("tcp_stats.connections_closed"), 3n);
       assert.deepEqual(host.logs.filter((e) => e.level === "error" || e.level === "critical"), []);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("runs the controller's standalone bootstrap: the collector cluster speaks HTTP/2 and receives the exports", async () => {
+    reset();
+    const configuration = { otlp: { cluster: "otel_collector", flush_interval_ms: 3600000 } };
+    const rendered = bootstrap(standaloneBootstrapProps({
+      filter: "tcp-stats",
+      upstream: { address: "127.0.0.1", port: upstream.port },
+      otlpCollector: { address: "127.0.0.1", port: collector.port },
+      configuration,
+    }));
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const clusters = (rendered as any).static_resources.clusters as Record<string, unknown>[];
+    const otel = clusters.find((c) => c.name === "otel_collector");
+    assert.ok(otel, "the collector cluster is rendered");
+    assert.equal(otel.type, "STATIC");
+    assert.deepEqual(otel.typed_extension_protocol_options, {
+      [HTTP_PROTOCOL_OPTIONS_KEY]: { "@type": `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS_KEY}`, explicit_http_config: { http2_protocol_options: {} } },
+    });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const wasm = (rendered as any).static_resources.listeners[0].filter_chains[0].filters[0].typed_config.config;
+    const host = new Host({ clusters: Object.fromEntries(renderedClusters(rendered)), nodeMetadata: NODE });
+    try {
+      const plugin = await host.loadPlugin({ name: wasm.name, wasm: tcpStatsWasm, rootId: wasm.root_id, vmCount: 1, configuration: wasm.configuration.value });
+      const l = await host.tcpListener({ filterChains: [{ filters: [plugin], tcpProxy: { cluster: "upstream" } }] });
+      await traffic(l.port, [3]);
+      await withTimeout(Promise.all(l.connections.map((c) => c.closed)), 5000, "connection to close");
+      plugin.tick();
+      await collector.until(() => collector.records().length === 1 && collector.metrics.length === 1, "the exports");
+      assert.equal(attrs(collector.records()[0]!.attributes)["connection.received.bytes"], 3);
     } finally {
       await host.close();
     }
