@@ -17,6 +17,7 @@ import { ISTIO_TCP_LABELS } from "../../controller/telemetry/stats-tags.js";
 import { bootstrap, HTTP_PROTOCOL_OPTIONS_KEY } from "../../controller/envoy/bootstrap.js";
 import { standaloneBootstrapProps } from "../../controller/envoy/standalone.js";
 import { renderedClusters } from "../host/rendered.js";
+import { describe as describeFuzz, runFuzz } from "../../fuzz/run.js";
 
 const tcpStatsWasm = new URL("../../build/tcp-stats.wasm", import.meta.url).pathname;
 const require = createRequire(import.meta.url);
@@ -432,5 +433,21 @@ describe("tcp-stats OTLP export", () => {
     } finally {
       await host.close();
     }
+  });
+
+  it("keeps memory flat and never traps while every export fails (no collector cluster) and the queue overflows", async () => {
+    const configuration = JSON.stringify({ otlp: { cluster: "otel", batch_size: 16, max_queue_size: 64 } });
+    const debug = await runFuzz({ seed: 9, iterations: 300, filter: tcpStatsWasm.replace(/\.wasm$/, ".debug.wasm"), configuration });
+    assert.equal(debug.failure, undefined, debug.failure && describeFuzz(debug));
+    const r = await runFuzz({ seed: 9, iterations: 3000, filter: tcpStatsWasm, configuration, warmup: 500 });
+    assert.equal(r.failure, undefined, r.failure && describeFuzz(r));
+    assert.ok(r.ticks > 0, "ticks ran");
+    assert.ok(r.pagesEnd <= r.pagesWarm + 2, `${r.pagesWarm} → ${r.pagesEnd} pages`);
+    const stat = (name: string) => r.stats.find((s) => s.name === `wasmcustom.protomesh_otlp.${name}`)?.value ?? 0n;
+    assert.equal(stat("log_records_exported"), 0n);
+    assert.ok(stat("exports_failed") > 0n);
+    // Every finished connection's record is dropped (failed export or full queue) or still queued.
+    assert.equal(stat("log_records_dropped") + stat("log_queue_records"), BigInt(r.connections));
+    assert.ok(stat("log_queue_records") <= 64n);
   });
 });
