@@ -11,8 +11,8 @@
 // nothing: the next pass carries the totals.
 //
 // Envoy delivers a unary call's answer to the root context that made it: on_grpc_receive on
-// success, on_grpc_close(status) on failure, deadline included (source/extensions/common/wasm/
-// context.cc, GrpcCallClientHandler onSuccess / onFailure). A failure found while the call is
+// success, on_grpc_close(status) on failure, deadline included (envoy source/extensions/common/
+// wasm/context.h, GrpcCallClientHandler onSuccessRaw / onFailure). A failure found while the call is
 // being made can arrive inside proxy_grpc_call, before its token is known; it is remembered and
 // handled when the call returns.
 import * as imp from "../../runtime/imports";
