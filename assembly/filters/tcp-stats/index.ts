@@ -49,9 +49,11 @@ class TcpStatsRoot extends RootContext {
   }
 
   configureOtlp(c: OtlpConfig | null, prefix: string, maxSeries: i32): bool {
+    const old = this.otlp;
+    this.otlp = null;
+    if (old !== null) old.retire();
     if (c === null) {
-      if (this.otlp !== null) setTickPeriodMilliseconds(0);
-      this.otlp = null;
+      if (old !== null) setTickPeriodMilliseconds(0);
       return true;
     }
     const e = new OtlpExporter(c, "protomesh.tcp-stats", "");

@@ -317,6 +317,18 @@ export class OtlpExporter {
     this.inFlightPoints = 0;
   }
 
+  /**
+   * Ends this exporter (a new configuration replaces it): queued records are counted as dropped
+   * and leave the queue gauge; an answer to its outstanding call is ignored by the next one.
+   */
+  retire(): void {
+    this.count_(OtlpStat.LOG_RECORDS_DROPPED, this.count);
+    this.count_(OtlpStat.LOG_QUEUE_RECORDS, -<i64>this.count);
+    this.count = 0;
+    this.queue.reset();
+    this.done();
+  }
+
   /** Counts label sets sent to the overflow series. */
   countOverflow(): void {
     this.count_(OtlpStat.METRIC_SERIES_OVERFLOW, 1);
