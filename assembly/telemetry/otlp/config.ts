@@ -1,29 +1,22 @@
-// The `otlp` section of a filter's configuration: where and how to export. Every default and
-// bound of the exporter is here (the controller mirrors them: controller/config/tcp-stats.ts).
-// Pure code.
+// The `otlp` section of a filter's configuration: where and how to export. Defaults and bounds:
+// ./defaults.ts, which the controller compiles too. Pure code.
 import { JsonKind, JsonValue } from "../../runtime/json";
 import { Fields } from "../../runtime/fields";
+import {
+  DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_TIMEOUT_MS, MAX_AUTHORITY_BYTES,
+  MAX_BATCH_SIZE, MAX_FLUSH_INTERVAL_MS, MAX_MAX_QUEUE_SIZE, MAX_TIMEOUT_MS, MIN_BATCH_SIZE, MIN_FLUSH_INTERVAL_MS,
+  MIN_MAX_QUEUE_SIZE, MIN_TIMEOUT_MS, OTLP_FIELD_NAMES,
+} from "./defaults";
 
-/** Milliseconds an export may take before Envoy's async client ends it (DeadlineExceeded). */
-export const DEFAULT_TIMEOUT_MS: i32 = 5000;
-export const MAX_TIMEOUT_MS: i32 = 60000;
-/** Log records per ExportLogsServiceRequest; a full batch is sent at once. */
-export const DEFAULT_BATCH_SIZE: i32 = 256;
-/** Bounded so one request stays well under gRPC's default 4 MiB receive limit. */
-export const MAX_BATCH_SIZE: i32 = 1000;
-/** Log records a VM holds while an export is outstanding or failing; more are dropped. */
-export const DEFAULT_MAX_QUEUE_SIZE: i32 = 2048;
-export const MAX_MAX_QUEUE_SIZE: i32 = 65536;
-/** How often queued records and the cumulative metrics are sent. */
-export const DEFAULT_FLUSH_INTERVAL_MS: i32 = 10000;
-export const MIN_FLUSH_INTERVAL_MS: i32 = 100;
-export const MAX_FLUSH_INTERVAL_MS: i32 = 3600000;
+export {
+  DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_TIMEOUT_MS, MAX_BATCH_SIZE,
+  MAX_FLUSH_INTERVAL_MS, MAX_MAX_QUEUE_SIZE, MAX_TIMEOUT_MS, MIN_FLUSH_INTERVAL_MS,
+};
+
 /** Metric series (label sets) per ExportMetricsServiceRequest: 5 points each. */
 export const METRIC_SERIES_PER_EXPORT: i32 = 64;
-/** Longest `authority`, in bytes (a host[:port]; DNS names are at most 253 bytes). */
-export const MAX_AUTHORITY_BYTES: i32 = 255;
 
-export const OTLP_FIELDS = "cluster, authority, timeout_ms, batch_size, max_queue_size, flush_interval_ms, logs, metrics";
+export const OTLP_FIELDS = OTLP_FIELD_NAMES.join(", ");
 export const RULE_AUTHORITY = "must be an authority: 1 to 255 bytes of visible ASCII (host or host:port)";
 export const RULE_BOOL = "must be true or false";
 
@@ -71,9 +64,9 @@ export function parseOtlpConfig(v: JsonValue, f: Fields, at: string): OtlpConfig
     else if (key == "authority") {
       if (x.kind == JsonKind.String && isAuthority(x.str)) c.authority = x.str;
       else f.reject(name, RULE_AUTHORITY, x);
-    } else if (key == "timeout_ms") c.timeoutMs = f.durationMs(x, name, 1, MAX_TIMEOUT_MS);
-    else if (key == "batch_size") c.batchSize = f.int(x, name, "a number of log records", 1, MAX_BATCH_SIZE);
-    else if (key == "max_queue_size") c.maxQueueSize = f.int(x, name, "a number of log records", 1, MAX_MAX_QUEUE_SIZE);
+    } else if (key == "timeout_ms") c.timeoutMs = f.durationMs(x, name, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS);
+    else if (key == "batch_size") c.batchSize = f.int(x, name, "a number of log records", MIN_BATCH_SIZE, MAX_BATCH_SIZE);
+    else if (key == "max_queue_size") c.maxQueueSize = f.int(x, name, "a number of log records", MIN_MAX_QUEUE_SIZE, MAX_MAX_QUEUE_SIZE);
     else if (key == "flush_interval_ms") c.flushIntervalMs = f.durationMs(x, name, MIN_FLUSH_INTERVAL_MS, MAX_FLUSH_INTERVAL_MS);
     else if (key == "logs") c.logs = readBool(f, x, name);
     else if (key == "metrics") c.metrics = readBool(f, x, name);
