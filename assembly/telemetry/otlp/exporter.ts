@@ -13,8 +13,10 @@
 // Envoy delivers a unary call's answer to the root context that made it: on_grpc_receive on
 // success, on_grpc_close(status) on failure, deadline included (envoy source/extensions/common/
 // wasm/context.h, GrpcCallClientHandler onSuccessRaw / onFailure). A failure found while the call is
-// being made can arrive inside proxy_grpc_call, before its token is known; it is remembered and
-// handled when the call returns.
+// being made arrives inside proxy_grpc_call, before its token is known (a cluster that is not
+// there: source/common/grpc/async_client_impl.cc AsyncStreamImpl::initialize closes with
+// Unavailable at once, then grpcCall answers InternalFailure); it is remembered and handled when
+// the call returns, counted once.
 import * as imp from "../../runtime/imports";
 import { LogLevel, MetricType, WasmResult } from "../../runtime/enums";
 import { HeaderPair, serializePairs } from "../../runtime/pairs";

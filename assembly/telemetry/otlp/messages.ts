@@ -211,7 +211,8 @@ export function encodeScopeField(name: string, version: string): ArrayBuffer {
  * envoy.config.core.v3.GrpcService { EnvoyGrpc envoy_grpc = 1 { cluster_name = 1;
  * authority = 2; } } (api/envoy/config/core/v3/grpc_service.proto), the `service` argument of
  * proxy_grpc_call: Envoy parses it as a GrpcService first (source/extensions/common/wasm/
- * context.cc Context::grpcCall) and sets `:authority` from `authority`, else the cluster name.
+ * context.cc Context::grpcCall) and sets `:authority` from `authority`, else the cluster name
+ * (source/common/grpc/async_client_impl.cc AsyncStreamImpl::initialize).
  */
 export function encodeGrpcService(cluster: string, authority: string): ArrayBuffer {
   const w = new PbWriter(64);
