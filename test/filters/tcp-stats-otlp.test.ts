@@ -18,6 +18,7 @@ import { bootstrap, HTTP_PROTOCOL_OPTIONS_KEY } from "../../controller/envoy/boo
 import { standaloneBootstrapProps } from "../../controller/envoy/standalone.js";
 import { renderedClusters } from "../host/rendered.js";
 import { describe as describeFuzz, runFuzz } from "../../fuzz/run.js";
+import { pluginPages } from "../../tools/harness/drive.js";
 
 const tcpStatsWasm = new URL("../../build/tcp-stats.wasm", import.meta.url).pathname;
 const require = createRequire(import.meta.url);
@@ -449,5 +450,39 @@ describe("tcp-stats OTLP export", () => {
     // Every finished connection's record is dropped (failed export or full queue) or still queued.
     assert.equal(stat("log_records_dropped") + stat("log_queue_records"), BigInt(r.connections));
     assert.ok(stat("log_queue_records") <= 64n);
+  });
+
+  it("keeps memory flat over 4,000 exported connections", async () => {
+    reset();
+    const host = newHost();
+    try {
+      const plugin = await host.loadPlugin({
+        name: "tcp-stats", wasm: tcpStatsWasm, rootId: "tcp-stats", vmCount: 1,
+        configuration: JSON.stringify({ otlp: { cluster: "otel", batch_size: 64, flush_interval_ms: 3600000 } }),
+      });
+      const down = new Uint8Array(100);
+      const up = new Uint8Array(201);
+      let warm = 0;
+      const rounds = 20;
+      for (let round = 0; round < rounds; round++) {
+        for (let i = 0; i < 200; i++) {
+          const conn = host.connection({ filters: [plugin], keepOutputs: false });
+          conn.newConnection();
+          conn.downstreamData(down);
+          conn.upstreamData(up);
+          conn.close("Remote");
+        }
+        plugin.tick();
+        const want = BigInt(200 * (round + 1));
+        await eventually(() => host.counter("protomesh_otlp.log_records_exported") === want, `${want} exported records`);
+        if (round === 4) warm = pluginPages(plugin);
+      }
+      assert.equal(collector.records().length, 200 * rounds);
+      assert.equal(host.counter("protomesh_otlp.log_records_dropped") ?? 0n, 0n);
+      const end = pluginPages(plugin);
+      assert.ok(end <= warm + 2, `${warm} → ${end} pages`);
+    } finally {
+      await host.close();
+    }
   });
 });
