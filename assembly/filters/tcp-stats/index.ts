@@ -35,6 +35,8 @@ class TcpStatsRoot extends RootContext {
   localRead: bool = false;
   /** The OTLP backend; null when `otlp` is not configured. */
   otlp: OtlpExporter | null = null;
+  /** The OTLP metric table (also the exporter's `metrics`); null when OTLP metrics are off. */
+  otlpMetrics: OtlpTcpMetrics | null = null;
   instance: string = "";
 
   /** Reads the node's workload once per VM. */
@@ -51,6 +53,7 @@ class TcpStatsRoot extends RootContext {
   configureOtlp(c: OtlpConfig | null, prefix: string, maxSeries: i32): bool {
     const old = this.otlp;
     this.otlp = null;
+    this.otlpMetrics = null;
     if (old !== null) old.retire();
     if (c === null) {
       if (old !== null) setTickPeriodMilliseconds(0);
@@ -59,7 +62,11 @@ class TcpStatsRoot extends RootContext {
     const e = new OtlpExporter(c, "protomesh.tcp-stats", "");
     if (!e.defineStats()) return false;
     e.setResource(this.localWorkload(), this.instanceId());
-    if (c.metrics) e.metrics = new OtlpTcpMetrics(prefix, maxSeries);
+    if (c.metrics) {
+      const m = new OtlpTcpMetrics(prefix, maxSeries);
+      e.metrics = m;
+      this.otlpMetrics = m;
+    }
     this.otlp = e;
     setTickPeriodMilliseconds(<u32>c.flushIntervalMs);
     return true;
@@ -202,17 +209,15 @@ class TcpStatsStream extends Context {
       s.add(TcpMetric.SentBytes, bag.sentBytes);
     }
     const e = r.otlp;
-    if (e !== null) {
-      const m = e.metrics;
-      if (m !== null) {
-        const before = m.overflowed;
-        const o = m.get(values, getCurrentTimeNanoseconds());
-        if (m.overflowed != before) e.countOverflow();
-        this.otlpSeries = o;
-        o.add(TcpSum.Opened, 1);
-        o.add(TcpSum.Received, bag.receivedBytes);
-        o.add(TcpSum.Sent, bag.sentBytes);
-      }
+    const m = r.otlpMetrics;
+    if (e !== null && m !== null) {
+      const before = m.overflowed;
+      const o = m.get(values, getCurrentTimeNanoseconds());
+      if (m.overflowed != before) e.countOverflow();
+      this.otlpSeries = o;
+      o.add(TcpSum.Opened, 1);
+      o.add(TcpSum.Received, bag.receivedBytes);
+      o.add(TcpSum.Sent, bag.sentBytes);
     }
   }
 

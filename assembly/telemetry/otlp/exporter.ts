@@ -29,7 +29,6 @@ import {
   EXPORT_METHOD, LOGS_SERVICE, METRICS_SERVICE, REQUEST_RESOURCES, RESOURCE_X_SCOPE, SCOPE_X_ITEMS,
   encodeGrpcService, encodeResourceField, encodeScopeField,
 } from "./messages";
-import { OtlpTcpMetrics } from "./tcp";
 import { PbWriter } from "./writer";
 
 /** The exporter's states; EXPORT_STATE_NAMES names them in logs. */
@@ -60,6 +59,17 @@ export const OTLP_STAT_NAMES: string[] = [
   "metric_points_exported", "metric_series_overflow", "log_queue_records",
 ];
 
+/**
+ * What a metrics pass reads: an ingestion adapter's label sets in a fixed order (new ones
+ * appended), encoded a range at a time as `ScopeMetrics.metrics` entries.
+ */
+export abstract class OtlpMetricTable {
+  /** Label sets so far. */
+  abstract seriesCount(): i32;
+  /** Writes the metrics of series [from, to); returns the number of data points written. */
+  abstract encode(w: PbWriter, from: i32, to: i32, nowNs: u64): i32;
+}
+
 // proxy_grpc_call's token slot: static, so a call allocates nothing for it.
 const TOKEN_SLOT: usize = memory.data(8);
 
@@ -82,7 +92,7 @@ export class OtlpExporter {
   private recordStart: i32 = -1;
 
   private request: PbWriter = new PbWriter(4096);
-  metrics: OtlpTcpMetrics | null = null;
+  metrics: OtlpMetricTable | null = null;
 
   state: ExportState = ExportState.Idle;
   private token: u32 = 0;
@@ -184,7 +194,7 @@ export class OtlpExporter {
     this.backoff = false;
     if (this.count > 0) this.flushLogs = true;
     const m = this.metrics;
-    if (this.config.metrics && m !== null && this.metricsCursor < 0 && m.series.length > 0) this.metricsCursor = 0;
+    if (this.config.metrics && m !== null && this.metricsCursor < 0 && m.seriesCount() > 0) this.metricsCursor = 0;
     this.pump();
   }
 
@@ -198,7 +208,7 @@ export class OtlpExporter {
     this.flushLogs = false;
     const m = this.metrics;
     if (this.metricsCursor < 0 || m === null) return;
-    if (this.metricsCursor >= m.series.length) {
+    if (this.metricsCursor >= m.seriesCount()) {
       this.metricsCursor = -1;
       return;
     }
@@ -225,7 +235,7 @@ export class OtlpExporter {
     this.call(ExportState.ExportingLogs, this.logsService);
   }
 
-  private sendMetrics(m: OtlpTcpMetrics): void {
+  private sendMetrics(m: OtlpMetricTable): void {
     const from = this.metricsCursor;
     const to = from + METRIC_SERIES_PER_EXPORT;
     const w = this.request;
@@ -237,7 +247,8 @@ export class OtlpExporter {
     this.inFlightPoints = m.encode(w, from, to, getCurrentTimeNanoseconds());
     w.end();
     w.end();
-    this.metricsCursor = to < m.series.length ? to : m.series.length;
+    const n = m.seriesCount();
+    this.metricsCursor = to < n ? to : n;
     this.call(ExportState.ExportingMetrics, this.metricsService);
   }
 

@@ -5,6 +5,7 @@ import { AttributeBag } from "../attributes";
 import { TCP_LABELS } from "../tcp-labels";
 import { encodeTags, overflowTags, OVERFLOW } from "../prometheus";
 import { PbWriter } from "./writer";
+import { OtlpMetricTable } from "./exporter";
 import {
   AGGREGATION_TEMPORALITY, DATA_POINTS, HistogramPointField, LogRecordField, MetricField, NumberPointField,
   SCOPE_X_ITEMS, SEVERITY_INFO, SUM_IS_MONOTONIC, TEMPORALITY_CUMULATIVE, encodeAttributeSet, kvBool, kvInt, kvString,
@@ -119,13 +120,19 @@ export class OtlpTcpSeries {
  * Per-VM table of label sets, bounded like the Prometheus adapter's (max_series; beyond it one
  * overflow series whose every attribute is `overflow`, counted by the caller).
  */
-export class OtlpTcpMetrics {
+export class OtlpTcpMetrics extends OtlpMetricTable {
   private byTags: Map<string, i32> = new Map<string, i32>();
   series: OtlpTcpSeries[] = [];
   private overflow: OtlpTcpSeries | null = null;
   overflowed: u64 = 0;
 
-  constructor(public prefix: string, public maxSeries: i32) {}
+  constructor(public prefix: string, public maxSeries: i32) {
+    super();
+  }
+
+  seriesCount(): i32 {
+    return this.series.length;
+  }
 
   /** The series for these label values (TCP_LABELS order); `nowNs` starts a new one. */
   get(values: string[], nowNs: u64): OtlpTcpSeries {
