@@ -176,11 +176,13 @@ export function program(io: CliIo, argv: readonly string[] = []): Command {
     .addOption(modeOption())
     .addOption(serverFirstOption())
     .option("--cluster <name=host:port>", "extra static cluster a sniffer route may name (repeatable)", namedHostPort)
+    .option("--otlp-collector <host:port>", "the OpenTelemetry collector (OTLP/gRPC) behind the configuration's otlp.cluster (default otel-collector:4317)", hostPort)
     .action((o: {
       filter: string; listenPort: number; listenAddress: string; upstream: { address: string; port: number };
       wasmDir: string; adminAddress: string; adminPort: number; upstreamConnectMode?: UpstreamConnectMode;
       maxEarlyDataBytes?: number; configuration?: Record<string, unknown>; failOpen?: boolean; failurePolicy?: WasmFailurePolicy;
       mode?: string; serverFirst?: boolean; cluster?: { name: string; address: string; port: number }[];
+      otlpCollector?: { address: string; port: number };
     }) => {
       const mode = snifferMode(o.filter, o.mode);
       const policy = failurePolicy(o);

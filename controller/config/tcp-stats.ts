@@ -1,11 +1,17 @@
 /**
  * tcp-stats' plugin configuration schema: the same fields, rules and words as the filter's parser
- * (assembly/filters/tcp-stats/config.ts). The default prefix is the filter's (`tcp_stats`).
+ * (assembly/filters/tcp-stats/config.ts, and assembly/telemetry/otlp/config.ts for `otlp`, whose
+ * defaults and bounds are the one file both compile: assembly/telemetry/otlp/defaults.ts). The
+ * default prefix is the filter's (`tcp_stats`).
  */
 import { z } from "zod";
-import { checkOneOf, checkStatPrefix, optionalField, show, type FieldCheck } from "./fields.js";
+import * as otlp from "../../assembly/telemetry/otlp/defaults.js";
+import {
+  WHOLE, checkClusterName, checkDurationMs, checkObject, checkOneOf, checkStatPrefix, field, optionalField, show,
+  type FieldCheck,
+} from "./fields.js";
 
-export const TCP_STATS_FIELDS = ["stat_prefix", "istio_metrics", "max_series"] as const;
+export const TCP_STATS_FIELDS = ["stat_prefix", "istio_metrics", "max_series", "otlp"] as const;
 
 /** `istio_metrics` values, in the filter's order (config.ts ISTIO_METRICS_NAMES). */
 export const ISTIO_METRICS_MODES = ["off", "prefixed", "istio"] as const;
@@ -14,17 +20,56 @@ export type IstioMetricsMode = (typeof ISTIO_METRICS_MODES)[number];
 /** Upper bound of `max_series` (config.ts MAX_MAX_SERIES). */
 export const MAX_MAX_SERIES = 100000;
 
+/** The `otlp` section's fields. */
+export const OTLP_FIELDS: readonly string[] = otlp.OTLP_FIELD_NAMES;
+
 const checkMaxSeries: FieldCheck = (v) =>
   typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= MAX_MAX_SERIES
     ? null
     : `must be a number of label sets, an integer 1..${MAX_MAX_SERIES}, found ${show(v)}`;
 
+const checkRecords = (lo: number, hi: number): FieldCheck => (v) =>
+  typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi ? null : `must be a number of log records, an integer ${lo}..${hi}, found ${show(v)}`;
+const checkBool: FieldCheck = (v) => (typeof v === "boolean" ? null : `must be true or false, found ${show(v)}`);
+const checkAuthority: FieldCheck = (v) =>
+  typeof v === "string" && v.length >= 1 && v.length <= otlp.MAX_AUTHORITY_BYTES && /^[\x21-\x7e]+$/.test(v)
+    ? null
+    : `must be an authority: 1 to 255 bytes of visible ASCII (host or host:port), found ${show(v)}`;
+
+const otlpSchema = z.strictObject({
+  cluster: field(checkClusterName),
+  authority: optionalField(checkAuthority),
+  timeout_ms: optionalField(checkDurationMs(otlp.MIN_TIMEOUT_MS, otlp.MAX_TIMEOUT_MS)),
+  batch_size: optionalField(checkRecords(otlp.MIN_BATCH_SIZE, otlp.MAX_BATCH_SIZE)),
+  max_queue_size: optionalField(checkRecords(otlp.MIN_MAX_QUEUE_SIZE, otlp.MAX_MAX_QUEUE_SIZE)),
+  flush_interval_ms: optionalField(checkDurationMs(otlp.MIN_FLUSH_INTERVAL_MS, otlp.MAX_FLUSH_INTERVAL_MS)),
+  logs: optionalField(checkBool),
+  metrics: optionalField(checkBool),
+}).superRefine((o, ctx) => {
+  const batch = typeof o.batch_size === "number" ? o.batch_size : otlp.DEFAULT_BATCH_SIZE;
+  const queue = typeof o.max_queue_size === "number" ? o.max_queue_size : otlp.DEFAULT_MAX_QUEUE_SIZE;
+  if (queue < batch) {
+    ctx.addIssue({ code: "custom", path: ["max_queue_size"], params: WHOLE, message: `"otlp.max_queue_size" must be at least batch_size (${batch}), found ${queue}` });
+  }
+});
+
+const checkOtlpObject = checkObject("with the collector's cluster and export settings");
+
 export const tcpStatsSchema = z.strictObject({
   stat_prefix: optionalField(checkStatPrefix),
   istio_metrics: optionalField(checkOneOf(ISTIO_METRICS_MODES)),
   max_series: optionalField(checkMaxSeries),
+  otlp: z.any().superRefine((v, ctx) => {
+    const why = checkOtlpObject(v);
+    if (why !== null) {
+      ctx.addIssue({ code: "custom", message: why });
+      return;
+    }
+    const r = otlpSchema.safeParse(v);
+    if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue } as Parameters<typeof ctx.addIssue>[0]);
+  }).optional(),
 });
 
-export function tcpStatsKnownFields(): readonly string[] {
-  return TCP_STATS_FIELDS;
+export function tcpStatsKnownFields(path: readonly PropertyKey[] = []): readonly string[] {
+  return path.length > 0 && path[0] === "otlp" ? OTLP_FIELDS : TCP_STATS_FIELDS;
 }

@@ -80,7 +80,18 @@ export interface StaticClusterProps {
    * @default "1s"
    */
   readonly connectTimeout?: string;
+  /**
+   * Speak HTTP/2 to the endpoints (a gRPC service such as an OpenTelemetry collector): Envoy's
+   * upstream protocol options `typed_extension_protocol_options` with HttpProtocolOptions
+   * `explicit_http_config.http2_protocol_options` (api/envoy/extensions/upstreams/http/v3/
+   * http_protocol_options.proto); Envoy's async gRPC client needs it on its cluster.
+   * @default false (HTTP/1.1, or raw TCP for tcp_proxy)
+   */
+  readonly http2?: boolean;
 }
+
+/** Key of the upstream HTTP protocol options in Cluster.typed_extension_protocol_options. */
+export const HTTP_PROTOCOL_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
 export interface BootstrapProps {
   /** @default { address: "127.0.0.1", port: 9901 } */
@@ -126,6 +137,9 @@ function cluster(props: StaticClusterProps | OriginalDstClusterProps): Record<st
     },
     name: props.name,
     type: allIps ? "STATIC" : "STRICT_DNS",
+    typed_extension_protocol_options: props.http2 === true
+      ? { [HTTP_PROTOCOL_OPTIONS_KEY]: { "@type": `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS_KEY}`, explicit_http_config: { http2_protocol_options: {} } } }
+      : undefined,
   };
 }
 

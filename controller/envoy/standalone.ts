@@ -4,8 +4,9 @@
  * demo and the e2e test, so they all describe the same deployment.
  */
 import { filterSpec } from "../filters.js";
+import { otlpCollectorCluster } from "../telemetry/otlp-collector.js";
 import { tcpStatsTags } from "../telemetry/stats-tags.js";
-import type { BootstrapProps } from "./bootstrap.js";
+import type { BootstrapProps, SocketAddressProps } from "./bootstrap.js";
 import type { UpstreamConnectMode } from "./tcp-proxy.js";
 import { wasmNetworkFilter, type WasmFailurePolicy } from "./wasm-network-filter.js";
 
@@ -38,6 +39,12 @@ export interface StandaloneOptions {
   readonly failurePolicy?: WasmFailurePolicy;
   /** @default the filter's defaultConfiguration */
   readonly configuration?: Readonly<Record<string, unknown>>;
+  /**
+   * The OpenTelemetry collector (OTLP/gRPC) behind the cluster a configuration's `otlp.cluster`
+   * names; that cluster is added only when the configuration has an `otlp` section.
+   * @default { address: "otel-collector", port: 4317 } (controller/telemetry/otlp-collector.ts)
+   */
+  readonly otlpCollector?: SocketAddressProps;
 }
 
 export const UPSTREAM_CLUSTER = "upstream";
@@ -48,15 +55,17 @@ export function standaloneBootstrapProps(options: StandaloneOptions): BootstrapP
   const mode = options.upstreamConnectMode ?? spec.upstreamConnectMode;
   const early = options.maxEarlyDataBytes ?? spec.maxEarlyDataBytes ?? (mode !== undefined && mode !== "IMMEDIATE" ? 65536 : undefined);
   const wasmDir = (options.wasmDir ?? "/etc/envoy/wasm").replace(/\/+$/, "");
+  const configuration = options.configuration ?? spec.defaultConfiguration;
+  const collector = otlpCollectorCluster(configuration, options.otlpCollector);
   return {
     admin: { address: options.adminAddress ?? "127.0.0.1", port: options.adminPort ?? 9901 },
-    clusters: [{ name: UPSTREAM_CLUSTER, endpoints: [upstream] }],
+    clusters: collector === undefined ? [{ name: UPSTREAM_CLUSTER, endpoints: [upstream] }] : [{ name: UPSTREAM_CLUSTER, endpoints: [upstream] }, collector],
     // tcp-stats writes Istio's TCP labels into its stat names; these entries extract them.
     statsTags: spec.name === "tcp-stats" ? tcpStatsTags() : undefined,
     listener: {
       address: options.listenAddress ?? "0.0.0.0",
       filters: [wasmNetworkFilter({
-        configuration: options.configuration ?? spec.defaultConfiguration,
+        configuration,
         failurePolicy: options.failurePolicy ?? spec.failurePolicy,
         name: spec.name,
         wasmPath: `${wasmDir}/${spec.name}.wasm`,

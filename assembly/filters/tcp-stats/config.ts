@@ -1,8 +1,10 @@
 // tcp-stats configuration: optional JSON object `{"stat_prefix": "tcp_stats"}`. Pure code.
+// The `otlp` section is the OTLP backend's (../../telemetry/otlp/config.ts, its defaults there).
 // stat_prefix is checked by the runtime's stat-prefix validator (../../runtime/fields), the same
 // rule as every filter's and the controller's.
 import { JsonKind, isBlank, kindName, parseJsonBytes } from "../../runtime/json";
 import { Fields } from "../../runtime/fields";
+import { OtlpConfig, parseOtlpConfig } from "../../telemetry/otlp/config";
 
 export const DEFAULT_STAT_PREFIX = "tcp_stats";
 
@@ -24,7 +26,11 @@ export class TcpStatsConfig {
   istioMetrics: IstioMetrics = IstioMetrics.Prefixed;
   /** Distinct label sets per VM before the overflow series. */
   maxSeries: i32 = DEFAULT_MAX_SERIES;
+  /** OTLP export of connection logs and metrics; null = off (the default). */
+  otlp: OtlpConfig | null = null;
 }
+
+export const TCP_STATS_FIELDS = "stat_prefix, istio_metrics, max_series, otlp";
 
 /** The metric-name prefix of the Istio-style metrics for `m`. */
 export function istioMetricPrefix(m: IstioMetrics): string {
@@ -65,8 +71,11 @@ export function parseTcpStatsConfigBytes(bytes: ArrayBuffer): TcpStatsConfigPars
     } else if (key == "max_series") {
       const n = f.int(v.values[i], key, "a number of label sets", 1, MAX_MAX_SERIES);
       if (f.ok) c.maxSeries = n;
+    } else if (key == "otlp") {
+      const o = parseOtlpConfig(v.values[i], f, key);
+      if (f.ok) c.otlp = o;
     } else {
-      f.unknown(key, "stat_prefix, istio_metrics, max_series");
+      f.unknown(key, TCP_STATS_FIELDS);
     }
     if (!f.ok) return invalid(c, f.error);
   }

@@ -1,11 +1,17 @@
 // tcp-stats: a network filter that counts connections and bytes (README.md), and reports
-// Istio's TCP metrics with Istio's labels through the telemetry attribute bag. It never holds
-// data: every callback answers Continue.
+// Istio's TCP metrics with Istio's labels through the telemetry attribute bag, to Envoy's stats
+// (Prometheus) and, when configured, to an OpenTelemetry collector (OTLP logs and metrics). It
+// never holds data: every callback answers Continue.
 import {
-  Action, Context, LogLevel, Metric, MetricType, PeerType, RootContext, WasmResult, getCurrentTimeNanoseconds,
-  getPluginConfiguration, incrementMetric, log, recordMetric, registerRootContext,
+  Action, Context, LogLevel, Metric, MetricType, RootContext, getCurrentTimeNanoseconds,
+  getPluginConfiguration, getPropertyBytes, incrementMetric, joinPath, log, recordMetric, registerRootContext,
+  setTickPeriodMilliseconds,
 } from "../../runtime";
 import { IstioMetrics, istioMetricPrefix, parseTcpStatsConfigBytes } from "./config";
+import { OtlpExporter } from "../../telemetry/otlp/exporter";
+import { OtlpTcpMetrics, OtlpTcpSeries, TcpSum, encodeTcpLogRecord } from "../../telemetry/otlp/tcp";
+import { OtlpConfig } from "../../telemetry/otlp/config";
+import { hex } from "../../runtime/hex";
 import { AttributeBag, Reporter, Workload } from "../../telemetry/attributes";
 import { readConnection, readLocalWorkload, readPeer } from "../../telemetry/reader";
 import { tcpLabelValues, TcpMetric } from "../../telemetry/prometheus";
@@ -27,6 +33,74 @@ class TcpStatsRoot extends RootContext {
   /** The node's workload, read once per VM (node metadata never changes). */
   local: Workload = new Workload();
   localRead: bool = false;
+  /** The OTLP backend; null when `otlp` is not configured. */
+  otlp: OtlpExporter | null = null;
+  /** The OTLP metric table (also the exporter's `metrics`); null when OTLP metrics are off. */
+  otlpMetrics: OtlpTcpMetrics | null = null;
+  instance: string = "";
+
+  /** Reads the node's workload once per VM. */
+  localWorkload(): Workload {
+    if (!this.localRead) this.localRead = readLocalWorkload(this.local);
+    return this.local;
+  }
+
+  /** Attributes are needed by the Istio-style metrics and by the OTLP backend. */
+  get attributes(): bool {
+    return this.series !== null || this.otlp !== null;
+  }
+
+  configureOtlp(c: OtlpConfig | null, prefix: string, maxSeries: i32): bool {
+    const old = this.otlp;
+    this.otlp = null;
+    this.otlpMetrics = null;
+    if (old !== null) old.retire();
+    if (c === null) {
+      if (old !== null) setTickPeriodMilliseconds(0);
+      return true;
+    }
+    const e = new OtlpExporter(c, "protomesh.tcp-stats", "");
+    if (!e.defineStats()) return false;
+    e.setResource(this.localWorkload(), this.instanceId());
+    if (c.metrics) {
+      const m = new OtlpTcpMetrics(prefix, maxSeries);
+      e.metrics = m;
+      this.otlpMetrics = m;
+    }
+    this.otlp = e;
+    setTickPeriodMilliseconds(<u32>c.flushIntervalMs);
+    return true;
+  }
+
+  /**
+   * `service.instance.id` of this VM: the pod (node metadata NAME, which Istio sets to the pod
+   * name; else the workload), then the VM's start time in ns, which tells worker VMs apart.
+   */
+  instanceId(): string {
+    if (this.instance.length == 0) {
+      const name = getPropertyBytes(P_NODE_NAME);
+      const base = name.ok && name.value.byteLength > 0 ? name.text()
+        : this.local.workload.length > 0 ? this.local.workload : "envoy";
+      const t = getCurrentTimeNanoseconds();
+      this.instance = base + "/" + hex(<u32>(t >> 32)) + hex(<u32>t, 8);
+    }
+    return this.instance;
+  }
+
+  onTick(): void {
+    const e = this.otlp;
+    if (e !== null) e.onTick();
+  }
+
+  onGrpcReceive(token: u32, response_size: u32): void {
+    const e = this.otlp;
+    if (e !== null) e.onGrpcReceive(token);
+  }
+
+  onGrpcClose(token: u32, status_code: u32): void {
+    const e = this.otlp;
+    if (e !== null) e.onGrpcClose(token, status_code);
+  }
 
   onConfigure(configuration_size: u32): bool {
     const raw = getPluginConfiguration();
@@ -37,6 +111,9 @@ class TcpStatsRoot extends RootContext {
     }
     const prefix = parsed.config.statPrefix;
     const mode = parsed.config.istioMetrics;
+    // OTLP metric names follow istio_metrics' choice (README "OTLP export"): istio_ only when asked.
+    const otlpPrefix = mode == IstioMetrics.Istio ? "istio_" : "protomesh_";
+    if (!this.configureOtlp(parsed.config.otlp, otlpPrefix, parsed.config.maxSeries)) return false;
     if (mode == IstioMetrics.Off) {
       this.series = null;
     } else {
@@ -88,6 +165,10 @@ class TcpStatsStream extends Context {
   bag: AttributeBag | null = null;
   /** The series once the peer is known (or given up on); bytes before that wait in the bag. */
   istio: TcpSeries | null = null;
+  /** Istio's label values, fixed when the series are chosen. */
+  values: string[] | null = null;
+  /** The OTLP series, chosen with the Istio series. */
+  otlpSeries: OtlpTcpSeries | null = null;
 
   onNewConnection(): Action {
     const r = changetype<TcpStatsRoot>(this.root);
@@ -96,10 +177,11 @@ class TcpStatsStream extends Context {
     this.startNs = getCurrentTimeNanoseconds();
     incrementMetric(r.opened, 1);
     incrementMetric(r.active, 1);
-    if (r.series !== null) {
-      if (!r.localRead) r.localRead = readLocalWorkload(r.local);
+    if (r.attributes) {
       const bag = new AttributeBag();
-      readConnection(bag, r.local);
+      readConnection(bag, r.localWorkload());
+      const e = r.otlp;
+      if (e !== null && e.config.logs) readAddresses(bag);
       this.bag = bag;
     }
     return Action.Continue;
@@ -113,15 +195,30 @@ class TcpStatsStream extends Context {
    */
   resolve(force: bool): void {
     const bag = this.bag;
-    if (bag === null || this.istio !== null) return;
+    if (bag === null || this.values !== null) return;
     if (!readPeer(bag) && !force) return;
-    const series = changetype<TcpStatsRoot>(this.root).series;
-    if (series === null) return;
-    const s = series.get(tcpLabelValues(bag));
-    this.istio = s;
-    s.add(TcpMetric.ConnectionsOpened, 1);
-    s.add(TcpMetric.ReceivedBytes, bag.receivedBytes);
-    s.add(TcpMetric.SentBytes, bag.sentBytes);
+    const r = changetype<TcpStatsRoot>(this.root);
+    const values = tcpLabelValues(bag);
+    this.values = values;
+    const series = r.series;
+    if (series !== null) {
+      const s = series.get(values);
+      this.istio = s;
+      s.add(TcpMetric.ConnectionsOpened, 1);
+      s.add(TcpMetric.ReceivedBytes, bag.receivedBytes);
+      s.add(TcpMetric.SentBytes, bag.sentBytes);
+    }
+    const e = r.otlp;
+    const m = r.otlpMetrics;
+    if (e !== null && m !== null) {
+      const before = m.overflowed;
+      const o = m.get(values, getCurrentTimeNanoseconds());
+      if (m.overflowed != before) e.countOverflow();
+      this.otlpSeries = o;
+      o.add(TcpSum.Opened, 1);
+      o.add(TcpSum.Received, bag.receivedBytes);
+      o.add(TcpSum.Sent, bag.sentBytes);
+    }
   }
 
   // data_size is the host's buffered length; tcp_proxy drains it on every callback, so each
@@ -145,13 +242,16 @@ class TcpStatsStream extends Context {
   istioBytes(received: bool, n: u32): void {
     const bag = this.bag;
     if (bag === null) return;
-    const s = this.istio;
-    if (s !== null) {
-      s.add(received ? TcpMetric.ReceivedBytes : TcpMetric.SentBytes, n);
-      return;
-    }
+    // The bag keeps the connection's totals (the OTLP log record reports them).
     if (received) bag.receivedBytes += n;
     else bag.sentBytes += n;
+    if (this.values !== null) {
+      const s = this.istio;
+      if (s !== null) s.add(received ? TcpMetric.ReceivedBytes : TcpMetric.SentBytes, n);
+      const o = this.otlpSeries;
+      if (o !== null) o.add(received ? TcpSum.Received : TcpSum.Sent, n);
+      return;
+    }
     // The peer arrives with the first bytes from its side.
     if (received == (bag.reporter == Reporter.Destination)) this.resolve(false);
   }
@@ -170,17 +270,48 @@ class TcpStatsStream extends Context {
     if (!this.open) return;
     this.open = false;
     const r = changetype<TcpStatsRoot>(this.root);
-    if (this.bag !== null) {
+    const now = getCurrentTimeNanoseconds();
+    const ms: u64 = now > this.startNs ? (now - this.startNs) / 1000000 : 0;
+    const bag = this.bag;
+    if (bag !== null) {
       this.resolve(true);
       const s = this.istio;
       if (s !== null) s.add(TcpMetric.ConnectionsClosed, 1);
+      const o = this.otlpSeries;
+      if (o !== null) {
+        o.add(TcpSum.Closed, 1);
+        o.recordDuration(ms);
+      }
+      const e = r.otlp;
+      const values = this.values;
+      if (e !== null && values !== null) {
+        const w = e.beginLogRecord();
+        if (w !== null) {
+          encodeTcpLogRecord(w, bag, values, now, ms);
+          e.commitLogRecord();
+        }
+      }
     }
     incrementMetric(r.closed, 1);
     incrementMetric(r.active, -1);
-    const now = getCurrentTimeNanoseconds();
-    const ms: u64 = now > this.startNs ? (now - this.startNs) / 1000000 : 0;
     recordMetric(r.duration, ms);
   }
+}
+
+const P_NODE_NAME = joinPath(["xds", "node", "metadata", "NAME"]);
+const P_SOURCE_ADDRESS = joinPath(["source", "address"]);
+const P_DESTINATION_ADDRESS = joinPath(["destination", "address"]);
+
+/**
+ * `source.address` / `destination.address` ("ip:port", Envoy docs/root/intro/arch_overview/
+ * advanced/attributes.rst) for the OTLP log record: two property reads per connection, only
+ * when OTLP logs are on.
+ */
+function readAddresses(bag: AttributeBag): void {
+  const s = getPropertyBytes(P_SOURCE_ADDRESS);
+  if (s.ok) bag.sourceAddress = s.text();
+  const d = getPropertyBytes(P_DESTINATION_ADDRESS);
+  if (d.ok) bag.destinationAddress = d.text();
 }
 
 registerRootContext((context_id: u32): RootContext => new TcpStatsRoot(context_id), "tcp-stats");

@@ -36,7 +36,7 @@ describe("tcp-stats configuration", () => {
 
   it("names an unknown field", () => {
     expect(parseTcpStatsConfig('{"stat_prefix": "a", "statPrefix": "b"}').error)
-      .toBe("tcp-stats: invalid configuration: unknown field \"statPrefix\" (known: stat_prefix, istio_metrics, max_series)");
+      .toBe("tcp-stats: invalid configuration: unknown field \"statPrefix\" (known: stat_prefix, istio_metrics, max_series, otlp)");
   });
 
   it("rejects non-objects and malformed JSON", () => {
