@@ -211,14 +211,17 @@ export class DubboMessage {
     this.heartbeat = false;
     this.frameStart = frameStart;
     this.decoded = DubboDecodeLevel.Header;
-    this.dubboVersion.clear();
-    this.servicePath.clear();
-    this.serviceVersion.clear();
-    this.method.clear();
-    this.parameterTypes.clear();
+    // The six string records lie one DUBBO_STRING_STRIDE apart from dubboVersion's, in field order
+    // (DubboDecoder's constructor; layout test): clear them from one address.
+    const s = changetype<usize>(this.dubboVersion) + offsetof<DubboString>("tag");
+    store<i32>(s, -1);
+    store<i32>(s + DUBBO_STRING_STRIDE, -1);
+    store<i32>(s + 2 * DUBBO_STRING_STRIDE, -1);
+    store<i32>(s + 3 * DUBBO_STRING_STRIDE, -1);
+    store<i32>(s + 4 * DUBBO_STRING_STRIDE, -1);
+    store<i32>(s + 5 * DUBBO_STRING_STRIDE, -1);
     this.argumentCount = 0;
     this.responseType = -1;
-    this.errorMessage.clear();
     this.attachmentCount = 0;
   }
 }
@@ -251,9 +254,10 @@ export class DubboDecoderOptions {
 }
 const CURSOR_AT: usize = 0;
 const MESSAGE_AT: usize = align8(offsetof<DubboCursor>());
-const STRING_SIZE: usize = align8(offsetof<DubboString>());
+/** Bytes from one string record to the next in a decoder's buffer (layout test). */
+export const DUBBO_STRING_STRIDE: usize = align8(offsetof<DubboString>());
 const STRINGS_AT: usize = MESSAGE_AT + align8(offsetof<DubboMessage>());
-const RECORDS_SIZE: i32 = <i32>(STRINGS_AT + 6 * STRING_SIZE);
+const RECORDS_SIZE: i32 = <i32>(STRINGS_AT + 6 * DUBBO_STRING_STRIDE);
 
 const CONTINUE: i32 = -1;
 const BAD_MAGIC: i32 = 0;
@@ -304,11 +308,11 @@ export class DubboDecoder {
     this.records = records;
     this.reader = new Hessian2Reader(o.maxDepth);
     m.dubboVersion = changetype<DubboString>(base + STRINGS_AT);
-    m.servicePath = changetype<DubboString>(base + STRINGS_AT + STRING_SIZE);
-    m.serviceVersion = changetype<DubboString>(base + STRINGS_AT + 2 * STRING_SIZE);
-    m.method = changetype<DubboString>(base + STRINGS_AT + 3 * STRING_SIZE);
-    m.parameterTypes = changetype<DubboString>(base + STRINGS_AT + 4 * STRING_SIZE);
-    m.errorMessage = changetype<DubboString>(base + STRINGS_AT + 5 * STRING_SIZE);
+    m.servicePath = changetype<DubboString>(base + STRINGS_AT + DUBBO_STRING_STRIDE);
+    m.serviceVersion = changetype<DubboString>(base + STRINGS_AT + 2 * DUBBO_STRING_STRIDE);
+    m.method = changetype<DubboString>(base + STRINGS_AT + 3 * DUBBO_STRING_STRIDE);
+    m.parameterTypes = changetype<DubboString>(base + STRINGS_AT + 4 * DUBBO_STRING_STRIDE);
+    m.errorMessage = changetype<DubboString>(base + STRINGS_AT + 5 * DUBBO_STRING_STRIDE);
     m.reset(0);
     const c = this.c;
     c.state = DubboState.Header;
@@ -758,6 +762,12 @@ const HOT_FAILED_STRING: i32 = -4;
   return <i32>DecodeStatus.Done;
 }
 
+/** A big-endian int32 at `p + offset` (bswap<u32> is a call in this build; this inlines). */
+@inline function be32(p: usize, offset: usize): i32 {
+  const v = load<u32>(p + offset);
+  return <i32>(rotl<u32>(v & 0xff00ff00, 8) | rotr<u32>(v & 0x00ff00ff, 8));
+}
+
 @inline function headerFailed(c: DubboCursor, code: i32, value: i32, at: i32): i32 {
   c.errCode = code;
   c.errValue = value;
@@ -791,7 +801,7 @@ const HOT_FAILED_STRING: i32 = -4;
   const flags = <u32>load<u8>(h, 2);
   const serialization = flags & 0x1f;
   if (serialization == 0) return headerFailed(c, BAD_SERIALIZATION, 0, at);
-  const body = <i32>bswap<u32>(load<u32>(h, 12));
+  const body = be32(h, 12);
   // Envoy: "invalid dubbo message size" when body <= 0 or > MaxBodySize (dubbo_protocol_impl.cc).
   if (body <= 0) return headerFailed(c, BAD_BODY_LENGTH, body, at);
   if (body > c.maxBody) return headerFailed(c, BODY_OVER_LIMIT, body, at);
