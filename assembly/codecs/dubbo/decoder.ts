@@ -778,14 +778,8 @@ const HOT_FAILED_STRING: i32 = -4;
 /** Reads one string field at `offset` into `into`; CONTINUE on success. */
 @inline function stringField(c: DubboCursor, into: DubboString, next: DubboState): i32 {
   const at = c.offset;
-  const end = scanString(c.p, at, availableEnd(c), into);
-  if (end < 0) {
-    if (end == SCAN_SHORT && c.len < c.bodyEnd) return <i32>DecodeStatus.NeedMoreData;
-    c.errValue = end;
-    c.errAt = at;
-    return HOT_FAILED_STRING;
-  }
-  into.tag = at;
+  const end = scanField(c.p, at, availableEnd(c), into);
+  if (end < 0) return stringStopped(c, end, at);
   c.offset = end;
   c.state = next;
   return CONTINUE;
@@ -843,15 +837,15 @@ const HOT_FAILED_STRING: i32 = -4;
   return CONTINUE;
 }
 
-/** One of a request's leading strings at `at` into `into`: its end, or a SCAN_* code. */
-@inline function requestString(p: usize, at: i32, end: i32, into: DubboString): i32 {
+/** One string field at `at` into `into`: its end, or a SCAN_* code. */
+@inline function scanField(p: usize, at: i32, end: i32, into: DubboString): i32 {
   const next = scanString(p, at, end, into);
   if (next >= 0) into.tag = at;
   return next;
 }
 
-/** A leading string stopped at `at` with scan code `code`: wait for more, or fail. */
-@inline function requestStringStopped(c: DubboCursor, code: i32, at: i32): i32 {
+/** A string field stopped at `at` with scan code `code`: wait for more, or fail. */
+@inline function stringStopped(c: DubboCursor, code: i32, at: i32): i32 {
   if (code == SCAN_SHORT && c.len < c.bodyEnd) return <i32>DecodeStatus.NeedMoreData;
   c.errValue = code;
   c.errAt = at;
@@ -873,28 +867,28 @@ const HOT_FAILED_STRING: i32 = -4;
   switch (state) {
     // DubboVersion -> ServicePath
     case DubboState.DubboVersion: {
-      next = requestString(p, at, end, m.dubboVersion);
+      next = scanField(p, at, end, m.dubboVersion);
       if (next < 0) break;
       at = next;
       state = DubboState.ServicePath;
     }
     // ServicePath -> ServiceVersion
     case DubboState.ServicePath: {
-      next = requestString(p, at, end, m.servicePath);
+      next = scanField(p, at, end, m.servicePath);
       if (next < 0) break;
       at = next;
       state = DubboState.ServiceVersion;
     }
     // ServiceVersion -> Method
     case DubboState.ServiceVersion: {
-      next = requestString(p, at, end, m.serviceVersion);
+      next = scanField(p, at, end, m.serviceVersion);
       if (next < 0) break;
       at = next;
       state = DubboState.Method;
     }
     // Method -> ParameterTypes (Full) | SkipBody / Header (Route: done)
     case DubboState.Method: {
-      next = requestString(p, at, end, m.method);
+      next = scanField(p, at, end, m.method);
       if (next < 0) break;
       at = next;
       state = DubboState.ParameterTypes;
@@ -902,7 +896,7 @@ const HOT_FAILED_STRING: i32 = -4;
   }
   c.state = state;
   c.offset = at;
-  if (next < 0) return requestStringStopped(c, next, at);
+  if (next < 0) return stringStopped(c, next, at);
   if (c.level == DubboDecodeLevel.Route) return finish(c, m, DubboDecodeLevel.Route);
   return CONTINUE;
 }
