@@ -32,13 +32,23 @@ const C_SOURCE = path.join(REPO, "bench", "thrift-c", "thrift_begin.c");
 const C_WASM = path.join(BUILD, "fixtures", "thrift-begin-c.wasm");
 export const SIZES: ReadonlyArray<readonly [string, number]> = [["100 B", 100], ["10 KiB", 10 * 1024], ["1 MiB", 1024 * 1024]];
 
-type Stack = "framed-binary" | "framed-compact" | "header-binary" | "header-compact" | "unframed-binary";
+export type Stack = "framed-binary" | "framed-compact" | "header-binary" | "header-compact" | "unframed-binary";
 
 /**
  * One call whose argument struct carries `size` payload bytes as a list of small structs
  * ({1: i32, 2: string}): many fields, so walking it costs what a real payload costs.
  */
-function request(stack: Stack, size: number): Buffer {
+export function request(stack: Stack, size: number): Buffer {
+  return message(stack, size, thrift.Thrift.MessageType.CALL);
+}
+
+/** The reply to `request(stack, …)`: same name and seq id, a `put_result` with no fields (void). */
+export function reply(stack: Stack): Buffer {
+  return message(stack, -1, thrift.Thrift.MessageType.REPLY);
+}
+
+/** `size` < 0: an empty result struct instead of the item list. */
+function message(stack: Stack, size: number, type: number): Buffer {
   const out: Buffer[] = [];
   const flush = (b: Buffer): void => void out.push(Buffer.from(b));
   const T = thrift.Thrift.Type;
@@ -53,18 +63,22 @@ function request(stack: Stack, size: number): Buffer {
     const t = stack.startsWith("framed") ? new thrift.TFramedTransport(undefined, flush) : new thrift.TBufferedTransport(undefined, flush);
     o = stack.endsWith("compact") ? new thrift.TCompactProtocol(t) : new thrift.TBinaryProtocol(t);
   }
-  const items = Math.max(1, Math.round(size / 20));
-  o.writeMessageBegin("Catalog:put", thrift.Thrift.MessageType.CALL, 7);
-  o.writeStructBegin("put_args");
-  o.writeFieldBegin("items", T.LIST, 1);
-  o.writeListBegin(T.STRUCT, items);
-  for (let i = 0; i < items; i++) {
-    o.writeStructBegin("Item");
-    o.writeFieldBegin("id", T.I32, 1); o.writeI32(i); o.writeFieldEnd();
-    o.writeFieldBegin("name", T.STRING, 2); o.writeString("item-name"); o.writeFieldEnd();
-    o.writeFieldStop(); o.writeStructEnd();
+  o.writeMessageBegin("Catalog:put", type, 7);
+  if (size < 0) {
+    o.writeStructBegin("put_result");
+  } else {
+    const items = Math.max(1, Math.round(size / 20));
+    o.writeStructBegin("put_args");
+    o.writeFieldBegin("items", T.LIST, 1);
+    o.writeListBegin(T.STRUCT, items);
+    for (let i = 0; i < items; i++) {
+      o.writeStructBegin("Item");
+      o.writeFieldBegin("id", T.I32, 1); o.writeI32(i); o.writeFieldEnd();
+      o.writeFieldBegin("name", T.STRING, 2); o.writeString("item-name"); o.writeFieldEnd();
+      o.writeFieldStop(); o.writeStructEnd();
+    }
+    o.writeListEnd(); o.writeFieldEnd();
   }
-  o.writeListEnd(); o.writeFieldEnd();
   o.writeFieldStop(); o.writeStructEnd();
   o.writeMessageEnd();
   o.flush();
@@ -98,7 +112,7 @@ export interface ThriftBenchRow {
 }
 
 /** Iterations so that one round takes about `targetMs`. */
-function calibrate(body: (n: number) => void, targetMs: number): number {
+export function calibrate(body: (n: number) => void, targetMs: number): number {
   let n = 1;
   for (;;) {
     const t0 = performance.now();

@@ -7,6 +7,7 @@
  *   npm run fuzz -- --target config     (plugin configurations: fuzz/config.ts, also npm run fuzz:config)
  *   npm run fuzz -- --target dubbo-decoder [--seed N] [--iterations N]   (the Dubbo decoder alone: fuzz/dubbo.ts)
  *   npm run fuzz -- --target tls --seed 7   (ClientHellos vs a reference parser: fuzz/tls.ts)
+ *   npm run fuzz -- --target thrift-filter [--seed N] [--iterations N]   (Thrift streams through build/thrift.wasm: fuzz/thrift-filter.ts, 10^6 by default)
  */
 import { randomInt } from "node:crypto";
 import { Command, InvalidArgumentError } from "commander";
@@ -14,13 +15,14 @@ import { Host, type StatSnapshot } from "../test/host/index.js";
 import { loadPlugin, pluginFailed, pluginPages, resolveFilter, type FilterSpec } from "../tools/harness/drive.js";
 import { SERVER_GREETING } from "../tools/harness/captures.js";
 import { report, runIfMain } from "../tools/harness/cli.js";
-import { loadCorpus } from "./corpus.js";
+import { loadCorpus, type Seed } from "./corpus.js";
 import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";
 import { configFuzzMain } from "./config.js";
 import { dubboFuzzMain } from "./dubbo.js";
 import { describeTls, runTlsFuzz } from "./tls.js";
 import { describeThriftFuzz, runThriftFuzz, THRIFT_DECODER_TARGET } from "./thrift.js";
+import { describeThriftFilterFuzz, runThriftFilterFuzz, THRIFT_FILTER_ITERATIONS, THRIFT_FILTER_TARGET } from "./thrift-filter.js";
 
 export interface FuzzOptions {
   readonly seed: number;
@@ -51,6 +53,16 @@ export interface FuzzOptions {
    * time a MySQL greeting, before any client byte (a sniffer's server-first path).
    */
   readonly serverFirstChance?: number;
+  /** Downstream seeds to mutate instead of the first-flight corpus (fuzz/corpus.ts). */
+  readonly corpus?: readonly Seed[];
+  /**
+   * Upstream seeds: when given, every upstream write is a mutated entry of these (half the time
+   * split into two writes) instead of random bytes, so a filter that decodes replies reaches
+   * its reply path.
+   */
+  readonly upstreamCorpus?: readonly Seed[];
+  /** The command that replays this run, printed on failure (default: the `--filter` form). */
+  readonly replay?: string;
 }
 
 export const MAX_LINGERING = 8;
@@ -111,6 +123,8 @@ export interface FuzzResult {
   /** The host's wasm custom stats at the end (what the filter counted). */
   readonly stats: StatSnapshot[];
   readonly failure?: FuzzFailure;
+  /** FuzzOptions.replay, when given. */
+  readonly replay?: string;
 }
 
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -119,8 +133,9 @@ const CLOSES = ["eos-then-remote", "upstream-eos-then-remote", "local", "remote"
 export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
   const spec: FilterSpec = resolveFilter(options.filter, options.configuration);
   const rng = new Rng(options.seed);
-  const corpus = await loadCorpus();
+  const corpus = options.corpus ?? (await loadCorpus());
   const mutator = new Mutator(rng, corpus);
+  const upstreamMutator = options.upstreamCorpus ? new Mutator(rng, options.upstreamCorpus) : undefined;
   const upstream = new Uint8Array(512);
   const warmup = options.warmup ?? Math.min(500, Math.floor(options.iterations / 10));
   const slack = options.slackPages ?? DEFAULT_SLACK_PAGES;
@@ -211,7 +226,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
           if (rng.chance(0.5)) {
             const n = rng.range(1, upstream.length);
             rng.fill(upstream, 0, n);
-            greeting = upstream.subarray(0, n);
+            greeting = upstream.slice(0, n);
           }
           c.upstreamData(greeting, false);
           upstreamCalls++;
@@ -225,7 +240,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
           const last = k === chunks - 1;
           const end = last ? input.length : at + rng.int(input.length - at + 1);
           const eos = last && close === "eos-then-remote";
-          c.downstreamData(input.subarray(at, end), eos);
+          // A copy: the host keeps a reference to what a filter holds, and the mutator reuses its buffer.
+          c.downstreamData(input.slice(at, end), eos);
           downstreamCalls++;
           steps.push(`down ${end - at}${eos ? " eos" : ""}`);
           at = end;
@@ -235,12 +251,24 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
             steps.push("tick");
           }
           if (rng.chance(0.3) && !c.closed) {
-            const n = rng.int(upstream.length + 1);
-            rng.fill(upstream, 0, n);
-            c.upstreamData(upstream.subarray(0, n), false);
-            upstreamCalls++;
-            upstreamBytes += n;
-            steps.push(`up ${n}`);
+            if (upstreamMutator) {
+              const reply = upstreamMutator.next();
+              const cut = rng.chance(0.5) ? rng.int(reply.length + 1) : reply.length;
+              for (const part of cut < reply.length ? [reply.subarray(0, cut), reply.subarray(cut)] : [reply]) {
+                if (c.closed) break;
+                c.upstreamData(part.slice(), false);
+                upstreamCalls++;
+                upstreamBytes += part.length;
+                steps.push(`up ${part.length} (${upstreamMutator.origin})`);
+              }
+            } else {
+              const n = rng.int(upstream.length + 1);
+              rng.fill(upstream, 0, n);
+              c.upstreamData(upstream.slice(0, n), false);
+              upstreamCalls++;
+              upstreamBytes += n;
+              steps.push(`up ${n}`);
+            }
           }
         }
         // Reads re-enabled by a filter are delivered on a later turn (connection.ts).
@@ -318,6 +346,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
       elapsedMs: performance.now() - started,
       stats: host.stats(),
       failure,
+      replay: options.replay,
     };
   } finally {
     await host.close();
@@ -343,8 +372,11 @@ export function describe(result: FuzzResult): string {
       f.kind === "memory"
         ? `fuzz: FAILED (memory) after ${f.iteration} iterations: ${f.message}`
         : `fuzz: FAILED (${f.kind}) at iteration ${f.iteration}: ${f.message}`,
-      `fuzz: replay with: npm run fuzz -- --seed ${result.seed} --iterations ${result.iterations} --filter ${result.filterArg}` +
-        (result.configuration ? ` --config ${JSON.stringify(result.configuration)}` : ""),
+      `fuzz: replay with: ${
+        result.replay ??
+        `npm run fuzz -- --seed ${result.seed} --iterations ${result.iterations} --filter ${result.filterArg}` +
+          (result.configuration ? ` --config ${JSON.stringify(result.configuration)}` : "")
+      }`,
       `fuzz: input origin${f.kind === "memory" ? " (last input)" : ""}: ${f.origin}`,
       `fuzz: steps: ${f.steps}`,
       `fuzz: input (${f.input.length} bytes, hex): ${hex(f.input)}`,
@@ -392,7 +424,7 @@ async function main(): Promise<void> {
     .option("--config <text>", "plugin configuration", "")
     .option("--slack-pages <n>", "memory pages allowed to grow after warm-up", nonNegativeInt, DEFAULT_SLACK_PAGES)
     .option("--warmup <n>", "iterations before the memory baseline", nonNegativeInt)
-    .option("--target <name>", "filters (mutated first flights through --filter), tls (ClientHellos through the sniffer vs fuzz/tls-reference.ts) thrift (the Thrift decoder: fuzz/thrift.ts) config (plugin configurations: fuzz/config.ts) or dubbo-decoder (the Dubbo decoder: fuzz/dubbo.ts)", "filters");
+    .option("--target <name>", "filters (mutated first flights through --filter), tls (ClientHellos through the sniffer vs fuzz/tls-reference.ts) thrift (the Thrift decoder: fuzz/thrift.ts), thrift-filter (Thrift streams through build/thrift.wasm: fuzz/thrift-filter.ts), config (plugin configurations: fuzz/config.ts) or dubbo-decoder (the Dubbo decoder: fuzz/dubbo.ts)", "filters");
   program.parse();
   const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number; target: string }>();
   const chosen = o.seed ?? randomInt(0, 0xffffffff);
@@ -408,6 +440,13 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (o.target === THRIFT_FILTER_TARGET) {
+    const iterations = program.getOptionValueSource("iterations") === "default" ? THRIFT_FILTER_ITERATIONS : o.iterations;
+    const filter = program.getOptionValueSource("filter") === "default" ? undefined : o.filter;
+    const runs = await runThriftFilterFuzz({ seed: chosen, iterations, filter, print: true });
+    report(describeThriftFilterFuzz(runs, chosen), runs.some((r) => r.result.failure !== undefined));
+    return;
+  }
   if (o.target === "tls") {
     const filter = o.filter === "tcp-stats" ? "sniffer" : o.filter; // --filter: another sniffer build
     const r = await runTlsFuzz({ seed: chosen, iterations: o.iterations, filter, print: true });
@@ -420,7 +459,7 @@ async function main(): Promise<void> {
     }
     return;
   }
-  if (o.target !== "filters") throw new InvalidArgumentError(`--target must be filters, tls, thrift or config, found "${o.target}"`);
+  if (o.target !== "filters") throw new InvalidArgumentError(`--target must be filters, tls, thrift, thrift-filter, config or dubbo-decoder, found "${o.target}"`);
   console.log(`fuzz: seed=${chosen} filter=${o.filter} iterations=${o.iterations} max-input=${MAX_INPUT}`);
   const result = await runFuzz({
     seed: chosen,

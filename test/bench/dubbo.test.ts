@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { DecoderV2 } from "hessian.js";
-import { BODY_SIZES, dubboRequest, measureDubbo, renderDubbo } from "../../bench/dubbo.js";
+import { BODY_SIZES, dubboRequest, MAX_PER_PASS, measureDubbo, renderDubbo, requestStream } from "../../bench/dubbo.js";
 import { describeDubboFuzz, dubboCorpus, runDubboFuzz } from "../../fuzz/dubbo.js";
 import { skipUnless } from "../../scripts/provision.mjs";
 
@@ -19,6 +19,15 @@ describe("dubbo bench frames", () => {
       const d = new DecoderV2(frame.subarray(16));
       assert.deepEqual([d.read(), d.read(), d.read(), d.read(), d.read()], ["2.0.2", "com.acme.Greeter", "0.0.0", "sayHi", "Ljava/lang/String;"]);
     }
+  });
+
+  test("arrive back to back, as many per pass as 8 MiB holds (at most MAX_PER_PASS)", () => {
+    const small = requestStream(dubboRequest(100));
+    assert.equal(small.requests, MAX_PER_PASS);
+    assert.equal(small.bytes.length, 116 * MAX_PER_PASS);
+    assert.deepEqual(small.bytes.subarray(116, 232), dubboRequest(100));
+    const large = requestStream(dubboRequest(1024 * 1024));
+    assert.equal(large.requests, Math.floor((8 * 1024 * 1024) / (1024 * 1024 + 16)));
   });
 });
 
@@ -65,8 +74,11 @@ describe("dubbo bench", () => {
     for (const x of r.rows) {
       for (const s of [x.header, x.route, x.full, x.c!]) assert.ok(Number.isFinite(s.median) && s.median > 0, `${x.bodyBytes}: ${s.median}`);
     }
+    for (const x of r.rows) assert.equal(x.perPass, requestStream(dubboRequest(x.bodyBytes)).requests);
     const text = renderDubbo(r, options).join("\n");
     assert.match(text, /## Dubbo decoder/);
     assert.match(text, /\| 1 MiB /);
+    assert.match(text, /- Header only is flat in the body size when /);
+    assert.match(text, /- Route is flat in the body size when /);
   });
 });

@@ -115,8 +115,8 @@ let badAt: i32 = 0;
     if (pos >= end) return -1;
     const b = <u32>load<u8>(p + <usize>pos);
     if (b < 0x80) pos += 1;
-    else if (b >= 0xc0 && b < 0xe0) pos += 2;
-    else if (b >= 0xe0 && b < 0xf0) pos += 3;
+    else if ((b & 0xe0) == 0xc0) pos += 2;
+    else if ((b & 0xf0) == 0xe0) pos += 3;
     else {
       badAt = pos;
       return -2;
@@ -126,22 +126,36 @@ let badAt: i32 = 0;
   return pos > end ? -1 : pos;
 }
 
-// Results of `scanString` (globals, not fields: the decoder's hot path calls it without a
-// managed object, so the call costs no shadow-stack frame).
-export let scanData: i32 = 0;
-export let scanBytes: i32 = 0;
-export let scanChars: i32 = 0;
-export let scanChunked: bool = false;
 export const SCAN_SHORT: i32 = -1;
 export const SCAN_BAD_TAG: i32 = -2;
 export const SCAN_BAD_UTF8: i32 = -3;
+/** After SCAN_BAD_TAG: the bad tag followed a non-final chunk (set on failure only). */
+let badInChunk: bool = false;
+
+/**
+ * Where `scanString` puts what it found: the first chunk's data offset, that chunk's UTF-8 byte
+ * length, the total length in UTF-16 units, and whether the string has several chunks. Any type
+ * with these four fields will do (`scanString` is generic and inlined): the Dubbo decoder passes
+ * the unmanaged DubboString it fills, so its hot path writes each result once, straight to plain
+ * memory, never through a wasm global or a managed object. `SCAN_SCRATCH` is the one the reader
+ * uses (copied out at once; one wasm instance runs one call at a time).
+ */
+@unmanaged
+export class HessianSpan {
+  data: i32 = 0;
+  bytes: i32 = 0;
+  chars: i32 = 0;
+  chunked: bool = false;
+}
+const SCAN_SCRATCH: HessianSpan = changetype<HessianSpan>(memory.data(16, 8));
 
 /**
  * Scans the string (any chunking) whose first tag is at `pos`: returns its end, SCAN_SHORT,
- * SCAN_BAD_TAG or SCAN_BAD_UTF8 (the offending byte at `scanBadAt()`); sets scanData (first
- * chunk's data), scanBytes (its byte length), scanChars (UTF-16 units) and scanChunked.
+ * SCAN_BAD_TAG or SCAN_BAD_UTF8 (the offending byte at `scanBadAt()`); on success sets
+ * `out.data` (first chunk's data), `out.bytes` (its byte length), `out.chars` (UTF-16 units)
+ * and `out.chunked`; on failure `out` is unspecified.
  */
-@inline export function scanString(p: usize, pos: i32, end: i32): i32 {
+@inline export function scanString<S>(p: usize, pos: i32, end: i32, out: S): i32 {
   let chars = 0;
   let first = true;
   let final = false;
@@ -153,7 +167,7 @@ export const SCAN_BAD_UTF8: i32 = -3;
       n = t;
       pos += 1;
       final = true;
-    } else if (t >= 0x30 && t <= 0x33) {
+    } else if (<u32>(t - 0x30) <= 3) {
       if (pos + 2 > end) return SCAN_SHORT;
       n = ((t - 0x30) << 8) | <i32>load<u8>(p + <usize>pos, 1);
       pos += 2;
@@ -165,21 +179,21 @@ export const SCAN_BAD_UTF8: i32 = -3;
       final = t == TAG_STRING_FINAL;
     } else {
       badAt = pos;
-      scanChunked = !first;
+      badInChunk = !first;
       return SCAN_BAD_TAG;
     }
     const next = skipChars(p, pos, end, n);
     if (next < 0) return next == -1 ? SCAN_SHORT : SCAN_BAD_UTF8;
     if (first) {
-      scanData = pos;
-      scanBytes = next - pos;
-      scanChunked = !final;
+      out.data = pos;
+      out.bytes = next - pos;
+      out.chunked = !final;
     }
     chars += n;
     pos = next;
     first = false;
   }
-  scanChars = chars;
+  out.chars = chars;
   return pos;
 }
 
@@ -279,12 +293,13 @@ export class Hessian2Reader {
   /** A string in any chunking (spec §4.12); sets strData / strBytes / strChars / strChunked. */
   readString(): HStatus {
     const start = this.pos;
-    const next = scanString(this.p, start, this.end);
+    const span = SCAN_SCRATCH;
+    const next = scanString(this.p, start, this.end, span);
     if (next < 0) return this.stringFailed(next, start);
-    this.strData = scanData;
-    this.strBytes = scanBytes;
-    this.strChars = scanChars;
-    this.strChunked = scanChunked;
+    this.strData = span.data;
+    this.strBytes = span.bytes;
+    this.strChars = span.chars;
+    this.strChunked = span.chunked;
     this.pos = next;
     return HStatus.Ok;
   }
@@ -294,7 +309,7 @@ export class Hessian2Reader {
     if (code == SCAN_SHORT) return this.short("string", start);
     const b = <u32>load<u8>(this.p + <usize>badAt);
     if (code == SCAN_BAD_UTF8) return this.bad("invalid hessian2 utf-8 byte " + hex2(b) + " at offset " + badAt.toString());
-    return this.bad((scanChunked ? "expected a hessian2 string chunk" : "expected a hessian2 string") + " at offset " + badAt.toString() + ", found tag " + hex2(b));
+    return this.bad((badInChunk ? "expected a hessian2 string chunk" : "expected a hessian2 string") + " at offset " + badAt.toString() + ", found tag " + hex2(b));
   }
 
   /** A binary value in any chunking (spec §4.1). */

@@ -1,5 +1,5 @@
 import { DecodeStatus } from "../../decoder";
-import { DubboCursor, DubboDecoder, DubboDecoderOptions, DubboDecodeLevel, DubboMessage, DubboState, DubboString, dubboStateName } from "../decoder";
+import { DUBBO_STRING_STRIDE, DubboCursor, DubboDecoder, DubboDecoderOptions, DubboDecodeLevel, DubboMessage, DubboState, DubboString, dubboStateName } from "../decoder";
 import { DUBBO_FIXTURES, DubboFixture, dubboFixture } from "../../__fixtures__/dubbo";
 import { bytes, Bytes, ptr } from "../../__fixtures__/bytes";
 
@@ -345,6 +345,22 @@ describe("dubbo decoder: unmanaged records", () => {
       expect(load<i32>(at[i])).toBe(-1); // every string starts absent
     }
     expect(d.message.responseType).toBe(-1);
+  });
+
+  it("lie one stride apart in field order, so a new frame clears all six from the first's address", () => {
+    const d = decoder(DubboDecodeLevel.Full);
+    const m = d.message;
+    const at: usize[] = [
+      changetype<usize>(m.dubboVersion), changetype<usize>(m.servicePath), changetype<usize>(m.serviceVersion),
+      changetype<usize>(m.method), changetype<usize>(m.parameterTypes), changetype<usize>(m.errorMessage),
+    ];
+    expect(DUBBO_STRING_STRIDE).toBeGreaterThanOrEqual(offsetof<DubboString>());
+    for (let i = 1; i < at.length; i++) expect(at[i] - at[i - 1]).toBe(DUBBO_STRING_STRIDE);
+    const f = dubboFixture("group-version-custom");
+    expect<i32>(d.decode(f.ptr, f.length)).toBe(DecodeStatus.Done);
+    expect(m.parameterTypes.present).toBe(true);
+    d.reset();
+    for (let i = 0; i < at.length; i++) expect(load<i32>(at[i])).toBe(-1);
   });
 
   it("reads back what the decoder wrote through the records", () => {
