@@ -4,6 +4,7 @@
  * controller refuses exactly what the filter's `on_configure` would, in the filter's words.
  */
 import type { z } from "zod";
+import { dubboKnownFields, dubboSchema } from "./dubbo.js";
 import { describeIssue } from "./fields.js";
 import { checkLimits, checkSize } from "./json.js";
 import { snifferKnownFields, snifferSchema } from "./sniffer.js";
@@ -19,6 +20,7 @@ export interface PluginConfigSchema {
 }
 
 export const PLUGIN_CONFIG_SCHEMAS: Readonly<Record<string, PluginConfigSchema>> = {
+  dubbo: { rootId: "dubbo", schema: dubboSchema, knownFields: dubboKnownFields },
   sniffer: { rootId: "sniffer", schema: snifferSchema, knownFields: snifferKnownFields },
   "tcp-stats": { rootId: "tcp-stats", schema: tcpStatsSchema, knownFields: tcpStatsKnownFields },
   thrift: { rootId: "thrift", schema: thriftSchema, knownFields: thriftKnownFields },
