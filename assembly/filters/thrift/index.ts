@@ -19,21 +19,26 @@
 //
 // Never throws or aborts; a failed host call is logged at warn and the data passes untouched.
 import {
-  Action, BufferType, Context, LifeSpan, LogLevel, MetricType, RootContext, StreamType, WasmResult,
-  continueStream, defineMetric, getBufferBytes, getBufferBytesInto, getCurrentTimeNanoseconds, getPluginConfiguration,
-  getSharedData, incrementMetric, log, recordMetric, registerRootContext, setBufferBytes, setEffectiveContext,
-  setEnvoyFilterState, setSharedData, setTickPeriodMilliseconds,
+  Action, BufferType, Context, LifeSpan, LogLevel, RootContext, StreamType, WasmResult,
+  continueStream, getBufferBytes, getBufferBytesInto, getCurrentTimeNanoseconds, getPluginConfiguration,
+  log, registerRootContext, setBufferBytes, setEffectiveContext, setEnvoyFilterState, setTickPeriodMilliseconds,
 } from "../../runtime";
 import { DecodeStatus } from "../../codecs/decoder";
 import { DecodeMode, MessageType, ThriftDecoder, ThriftDecoderConfig } from "../../codecs/thrift/decoder";
 import { ThriftTransport } from "../../codecs/thrift/index";
-import { DENY_EXCEPTION_TYPE, Rule, ThriftFilterConfig, denyMessage, parseThriftConfigBytes } from "./config";
-import { Call, Rng, firstMatch, pickCluster } from "./match";
+import { DENY_EXCEPTION_TYPE, ThriftFilterConfig, parseThriftConfigBytes } from "./config";
+import { Call } from "../rpc/call";
+import { Rule, denyMessage } from "../rpc/rule";
+import { firstMatch } from "../rpc/match";
+import { Rng, pickCluster } from "../rpc/rng";
+import { takeToken } from "../rpc/token-bucket";
+import { RequestMetrics, count, record } from "../rpc/request-metrics";
+import { Answer, PendingCall, PendingCalls } from "../rpc/pending-calls";
+import { warnFailed } from "../rpc/warn";
 import { encodeAppException } from "./exception";
 export * from "../../runtime/exports";
 
 const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
-const NO_METRIC: i64 = -1;
 const TICK_MS: u32 = 100;
 const MAX_PENDING_CALLS: i32 = 1024;
 const DOLLAR: u8 = 36;
@@ -47,82 +52,12 @@ const enum Outcome {
   RateLimited = 4,
   Aborted = 5,
 }
-const OUTCOMES: i32 = 6;
 const OUTCOME_CODE: StaticArray<string> = ["reply", "exception", "oneway", "exception", "exception", "exception"];
 const OUTCOME_FLAGS: StaticArray<string> = ["-", "-", "-", "UAEX", "RL", "FI"];
 
-/** What the filter does with the answer to a call. */
-const enum Answer {
-  Pass = 0,
-  Replace = 1,
-  Drop = 2,
-}
-
-function tagged(keys: string[], values: string[], name: string): string {
-  let s = "";
-  for (let i = 0; i < keys.length; i++) s += keys[i] + "=.=" + values[i] + ";.;";
-  return s + name;
-}
-
-class ThriftMetrics {
-  /** Per destination label (the configured clusters, then "unknown"). */
-  requests: i64[] = [];
-  duration: i64[] = [];
-  requestBytes: i64[] = [];
-  responseBytes: i64[] = [];
-  routeMismatch: i64 = NO_METRIC;
-  decodeErrors: i64 = NO_METRIC;
-  timeouts: i64 = NO_METRIC;
-
-  defineAll(prefix: string, clusters: string[]): void {
-    const keys = ["request_protocol", "destination_cluster", "response_code", "response_flags"];
-    const two = ["request_protocol", "destination_cluster"];
-    for (let c = 0; c < clusters.length; c++) {
-      for (let o = 0; o < OUTCOMES; o++) {
-        this.requests.push(define(MetricType.Counter, tagged(keys, ["thrift", clusters[c], OUTCOME_CODE[o], OUTCOME_FLAGS[o]], "istio_requests_total")));
-      }
-      const v = ["thrift", clusters[c]];
-      this.duration.push(define(MetricType.Histogram, tagged(two, v, "istio_request_duration_milliseconds")));
-      this.requestBytes.push(define(MetricType.Histogram, tagged(two, v, "istio_request_bytes")));
-      this.responseBytes.push(define(MetricType.Histogram, tagged(two, v, "istio_response_bytes")));
-    }
-    const p = "protomesh_" + underscored(prefix) + "_";
-    this.routeMismatch = define(MetricType.Counter, p + "route_mismatch_total");
-    this.decodeErrors = define(MetricType.Counter, p + "decode_errors_total");
-    this.timeouts = define(MetricType.Counter, p + "decode_timeouts_total");
-  }
-}
-
-/** A stat prefix ('.' between segments) as one Prometheus-safe word. */
-function underscored(s: string): string {
-  const out = new Uint16Array(s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out[i] = <u16>(c == 46 ? 95 : c);
-  }
-  return String.UTF16.decode(out.buffer);
-}
-
-function define(t: MetricType, name: string): i64 {
-  const r = defineMetric(t, name);
-  if (r.status != WasmResult.Ok) {
-    log(LogLevel.Warn, "thrift: define_metric " + name + " failed status=" + (<i32>r.status).toString());
-    return NO_METRIC;
-  }
-  return <i64>r.value;
-}
-
-function count(id: i64, n: i64 = 1): void {
-  if (id >= 0 && n != 0) incrementMetric(<u32>id, n);
-}
-
-function record(id: i64, v: u64): void {
-  if (id >= 0) recordMetric(<u32>id, v);
-}
-
 class ThriftRoot extends RootContext {
   cfg: ThriftFilterConfig | null = null;
-  metrics: ThriftMetrics = new ThriftMetrics();
+  metrics!: RequestMetrics;
   rng: Rng = new Rng(1);
   /** Distinct clusters of the rules, then "unknown" (tcp_proxy's own cluster). */
   clusters: string[] = [];
@@ -155,15 +90,14 @@ class ThriftRoot extends RootContext {
       ruleClusters.push(idx);
     }
     clusters.push("unknown");
-    this.metrics = new ThriftMetrics();
-    this.metrics.defineAll(cfg.statPrefix, clusters);
+    this.metrics = new RequestMetrics("thrift", cfg.statPrefix, clusters, OUTCOME_CODE, OUTCOME_FLAGS);
     this.clusters = clusters;
     this.ruleClusters = ruleClusters;
     this.rng = new Rng(cfg.seed != 0 ? cfg.seed : <u32>getCurrentTimeNanoseconds() | 1);
     this.expireTicks = (<u32>cfg.decodeTimeoutMs + TICK_MS - 1) / TICK_MS;
     const s = setTickPeriodMilliseconds(TICK_MS);
     if (s != WasmResult.Ok) {
-      log(LogLevel.Warn, "thrift: set_tick_period_milliseconds failed status=" + (<i32>s).toString() + "; decode_timeout_ms will not fire");
+      warnFailed("thrift: set_tick_period_milliseconds", s, "; decode_timeout_ms will not fire");
       this.expireTicks = 0;
     }
     this.cfg = cfg;
@@ -183,44 +117,6 @@ class ThriftRoot extends RootContext {
     }
     this.pending = keep;
     for (let i = 0; i < due.length; i++) due[i].expire();
-  }
-
-  /** Token bucket per rule, shared by every worker VM through shared data and CAS. */
-  takeToken(ruleIndex: i32, r: Rule): bool {
-    const key = "protomesh.thrift.rl." + r.name;
-    const now = getCurrentTimeNanoseconds() / 1000000;
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const cur = getSharedData(key);
-      let tokens: i64 = r.rateTokens;
-      let last: u64 = now;
-      if (cur.ok && cur.value.byteLength == 16) {
-        tokens = load<i64>(changetype<usize>(cur.value));
-        last = load<u64>(changetype<usize>(cur.value) + 8);
-        if (now > last) {
-          const refill = <i64>((now - last) * <u64>r.rateTokens / <u64>r.rateIntervalMs);
-          if (refill > 0) {
-            tokens += refill;
-            if (tokens > <i64>r.rateTokens) tokens = r.rateTokens;
-            // Keep the remainder of a partial refill by advancing time only by what was paid.
-            last += <u64>refill * <u64>r.rateIntervalMs / <u64>r.rateTokens;
-            if (tokens == <i64>r.rateTokens) last = now;
-          }
-        }
-      }
-      const ok = tokens > 0;
-      if (ok) tokens--;
-      const next = new ArrayBuffer(16);
-      store<i64>(changetype<usize>(next), tokens);
-      store<u64>(changetype<usize>(next) + 8, last);
-      const s = setSharedData(key, next, cur.ok ? cur.cas : 0);
-      if (s == WasmResult.Ok) return ok;
-      if (s != WasmResult.CasMismatch) {
-        log(LogLevel.Warn, "thrift: set_shared_data " + key + " failed status=" + (<i32>s).toString() + "; allowing");
-        return true;
-      }
-    }
-    // Contention beyond 8 rounds: let the call through rather than refuse it on our own failure.
-    return true;
   }
 
   createContext(context_id: u32): Context {
@@ -299,17 +195,6 @@ class Side {
   }
 }
 
-/** A pending call: answered by seq id. */
-class PendingCall {
-  seq: i32 = 0;
-  startNs: u64 = 0;
-  dest: i32 = 0;
-  answer: Answer = Answer.Pass;
-  outcome: Outcome = Outcome.Reply;
-  message: string = "";
-  name: ArrayBuffer = new ArrayBuffer(0);
-}
-
 /** A replacement of host bytes [start, end) decided while decoding one callback's data. */
 class Edit {
   constructor(public start: i32, public end: i32, public bytes: ArrayBuffer) {}
@@ -333,7 +218,7 @@ class ThriftStream extends Context {
   /** Rule whose route decided the connection, -1 for none. */
   routeRule: i32 = -1;
   mismatchLogged: bool = false;
-  calls: PendingCall[] = [];
+  calls: PendingCalls = new PendingCalls(MAX_PENDING_CALLS);
   /** The reply being held for a rewrite. */
   holding: PendingCall | null = null;
   edits: Edit[] = [];
@@ -369,9 +254,9 @@ class ThriftStream extends Context {
     this.waiting = false;
     if (setEffectiveContext(this.context_id) != WasmResult.Ok) return;
     count(this.root_.metrics.timeouts);
-    this.giveUp("no thrift message begin within decode_timeout_ms");
+    this.giveUp("decode_timeout_ms passed");
     const c = continueStream(StreamType.Downstream);
-    if (c != WasmResult.Ok) log(LogLevel.Warn, "thrift: continue_stream(downstream) failed status=" + (<i32>c).toString());
+    if (c != WasmResult.Ok) warnFailed("thrift: continue_stream", c);
   }
 
   /** Stops decoding this connection; the bytes pass untouched from now on. */
@@ -387,7 +272,7 @@ class ThriftStream extends Context {
     const s = this.down;
     if (s === null || s.failed) return Action.Continue;
     if (!s.copyIn(BufferType.NetworkDownstreamData, data_size)) {
-      this.giveUp("get_buffer_bytes(downstream) failed");
+      this.giveUp("get_buffer_bytes failed");
       return Action.Continue;
     }
     const d = s.dec;
@@ -410,7 +295,7 @@ class ThriftStream extends Context {
     s.hostBase -= this.applyEdits(BufferType.NetworkDownstreamData, data_size);
     if (this.phase == Phase.Pending && !s.failed) {
       if (end_of_stream) {
-        this.giveUp("downstream closed before a message begin");
+        this.giveUp("closed before a message begin");
         return Action.Continue;
       }
       return Action.Pause;
@@ -427,15 +312,15 @@ class ThriftStream extends Context {
     const t = d.messageType;
     if (t != MessageType.Call && t != MessageType.Oneway) return;
     const h = d.header;
-    const keys: string[] = [];
-    const values: string[] = [];
+    const name = s.name();
+    // Service and method as Envoy's thrift_proxy reads a multiplexed name (match.ts).
+    const colon = name.indexOf(":");
+    const call = Call.named(colon >= 0 ? name.substring(0, colon) : "", colon >= 0, name.substring(colon + 1), name);
     const p = changetype<usize>(s.buf);
     for (let i = 0; i < h.count; i++) {
-      keys.push(String.UTF8.decodeUnsafe(p + <usize>h.keyOffset[i], <usize>h.keyLength[i]));
-      values.push(String.UTF8.decodeUnsafe(p + <usize>h.valueOffset[i], <usize>h.valueLength[i]));
+      call.addHeader(String.UTF8.decodeUnsafe(p + <usize>h.keyOffset[i], <usize>h.keyLength[i]),
+        String.UTF8.decodeUnsafe(p + <usize>h.valueOffset[i], <usize>h.valueLength[i]));
     }
-    const name = s.name();
-    const call = Call.of(name, keys, values);
     const ri = firstMatch(cfg.rules, call);
     const rule = ri >= 0 ? cfg.rules[ri] : null;
     if (cfg.perRequest) {
@@ -452,18 +337,18 @@ class ThriftStream extends Context {
       if (rule.deny) {
         outcome = Outcome.Denied;
         message = denyMessage(rule);
-      } else if (rule.rateTokens > 0 && !r.takeToken(ri, rule)) {
+      } else if (rule.rateTokens > 0 && !takeToken("protomesh.thrift.rl." + rule.name, rule.rateTokens, rule.rateIntervalMs)) {
         outcome = Outcome.RateLimited;
         message = "rate limited by protomesh rule " + rule.name;
-      } else if (rule.abortMilliPercent > 0 && <i32>r.rng.below(100000) < rule.abortMilliPercent) {
+      } else if (r.rng.chance(rule.abortMilliPercent)) {
         outcome = Outcome.Aborted;
         message = rule.abortMessage;
       }
     }
     const oneway = t == MessageType.Oneway;
     if (outcome != Outcome.Reply) this.refuse(s, outcome, message, oneway);
-    else if (oneway) count(r.metrics.requests[this.dest * OUTCOMES + Outcome.Oneway]);
-    else this.track(d.seqId, Answer.Pass, Outcome.Reply, "", s);
+    else if (oneway) r.metrics.request(this.dest, Outcome.Oneway);
+    else this.track(d.seqId, Answer.Pass, Outcome.Reply, "");
   }
 
   /** True when rule `ri` routes to the cluster the connection already uses. */
@@ -478,8 +363,7 @@ class ThriftStream extends Context {
     if (this.mismatchLogged) return;
     this.mismatchLogged = true;
     log(LogLevel.Info, "thrift: context " + this.context_id.toString() + " call " + name + " matches rule " + rule.name +
-      " for another destination than the connection's " + this.root_.clusters[this.dest] +
-      "; per-connection routing keeps the first call's (route_mismatch, logged once per connection)");
+      ", not the connection's destination (route_mismatch, logged once)");
   }
 
   decide(ri: i32, rule: Rule | null): void {
@@ -492,22 +376,17 @@ class ThriftStream extends Context {
     this.dest = r.ruleClusters[ri][k];
     const f = setEnvoyFilterState(TCP_PROXY_CLUSTER, rule.clusters[k], LifeSpan.DownstreamConnection);
     if (f != WasmResult.Ok) {
-      log(LogLevel.Warn, "thrift: set_envoy_filter_state " + TCP_PROXY_CLUSTER + " failed status=" + (<i32>f).toString() +
-        "; tcp_proxy keeps its own cluster");
+      warnFailed("thrift: set_envoy_filter_state " + TCP_PROXY_CLUSTER, f, "; tcp_proxy keeps its own cluster");
       this.dest = r.clusters.length - 1;
     }
   }
 
-  track(seq: i32, answer: Answer, outcome: Outcome, message: string, s: Side): PendingCall | null {
-    if (this.calls.length >= MAX_PENDING_CALLS) return null;
-    const c = new PendingCall();
-    c.seq = seq;
-    c.startNs = getCurrentTimeNanoseconds();
-    c.dest = this.dest;
+  track(seq: i32, answer: Answer, outcome: Outcome, message: string): PendingCall | null {
+    const c = this.calls.add(seq, getCurrentTimeNanoseconds(), this.dest);
+    if (c === null) return null;
     c.answer = answer;
     c.outcome = outcome;
     c.message = message;
-    this.calls.push(c);
     return c;
   }
 
@@ -519,9 +398,9 @@ class ThriftStream extends Context {
     const dollars = new ArrayBuffer(d.methodLength);
     memory.fill(changetype<usize>(dollars), DOLLAR, <usize>d.methodLength);
     this.edits.push(new Edit(start, start + d.methodLength, dollars));
-    count(r.metrics.requests[this.dest * OUTCOMES + outcome]);
-    const c = this.track(d.seqId, oneway ? Answer.Drop : Answer.Replace, outcome, message, s);
-    if (c !== null) c.name = s.buf.slice(d.nameOffset, d.nameOffset + d.nameLength);
+    r.metrics.request(this.dest, outcome);
+    const c = this.track(d.seqId, oneway ? Answer.Drop : Answer.Replace, outcome, message);
+    if (c !== null) c.data = s.buf.slice(d.nameOffset, d.nameOffset + d.nameLength);
   }
 
   callDone(s: Side): void {
@@ -540,7 +419,7 @@ class ThriftStream extends Context {
     this.edits = [];
     const cur = getBufferBytes(type, 0, size);
     if (!cur.ok) {
-      log(LogLevel.Warn, "thrift: get_buffer_bytes failed status=" + (<i32>cur.status).toString() + "; call not refused");
+      warnFailed("thrift: get_buffer_bytes", cur.status, "; call not refused");
       return 0;
     }
     let total = <i32>size;
@@ -561,7 +440,7 @@ class ThriftStream extends Context {
     memory.copy(dst + <usize>at, src + <usize>from, <usize>(<i32>size - from));
     const w = setBufferBytes(type, 0, size, out);
     if (w != WasmResult.Ok) {
-      log(LogLevel.Warn, "thrift: set_buffer_bytes failed status=" + (<i32>w).toString());
+      warnFailed("thrift: set_buffer_bytes", w);
       return 0;
     }
     return total - <i32>size;
@@ -599,24 +478,16 @@ class ThriftStream extends Context {
   }
 
   replyBegin(seq: i32): void {
-    for (let i = 0; i < this.calls.length; i++) {
-      const c = this.calls[i];
-      if (c.seq == seq && c.answer != Answer.Pass) {
-        this.holding = c;
-        return;
-      }
-    }
+    const c = this.calls.find(seq);
+    if (c !== null && c.answer != Answer.Pass) this.holding = c;
   }
 
   replyDone(s: Side): void {
     const d = s.dec;
     const t = d.messageType;
     if (t != MessageType.Reply && t != MessageType.Exception) return;
-    let at = -1;
-    for (let i = 0; i < this.calls.length; i++) if (this.calls[i].seq == d.seqId) { at = i; break; }
-    if (at < 0) return;
-    const c = this.calls[at];
-    this.calls.splice(at, 1);
+    const c = this.calls.take(d.seqId);
+    if (c === null) return;
     this.holding = null;
     const m = this.root_.metrics;
     const size = d.pos - d.messageStart;
@@ -629,13 +500,13 @@ class ThriftStream extends Context {
       const isHeader = d.transport == ThriftTransport.Header;
       const hp = changetype<usize>(s.buf) + <usize>d.messageStart + 4;
       const hl = isHeader ? 10 + d.header.headerSize : 0;
-      const bytes = encodeAppException(d.transport, d.protocol, c.name, c.seq, DENY_EXCEPTION_TYPE, c.message, hp, hl);
+      const bytes = encodeAppException(d.transport, d.protocol, c.data, <i32>c.id, DENY_EXCEPTION_TYPE, c.message, hp, hl);
       this.edits.push(new Edit(start, start + size, bytes));
       record(m.responseBytes[c.dest], <u64>bytes.byteLength);
       return;
     }
     const outcome = t == MessageType.Exception ? Outcome.Exception : Outcome.Reply;
-    count(m.requests[c.dest * OUTCOMES + outcome]);
+    m.request(c.dest, outcome);
     const now = getCurrentTimeNanoseconds();
     record(m.duration[c.dest], now > c.startNs ? (now - c.startNs) / 1000000 : 0);
     record(m.responseBytes[c.dest], <u64>size);
