@@ -110,6 +110,15 @@ function assertRefused(r: DubboReply, status: number, message: string): void {
   assert.deepEqual(r.values, [message]);
 }
 
+/** Resolves once `done()` holds (checked every few ms), or fails after `ms`. */
+async function until(done: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 async function onOneConnection<T>(port: number, f: (c: DubboConsumer) => Promise<T>): Promise<T> {
   const c = await DubboConsumer.connect(port);
   try {
@@ -247,6 +256,40 @@ describe("dubbo filter per connection (tcp_proxy), rendered bootstrap, hessian.j
     const b = providers.get("split-b")!.requests.length - b0;
     assert.equal(a + b, n);
     assert.ok(Math.abs(a / n - 0.9) <= 0.03, `split-a got ${a} of ${n}`);
+  });
+
+  it("handles another serialization by header only and passes malformed or oversized frames untouched, counted", async () => {
+    // fastjson (serialization 6): header only, so no rule applies; the bytes reach tcp_proxy's cluster.
+    const nonHessian = counter(host, "non_hessian2_total", {});
+    const fastjson = Buffer.from("dabbc600000000000000000e0000002a22322e302e32220a22636f6d2e61636d652e4a220a22302e302e30220a226d220a2249220a310a7b7d0a", "hex");
+    const c1 = await DubboConsumer.connect(port);
+    c1.writeRaw(fastjson);
+    await withTimeout(c1.closed, 5000, "the provider closing on a body it cannot read");
+    assert.equal(counter(host, "non_hessian2_total", {}) - nonHessian, 1n);
+
+    const errors = counter(host, "decode_errors_total", {});
+    const m = mark(providers);
+    await onOneConnection(port, async (c) => {
+      assert.equal(valueOf(await c.call(call("com.acme.payments.Pay", "pay", "ok"))), "pay:ok");
+      // A bad magic: the filter stops decoding this connection and lets the bytes through.
+      c.writeRaw(Buffer.from("cafebabe00000000000000000000000100", "hex"));
+      await c.closed;
+    });
+    // A header announcing 9 MiB, over max_body_bytes (8 MiB), as the first frame: decoding stops,
+    // the connection goes to tcp_proxy's own cluster untouched.
+    const big = Buffer.alloc(16);
+    big.writeUInt16BE(0xdabb, 0);
+    big[2] = 0xc2;
+    big.writeBigInt64BE(9n, 4);
+    big.writeInt32BE(9 * 1024 * 1024, 12);
+    const c2 = await DubboConsumer.connect(port);
+    c2.writeRaw(big);
+    // Nothing answers a frame that never completes: wait for the count itself.
+    await until(() => counter(host, "decode_errors_total", {}) - errors === 2n, 5000, "the oversized frame's decode error");
+    await c2.close();
+    assert.deepEqual(served(providers, m), { payments: ["com.acme.payments.Pay.pay"] });
+    // The plugin is healthy: the next connection is routed as before.
+    assert.equal(valueOf(await onOneConnection(port, (c) => c.call(call("com.acme.payments.Pay", "pay", "after")))), "pay:after");
   });
 
   it("counts every request in istio_requests_total by destination and status, and its bytes", async () => {
