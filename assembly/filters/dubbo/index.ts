@@ -14,7 +14,8 @@
 // to the downstream, so the request frame is rewritten on its way in into a two-way heartbeat
 // request with the same id (encode.ts). The provider's HeartbeatHandler, or dubbo_proxy itself
 // (source/extensions/filters/network/dubbo_proxy/conn_manager.cc onHeartbeat writes the answer
-// through the connection's write path, so this filter sees it), answers with a heartbeat response
+// with connection().write(), which runs the write filters; the wasm network filter is one, added
+// with addFilter in source/extensions/filters/network/wasm/config.cc), answers with a heartbeat response
 // of that id, which the filter replaces on its way back with a Dubbo error response carrying the
 // rule's message; a refused oneway request's answer is dropped. Buffers are rewritten whole (start
 // 0, length = size): Envoy's Buffer::copyFrom (source/extensions/common/wasm/context.cc) accepts a
