@@ -352,16 +352,25 @@ describe("dubbo filter per request (in front of dubbo_proxy), rendered bootstrap
     const m = mark(providers);
     const beats = [...providers.values()].reduce((a, p) => a + p.heartbeats.length, 0);
     await onOneConnection(port, async (c) => {
-      assertRefused(await c.call(call("com.acme.Legacy", "list", "x")), SERVICE_ERROR, "Legacy is retired; use com.acme.Admin");
+      // In flight together, answered by id: a refused request among routed ones.
+      const [refused, routed] = await Promise.all([
+        c.call(call("com.acme.Legacy", "list", "x")),
+        c.call(call("com.acme.OrderService", "get", "with")),
+      ]);
+      assertRefused(refused, SERVICE_ERROR, "Legacy is retired; use com.acme.Admin");
+      assert.equal(valueOf(routed), "get:with");
       assert.equal(valueOf(await c.call(call("com.acme.Limited", "get", "1"))), "get:1");
       assert.equal(valueOf(await c.call(call("com.acme.Limited", "get", "2"))), "get:2");
       assertRefused(await c.call(call("com.acme.Limited", "get", "3")), THREADPOOL_EXHAUSTED, "rate limited by protomesh rule limited");
       assertRefused(await c.call(call("com.acme.Flaky", "get", "f")), SERVICE_ERROR, "injected by a fault rule");
+      // A refused oneway request: its heartbeat's answer is dropped, the consumer sees nothing for it.
+      await c.call({ ...call("com.acme.Legacy", "notify", "o"), twoWay: false });
       assert.equal(valueOf(await c.call(call("com.acme.OrderService", "get", "after"))), "get:after");
+      assert.deepEqual(c.unmatched, []);
     });
     assert.equal([...providers.values()].reduce((a, p) => a + p.heartbeats.length, 0), beats, "dubbo_proxy answers heartbeats itself");
-    assert.deepEqual(served(providers, m), { "orders-v1": ["com.acme.Limited.get", "com.acme.Limited.get", "com.acme.OrderService.get"] });
-    assert.equal(proxy.stats.get("dubbo.shop.request_event"), 3);
+    assert.deepEqual(served(providers, m), { "orders-v1": ["com.acme.OrderService.get", "com.acme.Limited.get", "com.acme.Limited.get", "com.acme.OrderService.get"] });
+    assert.equal(proxy.stats.get("dubbo.shop.request_event"), 4);
   });
 
   it("adds the configured delay to a delayed request and not to the next", async () => {

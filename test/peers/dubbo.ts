@@ -243,6 +243,8 @@ export class DubboConsumer {
   private pending = new Map<bigint, { resolve(r: DubboReply): void; reject(e: Error): void }>();
   private buffered: Buffer = Buffer.alloc(0);
   private failure: Error | undefined;
+  /** Frames that answered no pending request (a stray answer the consumer would drop). */
+  readonly unmatched: DubboReply[] = [];
   /** Resolves when the connection closes. */
   readonly closed: Promise<void>;
 
@@ -252,13 +254,17 @@ export class DubboConsumer {
         const { frames, rest } = takeFrames(Buffer.concat([this.buffered, c]));
         this.buffered = Buffer.from(rest);
         for (const f of frames) {
-          const waiter = this.pending.get(f.id);
-          if (waiter === undefined) continue;
-          this.pending.delete(f.id);
           const d = new DecoderV2(f.body);
           const values: unknown[] = [];
           while ((d as unknown as { byteBuffer: { position(): number } }).byteBuffer.position() < f.body.length) values.push(d.read());
-          waiter.resolve({ id: f.id, flag: f.flag, status: f.status, values });
+          const reply = { id: f.id, flag: f.flag, status: f.status, values };
+          const waiter = this.pending.get(f.id);
+          if (waiter === undefined) {
+            this.unmatched.push(reply);
+            continue;
+          }
+          this.pending.delete(f.id);
+          waiter.resolve(reply);
         }
       } catch (e) {
         this.fail(e as Error);
