@@ -254,7 +254,7 @@ function parseFault(f: Fields, v: JsonValue, at: string, r: Rule, syntax: RuleSy
       if (f.ok) r.delayMilliPercent = percentOf(f, val, ff);
       only(f, val, ff, "duration", "percent");
     } else {
-      f.unknown(ff, syntax.delay ? "abort, delay" : "abort (delay is not supported by this filter)");
+      f.unknown(ff, syntax.delay ? "abort, delay" : "abort");
     }
   }
 }

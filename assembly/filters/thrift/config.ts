@@ -22,8 +22,8 @@ export const ROUTING_NAMES: string[] = ["connection", "request"];
 /** Listed in the order of ThriftTransport / ThriftProtocol, so a name's index is its value. */
 export const TRANSPORT_NAMES: string[] = ["auto", "framed", "unframed", "header"];
 export const PROTOCOL_NAMES: string[] = ["auto", "binary", "compact", "lax_binary"];
-/** Thrift has no service version or group (those are Dubbo's); delay is not carried out yet. */
-export const THRIFT_RULES = new RuleSyntax(false, false);
+/** Thrift has no service version or group (those are Dubbo's); it carries out delays. */
+export const THRIFT_RULES = new RuleSyntax(false, true);
 
 export class ThriftFilterConfig {
   statPrefix: string = DEFAULT_STAT_PREFIX;

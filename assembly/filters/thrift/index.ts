@@ -17,33 +17,44 @@
 // Buffer::copyFrom (source/extensions/common/wasm/context.cc) accepts a prefix replacement only in
 // that form in every version.
 //
+// Delaying a call (fault.delay): the downstream is held (StopIteration from on_downstream_data)
+// from the call's message begin until its delay is over; calls read behind it wait too, so the
+// order on the connection is kept, and a delayed call among them extends the hold to its own end.
+// on_tick resumes the stream (../rpc/deadlines.ts resumeDownstream: effective context +
+// continue_stream(Downstream), which Envoy turns into continueReading on the next filter).
+//
 // Never throws or aborts; a failed host call is logged at warn and the data passes untouched.
 import {
-  Action, BufferType, Context, LifeSpan, LogLevel, RootContext, StreamType, WasmResult,
-  continueStream, getBufferBytes, getBufferBytesInto, getCurrentTimeNanoseconds, getPluginConfiguration,
-  log, registerRootContext, setBufferBytes, setEffectiveContext, setEnvoyFilterState, setTickPeriodMilliseconds,
+  Action, BufferType, Context, LifeSpan, LogLevel, RootContext, WasmResult,
+  getBufferBytes, getBufferBytesInto, getCurrentTimeNanoseconds, getPluginConfiguration,
+  log, registerRootContext, setBufferBytes, setEnvoyFilterState, setTickPeriodMilliseconds,
 } from "../../runtime";
 import { DecodeStatus } from "../../codecs/decoder";
 import { DecodeMode, MessageType, ThriftDecoder, ThriftDecoderConfig } from "../../codecs/thrift/decoder";
 import { ThriftTransport } from "../../codecs/thrift/index";
 import { DENY_EXCEPTION_TYPE, ThriftFilterConfig, parseThriftConfigBytes } from "./config";
 import { Call } from "../rpc/call";
-import { Rule, denyMessage } from "../rpc/rule";
+import { Rule } from "../rpc/rule";
 import { firstMatch } from "../rpc/match";
 import { Rng, pickCluster } from "../rpc/rng";
-import { takeToken } from "../rpc/token-bucket";
+import { Refusal, Verdict } from "../rpc/verdict";
 import { RequestMetrics, count, record } from "../rpc/request-metrics";
 import { Answer, PendingCall, PendingCalls } from "../rpc/pending-calls";
 import { warnFailed } from "../rpc/warn";
+import { Deadlines, nowMs, resumeDownstream } from "../rpc/deadlines";
 import { encodeAppException } from "./exception";
 export * from "../../runtime/exports";
 
 const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
-const TICK_MS: u32 = 100;
+/** Clock of decode timeouts and delays: a delay ends within one tick after its duration. */
+const TICK_MS: u32 = 20;
 const MAX_PENDING_CALLS: i32 = 1024;
 const DOLLAR: u8 = 36;
 
-/** Outcome labels of istio_requests_total: response_code / response_flags. */
+/**
+ * Outcome labels of istio_requests_total: response_code / response_flags. Denied, RateLimited and
+ * Aborted follow Refusal's order (../rpc/verdict.ts).
+ */
 const enum Outcome {
   Reply = 0,
   Exception = 1,
@@ -51,9 +62,11 @@ const enum Outcome {
   Denied = 3,
   RateLimited = 4,
   Aborted = 5,
+  /** Held by a delay fault: Reply / Exception / Oneway + Delayed (response_flags DI, as Envoy's fault filter). */
+  Delayed = 6,
 }
-const OUTCOME_CODE: StaticArray<string> = ["reply", "exception", "oneway", "exception", "exception", "exception"];
-const OUTCOME_FLAGS: StaticArray<string> = ["-", "-", "-", "UAEX", "RL", "FI"];
+const OUTCOME_CODE: StaticArray<string> = ["reply", "exception", "oneway", "exception", "exception", "exception", "reply", "exception", "oneway"];
+const OUTCOME_FLAGS: StaticArray<string> = ["-", "-", "-", "UAEX", "RL", "FI", "DI", "DI", "DI"];
 
 class ThriftRoot extends RootContext {
   cfg: ThriftFilterConfig | null = null;
@@ -63,9 +76,12 @@ class ThriftRoot extends RootContext {
   clusters: string[] = [];
   /** Per rule, per route cluster: index into `clusters`. */
   ruleClusters: i32[][] = [];
-  pending: ThriftStream[] = [];
-  tickCount: u32 = 0;
-  expireTicks: u32 = 0;
+  /** The current call's verdict (one object, refilled per call). */
+  verdict: Verdict = new Verdict();
+  /** Connections waiting for their first message begin (decode timeout) or held by a delay. */
+  waits: Deadlines<ThriftStream> = new Deadlines<ThriftStream>();
+  /** The tick runs: decode timeouts and delays can end. */
+  ticking: bool = true;
 
   onConfigure(configuration_size: u32): bool {
     const parsed = parseThriftConfigBytes(getPluginConfiguration().value);
@@ -94,29 +110,17 @@ class ThriftRoot extends RootContext {
     this.clusters = clusters;
     this.ruleClusters = ruleClusters;
     this.rng = new Rng(cfg.seed != 0 ? cfg.seed : <u32>getCurrentTimeNanoseconds() | 1);
-    this.expireTicks = (<u32>cfg.decodeTimeoutMs + TICK_MS - 1) / TICK_MS;
     const s = setTickPeriodMilliseconds(TICK_MS);
-    if (s != WasmResult.Ok) {
-      warnFailed("thrift: set_tick_period_milliseconds", s, "; decode_timeout_ms will not fire");
-      this.expireTicks = 0;
-    }
+    this.ticking = s == WasmResult.Ok;
+    if (!this.ticking) warnFailed("thrift: set_tick_period_milliseconds", s, "; no decode timeouts, no delays");
     this.cfg = cfg;
     return true;
   }
 
   onTick(): void {
-    this.tickCount++;
-    if (this.pending.length == 0) return;
-    const keep: ThriftStream[] = [];
-    const due: ThriftStream[] = [];
-    for (let i = 0; i < this.pending.length; i++) {
-      const s = this.pending[i];
-      if (!s.waiting) continue;
-      if (this.expireTicks != 0 && this.tickCount >= s.deadline) due.push(s);
-      else keep.push(s);
-    }
-    this.pending = keep;
-    for (let i = 0; i < due.length; i++) due[i].expire();
+    if (this.waits.size == 0) return;
+    const due = this.waits.take(nowMs());
+    for (let i = 0; i < due.length; i++) due[i].onDeadline();
   }
 
   createContext(context_id: u32): Context {
@@ -209,8 +213,12 @@ const enum Phase {
 class ThriftStream extends Context {
   root_: ThriftRoot;
   phase: Phase = Phase.Idle;
+  /** Per connection: waiting for the first message begin (decode_timeout_ms). */
   waiting: bool = false;
-  deadline: u32 = 0;
+  /** Downstream held by a delay fault until this time (ms of nowMs()); 0 = not held. */
+  heldUntil: u64 = 0;
+  /** Deadline in the root's `waits` (decode timeout or delay end); 0 = none. */
+  dueMs: u64 = 0;
   down: Side | null = null;
   up: Side | null = null;
   /** Destination label index of the connection (root.clusters), "unknown" until routed. */
@@ -242,21 +250,42 @@ class ThriftStream extends Context {
     }
     this.phase = Phase.Pending;
     this.waiting = true;
-    this.deadline = r.tickCount + r.expireTicks;
-    r.pending.push(this);
+    if (r.ticking) r.waits.set(this, nowMs() + <u64>cfg.decodeTimeoutMs);
     // Hold tcp_proxy's onNewConnection (it picks the cluster there) until the first call decides.
     return Action.Pause;
   }
 
+  /** From on_tick: a decode timeout or the end of a delay. */
+  onDeadline(): void {
+    if (this.waiting) this.expire();
+    else if (this.heldUntil != 0) this.release();
+  }
+
   /** decode_timeout_ms passed without a message begin: tcp_proxy's own cluster. */
   expire(): void {
-    if (!this.waiting) return;
     this.waiting = false;
-    if (setEffectiveContext(this.context_id) != WasmResult.Ok) return;
     count(this.root_.metrics.timeouts);
     this.giveUp("decode_timeout_ms passed");
-    const c = continueStream(StreamType.Downstream);
-    if (c != WasmResult.Ok) warnFailed("thrift: continue_stream", c);
+    resumeDownstream(this.context_id);
+  }
+
+  /** Holds the downstream (and every call behind this one) until `untilMs` at least. */
+  hold(untilMs: u64): void {
+    if (untilMs <= this.heldUntil) return;
+    this.heldUntil = untilMs;
+    this.root_.waits.set(this, untilMs);
+  }
+
+  /**
+   * The delay is over: everything read so far goes on. Bytes of a message whose begin is not
+   * decoded yet stay until the next read decides them (that call may be refused or delayed).
+   */
+  release(): void {
+    this.heldUntil = 0;
+    const s = this.down!;
+    if (s.partial) return;
+    s.hostBase = s.seen;
+    resumeDownstream(this.context_id);
   }
 
   /** Stops decoding this connection; the bytes pass untouched from now on. */
@@ -270,7 +299,9 @@ class ThriftStream extends Context {
 
   onDownstreamData(data_size: u32, end_of_stream: bool): Action {
     const s = this.down;
-    if (s === null || s.failed) return Action.Continue;
+    if (s === null) return Action.Continue;
+    // Held bytes pass only through release(): Continue would hand the next filter the whole buffer.
+    if (s.failed) return this.heldUntil != 0 ? Action.Pause : Action.Continue;
     if (!s.copyIn(BufferType.NetworkDownstreamData, data_size)) {
       this.giveUp("get_buffer_bytes failed");
       return Action.Continue;
@@ -300,7 +331,7 @@ class ThriftStream extends Context {
       }
       return Action.Pause;
     }
-    if (s.partial && !end_of_stream) return Action.Pause;
+    if (this.heldUntil != 0 || (s.partial && !end_of_stream)) return Action.Pause;
     s.hostBase = s.seen;
     return Action.Continue;
   }
@@ -331,24 +362,14 @@ class ThriftStream extends Context {
     } else if (rule !== null && rule.clusters.length > 0 && ri != this.routeRule && !this.sameDestination(ri)) {
       this.mismatch(name, rule);
     }
-    let outcome = Outcome.Reply;
-    let message = "";
-    if (rule !== null) {
-      if (rule.deny) {
-        outcome = Outcome.Denied;
-        message = denyMessage(rule);
-      } else if (rule.rateTokens > 0 && !takeToken("protomesh.thrift.rl." + rule.name, rule.rateTokens, rule.rateIntervalMs)) {
-        outcome = Outcome.RateLimited;
-        message = "rate limited by protomesh rule " + rule.name;
-      } else if (r.rng.chance(rule.abortMilliPercent)) {
-        outcome = Outcome.Aborted;
-        message = rule.abortMessage;
-      }
-    }
+    const v = r.verdict;
+    v.judge(rule, r.rng, "protomesh.thrift.rl.");
+    if (v.delayMs > 0) this.hold(nowMs() + <u64>v.delayMs);
     const oneway = t == MessageType.Oneway;
-    if (outcome != Outcome.Reply) this.refuse(s, outcome, message, oneway);
-    else if (oneway) r.metrics.request(this.dest, Outcome.Oneway);
-    else this.track(d.seqId, Answer.Pass, Outcome.Reply, "");
+    const base = v.delayMs > 0 ? Outcome.Delayed : Outcome.Reply;
+    if (v.refusal != Refusal.None) this.refuse(s, <Outcome>(Outcome.Denied - Refusal.Denied + v.refusal), v.message, oneway);
+    else if (oneway) r.metrics.request(this.dest, base + Outcome.Oneway);
+    else this.track(d.seqId, Answer.Pass, base, "");
   }
 
   /** True when rule `ri` routes to the cluster the connection already uses. */
@@ -363,13 +384,14 @@ class ThriftStream extends Context {
     if (this.mismatchLogged) return;
     this.mismatchLogged = true;
     log(LogLevel.Info, "thrift: context " + this.context_id.toString() + " call " + name + " matches rule " + rule.name +
-      ", not the connection's destination (route_mismatch, logged once)");
+      " of another destination (route_mismatch)");
   }
 
   decide(ri: i32, rule: Rule | null): void {
     const r = this.root_;
     this.phase = Phase.Decided;
     this.waiting = false;
+    this.dueMs = 0;
     if (rule === null || rule.clusters.length == 0) return;
     const k = pickCluster(rule, r.rng);
     this.routeRule = ri;
@@ -505,7 +527,7 @@ class ThriftStream extends Context {
       record(m.responseBytes[c.dest], <u64>bytes.byteLength);
       return;
     }
-    const outcome = t == MessageType.Exception ? Outcome.Exception : Outcome.Reply;
+    const outcome = c.outcome + (t == MessageType.Exception ? Outcome.Exception : Outcome.Reply);
     m.request(c.dest, outcome);
     const now = getCurrentTimeNanoseconds();
     record(m.duration[c.dest], now > c.startNs ? (now - c.startNs) / 1000000 : 0);
@@ -513,12 +535,19 @@ class ThriftStream extends Context {
   }
 
   onDone(): bool {
-    this.waiting = false;
+    this.forget();
     return true;
   }
 
   onDelete(): void {
+    this.forget();
+  }
+
+  /** The stream is gone: nothing to expire or resume. */
+  forget(): void {
     this.waiting = false;
+    this.heldUntil = 0;
+    this.dueMs = 0;
   }
 }
 

@@ -6,6 +6,8 @@ import { Call } from "../call";
 import { firstMatch } from "../match";
 import { Rng } from "../rng";
 import { Answer, PendingCalls } from "../pending-calls";
+import { Deadlines } from "../deadlines";
+import { Refusal, Verdict } from "../verdict";
 
 const DUBBO = new RuleSyntax(true, true);
 const THRIFT = new RuleSyntax(false, false);
@@ -52,7 +54,7 @@ describe("rpc rules", () => {
   it("refuses them where it does not, naming the field", () => {
     expect(parse(RULES, THRIFT).error).toBe('unknown field "rules[0].match.version" (known: service, method, headers (version and group are Dubbo only))');
     expect(parse('[{"name": "x", "route": {"cluster": "a"}, "fault": {"delay": {"duration": "1s"}}}]', THRIFT).error)
-      .toBe('unknown field "rules[0].fault.delay" (known: abort (delay is not supported by this filter))');
+      .toBe('unknown field "rules[0].fault.delay" (known: abort)');
     expect(parse('[{"name": "x", "route": {"cluster": "a"}, "fault": {"delay": {"duration": "1h"}}}]', DUBBO).error)
       .toBe('"rules[0].fault.delay.duration" must be a duration such as 250ms, 1s or 2m, found "1h"');
     expect(parse('[{"name": "x", "route": {"cluster": "a"}, "fault": {"delay": {"duration": "1s", "p": 1}}}]', DUBBO).error)
@@ -94,5 +96,56 @@ describe("rpc pending calls", () => {
     expect(t.take(7)!.startNs).toBe(30);
     expect(t.take(7)).toBeNull();
     expect(t.size).toBe(1);
+  });
+});
+
+class Waiter {
+  dueMs: u64 = 0;
+  constructor(public id: i32) {}
+}
+
+describe("rpc deadlines", () => {
+  it("hands out due items in order, moves a deadline, and drops forgotten items", () => {
+    const d = new Deadlines<Waiter>();
+    const a = new Waiter(1);
+    const b = new Waiter(2);
+    const c = new Waiter(3);
+    d.set(a, 100);
+    d.set(b, 50);
+    d.set(c, 70);
+    d.set(b, 200);
+    c.dueMs = 0;
+    expect(d.take(99).length).toBe(0);
+    const due = d.take(150);
+    expect(due.length).toBe(1);
+    expect(due[0].id).toBe(1);
+    expect(a.dueMs).toBe(0);
+    expect(d.size).toBe(1);
+    expect(d.take(1000)[0].id).toBe(2);
+    expect(d.size).toBe(0);
+  });
+});
+
+describe("rpc verdicts", () => {
+  it("denies before faults, aborts and delays by percent", () => {
+    const rules = parse('[{"name": "d", "policy": {"deny": true}, "fault": {"delay": {"duration": "1s"}}},' +
+      '{"name": "f", "route": {"cluster": "a"}, "fault": {"abort": {"message": "boom"}, "delay": {"duration": "2s", "percent": 0}}},' +
+      '{"name": "s", "route": {"cluster": "a"}, "fault": {"delay": {"duration": "3s"}}}]', DUBBO).rules;
+    const v = new Verdict();
+    const rng = new Rng(1);
+    v.judge(rules[0], rng, "t.");
+    expect(v.refusal).toBe(Refusal.Denied);
+    expect(v.message).toBe("denied by protomesh rule d");
+    expect(v.delayMs).toBe(0);
+    v.judge(rules[1], rng, "t.");
+    expect(v.refusal).toBe(Refusal.Aborted);
+    expect(v.message).toBe("boom");
+    expect(v.delayMs).toBe(0);
+    v.judge(rules[2], rng, "t.");
+    expect(v.refusal).toBe(Refusal.None);
+    expect(v.delayMs).toBe(3000);
+    v.judge(null, rng, "t.");
+    expect(v.refusal).toBe(Refusal.None);
+    expect(v.delayMs).toBe(0);
   });
 });
