@@ -238,11 +238,14 @@ describe("dubbo filter per connection (tcp_proxy), rendered bootstrap, hessian.j
     const plain = Date.now();
     assert.equal(valueOf(await onOneConnection(port, (c) => c.call(call("com.acme.OrderService", "get", "fast")))), "get:fast");
     const fast = Date.now() - plain;
+    const delayed = counter(host, "istio_requests_total", { destination_cluster: "orders-v1", response_code: "20", response_flags: "DI" });
     const start = Date.now();
     assert.equal(valueOf(await onOneConnection(port, (c) => c.call(call("com.acme.Slow", "get", "s")))), "get:s");
     const slow = Date.now() - start;
     assert.ok(slow >= 300, `delayed request took ${slow} ms, under the 300 ms delay`);
     assert.ok(slow < fast + 300 + 250, `delayed request took ${slow} ms (undelayed ${fast} ms)`);
+    // Counted with Envoy's fault-filter flag for an injected delay.
+    assert.equal(counter(host, "istio_requests_total", { destination_cluster: "orders-v1", response_code: "20", response_flags: "DI" }) - delayed, 1n);
   });
 
   it("splits connections 90/10 within ±3% over 1,000 connections (seeded)", async () => {

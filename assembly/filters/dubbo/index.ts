@@ -27,9 +27,9 @@
 //
 // Never throws or aborts; a failed host call is logged at warn and the data passes untouched.
 import {
-  Action, BufferType, Context, LifeSpan, LogLevel, RootContext, StreamType, WasmResult,
-  continueStream, getBufferBytes, getBufferBytesInto, getCurrentTimeNanoseconds, getPluginConfiguration,
-  log, registerRootContext, setBufferBytes, setEffectiveContext, setEnvoyFilterState, setTickPeriodMilliseconds,
+  Action, BufferType, Context, LifeSpan, LogLevel, RootContext, WasmResult,
+  getBufferBytes, getBufferBytesInto, getCurrentTimeNanoseconds, getPluginConfiguration,
+  log, registerRootContext, setBufferBytes, setEnvoyFilterState, setTickPeriodMilliseconds,
 } from "../../runtime";
 import { DecodeStatus } from "../../codecs/decoder";
 import { DubboDecodeLevel, DubboDecoder, DubboDecoderOptions, DubboState } from "../../codecs/dubbo/decoder";
@@ -37,7 +37,8 @@ import { encodeDubboErrorResponse, encodeHeartbeatRequest } from "../../codecs/d
 import { Rule } from "../rpc/rule";
 import { Call } from "../rpc/call";
 import { Rng, pickCluster } from "../rpc/rng";
-import { takeToken } from "../rpc/token-bucket";
+import { Refusal, Verdict } from "../rpc/verdict";
+import { Deadlines, nowMs, resumeDownstream } from "../rpc/deadlines";
 import { RequestMetrics, count, record } from "../rpc/request-metrics";
 import { Answer, PendingCall, PendingCalls } from "../rpc/pending-calls";
 import { warnFailed } from "../rpc/warn";
@@ -46,19 +47,27 @@ import { RuleIndex } from "./rule-index";
 export * from "../../runtime/exports";
 
 const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
-/** Tick without delay rules: the decode timeout's resolution. */
-const TICK_MS: u32 = 100;
-/** Finest tick, for short delays. */
-const MIN_TICK_MS: u32 = 5;
+/** Clock of decode timeouts and delays: a delay ends within one tick after its duration. */
+const TICK_MS: u32 = 20;
 
 // Outcomes of istio_requests_total: response_code is the Dubbo status of the response (or of our
-// refusal), "oneway" for a request that expects none; response_flags as Istio writes them.
-const OUTCOME_CODE: StaticArray<string> = ["20", "30", "31", "40", "50", "60", "70", "80", "90", "100", "oneway", "70", "100", "70"];
-const OUTCOME_FLAGS: StaticArray<string> = ["-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "UAEX", "RL", "FI"];
+// refusal), "oneway" for a request that expects none; response_flags as Envoy writes them: "-",
+// DI for a request held by a delay fault (then answered), UAEX denied, RL rate limited, FI aborted.
+const OUTCOME_CODE: StaticArray<string> = [
+  "20", "30", "31", "40", "50", "60", "70", "80", "90", "100", "oneway",
+  "20", "30", "31", "40", "50", "60", "70", "80", "90", "100", "oneway",
+  "70", "100", "70",
+];
+const OUTCOME_FLAGS: StaticArray<string> = [
+  "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
+  "DI", "DI", "DI", "DI", "DI", "DI", "DI", "DI", "DI", "DI", "DI",
+  "UAEX", "RL", "FI",
+];
 const ONEWAY: i32 = 10;
-const DENIED: i32 = 11;
-const RATE_LIMITED: i32 = 12;
-const ABORTED: i32 = 13;
+/** Added to a status or ONEWAY outcome for a delayed request. */
+const DELAYED: i32 = 11;
+/** REFUSED + Refusal (Denied 1, RateLimited 2, Aborted 3). */
+const REFUSED: i32 = 21;
 
 /** The outcome index of a response status: 20, 30, 31, 40, 50 … 100 (the only ones the decoder accepts) → 0 … 9. */
 @inline function statusOutcome(s: u32): i32 {
@@ -66,11 +75,8 @@ const ABORTED: i32 = 13;
 }
 
 function refusalStatus(outcome: i32): u32 {
-  return outcome == RATE_LIMITED ? RATE_LIMIT_STATUS : outcome == ABORTED ? ABORT_STATUS : DENY_STATUS;
-}
-
-@inline function nowMs(): u64 {
-  return getCurrentTimeNanoseconds() / 1000000;
+  const r = outcome - REFUSED;
+  return r == Refusal.RateLimited ? RATE_LIMIT_STATUS : r == Refusal.Aborted ? ABORT_STATUS : DENY_STATUS;
 }
 
 class DubboRoot extends RootContext {
@@ -84,8 +90,9 @@ class DubboRoot extends RootContext {
   /** Per rule, per route cluster: index into `clusters`. */
   ruleClusters: i32[][] = [];
   level: DubboDecodeLevel = DubboDecodeLevel.Route;
-  /** Connections held for a decision (decode timeout) or a delay. */
-  timed: DubboStream[] = [];
+  verdict: Verdict = new Verdict();
+  /** Connections waiting for their first request (decode timeout) or held by a delay. */
+  waits: Deadlines<DubboStream> = new Deadlines<DubboStream>();
 
   onConfigure(configuration_size: u32): bool {
     const parsed = parseDubboConfigBytes(getPluginConfiguration().value);
@@ -96,7 +103,6 @@ class DubboRoot extends RootContext {
     const cfg = parsed.config;
     const clusters: string[] = [];
     const ruleClusters: i32[][] = [];
-    let minDelay: i32 = 0;
     for (let i = 0; i < cfg.rules.length; i++) {
       const r = cfg.rules[i];
       const idx: i32[] = [];
@@ -109,7 +115,6 @@ class DubboRoot extends RootContext {
         idx.push(at);
       }
       ruleClusters.push(idx);
-      if (r.delayMs > 0 && (minDelay == 0 || r.delayMs < minDelay)) minDelay = r.delayMs;
     }
     clusters.push("unknown");
     const m = new RequestMetrics("dubbo", cfg.statPrefix, clusters, OUTCOME_CODE, OUTCOME_FLAGS);
@@ -120,40 +125,16 @@ class DubboRoot extends RootContext {
     this.index = new RuleIndex(cfg.rules);
     this.level = this.index.readsAttachments ? DubboDecodeLevel.Full : DubboDecodeLevel.Route;
     this.rng = new Rng(cfg.seed != 0 ? cfg.seed : <u32>getCurrentTimeNanoseconds() | 1);
-    let tick = TICK_MS;
-    if (minDelay > 0) {
-      tick = <u32>minDelay / 10;
-      if (tick < MIN_TICK_MS) tick = MIN_TICK_MS;
-      if (tick > TICK_MS) tick = TICK_MS;
-    }
-    const s = setTickPeriodMilliseconds(tick);
+    const s = setTickPeriodMilliseconds(TICK_MS);
     if (s != WasmResult.Ok) warnFailed("dubbo: set_tick_period_milliseconds", s, "; no timeouts or delays");
     this.cfg = cfg;
     return true;
   }
 
-  /** Watches `s` from on_tick until it neither waits for a decision nor holds a delay. */
-  schedule(s: DubboStream): void {
-    if (s.queued) return;
-    s.queued = true;
-    this.timed.push(s);
-  }
-
   onTick(): void {
-    const list = this.timed;
-    if (list.length == 0) return;
-    const now = nowMs();
-    this.timed = [];
-    for (let i = 0; i < list.length; i++) {
-      const s = unchecked(list[i]);
-      if (s.timing() && !s.dueAt(now)) {
-        this.timed.push(s);
-        continue;
-      }
-      s.queued = false;
-      // fire() may schedule the stream again (into the new list).
-      if (s.timing()) s.fire(now);
-    }
+    if (this.waits.size == 0) return;
+    const due = this.waits.take(nowMs());
+    for (let i = 0; i < due.length; i++) unchecked(due[i]).onDeadline();
   }
 
   createContext(context_id: u32): Context {
@@ -257,7 +238,7 @@ class Side {
     if (ready == 0) return;
     const cur = getBufferBytes(type, 0, size);
     if (!cur.ok) {
-      warnFailed("dubbo: get_buffer_bytes", cur.status, "; frames pass unchanged");
+      warnFailed("dubbo: get_buffer_bytes", cur.status);
       this.dropEdits(ready);
       return;
     }
@@ -285,7 +266,7 @@ class Side {
     this.dropEdits(ready);
     const w = setBufferBytes(type, 0, size, out);
     if (w != WasmResult.Ok) {
-      warnFailed("dubbo: set_buffer_bytes", w, "; frames pass unchanged");
+      warnFailed("dubbo: set_buffer_bytes", w);
       return;
     }
     this.hostBase -= <i64>(total - <i32>size);
@@ -314,10 +295,10 @@ const enum Phase {
 class DubboStream extends Context {
   root_: DubboRoot;
   phase: Phase = Phase.Decided;
-  /** Decode timeout (Pending) in ms since the epoch; 0 when none. */
-  deadline: u64 = 0;
-  /** Held for a delay fault until this time; 0 when not held. */
-  holdUntil: u64 = 0;
+  /** Deadline in the root's `waits` (decode timeout or end of a delay), ms of nowMs(); 0 = none. */
+  dueMs: u64 = 0;
+  /** Held by a delay fault until this time; 0 when not held. */
+  heldUntil: u64 = 0;
   down: Side | null = null;
   up: Side | null = null;
   /** Destination label index (root.clusters); "unknown" until routed. */
@@ -328,8 +309,6 @@ class DubboStream extends Context {
   calls: PendingCalls = new PendingCalls(MAX_PENDING_REQUESTS);
   /** Refused requests whose answer is still to come (the upstream side holds frames for them). */
   refusalsOut: i32 = 0;
-  /** In DubboRoot.timed. */
-  queued: bool = false;
 
   constructor(context_id: u32, root: DubboRoot) {
     super(context_id, root);
@@ -346,44 +325,33 @@ class DubboStream extends Context {
     // Per request dubbo_proxy routes every request: nothing to hold for, nothing to decide.
     if (cfg.perRequest) return Action.Continue;
     this.phase = Phase.Pending;
-    this.deadline = nowMs() + <u64>cfg.decodeTimeoutMs;
-    r.schedule(this);
+    r.waits.set(this, nowMs() + <u64>cfg.decodeTimeoutMs);
     // Hold tcp_proxy's onNewConnection (it picks the cluster there) until the first request decides.
     return Action.Pause;
   }
 
-  // ---- timers (DubboRoot.onTick) ----
+  // ---- deadlines (DubboRoot.onTick) ----
 
-  timing(): bool {
-    return this.phase == Phase.Pending || this.holdUntil != 0;
-  }
-
-  dueAt(now: u64): bool {
-    return (this.phase == Phase.Pending && now >= this.deadline) || (this.holdUntil != 0 && now >= this.holdUntil);
-  }
-
-  fire(now: u64): void {
-    // A closed connection's context is gone: the host refuses it and the stream is dropped.
-    if (setEffectiveContext(this.context_id) != WasmResult.Ok) return;
-    if (this.phase == Phase.Pending && now >= this.deadline) {
+  /** A decode timeout (no request yet: tcp_proxy's own cluster) or the end of a delay. */
+  onDeadline(): void {
+    if (this.phase == Phase.Pending) {
       count(this.root_.metrics!.timeouts);
       this.giveUp("decode_timeout_ms passed");
+    } else {
+      this.heldUntil = 0;
+      // A frame still waiting for its decision or edit keeps the bytes: its next data continues.
+      const s = this.down!;
+      if (s.midFrame || s.editsWaiting) return;
     }
-    if (this.holdUntil != 0 && now >= this.holdUntil) this.holdUntil = 0;
-    if (this.timing()) {
-      this.root_.schedule(this);
-      return;
-    }
-    // A frame still waiting for its decision or edit keeps the bytes: its next data continues.
-    const s = this.down!;
-    if (s.midFrame || s.editsWaiting) return;
-    s.released();
-    const c = continueStream(StreamType.Downstream);
-    if (c != WasmResult.Ok) warnFailed("dubbo: continue_stream", c);
+    // The host passes what it holds on to the next filter, without calling this one again.
+    this.down!.released();
+    resumeDownstream(this.context_id);
   }
 
   /** Stops decoding this connection's requests; their bytes pass untouched from now on. */
   giveUp(why: string): void {
+    // The decode timeout is over; a delay's deadline (Decided) still releases the held bytes.
+    if (this.phase == Phase.Pending) this.dueMs = 0;
     this.phase = Phase.Decided;
     const s = this.down;
     if (s !== null) {
@@ -420,7 +388,7 @@ class DubboStream extends Context {
       if (!end_of_stream) return Action.Pause;
       this.giveUp("closed before a request");
     }
-    if (this.holdUntil != 0 && !end_of_stream) return Action.Pause;
+    if (this.heldUntil != 0 && !end_of_stream) return Action.Pause;
     if ((s.midFrame || s.editsWaiting) && !end_of_stream) return Action.Pause;
     s.released();
     return Action.Continue;
@@ -464,32 +432,21 @@ class DubboStream extends Context {
       this.mismatch(rule);
     }
     record(unchecked(metrics.requestBytes[this.dest]), <u64>(16 + m.bodyLength));
-    let outcome = -1;
-    let message = "";
-    if (rule !== null) {
-      if (rule.deny) {
-        outcome = DENIED;
-        message = rule.message;
-      } else if (rule.rateTokens > 0 && !takeToken("protomesh.dubbo.rl." + rule.name, rule.rateTokens, rule.rateIntervalMs)) {
-        outcome = RATE_LIMITED;
-        // policy.message when the rule says one (rule-parse.ts fills in the deny default otherwise).
-        message = rule.message.startsWith("denied by protomesh rule ") ? "rate limited by protomesh rule " + rule.name : rule.message;
-      } else if (r.rng.chance(rule.abortMilliPercent)) {
-        outcome = ABORTED;
-        message = rule.abortMessage;
-      } else if (rule.delayMs > 0 && r.rng.chance(rule.delayMilliPercent)) {
-        this.hold(<u64>rule.delayMs);
-      }
-    }
-    if (outcome >= 0) {
-      this.refuse(s, outcome, message);
+    const v = r.verdict;
+    v.judge(rule, r.rng, "protomesh.dubbo.rl.");
+    // An aborted request may be delayed too (Envoy's fault filter delays before it aborts).
+    if (v.delayMs > 0) this.hold(nowMs() + <u64>v.delayMs);
+    if (v.refusal != Refusal.None) {
+      this.refuse(s, REFUSED + <i32>v.refusal, v.message);
       return;
     }
+    const base = v.delayMs > 0 ? DELAYED : 0;
     if (!m.twoWay) {
-      metrics.request(this.dest, ONEWAY);
+      metrics.request(this.dest, base + ONEWAY);
       return;
     }
-    this.calls.add(m.requestId, getCurrentTimeNanoseconds(), this.dest);
+    const c = this.calls.add(m.requestId, getCurrentTimeNanoseconds(), this.dest);
+    if (c !== null) c.outcome = base;
   }
 
   /** True when rule `ri` routes to the cluster the connection already uses. */
@@ -510,23 +467,23 @@ class DubboStream extends Context {
   decide(ri: i32, rule: Rule | null): void {
     const r = this.root_;
     this.phase = Phase.Decided;
+    this.dueMs = 0;
     if (rule === null || rule.clusters.length == 0) return;
     const k = pickCluster(rule, r.rng);
     this.routeRule = ri;
     this.dest = unchecked(unchecked(r.ruleClusters[ri])[k]);
     const f = setEnvoyFilterState(TCP_PROXY_CLUSTER, unchecked(rule.clusters[k]), LifeSpan.DownstreamConnection);
     if (f != WasmResult.Ok) {
-      warnFailed("dubbo: set_envoy_filter_state envoy.tcp_proxy.cluster", f, "; tcp_proxy's own cluster");
+      warnFailed("dubbo: set_envoy_filter_state", f);
       this.dest = r.clusters.length - 1;
     }
   }
 
-  /** Holds the connection's bytes `ms` longer (a later delay extends the hold). */
-  hold(ms: u64): void {
-    const until = nowMs() + ms;
-    if (until <= this.holdUntil) return;
-    this.holdUntil = until;
-    this.root_.schedule(this);
+  /** Holds the connection's bytes (and every request behind this one) until `untilMs` at least. */
+  hold(untilMs: u64): void {
+    if (untilMs <= this.heldUntil) return;
+    this.heldUntil = untilMs;
+    this.root_.waits.set(this, untilMs);
   }
 
   /** Rewrites the request into a heartbeat with its id and arranges its answer's replacement. */
@@ -588,7 +545,7 @@ class DubboStream extends Context {
       s.edits.push(new Edit(s.frameStart(), s.frameEnd(), bytes));
       return;
     }
-    metrics.request(c.dest, statusOutcome(m.status));
+    metrics.request(c.dest, c.outcome + statusOutcome(m.status));
     const now = getCurrentTimeNanoseconds();
     record(unchecked(metrics.duration[c.dest]), now > c.startNs ? (now - c.startNs) / 1000000 : 0);
     record(unchecked(metrics.responseBytes[c.dest]), <u64>(16 + m.bodyLength));
