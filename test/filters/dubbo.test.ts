@@ -407,3 +407,55 @@ describe("dubbo filter per request (in front of dubbo_proxy), rendered bootstrap
     assert.equal(counter(host, "istio_requests_total", { destination_cluster: "unknown", response_code: "20" }) - unknown, BigInt(n));
   });
 });
+
+describe("dubbo filter per connection: decode timeout", () => {
+  let providers: Map<string, DubboPeer>;
+  let host: Host;
+  let port = 0;
+
+  before(async () => {
+    providers = await startProviders(["orders-v1", "dubbo-default"]);
+    const rules = parseRuleSet(`
+apiVersion: protomesh.io/v1alpha1
+kind: RpcRouteRules
+metadata: { name: quick }
+spec:
+  rules:
+    - name: orders
+      match: { service: { exact: com.acme.OrderService } }
+      route: { cluster: orders-v1 }
+`, "quick.yaml");
+    const rendered = bootstrap(dubboPerConnectionBootstrapProps({ rules, endpoints: endpointsOf(providers), decodeTimeoutMs: 150, listenPort: 0 }));
+    const tcp = chainFilters(rendered)[1]!.typed_config as Json;
+    host = new Host({ clusters: Object.fromEntries(renderedClusters(rendered)) });
+    const plugin = await host.loadPlugin({ name: "dubbo-quick", wasm: dubboWasm, rootId: "dubbo", configuration: wasmConfiguration(rendered), vmCount: 1 });
+    const listener = await host.tcpListener({
+      filterChains: [{
+        name: "dubbo",
+        filters: [plugin],
+        tcpProxy: { cluster: String(tcp.cluster), upstreamConnectMode: tcp.upstream_connect_mode as UpstreamConnectMode, maxEarlyDataBytes: Number(tcp.max_early_data_bytes) },
+      }],
+    });
+    port = listener.port;
+  });
+
+  after(async () => {
+    await host?.close();
+    await Promise.all([...(providers?.values() ?? [])].map((p) => p.close()));
+  });
+
+  it("holds a connection that sends only a heartbeat until decode_timeout_ms, then lets tcp_proxy's cluster answer it untouched", async () => {
+    const timeouts = counter(host, "decode_timeouts_total", {});
+    const start = Date.now();
+    await onOneConnection(port, async (c) => {
+      const hb = await c.heartbeat();
+      assert.equal(hb.flag, 0x22);
+      assert.ok(Date.now() - start >= 150, `answered after ${Date.now() - start} ms, before the 150 ms decode timeout`);
+      // Decided by the timeout: later requests follow the connection to tcp_proxy's cluster.
+      assert.equal(valueOf(await c.call(call("com.acme.OrderService", "get", "late"))), "get:late");
+    });
+    assert.equal(counter(host, "decode_timeouts_total", {}) - timeouts, 1n);
+    assert.equal(providers.get("dubbo-default")!.heartbeats.length, 1);
+    assert.deepEqual(providers.get("dubbo-default")!.requests.map((r) => r.method), ["get"]);
+  });
+});
