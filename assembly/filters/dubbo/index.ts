@@ -551,6 +551,10 @@ class DubboStream extends Context {
     record(unchecked(metrics.responseBytes[c.dest]), <u64>(16 + m.bodyLength));
   }
 
+  /** The connection is gone: no timeout to count, nothing to resume. */
+  onDelete(): void {
+    this.dueMs = 0;
+  }
 }
 
 registerRootContext((context_id: u32): RootContext => new DubboRoot(context_id), "dubbo");
