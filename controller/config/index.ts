@@ -4,6 +4,7 @@
  * controller refuses exactly what the filter's `on_configure` would, in the filter's words.
  */
 import type { z } from "zod";
+import { dubboKnownFields, dubboSchema } from "./dubbo.js";
 import { describeIssue } from "./fields.js";
 import { checkLimits, checkSize } from "./json.js";
 import { httpTelemetryKnownFields, httpTelemetrySchema } from "./http-telemetry.js";
@@ -20,6 +21,7 @@ export interface PluginConfigSchema {
 }
 
 export const PLUGIN_CONFIG_SCHEMAS: Readonly<Record<string, PluginConfigSchema>> = {
+  dubbo: { rootId: "dubbo", schema: dubboSchema, knownFields: dubboKnownFields },
   "http-telemetry": { rootId: "http-telemetry", schema: httpTelemetrySchema, knownFields: httpTelemetryKnownFields },
   sniffer: { rootId: "sniffer", schema: snifferSchema, knownFields: snifferKnownFields },
   "tcp-stats": { rootId: "tcp-stats", schema: tcpStatsSchema, knownFields: tcpStatsKnownFields },

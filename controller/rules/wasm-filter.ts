@@ -1,13 +1,12 @@
 /**
  * The protomesh wasm network filter of each RPC protocol, rendered from a rule set for one
- * deployment: what `render rules --istio` places before tcp_proxy or the native proxy. One entry
- * per protocol; a protocol whose filter configuration is not rendered here yet has none, and the
- * command says so instead of rendering half a deployment.
+ * deployment: what `render rules --istio` places before tcp_proxy or the native proxy.
  */
 import type { NetworkFilter } from "../envoy/network-filter.js";
 import type { WasmFailurePolicy } from "../envoy/wasm-network-filter.js";
 import type { RpcDeployment, RpcProtocol } from "../istio/rpc-envoy-filter.js";
 import type { ThriftProtocol, ThriftTransport } from "../thrift/filter.js";
+import { dubboWasmFilter } from "../dubbo/standalone.js";
 import { thriftWasmFilter } from "../thrift/standalone.js";
 import type { ThriftWasmProtocol, ThriftWasmTransport } from "../thrift/wasm-config.js";
 import type { LoadedRuleSet } from "./load.js";
@@ -35,12 +34,9 @@ const THRIFT_WASM_PROTOCOL: Readonly<Record<ThriftProtocol, ThriftWasmProtocol>>
   AUTO_PROTOCOL: "auto", BINARY: "binary", COMPACT: "compact", LAX_BINARY: "lax_binary",
 };
 
-/**
- * The filter of each protocol. Dubbo's configuration renderer (controller/dubbo/wasm-config.ts)
- * plugs in here: `dubbo: (p) => dubboWasmFilter({ rules: p.rules, routing: p.deployment, … })`.
- */
-export const RPC_WASM_FILTERS: Readonly<Record<RpcProtocol, RpcWasmFilterFactory | undefined>> = {
-  dubbo: undefined,
+/** The filter of each protocol. */
+export const RPC_WASM_FILTERS: Readonly<Record<RpcProtocol, RpcWasmFilterFactory>> = {
+  dubbo: (p) => dubboWasmFilter({ failurePolicy: p.failurePolicy, routing: p.deployment, rules: p.rules, wasmDir: p.wasmDir }),
   thrift: (p) =>
     thriftWasmFilter({
       failurePolicy: p.failurePolicy,
@@ -52,14 +48,7 @@ export const RPC_WASM_FILTERS: Readonly<Record<RpcProtocol, RpcWasmFilterFactory
     }),
 };
 
-/** The protocol's wasm filter, or an error saying it is not rendered yet. */
+/** The protocol's wasm filter. */
 export function rpcWasmFilter(protocol: RpcProtocol, props: RpcWasmFilterProps): NetworkFilter {
-  const factory = RPC_WASM_FILTERS[protocol];
-  if (factory === undefined) {
-    throw new Error(
-      `the ${protocol} wasm filter's configuration is not rendered by this build, and an Istio deployment without it would route ` +
-        `but never enforce policy or faults; render the ${protocol}_proxy route table alone with --route-config-only`,
-    );
-  }
-  return factory(props);
+  return RPC_WASM_FILTERS[protocol](props);
 }

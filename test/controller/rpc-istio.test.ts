@@ -12,7 +12,7 @@ import { ISTIO_1_29_OR_LATER } from "../../controller/istio/proxy-version.js";
 import { withIstioClusters } from "../../controller/istio/rule-clusters.js";
 import { rpcEnvoyFilter, type RpcEnvoyFilterProps } from "../../controller/istio/rpc-envoy-filter.js";
 import { loadRuleSet, parseRuleSet } from "../../controller/rules/load.js";
-import { RPC_WASM_FILTERS, rpcWasmFilter } from "../../controller/rules/wasm-filter.js";
+import { rpcWasmFilter } from "../../controller/rules/wasm-filter.js";
 import { thriftProxyFilter } from "../../controller/thrift/filter.js";
 import { InputFileError } from "../../controller/yaml.js";
 
@@ -342,18 +342,16 @@ describe("render rules --istio (CLI)", () => {
     { name: "--max-early-data-bytes per request", argv: [...base, "--host", HOST, "--max-early-data-bytes", "4096"], message: /--max-early-data-bytes pairs tcp_proxy per connection/ },
     { name: "a --cluster target that is no FQDN", argv: [...base, "--cluster", "catalog=catalog"], message: /--cluster catalog=catalog: cluster target "catalog": host "catalog" is a short name/ },
   ];
-  it("--proxy dubbo renders dubbo_proxy behind the dubbo filter, or says the filter's configuration is not rendered yet", async () => {
+  it("--proxy dubbo renders dubbo_proxy behind the dubbo filter, its configuration from the same rules", async () => {
     const r = await cli("render", "rules", "--proxy", "dubbo", "--rules", "controller/rules/examples/dubbo.yaml", "--istio", "--port", "20880",
       "--host", "orders.shop.svc.cluster.local", "--cluster", "payments=payments.shop.svc.cluster.local");
-    if (RPC_WASM_FILTERS.dubbo === undefined) {
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /the dubbo wasm filter's configuration is not rendered by this build/);
-      return;
-    }
     assert.equal(r.code, 0, r.stderr);
     const [wasm, native] = patchesOf(parse(r.stdout) as Record<string, unknown>).map((p) => p.patch.value);
     assert.equal(wasm!.name, "envoy.filters.network.wasm");
     assert.equal(native!.name, "envoy.filters.network.dubbo_proxy");
+    const config = wasmJson(wasm!) as { routing: string; rules: unknown[] };
+    assert.equal(config.routing, "request");
+    assert.ok(JSON.stringify(config.rules).includes("outbound|20880||payments.shop.svc.cluster.local"), JSON.stringify(config.rules));
   });
 
   it("--context inbound with --cluster x=inbound routes to the workload's own inbound cluster", async () => {

@@ -17,6 +17,8 @@ export const DUBBO_HEADER = 16;
 const MAGIC = 0xdabb;
 const FLAG_REQUEST = 0x80;
 const FLAG_TWOWAY = 0x40;
+const FLAG_EVENT = 0x20;
+const SERIALIZATION_MASK = 0x1f;
 const HESSIAN2 = 2;
 const STATUS_OK = 20;
 const RESPONSE_VALUE = 1;
@@ -55,6 +57,16 @@ function encodeDubboResponse(id: bigint, value: string): Buffer {
   const e = new EncoderV2();
   e.write(RESPONSE_VALUE_WITH_ATTACHMENTS).write(value).write({ dubbo: "2.0.2" });
   return frame(HESSIAN2, STATUS_OK, id, e.get());
+}
+
+/**
+ * The answer to a two-way heartbeat request, as a Java provider sends it: apache/dubbo
+ * dubbo-remoting-api/.../exchange/support/header/HeartbeatHandler.java `received` answers with a
+ * Response of the same id marked HEARTBEAT_EVENT; ExchangeCodec.java `encodeResponse` writes flag =
+ * serialization id | FLAG_EVENT, status OK, and the event's null data (Hessian2 'N').
+ */
+export function encodeHeartbeatResponse(id: bigint, serialization: number = HESSIAN2): Buffer {
+  return frame(serialization | FLAG_EVENT, STATUS_OK, id, Buffer.from("N"));
 }
 
 /** Reads `count` hessian values from a body (each value is one `read()`). */
@@ -105,6 +117,8 @@ export interface DubboPeer {
   readonly port: number;
   /** Every request served, in order. */
   readonly requests: DubboRequest[];
+  /** Request ids of the heartbeats received (answered when two-way), in order. */
+  readonly heartbeats: bigint[];
   close(): Promise<void>;
 }
 
@@ -116,6 +130,7 @@ export interface DubboProviderOptions {
 /** Answers each two-way request with `<method>:<first argument>`. */
 export async function startDubboProvider(opts: DubboProviderOptions = {}): Promise<DubboPeer> {
   const requests: DubboRequest[] = [];
+  const heartbeats: bigint[] = [];
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     let pending: Buffer = Buffer.alloc(0);
     s.on("error", () => {});
@@ -125,6 +140,11 @@ export async function startDubboProvider(opts: DubboProviderOptions = {}): Promi
         pending = Buffer.from(rest);
         for (const f of frames) {
           if ((f.flag & FLAG_REQUEST) === 0) continue;
+          if ((f.flag & FLAG_EVENT) !== 0) {
+            heartbeats.push(f.id);
+            if ((f.flag & FLAG_TWOWAY) !== 0) s.write(encodeHeartbeatResponse(f.id, f.flag & SERIALIZATION_MASK));
+            continue;
+          }
           const req = decodeRequest(f.id, f.body);
           requests.push(req);
           if ((f.flag & FLAG_TWOWAY) === 0) continue;
@@ -140,7 +160,7 @@ export async function startDubboProvider(opts: DubboProviderOptions = {}): Promi
     s.on("end", () => s.end());
   });
   const c = await listenTracked(server);
-  return { port: c.port, requests, close: c.close };
+  return { port: c.port, requests, heartbeats, close: c.close };
 }
 
 /** One call on a fresh connection; resolves with the decoded value. */
@@ -205,8 +225,6 @@ export function encodeDubboHeartbeat(id: bigint): Buffer {
   return frame(FLAG_REQUEST | FLAG_TWOWAY | FLAG_EVENT | HESSIAN2, 0, id, Buffer.from("N"));
 }
 
-const FLAG_EVENT = 0x20;
-
 export interface DubboReply {
   readonly id: bigint;
   readonly flag: number;
@@ -225,6 +243,8 @@ export class DubboConsumer {
   private pending = new Map<bigint, { resolve(r: DubboReply): void; reject(e: Error): void }>();
   private buffered: Buffer = Buffer.alloc(0);
   private failure: Error | undefined;
+  /** Frames that answered no pending request (a stray answer the consumer would drop). */
+  readonly unmatched: DubboReply[] = [];
   /** Resolves when the connection closes. */
   readonly closed: Promise<void>;
 
@@ -234,13 +254,17 @@ export class DubboConsumer {
         const { frames, rest } = takeFrames(Buffer.concat([this.buffered, c]));
         this.buffered = Buffer.from(rest);
         for (const f of frames) {
-          const waiter = this.pending.get(f.id);
-          if (waiter === undefined) continue;
-          this.pending.delete(f.id);
           const d = new DecoderV2(f.body);
           const values: unknown[] = [];
           while ((d as unknown as { byteBuffer: { position(): number } }).byteBuffer.position() < f.body.length) values.push(d.read());
-          waiter.resolve({ id: f.id, flag: f.flag, status: f.status, values });
+          const reply = { id: f.id, flag: f.flag, status: f.status, values };
+          const waiter = this.pending.get(f.id);
+          if (waiter === undefined) {
+            this.unmatched.push(reply);
+            continue;
+          }
+          this.pending.delete(f.id);
+          waiter.resolve(reply);
         }
       } catch (e) {
         this.fail(e as Error);
