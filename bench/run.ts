@@ -43,6 +43,7 @@ import { SNIFFER_WASM, snifferConfig } from "../tools/harness/sniffer.js";
 import { measureInterleaved, type Sample } from "./lib/stats.js";
 import { configBenchSection } from "./config.js";
 import { renderThriftBench, runThriftBench } from "./thrift.js";
+import { DEFAULT_TELEMETRY_OPTIONS, telemetryBenchSection } from "./telemetry.js";
 
 export interface BenchOptions {
   /** downstream-data callbacks per timed round. */
@@ -598,6 +599,8 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
     // The Thrift decoder's message-begin cost against its C floor (bench/thrift.ts), same run.
     const thriftBench = await runThriftBench(options.rounds);
     markdown = `${markdown.trimEnd()}\n\n${renderThriftBench(thriftBench.rows, thriftBench.note, options.rounds, thriftBench.machine)}`;
+    // The HTTP telemetry filter against the HTTP null filter, same run (bench/telemetry.ts).
+    markdown = `${markdown.trimEnd()}\n\n${await telemetryBenchSection({ ...DEFAULT_TELEMETRY_OPTIONS, rounds: options.rounds })}`;
     if (options.out) {
       // The fuzz section comes from `npm run fuzz:sniffer`; regenerating the bench keeps it.
       const previous = await readFile(options.out, "utf8").catch(() => "");
