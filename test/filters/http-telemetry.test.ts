@@ -149,6 +149,8 @@ describe("http-telemetry", () => {
     const l = await host.httpListener({ direction: "INBOUND", cluster: "backend", filters: opts.peer ? [metadataExchange, plugin] : [plugin] });
     await traffic(l.port);
     await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 5000, "requests to complete");
+    // Metric updates are batched in the VM and written on tick: flush before the scrape.
+    plugin.tick();
     return host;
   }
 
@@ -266,6 +268,7 @@ describe("http-telemetry", () => {
       await request(l.port, "/ok", { agent });
       agent.destroy();
       await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 5000, "requests to complete");
+      plugin.tick();
       const fams = parsePrometheusText(prometheusText(host, { statsTags: httpStatsTags() }));
       const s = family(fams, "protomesh_requests_total").samples;
       assert.deepEqual(s.map((x) => [x.labels.reporter, x.labels.source_workload, x.labels.destination_workload, x.labels.destination_canonical_revision, x.value]), [
@@ -274,6 +277,39 @@ describe("http-telemetry", () => {
       ]);
     } finally {
       await host.close();
+    }
+  });
+
+  it("metric updates are batched in the VM: none before the flush, all after on_tick, the rest on shutdown (on_done)", async () => {
+    const host = new Host({ clusters: { backend: { endpoints: [{ host: "127.0.0.1", port: up.port }] } }, nodeMetadata: NODE as never });
+    let closed = false;
+    try {
+      const plugin = await host.loadPlugin({ name: "http-telemetry", wasm: debugWasm, rootId: "http-telemetry", vmCount: 1, configuration: "" });
+      const l = await host.httpListener({ direction: "INBOUND", cluster: "backend", filters: [plugin] });
+      const sum = (family: string, sample = family): number | undefined => {
+        const f = parsePrometheusText(prometheusText(host, { statsTags: httpStatsTags() })).find((x) => x.name === family);
+        return f?.samples.filter((x) => x.name === sample).reduce((a, x) => a + x.value, 0);
+      };
+      const requestsTotal = (): number | undefined => sum("istio_requests_total");
+      const send = async (n: number): Promise<void> => {
+        for (let i = 0; i < n; i++) assert.equal((await request(l.port, "/ok")).status, 200);
+        await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 5000, "requests to complete");
+      };
+      await send(3);
+      assert.equal(requestsTotal(), 0, "series defined, nothing written before the flush");
+      assert.equal(host.counter("http_telemetry.handler.prometheus.reports"), 0n);
+      plugin.tick();
+      assert.equal(requestsTotal(), 3);
+      assert.equal(host.counter("http_telemetry.handler.prometheus.reports"), 3n);
+      for (const h of ["istio_request_duration_milliseconds", "istio_request_bytes", "istio_response_bytes"]) assert.equal(sum(h, `${h}_count`), 3, h);
+      await send(2);
+      assert.equal(requestsTotal(), 3, "the second batch waits for the next flush");
+      await host.close();
+      closed = true;
+      assert.equal(requestsTotal(), 5, "on_done writes what was still batched");
+      assert.equal(host.counter("http_telemetry.handler.prometheus.reports"), 5n);
+    } finally {
+      if (!closed) await host.close();
     }
   });
 
@@ -301,6 +337,7 @@ describe("http-telemetry", () => {
         req.end(Buffer.from([0, 0, 0, 0, 0]));
       });
       await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 5000, "requests to complete");
+      plugin.tick();
       const fams = parsePrometheusText(prometheusText(host, { statsTags: httpStatsTags() }));
       assert.deepEqual(
         family(fams, "istio_requests_total").samples.map((x) => [{ ...x.labels }, x.value]),
@@ -502,6 +539,7 @@ describe("http-telemetry", () => {
       run(1000, 4000);
       const end = plugin.vms[0]!.memoryPages();
       assert.ok(end <= warm + 2, `${warm} → ${end} pages`);
+      plugin.tick();
       assert.equal(host.counter("mem.handler.log.reports"), undefined, "the plugin's stat prefix is the default, not its name");
       assert.equal(host.counter("http_telemetry.handler.log.reports"), 4000n);
       assert.equal(host.counter("http_telemetry.handler.prom.series_overflow"), 3950n);
