@@ -128,7 +128,7 @@ function driver(host: Host, plugin: Plugin, factory: HttpFilterFactory, conns: C
     for (let k = 0; k < n; k++) {
       const i = seq++;
       const callbacks: HttpFilterCallbacks = {
-        streamInfo: { connection: conns[i % conns.length]!, filterState: new FilterState() },
+        streamInfo: { connection: conns[i % conns.length]!, filterState: new FilterState(), startNs: process.hrtime.bigint() },
         continueDecoding: noop,
         continueEncoding: noop,
         sendLocalReply: noop,
@@ -140,6 +140,8 @@ function driver(host: Host, plugin: Plugin, factory: HttpFilterFactory, conns: C
       f.decodeHeaders(requestHeaders(i), true);
       f.encodeHeaders(RESPONSE_HEADERS, false);
       f.encodeData({ bytes: RESPONSE_BODY }, true);
+      // test/host/http.ts: StreamInfo::onRequestComplete before on_log.
+      callbacks.streamInfo.requestCompleteNs = process.hrtime.bigint() - callbacks.streamInfo.startNs!;
       f.onStreamComplete();
       f.onDestroy();
       if (seq % REQUESTS_PER_TICK === 0) {

@@ -15,6 +15,8 @@ import { parsePrometheusText, type Family } from "../host/prometheus-parse.js";
 import { withTimeout } from "../host/fakes.js";
 import { ISTIO_HTTP_LABELS, httpStatsTags } from "../../controller/telemetry/stats-tags.js";
 
+/** Delay of the upstream's `/slow` answer. */
+const SLOW_MS = 40;
 const wasm = new URL("../../build/http-telemetry.wasm", import.meta.url).pathname;
 const debugWasm = new URL("../../build/http-telemetry.debug.wasm", import.meta.url).pathname;
 
@@ -32,6 +34,11 @@ async function upstream(): Promise<{ port: number; close(): Promise<void> }> {
     let n = 0;
     req.on("data", (c: Buffer) => (n += c.length));
     req.on("end", () => {
+      if (req.url?.includes("/slow")) {
+        // The answer comes SLOW_MS late: response.duration must cover it.
+        setTimeout(() => res.end("slow\n"), SLOW_MS);
+        return;
+      }
       if (req.url?.includes("/missing")) {
         res.writeHead(404, { "content-type": "text/plain" });
         res.end("no\n");
@@ -310,6 +317,20 @@ describe("http-telemetry", () => {
       assert.equal(host.counter("http_telemetry.handler.prometheus.reports"), 5n);
     } finally {
       if (!closed) await host.close();
+    }
+  });
+
+  it("response.duration is Envoy's request.duration (StreamInfo::requestComplete), read once in on_log", async () => {
+    const config = JSON.stringify({ handlers: [{ name: "log", kind: "accesslog", attributes: ["request.path", "response.duration"] }] });
+    const host = await run({ configuration: config, nodeMetadata: NODE }, async (port) => {
+      await request(port, "/slow");
+    });
+    try {
+      const [line] = host.logs.filter((e) => e.level === "info").map((e) => JSON.parse(e.message) as { "response.duration": number });
+      assert.ok(line!["response.duration"] >= SLOW_MS, JSON.stringify(line));
+      assert.ok(line!["response.duration"] < SLOW_MS + 5000, JSON.stringify(line));
+    } finally {
+      await host.close();
     }
   });
 

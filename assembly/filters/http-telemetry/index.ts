@@ -15,6 +15,7 @@ import { matchedHandlers } from "../../telemetry/rules";
 import { ConnectionAttributes, Handler } from "../../telemetry/handlers/handler";
 import { FLUSH_PERIOD_MS, PrometheusHandler } from "../../telemetry/handlers/prometheus";
 import { PendingCounters } from "../../telemetry/batch";
+import { readRequestDurationMs } from "../../telemetry/duration";
 import { AccessLogHandler } from "../../telemetry/handlers/accesslog";
 export * from "../../runtime/exports";
 
@@ -239,7 +240,6 @@ class HttpTelemetryStream extends Context {
     const root = changetype<HttpTelemetryRoot>(this.root);
     if (!root.ready) return Action.Continue;
     const r = this.req;
-    r.startNs = getCurrentTimeNanoseconds();
     const h = getHeaderMapPairs(MapType.HttpRequestHeaders);
     const pairs = h.pairs;
     for (let i = 0; i < pairs.length; i++) {
@@ -312,8 +312,7 @@ class HttpTelemetryStream extends Context {
     if (conn === null) return;
     const root = changetype<HttpTelemetryRoot>(this.root);
     const r = this.req;
-    const now = getCurrentTimeNanoseconds();
-    r.durationMs = now > r.startNs ? (now - r.startNs) / 1000000 : 0;
+    r.durationMs = readRequestDurationMs();
     root.resolvePeer(conn);
     const mask = matchedHandlers(root.config.rules, conn.bag, r, false);
     if (mask == 0) return;
