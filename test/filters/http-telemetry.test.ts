@@ -320,6 +320,42 @@ describe("http-telemetry", () => {
     }
   });
 
+  it("a full batch (4096 requests) is written by the request that finds it full, before any tick", async () => {
+    const host = new Host({ nodeMetadata: NODE as never });
+    try {
+      const plugin = await host.loadPlugin({ name: "http-telemetry", wasm, rootId: "http-telemetry", vmCount: 1, configuration: '{"handlers":[{"name":"p","kind":"prometheus"}]}' });
+      const factory = plugin.httpFilterFactory();
+      const connection = {
+        id: 1n, source: { host: "10.0.0.1", port: 1000 }, destination: { host: "10.0.0.2", port: 80 }, requestedServerName: "",
+        listenerDirection: "INBOUND" as const, filterState: new FilterState(), filterChainName: "",
+      };
+      const send = (n: number): void => {
+        for (let i = 0; i < n; i++) {
+          const f = factory.create({
+            streamInfo: { connection, filterState: new FilterState() },
+            continueDecoding: () => {}, continueEncoding: () => {}, sendLocalReply: () => {},
+            decodingBuffer: () => undefined, encodingBuffer: () => undefined,
+          })!;
+          f.decodeHeaders([[":method", "GET"], [":path", "/"], [":authority", SERVICE]], true);
+          f.encodeHeaders([[":status", "200"]], true);
+          f.onStreamComplete();
+          f.onDestroy();
+        }
+      };
+      const total = (): number => parsePrometheusText(prometheusText(host, { statsTags: httpStatsTags() }))
+        .find((x) => x.name === "istio_requests_total")!.samples.reduce((a, x) => a + x.value, 0);
+      send(4096);
+      assert.equal(total(), 0);
+      send(1);
+      assert.equal(total(), 4096);
+      plugin.tick();
+      assert.equal(total(), 4097);
+      assert.equal(host.counter("http_telemetry.handler.p.reports"), 4097n);
+    } finally {
+      await host.close();
+    }
+  });
+
   it("response.duration is Envoy's request.duration (StreamInfo::requestComplete), read once in on_log", async () => {
     const config = JSON.stringify({ handlers: [{ name: "log", kind: "accesslog", attributes: ["request.path", "response.duration"] }] });
     const host = await run({ configuration: config, nodeMetadata: NODE }, async (port) => {
