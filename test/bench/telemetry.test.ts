@@ -26,6 +26,10 @@ describe("HTTP telemetry bench", () => {
     // The null filter makes no host call; every request reads its headers once each way.
     assert.equal(nul!.calls.requestTotal + nul!.calls.tickTotal, 0);
     assert.equal(prom!.calls.request.proxy_get_header_map_pairs, 2);
+    // Metric updates are batched: none in the request callbacks, one sample per histogram on tick.
+    assert.equal(prom!.calls.request.proxy_record_metric, undefined);
+    assert.equal(prom!.calls.request.proxy_increment_metric, undefined);
+    assert.equal(prom!.calls.tick.proxy_record_metric, 3);
     // The access log adds exactly one proxy_log per request to what prometheus makes.
     assert.equal(all!.calls.request.proxy_log, 1);
     assert.equal(prom!.calls.request.proxy_log, undefined);
