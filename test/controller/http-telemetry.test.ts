@@ -142,6 +142,7 @@ describe("http-telemetry standalone Envoy", () => {
         });
       }
       await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 5000, "requests to complete");
+      p.tick(); // metric updates are batched in the VM until on_tick
       const fams = parsePrometheusText(prometheusText(host, { statsTags }));
       const total = fams.find((f) => f.name === "istio_requests_total");
       assert.ok(total, "istio_requests_total: no Istio node metadata, so `auto` takes Istio's names");

@@ -15,6 +15,8 @@ import { parsePrometheusText, type Family } from "../host/prometheus-parse.js";
 import { withTimeout } from "../host/fakes.js";
 import { ISTIO_HTTP_LABELS, httpStatsTags } from "../../controller/telemetry/stats-tags.js";
 
+/** Delay of the upstream's `/slow` answer. */
+const SLOW_MS = 40;
 const wasm = new URL("../../build/http-telemetry.wasm", import.meta.url).pathname;
 const debugWasm = new URL("../../build/http-telemetry.debug.wasm", import.meta.url).pathname;
 
@@ -32,6 +34,11 @@ async function upstream(): Promise<{ port: number; close(): Promise<void> }> {
     let n = 0;
     req.on("data", (c: Buffer) => (n += c.length));
     req.on("end", () => {
+      if (req.url?.includes("/slow")) {
+        // The answer comes SLOW_MS late: response.duration must cover it.
+        setTimeout(() => res.end("slow\n"), SLOW_MS);
+        return;
+      }
       if (req.url?.includes("/missing")) {
         res.writeHead(404, { "content-type": "text/plain" });
         res.end("no\n");
@@ -149,6 +156,8 @@ describe("http-telemetry", () => {
     const l = await host.httpListener({ direction: "INBOUND", cluster: "backend", filters: opts.peer ? [metadataExchange, plugin] : [plugin] });
     await traffic(l.port);
     await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 5000, "requests to complete");
+    // Metric updates are batched in the VM and written on tick: flush before the scrape.
+    plugin.tick();
     return host;
   }
 
@@ -266,12 +275,96 @@ describe("http-telemetry", () => {
       await request(l.port, "/ok", { agent });
       agent.destroy();
       await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 5000, "requests to complete");
+      plugin.tick();
       const fams = parsePrometheusText(prometheusText(host, { statsTags: httpStatsTags() }));
       const s = family(fams, "protomesh_requests_total").samples;
       assert.deepEqual(s.map((x) => [x.labels.reporter, x.labels.source_workload, x.labels.destination_workload, x.labels.destination_canonical_revision, x.value]), [
         ["source", "ratings-v1", "reviews-v1", "v1", 1],
         ["source", "ratings-v1", "reviews-v2", "v2", 1],
       ]);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("metric updates are batched in the VM: none before the flush, all after on_tick, the rest on shutdown (on_done)", async () => {
+    const host = new Host({ clusters: { backend: { endpoints: [{ host: "127.0.0.1", port: up.port }] } }, nodeMetadata: NODE as never });
+    let closed = false;
+    try {
+      const plugin = await host.loadPlugin({ name: "http-telemetry", wasm: debugWasm, rootId: "http-telemetry", vmCount: 1, configuration: "" });
+      const l = await host.httpListener({ direction: "INBOUND", cluster: "backend", filters: [plugin] });
+      const sum = (family: string, sample = family): number | undefined => {
+        const f = parsePrometheusText(prometheusText(host, { statsTags: httpStatsTags() })).find((x) => x.name === family);
+        return f?.samples.filter((x) => x.name === sample).reduce((a, x) => a + x.value, 0);
+      };
+      const requestsTotal = (): number | undefined => sum("istio_requests_total");
+      const send = async (n: number): Promise<void> => {
+        for (let i = 0; i < n; i++) assert.equal((await request(l.port, "/ok")).status, 200);
+        await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 5000, "requests to complete");
+      };
+      await send(3);
+      assert.equal(requestsTotal(), 0, "series defined, nothing written before the flush");
+      assert.equal(host.counter("http_telemetry.handler.prometheus.reports"), 0n);
+      plugin.tick();
+      assert.equal(requestsTotal(), 3);
+      assert.equal(host.counter("http_telemetry.handler.prometheus.reports"), 3n);
+      for (const h of ["istio_request_duration_milliseconds", "istio_request_bytes", "istio_response_bytes"]) assert.equal(sum(h, `${h}_count`), 3, h);
+      await send(2);
+      assert.equal(requestsTotal(), 3, "the second batch waits for the next flush");
+      await host.close();
+      closed = true;
+      assert.equal(requestsTotal(), 5, "on_done writes what was still batched");
+      assert.equal(host.counter("http_telemetry.handler.prometheus.reports"), 5n);
+    } finally {
+      if (!closed) await host.close();
+    }
+  });
+
+  it("a full batch (4096 requests) is written by the request that finds it full, before any tick", async () => {
+    const host = new Host({ nodeMetadata: NODE as never });
+    try {
+      const plugin = await host.loadPlugin({ name: "http-telemetry", wasm, rootId: "http-telemetry", vmCount: 1, configuration: '{"handlers":[{"name":"p","kind":"prometheus"}]}' });
+      const factory = plugin.httpFilterFactory();
+      const connection = {
+        id: 1n, source: { host: "10.0.0.1", port: 1000 }, destination: { host: "10.0.0.2", port: 80 }, requestedServerName: "",
+        listenerDirection: "INBOUND" as const, filterState: new FilterState(), filterChainName: "",
+      };
+      const send = (n: number): void => {
+        for (let i = 0; i < n; i++) {
+          const f = factory.create({
+            streamInfo: { connection, filterState: new FilterState() },
+            continueDecoding: () => {}, continueEncoding: () => {}, sendLocalReply: () => {},
+            decodingBuffer: () => undefined, encodingBuffer: () => undefined,
+          })!;
+          f.decodeHeaders([[":method", "GET"], [":path", "/"], [":authority", SERVICE]], true);
+          f.encodeHeaders([[":status", "200"]], true);
+          f.onStreamComplete();
+          f.onDestroy();
+        }
+      };
+      const total = (): number => parsePrometheusText(prometheusText(host, { statsTags: httpStatsTags() }))
+        .find((x) => x.name === "istio_requests_total")!.samples.reduce((a, x) => a + x.value, 0);
+      send(4096);
+      assert.equal(total(), 0);
+      send(1);
+      assert.equal(total(), 4096);
+      plugin.tick();
+      assert.equal(total(), 4097);
+      assert.equal(host.counter("http_telemetry.handler.p.reports"), 4097n);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("response.duration is Envoy's request.duration (StreamInfo::requestComplete), read once in on_log", async () => {
+    const config = JSON.stringify({ handlers: [{ name: "log", kind: "accesslog", attributes: ["request.path", "response.duration"] }] });
+    const host = await run({ configuration: config, nodeMetadata: NODE }, async (port) => {
+      await request(port, "/slow");
+    });
+    try {
+      const [line] = host.logs.filter((e) => e.level === "info").map((e) => JSON.parse(e.message) as { "response.duration": number });
+      assert.ok(line!["response.duration"] >= SLOW_MS, JSON.stringify(line));
+      assert.ok(line!["response.duration"] < SLOW_MS + 5000, JSON.stringify(line));
     } finally {
       await host.close();
     }
@@ -301,6 +394,7 @@ describe("http-telemetry", () => {
         req.end(Buffer.from([0, 0, 0, 0, 0]));
       });
       await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 5000, "requests to complete");
+      plugin.tick();
       const fams = parsePrometheusText(prometheusText(host, { statsTags: httpStatsTags() }));
       assert.deepEqual(
         family(fams, "istio_requests_total").samples.map((x) => [{ ...x.labels }, x.value]),
@@ -502,6 +596,7 @@ describe("http-telemetry", () => {
       run(1000, 4000);
       const end = plugin.vms[0]!.memoryPages();
       assert.ok(end <= warm + 2, `${warm} → ${end} pages`);
+      plugin.tick();
       assert.equal(host.counter("mem.handler.log.reports"), undefined, "the plugin's stat prefix is the default, not its name");
       assert.equal(host.counter("http_telemetry.handler.log.reports"), 4000n);
       assert.equal(host.counter("http_telemetry.handler.prom.series_overflow"), 3950n);

@@ -598,6 +598,10 @@ class HttpStream {
       // Downstream went away before the response ended.
       if (!this.res.writableFinished) this.upstreamReq.destroy();
     }
+    // Envoy doDeferredStreamDestroy: completeRequest (StreamInfo::onRequestComplete), then
+    // onStreamComplete and the access logs (source/common/http/conn_manager_impl.cc).
+    const si = this.streamInfo;
+    if (si.startNs !== undefined) si.requestCompleteNs = process.hrtime.bigint() - si.startNs;
     for (const f of this.filters) f.filter.onStreamComplete();
     for (const f of this.filters) f.filter.onDestroy();
     this.resolveCompleted();
@@ -626,7 +630,7 @@ export async function startHttpListener(host: DataPlaneHost, opts: HttpListenerO
       };
       connInfo.set(socket, info);
     }
-    const streamInfo: StreamInfo = { connection: info, filterState: new FilterState() };
+    const streamInfo: StreamInfo = { connection: info, filterState: new FilterState(), startNs: process.hrtime.bigint() };
     const stream = new HttpStream(host, opts, streamInfo, req, res, factories, upstreams);
     requests.push(stream.record);
     stream.start();

@@ -280,6 +280,13 @@ function topLevel(ctx: Context, name: string): Value | undefined {
         referer: () => header(reqHeaders, "referer"),
         useragent: () => header(reqHeaders, "user-agent"),
         id: () => header(reqHeaders, "x-request-id"),
+        // RequestWrapper Duration: StreamInfo::requestComplete(), absent until the stream ends
+        // (Envoy source/extensions/filters/common/expr/context.cc); a CEL duration is written
+        // as int64 nanoseconds (source/extensions/common/wasm/context.cc serializeValue).
+        duration: () => {
+          const d = http.streamInfo.requestCompleteNs;
+          return d === undefined ? undefined : { t: "int64", v: d };
+        },
       });
     }
     if (name === "response") {

@@ -172,6 +172,10 @@ export interface StreamInfo {
   responseCode?: number;
   /** StreamInfo::responseCodeDetails (close_stream sets "wasm_close_stream" when unset). */
   responseCodeDetails?: string;
+  /** Monotonic time the stream started (StreamInfo::startTimeMonotonic), ns. */
+  startNs?: bigint;
+  /** StreamInfo::requestComplete(): ns from start to the end of the stream, set before on_log. */
+  requestCompleteNs?: bigint;
 }
 
 export interface HttpFilterCallbacks {

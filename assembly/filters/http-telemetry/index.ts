@@ -13,7 +13,9 @@ import { isIstioProxy, readConnection, readConnectionId, readLocalWorkload, read
 import { Attr, RequestAttributes, sampleBucket } from "../../telemetry/request";
 import { matchedHandlers } from "../../telemetry/rules";
 import { ConnectionAttributes, Handler } from "../../telemetry/handlers/handler";
-import { PrometheusHandler } from "../../telemetry/handlers/prometheus";
+import { FLUSH_PERIOD_MS, PrometheusHandler } from "../../telemetry/handlers/prometheus";
+import { PendingCounters } from "../../telemetry/batch";
+import { readRequestDurationMs } from "../../telemetry/duration";
 import { AccessLogHandler } from "../../telemetry/handlers/accesslog";
 export * from "../../runtime/exports";
 
@@ -56,6 +58,8 @@ class HttpTelemetryRoot extends RootContext {
   needsAddress: bool = false;
   /** Requests refused because a fail-closed handler was failing. */
   deniedId: u32 = 0;
+  /** The handlers' counters, written on tick with the batched metrics (flushMetrics). */
+  counters: PendingCounters = new PendingCounters();
   /** Sampling for requests without an x-request-id. */
   rng: u32 = 0x9e3779b9;
 
@@ -100,8 +104,12 @@ class HttpTelemetryRoot extends RootContext {
         if (c.rules[i].matches[m].attr == Attr.SourceAddress) this.needsAddress = true;
       }
     }
-    if (tick > 0) setTickPeriodMilliseconds(tick);
+    // Batched metric updates are written on tick, whatever the handlers need.
+    if (tick == 0 || tick > FLUSH_PERIOD_MS) tick = FLUSH_PERIOD_MS;
+    setTickPeriodMilliseconds(tick);
     if (c.seed != 0) this.rng = c.seed;
+    // The old handlers' updates go out before they are replaced.
+    if (this.ready) this.flushMetrics();
     this.config = c;
     this.cache = new ConnectionCache(c.maxConnections);
     this.ready = true;
@@ -118,6 +126,33 @@ class HttpTelemetryRoot extends RootContext {
     const now = getCurrentTimeNanoseconds();
     const hs = this.config.handlers;
     for (let i = 0; i < hs.length; i++) hs[i].onTick(now);
+    this.flushMetrics();
+  }
+
+  /** The VM is going: what is still batched goes to the host first. */
+  onDone(): bool {
+    if (this.ready) this.flushMetrics();
+    return true;
+  }
+
+  /**
+   * Writes the batched metric updates and the handlers' counters to the host (README "Metrics
+   * are flushed on tick"). Requests whose updates the host refused count as their handler's
+   * failures and put it in the failing state until its next report.
+   */
+  flushMetrics(): void {
+    const hs = this.config.handlers;
+    for (let i = 0; i < hs.length; i++) {
+      if (hs[i].kind != "prometheus") continue;
+      const p = changetype<PrometheusHandler>(hs[i]);
+      p.flush();
+      if (p.refusedTotal == 0) continue;
+      if (!p.failing) log(LogLevel.Warn, "http-telemetry: handler " + p.name + " failed to report (host refused metric updates)");
+      p.failing = true;
+      this.counters.add(p.failuresId, p.refusedTotal);
+      p.refusedTotal = 0;
+    }
+    this.counters.flush();
   }
 
   /** The connection of the current stream: read once, then shared by its requests. */
@@ -205,7 +240,6 @@ class HttpTelemetryStream extends Context {
     const root = changetype<HttpTelemetryRoot>(this.root);
     if (!root.ready) return Action.Continue;
     const r = this.req;
-    r.startNs = getCurrentTimeNanoseconds();
     const h = getHeaderMapPairs(MapType.HttpRequestHeaders);
     const pairs = h.pairs;
     for (let i = 0; i < pairs.length; i++) {
@@ -278,8 +312,7 @@ class HttpTelemetryStream extends Context {
     if (conn === null) return;
     const root = changetype<HttpTelemetryRoot>(this.root);
     const r = this.req;
-    const now = getCurrentTimeNanoseconds();
-    r.durationMs = now > r.startNs ? (now - r.startNs) / 1000000 : 0;
+    r.durationMs = readRequestDurationMs();
     root.resolvePeer(conn);
     const mask = matchedHandlers(root.config.rules, conn.bag, r, false);
     if (mask == 0) return;
@@ -293,20 +326,21 @@ class HttpTelemetryStream extends Context {
 
   /** One handler, with sampling and the failure policy around it. */
   feed(h: Handler, conn: ConnectionAttributes, bucket: u32): void {
+    const counters = changetype<HttpTelemetryRoot>(this.root).counters;
     if (bucket >= h.samplingMilli) {
-      incrementMetric(h.sampledOutId, 1);
+      counters.add(h.sampledOutId, 1);
       return;
     }
     if (h.report(conn, this.req)) {
       h.failing = false;
-      incrementMetric(h.reportsId, 1);
+      counters.add(h.reportsId, 1);
       return;
     }
     if (!h.failing) {
       log(LogLevel.Warn, "http-telemetry: handler " + h.name + " failed to report" + (h.failOpen ? "" : "; refusing its requests until a report succeeds"));
     }
     h.failing = true;
-    incrementMetric(h.failuresId, 1);
+    counters.add(h.failuresId, 1);
   }
 }
 

@@ -1,0 +1,318 @@
+/**
+ * `npm run bench` section "HTTP telemetry": build/http-telemetry.wasm driven through the host's
+ * HTTP filter path without sockets, the way the emulator's HTTP stream (test/host/http.ts) calls
+ * a filter: create, decodeHeaders, encodeHeaders, encodeData, onStreamComplete (proxy_on_log),
+ * onDestroy (proxy_on_done, proxy_on_delete). Against the HTTP null filter in the same rounds.
+ *
+ * - ns per request: null, prometheus alone, prometheus + accesslog, interleaved rounds.
+ * - host calls per request: a second copy of each plugin whose imports are wrapped to count calls
+ *   per ABI function name, split into the request callbacks and the flush on tick.
+ * - wasm memory pages over many requests (flat = the same pages after warm-up and at the end).
+ *
+ * Timings are printed, never judged in tests; the host-call goal is printed PASS/MISS.
+ */
+import path from "node:path";
+import { Host } from "../test/host/index.js";
+import { FilterState, type ConnectionInfo, type HeaderList, type HttpFilterCallbacks, type HttpFilterFactory } from "../test/host/types.js";
+import { BUILD, pluginFailed, pluginPages, type Plugin } from "../tools/harness/drive.js";
+import { ns, ratio, table } from "../tools/harness/markdown.js";
+import { measureInterleaved, type Sample } from "./lib/stats.js";
+
+export const TELEMETRY_HEADING = "## HTTP telemetry (issue 9)";
+/** Issue 9: host calls per request for the prometheus adapter alone. */
+export const TELEMETRY_HOST_CALL_GOAL = 3;
+/** Requests between two on_tick calls in every timed and counted run (a flush per tick). */
+export const REQUESTS_PER_TICK = 1000;
+/** Keep-alive connections the requests are spread over (round robin). */
+const CONNECTIONS = 64;
+
+export const COMPETITORS = {
+  null: { wasm: "fixtures/null.wasm", rootId: "null", configuration: "" },
+  prometheus: {
+    wasm: "http-telemetry.wasm",
+    rootId: "http-telemetry",
+    configuration: '{"handlers":[{"name":"prom","kind":"prometheus"}]}',
+  },
+  "prometheus+accesslog": {
+    wasm: "http-telemetry.wasm",
+    rootId: "http-telemetry",
+    configuration: '{"handlers":[{"name":"prom","kind":"prometheus"},{"name":"log","kind":"accesslog"}]}',
+  },
+} as const;
+export type Competitor = keyof typeof COMPETITORS;
+const NAMES = Object.keys(COMPETITORS) as Competitor[];
+
+export interface TelemetryOptions {
+  readonly rounds: number;
+  /** Requests per timed round, per competitor. */
+  readonly iterations: number;
+  /** Requests counted for host calls (after a warm-up of every connection). */
+  readonly countedRequests: number;
+  /** Requests of the memory run, per competitor. */
+  readonly memoryRequests: number;
+}
+
+export const DEFAULT_TELEMETRY_OPTIONS: TelemetryOptions = {
+  rounds: 9,
+  iterations: 20_000,
+  countedRequests: 10_000,
+  memoryRequests: 1_000_000,
+};
+
+export interface HostCalls {
+  /** Calls per request made from the request callbacks, by ABI function name. */
+  readonly request: Readonly<Record<string, number>>;
+  /** Calls per request made from on_tick (the metric flush), by ABI function name. */
+  readonly tick: Readonly<Record<string, number>>;
+  readonly requestTotal: number;
+  readonly tickTotal: number;
+}
+
+export interface TelemetryRow {
+  readonly competitor: Competitor;
+  readonly time: Sample;
+  readonly calls: HostCalls;
+  readonly pagesWarm: number;
+  readonly pagesEnd: number;
+}
+
+export interface TelemetryReport {
+  readonly rows: readonly TelemetryRow[];
+  readonly options: TelemetryOptions;
+  /** Prometheus alone: request-path host calls ≤ the goal. */
+  readonly goalPass: boolean;
+}
+
+/** One HTTP/1.1 keep-alive request as an inbound sidecar sees it. */
+const REQUEST_IDS = Array.from({ length: 256 }, (_, i) => `6f1c0d2e-8b1a-4c3e-9d7f-${i.toString(16).padStart(12, "0")}`);
+function requestHeaders(i: number): HeaderList {
+  return [
+    [":authority", "web.shop.svc.cluster.local:8080"],
+    [":path", `/api/v1/items/${i & 1023}`],
+    [":method", "GET"],
+    [":scheme", "http"],
+    ["user-agent", "bench/1.0"],
+    ["accept", "*/*"],
+    ["x-forwarded-proto", "http"],
+    ["x-request-id", REQUEST_IDS[i & 255]!],
+  ];
+}
+const RESPONSE_HEADERS: HeaderList = [
+  [":status", "200"],
+  ["content-type", "application/json"],
+  ["content-length", "128"],
+  ["x-envoy-upstream-service-time", "1"],
+];
+const RESPONSE_BODY = new Uint8Array(128).fill(0x61);
+
+function connections(host: Host): ConnectionInfo[] {
+  return Array.from({ length: CONNECTIONS }, (_, i) => ({
+    id: host.nextConnectionId(),
+    source: { host: "10.0.0.1", port: 40000 + i },
+    destination: { host: "10.0.0.2", port: 8080 },
+    requestedServerName: "",
+    listenerDirection: "INBOUND" as const,
+    filterState: new FilterState(),
+    filterChainName: "bench",
+  }));
+}
+
+/**
+ * A driver of `n` requests through one plugin's HTTP filter, as test/host/http.ts's stream calls
+ * it (no body on the request, a 128-byte response body), on_tick every REQUESTS_PER_TICK requests.
+ */
+function driver(host: Host, plugin: Plugin, factory: HttpFilterFactory, conns: ConnectionInfo[]): (n: number) => void {
+  let seq = 0;
+  const noop = (): void => {};
+  return (n: number) => {
+    for (let k = 0; k < n; k++) {
+      const i = seq++;
+      const callbacks: HttpFilterCallbacks = {
+        streamInfo: { connection: conns[i % conns.length]!, filterState: new FilterState(), startNs: process.hrtime.bigint() },
+        continueDecoding: noop,
+        continueEncoding: noop,
+        sendLocalReply: noop,
+        decodingBuffer: () => undefined,
+        encodingBuffer: () => undefined,
+      };
+      const f = factory.create(callbacks);
+      if (f === undefined) throw new Error(`${factory.name}: no filter (VM failed)`);
+      f.decodeHeaders(requestHeaders(i), true);
+      f.encodeHeaders(RESPONSE_HEADERS, false);
+      f.encodeData({ bytes: RESPONSE_BODY }, true);
+      // test/host/http.ts: StreamInfo::onRequestComplete before on_log.
+      callbacks.streamInfo.requestCompleteNs = process.hrtime.bigint() - callbacks.streamInfo.startNs!;
+      f.onStreamComplete();
+      f.onDestroy();
+      if (seq % REQUESTS_PER_TICK === 0) {
+        plugin.tick();
+        // The access log lines: Envoy writes them out; the emulator keeps them, so drop them.
+        host.logs.length = 0;
+      }
+    }
+  };
+}
+
+/** Host-call counts by ABI function name, switched between phases by the driver. */
+class CallCounter {
+  phase: "request" | "tick" | "off" = "off";
+  readonly request = new Map<string, number>();
+  readonly tick = new Map<string, number>();
+
+  wrap(imports: WebAssembly.Imports): WebAssembly.Imports {
+    const out: WebAssembly.Imports = {};
+    for (const [ns, fns] of Object.entries(imports)) {
+      const wrapped: Record<string, WebAssembly.ImportValue> = {};
+      for (const [name, fn] of Object.entries(fns)) {
+        if (typeof fn !== "function") {
+          wrapped[name] = fn;
+          continue;
+        }
+        wrapped[name] = (...args: unknown[]) => {
+          if (this.phase !== "off") {
+            const m = this.phase === "request" ? this.request : this.tick;
+            m.set(name, (m.get(name) ?? 0) + 1);
+          }
+          return (fn as (...a: unknown[]) => unknown)(...args);
+        };
+      }
+      out[ns] = wrapped;
+    }
+    return out;
+  }
+}
+
+/**
+ * Loads a plugin whose VMs' import objects go through `counter` (the emulator builds them in
+ * WasmVm.instantiate with `new WebAssembly.Instance`; the constructor is wrapped only while this
+ * plugin loads, so every other plugin keeps the unwrapped imports).
+ */
+async function loadCounted(host: Host, name: Competitor, counter: CallCounter): Promise<Plugin> {
+  const original = WebAssembly.Instance;
+  WebAssembly.Instance = new Proxy(original, {
+    construct(target, args: [WebAssembly.Module, WebAssembly.Imports?]) {
+      return new target(args[0], counter.wrap(args[1] ?? {}));
+    },
+  });
+  try {
+    return await load(host, name, `${name}-counted`);
+  } finally {
+    WebAssembly.Instance = original;
+  }
+}
+
+async function load(host: Host, name: Competitor, as: string): Promise<Plugin> {
+  const c = COMPETITORS[name];
+  const plugin = await host.loadPlugin({
+    name: as,
+    wasm: path.join(BUILD, c.wasm),
+    rootId: c.rootId,
+    vmId: as,
+    configuration: c.configuration,
+    vmCount: 1,
+    failOpen: false,
+  });
+  if (pluginFailed(plugin)) throw new Error(`${as}: VM failed while loading ${c.wasm}`);
+  return plugin;
+}
+
+function perRequest(m: Map<string, number>, requests: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of [...m].sort(([a], [b]) => a.localeCompare(b))) out[k] = v / requests;
+  return out;
+}
+
+const sum = (r: Readonly<Record<string, number>>): number => Object.values(r).reduce((a, b) => a + b, 0);
+
+async function countCalls(host: Host, name: Competitor, requests: number): Promise<HostCalls> {
+  const counter = new CallCounter();
+  const plugin = await loadCounted(host, name, counter);
+  const conns = connections(host);
+  const run = driver(host, plugin, plugin.httpFilterFactory(), conns);
+  // Warm-up: every connection's once-per-connection reads, then a flush.
+  run(REQUESTS_PER_TICK * Math.ceil((CONNECTIONS * 4) / REQUESTS_PER_TICK));
+  const originalTick = plugin.tick.bind(plugin);
+  plugin.tick = () => {
+    counter.phase = "tick";
+    originalTick();
+    counter.phase = "request";
+  };
+  counter.phase = "request";
+  run(requests);
+  counter.phase = "off";
+  if (pluginFailed(plugin)) throw new Error(`${name}: VM failed while counting host calls`);
+  const request = perRequest(counter.request, requests);
+  const tick = perRequest(counter.tick, requests);
+  return { request, tick, requestTotal: sum(request), tickTotal: sum(tick) };
+}
+
+export async function measureTelemetry(options: TelemetryOptions = DEFAULT_TELEMETRY_OPTIONS): Promise<TelemetryReport> {
+  const host = new Host();
+  try {
+    const plugins = new Map<Competitor, Plugin>();
+    const bodies = new Map<Competitor, (n: number) => void>();
+    for (const name of NAMES) {
+      const plugin = await load(host, name, name);
+      plugins.set(name, plugin);
+      bodies.set(name, driver(host, plugin, plugin.httpFilterFactory(), connections(host)));
+    }
+    const times = measureInterleaved(bodies, { rounds: options.rounds, iterations: options.iterations });
+    const rows: TelemetryRow[] = [];
+    for (const name of NAMES) {
+      const plugin = plugins.get(name)!;
+      const body = bodies.get(name)!;
+      const pagesWarm = pluginPages(plugin);
+      body(options.memoryRequests);
+      const pagesEnd = pluginPages(plugin);
+      if (pluginFailed(plugin)) throw new Error(`${name}: VM failed during the bench`);
+      const calls = await countCalls(host, name, options.countedRequests);
+      rows.push({ competitor: name, time: times.get(name)!, calls, pagesWarm, pagesEnd });
+    }
+    const prom = rows.find((r) => r.competitor === "prometheus")!;
+    return { rows, options, goalPass: prom.calls.requestTotal <= TELEMETRY_HOST_CALL_GOAL };
+  } finally {
+    await host.close();
+  }
+}
+
+function callList(r: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(r)
+    .filter(([, v]) => v >= 0.0005)
+    .map(([k, v]) => `${k.replace(/^proxy_/, "")} ${v.toFixed(v >= 0.995 ? 0 : 3)}`);
+  return parts.length === 0 ? "–" : parts.join(", ");
+}
+
+export function renderTelemetry(report: TelemetryReport): string {
+  const o = report.options;
+  const nul = report.rows.find((r) => r.competitor === "null")!;
+  const prom = report.rows.find((r) => r.competitor === "prometheus")!;
+  const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(3));
+  return [
+    TELEMETRY_HEADING,
+    "",
+    `\`build/http-telemetry.wasm\` through the host's HTTP filter path without sockets (bench/telemetry.ts calls each filter as test/host/http.ts does: create, request headers with end of stream, response headers, a 128-byte response body with end of stream, on_log, on_done/on_delete), inbound, ${CONNECTIONS} keep-alive connections in turn, on_tick every ${REQUESTS_PER_TICK.toLocaleString("en-US")} requests (its cost included). ${o.iterations.toLocaleString("en-US")} requests per round, ${o.rounds} interleaved rounds, median round. **Added = filter − null**: the HTTP null filter (\`test/fixtures/null\`) in the same rounds. Configurations: ${NAMES.filter((n) => n !== "null").map((n) => `${n} \`${COMPETITORS[n].configuration}\``).join(", ")}.`,
+    "",
+    `Host calls per request are counted on a second copy of each plugin whose imports count calls per ABI function (${o.countedRequests.toLocaleString("en-US")} requests after every connection's first requests): in the request callbacks, and in on_tick (the metric flush) divided by the requests it covered. Goal (issue 9): prometheus alone ≤ ${TELEMETRY_HOST_CALL_GOAL} host calls per request — **${report.goalPass ? "PASS" : "MISS"}** (${fmt(prom.calls.requestTotal)} in the request callbacks${prom.calls.tickTotal > 0 ? `, plus ${fmt(prom.calls.tickTotal)} in on_tick` : ""}). Memory: wasm pages (64 KiB) after the timed rounds and after ${o.memoryRequests.toLocaleString("en-US")} more requests.`,
+    "",
+    table(
+      ["filter", "ns/request", "added", "× null", "min–max", "host calls (request)", "host calls (tick)", "pages", "pages after"],
+      report.rows.map((r) => [
+        r.competitor,
+        ns(r.time.median),
+        r.competitor === "null" ? "–" : ns(r.time.median - nul.time.median),
+        ratio(r.time.median / nul.time.median),
+        `${ns(r.time.min)}–${ns(r.time.max)}`,
+        `${fmt(r.calls.requestTotal)}: ${callList(r.calls.request)}`,
+        r.calls.tickTotal === 0 ? "0" : `${fmt(r.calls.tickTotal)}: ${callList(r.calls.tick)}`,
+        String(r.pagesWarm),
+        `${r.pagesEnd}${r.pagesEnd === r.pagesWarm ? " (flat)" : " (grew)"}`,
+      ]),
+      ["l", "r", "r", "r", "r", "l", "l", "r", "r"],
+    ),
+    "",
+  ].join("\n");
+}
+
+export async function telemetryBenchSection(options: TelemetryOptions = DEFAULT_TELEMETRY_OPTIONS): Promise<string> {
+  return renderTelemetry(await measureTelemetry(options));
+}
