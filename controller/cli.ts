@@ -7,6 +7,7 @@
  *   node --import tsx controller/cli.ts render envoy --filter sniffer --mode route|bypass|observe [options]
  *   node --import tsx controller/cli.ts render istio --filter sniffer --mode route --port 6379 [options]
  *   node --import tsx controller/cli.ts render rules --proxy dubbo|thrift --rules rules.yaml [--cluster name=host:port]
+ *   node --import tsx controller/cli.ts render http-telemetry envoy|istio [--configuration json]
  *   node --import tsx controller/cli.ts validate envoy/*.yaml
  *
  * Rendered YAML goes to stdout; problems go to stderr with exit code 1 (2 for usage errors).
@@ -32,6 +33,7 @@ import { snifferEnvoyFilterYaml, type PeerAuthenticationMode } from "./sniffer/i
 import { ROUTE_MAX_EARLY_DATA_BYTES } from "./sniffer/pairing.js";
 import { committedSnifferCommand, snifferBootstrapProps } from "./sniffer/standalone.js";
 import { addRenderRulesCommand } from "./rules/command.js";
+import { addRenderHttpTelemetryCommand } from "./telemetry/command.js";
 
 function integer(what: string, min: number, max: number): (value: string) => number {
   return (value) => {
@@ -290,6 +292,7 @@ export function program(io: CliIo, argv: readonly string[] = []): Command {
     });
 
   addRenderRulesCommand(render, { ...io, header: (what) => header(what, ranCommand(argv)) });
+  addRenderHttpTelemetryCommand(render, { ...io, header: (what) => header(what, ranCommand(argv)) });
 
   cli
     .command("validate")

@@ -42,6 +42,22 @@ export function applyLabels(w: Workload, labels: Headers): void {
 }
 
 /**
+ * The local workload's labels as istio.stats reads them for its own side (istio/proxy
+ * source/extensions/filters/http/istio_stats/istio_stats.cc, Context): app and version from the
+ * `app` / `version` labels only, canonical service and revision as applyLabels.
+ */
+export function applyIstioStatsLabels(w: Workload, labels: Headers): void {
+  for (let i = 0; i < labels.length; i++) {
+    const k = labels[i].key;
+    const v = labels[i].value;
+    if (k == CANONICAL_NAME_LABEL) w.canonicalService = v;
+    else if (k == CANONICAL_REVISION_LABEL) w.canonicalRevision = v;
+    else if (k == APP_NAME_LABEL) w.app = v;
+    else if (k == APP_VERSION_LABEL) w.version = v;
+  }
+}
+
+/**
  * Peer fields as filter-state object field names of istio/proxy's WorkloadMetadataObject
  * (metadata_object.h: `workload`, `namespace`, `cluster`, `service`, `revision`, `app`,
  * `version`), read as `filter_state.<downstream_peer_obj|upstream_peer_obj>.<field>`.

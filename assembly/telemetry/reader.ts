@@ -18,7 +18,9 @@ import { getPropertyBytes, BytesResult } from "../runtime/hostcalls";
 import { joinPath } from "../runtime/path";
 import { deserializePairs } from "../runtime/pairs";
 import { AttributeBag, Reporter, Workload } from "./attributes";
-import { META_CLUSTER_ID, META_LABELS, META_NAMESPACE, META_WORKLOAD_NAME, PEER_FIELDS, applyLabels, setPeerField } from "./labels";
+import {
+  META_CLUSTER_ID, META_LABELS, META_NAMESPACE, META_WORKLOAD_NAME, PEER_FIELDS, applyIstioStatsLabels, applyLabels, setPeerField,
+} from "./labels";
 
 function path(a: string, b: string = "", c: string = "", d: string = ""): ArrayBuffer {
   const s: string[] = [a];
@@ -32,6 +34,10 @@ const P_WORKLOAD = path("xds", "node", "metadata", META_WORKLOAD_NAME);
 const P_NAMESPACE = path("xds", "node", "metadata", META_NAMESPACE);
 const P_CLUSTER = path("xds", "node", "metadata", META_CLUSTER_ID);
 const P_LABELS = path("xds", "node", "metadata", META_LABELS);
+/** Set on every Istio proxy by istio-agent; istio.stats reads it for `istio_build` (istio_stats.cc). */
+const P_ISTIO_VERSION = path("xds", "node", "metadata", "ISTIO_VERSION");
+const P_SOURCE_ADDRESS = path("source", "address");
+const P_CONNECTION_ID = path("connection_id");
 const P_DIRECTION = path("xds", "listener_direction");
 const P_MTLS = path("connection", "mtls");
 const P_PEER_SAN = path("connection", "uri_san_peer_certificate");
@@ -52,8 +58,12 @@ function text(r: BytesResult): string {
   return r.ok ? r.text() : "";
 }
 
-/** The local workload from the node metadata. Returns false when no key could be read. */
-export function readLocalWorkload(w: Workload): bool {
+/**
+ * The local workload from the node metadata. Returns false when no key could be read. With
+ * `istioStats`, app and version come from the labels the way istio.stats reads its own side
+ * (labels.ts applyIstioStatsLabels).
+ */
+export function readLocalWorkload(w: Workload, istioStats: bool = false): bool {
   const name = getPropertyBytes(P_WORKLOAD);
   const ns = getPropertyBytes(P_NAMESPACE);
   const cluster = getPropertyBytes(P_CLUSTER);
@@ -63,7 +73,10 @@ export function readLocalWorkload(w: Workload): bool {
   w.cluster = text(cluster);
   if (labels.ok) {
     const p = deserializePairs(labels.value);
-    if (p.error.length == 0) applyLabels(w, p.pairs);
+    if (p.error.length == 0) {
+      if (istioStats) applyIstioStatsLabels(w, p.pairs);
+      else applyLabels(w, p.pairs);
+    }
   }
   return name.ok || ns.ok || cluster.ok || labels.ok;
 }
@@ -107,4 +120,22 @@ export function readPeer(bag: AttributeBag): bool {
     if (r.ok) setPeerField(w, i, r.text());
   }
   return true;
+}
+
+/** Whether this Envoy is an Istio proxy (node metadata ISTIO_VERSION set), whose istio.stats reports HTTP. */
+export function isIstioProxy(): bool {
+  const r = getPropertyBytes(P_ISTIO_VERSION);
+  return r.ok && r.value.byteLength > 0;
+}
+
+/** The downstream connection's id (`connection_id`, uint64); 0 when unreadable. */
+export function readConnectionId(): u64 {
+  const r = getPropertyBytes(P_CONNECTION_ID);
+  return r.ok && r.value.byteLength == 8 ? load<u64>(changetype<usize>(r.value)) : 0;
+}
+
+/** `source.address` into the bag (read once per connection, only when a rule or handler needs it). */
+export function readSourceAddress(bag: AttributeBag): void {
+  const r = getPropertyBytes(P_SOURCE_ADDRESS);
+  if (r.ok) bag.sourceAddress = r.text();
 }

@@ -6,6 +6,7 @@
 import type { z } from "zod";
 import { describeIssue } from "./fields.js";
 import { checkLimits, checkSize } from "./json.js";
+import { httpTelemetryKnownFields, httpTelemetrySchema } from "./http-telemetry.js";
 import { snifferKnownFields, snifferSchema } from "./sniffer.js";
 import { tcpStatsKnownFields, tcpStatsSchema } from "./tcp-stats.js";
 import { thriftKnownFields, thriftSchema } from "./thrift.js";
@@ -19,6 +20,7 @@ export interface PluginConfigSchema {
 }
 
 export const PLUGIN_CONFIG_SCHEMAS: Readonly<Record<string, PluginConfigSchema>> = {
+  "http-telemetry": { rootId: "http-telemetry", schema: httpTelemetrySchema, knownFields: httpTelemetryKnownFields },
   sniffer: { rootId: "sniffer", schema: snifferSchema, knownFields: snifferKnownFields },
   "tcp-stats": { rootId: "tcp-stats", schema: tcpStatsSchema, knownFields: tcpStatsKnownFields },
   thrift: { rootId: "thrift", schema: thriftSchema, knownFields: thriftKnownFields },

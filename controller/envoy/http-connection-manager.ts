@@ -15,6 +15,11 @@ export interface HttpRouteProps {
    * @default the cluster name
    */
   readonly statPrefix?: string;
+  /**
+   * HTTP filters before the router, in order (e.g. a Wasm HTTP filter).
+   * @default [] (the router alone)
+   */
+  readonly httpFilters?: readonly Record<string, unknown>[];
 }
 
 export function httpConnectionManager(props: HttpRouteProps): NetworkFilter {
@@ -23,7 +28,7 @@ export function httpConnectionManager(props: HttpRouteProps): NetworkFilter {
     name: HCM_FILTER_NAME,
     typed_config: {
       "@type": HCM_TYPE_URL,
-      http_filters: [{
+      http_filters: [...(props.httpFilters ?? []), {
         name: "envoy.filters.http.router",
         typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
       }],

@@ -10,6 +10,7 @@
  * both compile (istio/proxy source/extensions/filters/http/istio_stats/istio_stats.cc).
  */
 import * as labels from "../../assembly/telemetry/tcp-labels.js";
+import * as httpLabels from "../../assembly/telemetry/http-labels.js";
 import type { StatsTag } from "../sniffer/stats.js";
 
 /** Istio's TCP metric labels, in istio_stats.cc order: the filter's own list. */
@@ -33,4 +34,30 @@ export function tcpStatsTags(labels: readonly string[] = ISTIO_TCP_LABELS): Stat
  */
 export function istioTcpStatsSettings(): { extraStatTags: string[]; statsInclusionPrefixes: string[] } {
   return { extraStatTags: [...ISTIO_TCP_LABELS], statsInclusionPrefixes: ["wasmcustom"] };
+}
+
+/**
+ * Istio's HTTP metric labels (istio_requests_total and the three histograms), in istio_stats.cc
+ * order: the filter's own list (assembly/telemetry/http-labels.ts).
+ */
+export const ISTIO_HTTP_LABELS: readonly string[] = httpLabels.HTTP_LABELS;
+
+/** Istio's HTTP metric names without `istio_` (counter, then three histograms). */
+export const ISTIO_HTTP_METRICS: readonly string[] = httpLabels.HTTP_METRICS;
+
+/**
+ * Standalone Envoy: the stats_tags the http-telemetry filter's prometheus handlers need, Istio's
+ * HTTP labels then each handler's extra dimensions (`dimensions` keys), anchored as tcpStatsTags.
+ */
+export function httpStatsTags(dimensions: readonly string[] = []): StatsTag[] {
+  const keys = [...ISTIO_HTTP_LABELS, ...dimensions.filter((d) => !ISTIO_HTTP_LABELS.includes(d))];
+  return tcpStatsTags([...new Set(keys)]);
+}
+
+/**
+ * Istio: the `extraStatTags` keys and the stats inclusion prefix for the http-telemetry filter's
+ * prometheus handlers (see istioTcpStatsSettings for why `wasmcustom`).
+ */
+export function istioHttpStatsSettings(dimensions: readonly string[] = []): { extraStatTags: string[]; statsInclusionPrefixes: string[] } {
+  return { extraStatTags: httpStatsTags(dimensions).map((t) => t.tagName), statsInclusionPrefixes: ["wasmcustom"] };
 }

@@ -1,0 +1,314 @@
+// http-telemetry: the HTTP ingestion adapter. Per request it fills the attribute bag, evaluates
+// the rules at the end of the stream and feeds the handlers they name (README.md). It never
+// changes a request, except that a fail-closed handler whose last report failed refuses the
+// requests it could be fed (README "Failure policy").
+import {
+  Action, Context, HeaderPair, LogLevel, MapType, Metric, MetricType, RootContext, getCurrentTimeNanoseconds,
+  getHeaderMapPairs, getHeaderMapValue, getPluginConfiguration, incrementMetric, log, registerRootContext,
+  sendLocalResponse, setTickPeriodMilliseconds,
+} from "../../runtime";
+import { HttpTelemetryConfig, parseHttpTelemetryConfigBytes } from "./config";
+import { Reporter, Workload } from "../../telemetry/attributes";
+import { isIstioProxy, readConnection, readConnectionId, readLocalWorkload, readPeer, readSourceAddress } from "../../telemetry/reader";
+import { Attr, RequestAttributes, sampleBucket } from "../../telemetry/request";
+import { matchedHandlers } from "../../telemetry/rules";
+import { ConnectionAttributes, Handler } from "../../telemetry/handlers/handler";
+import { PrometheusHandler } from "../../telemetry/handlers/prometheus";
+import { AccessLogHandler } from "../../telemetry/handlers/accesslog";
+export * from "../../runtime/exports";
+
+/** Requests of a connection that may look for its peer before it is taken as unknown. */
+const PEER_TRIES: i32 = 3;
+
+/**
+ * Connection attributes by connection id, at most `max` of them; the oldest is forgotten first
+ * (an HTTP filter is not told when a connection closes).
+ */
+class ConnectionCache {
+  private byId: Map<u64, ConnectionAttributes> = new Map<u64, ConnectionAttributes>();
+  private order: StaticArray<u64>;
+  private next: i32 = 0;
+
+  constructor(public max: i32) {
+    this.order = new StaticArray<u64>(max);
+  }
+
+  get(id: u64): ConnectionAttributes | null {
+    return this.byId.has(id) ? this.byId.get(id) : null;
+  }
+
+  add(id: u64, c: ConnectionAttributes): void {
+    if (this.byId.size >= this.max) this.byId.delete(this.order[this.next]);
+    this.order[this.next] = id;
+    this.next = this.next + 1 == this.max ? 0 : this.next + 1;
+    this.byId.set(id, c);
+  }
+}
+
+class HttpTelemetryRoot extends RootContext {
+  config: HttpTelemetryConfig = new HttpTelemetryConfig();
+  ready: bool = false;
+  /** The node's workload, read once per VM (node metadata never changes). */
+  local: Workload = new Workload();
+  localRead: bool = false;
+  istioProxy: bool = false;
+  cache: ConnectionCache = new ConnectionCache(1);
+  needsAddress: bool = false;
+  /** Requests refused because a fail-closed handler was failing. */
+  deniedId: u32 = 0;
+  /** Sampling for requests without an x-request-id. */
+  rng: u32 = 0x9e3779b9;
+
+  onConfigure(configuration_size: u32): bool {
+    const parsed = parseHttpTelemetryConfigBytes(getPluginConfiguration().value);
+    if (parsed.error.length > 0) {
+      log(LogLevel.Error, parsed.error);
+      return false;
+    }
+    const c = parsed.config;
+    if (!this.localRead) {
+      this.localRead = readLocalWorkload(this.local, true);
+      this.istioProxy = isIstioProxy();
+    }
+    const prefix = c.statPrefix + ".";
+    const denied = this.define(MetricType.Counter, prefix + "fail_closed_denied");
+    if (!denied.ok) return false;
+    this.deniedId = denied.id;
+    let tick: u32 = 0;
+    for (let i = 0; i < c.handlers.length; i++) {
+      const h = c.handlers[i];
+      const at = prefix + "handler." + h.name + ".";
+      const reports = this.define(MetricType.Counter, at + "reports");
+      const failures = this.define(MetricType.Counter, at + "failures");
+      const sampled = this.define(MetricType.Counter, at + "sampled_out");
+      if (!(reports.ok && failures.ok && sampled.ok)) return false;
+      h.reportsId = reports.id;
+      h.failuresId = failures.id;
+      h.sampledOutId = sampled.id;
+      if (h.kind == "prometheus") {
+        const overflow = this.define(MetricType.Counter, at + "series_overflow");
+        if (!overflow.ok) return false;
+        changetype<PrometheusHandler>(h).start(this.istioProxy, overflow.id);
+      } else if (h.kind == "accesslog") {
+        this.needsAddress = this.needsAddress || changetype<AccessLogHandler>(h).attrs.includes(Attr.SourceAddress);
+      }
+      const p = h.tickPeriodMs();
+      if (p > 0 && (tick == 0 || p < tick)) tick = p;
+    }
+    for (let i = 0; i < c.rules.length; i++) {
+      for (let m = 0; m < c.rules[i].matches.length; m++) {
+        if (c.rules[i].matches[m].attr == Attr.SourceAddress) this.needsAddress = true;
+      }
+    }
+    if (tick > 0) setTickPeriodMilliseconds(tick);
+    if (c.seed != 0) this.rng = c.seed;
+    this.config = c;
+    this.cache = new ConnectionCache(c.maxConnections);
+    this.ready = true;
+    return true;
+  }
+
+  define(type: MetricType, name: string): Metric {
+    const m = Metric.define(type, name);
+    if (!m.ok) log(LogLevel.Error, "http-telemetry: defining metric " + m.name + " failed status=" + (<i32>m.status).toString());
+    return m;
+  }
+
+  onTick(): void {
+    const now = getCurrentTimeNanoseconds();
+    const hs = this.config.handlers;
+    for (let i = 0; i < hs.length; i++) hs[i].onTick(now);
+  }
+
+  /** The connection of the current stream: read once, then shared by its requests. */
+  connection(): ConnectionAttributes {
+    const id = readConnectionId();
+    let c = this.cache.get(id);
+    if (c === null) {
+      c = new ConnectionAttributes();
+      readConnection(c.bag, this.local);
+      c.bag.connectionId = id;
+      if (this.needsAddress) readSourceAddress(c.bag);
+      this.cache.add(id, c);
+    }
+    return c;
+  }
+
+  /**
+   * The peer from metadata exchange, read at the end of the stream (metadata exchange has run on
+   * both directions by then). Inbound the peer is the downstream one, the same for every request
+   * of the connection: read until found, for at most PEER_TRIES requests. Outbound it is the
+   * upstream endpoint, which the load balancer may change per request: read every request, and
+   * the connection's encoded labels are redone only when it changed.
+   */
+  resolvePeer(c: ConnectionAttributes): void {
+    const bag = c.bag;
+    if (bag.reporter == Reporter.Destination) {
+      if (c.peerKnown || c.peerTries >= PEER_TRIES) return;
+      c.peerTries++;
+      if (readPeer(bag)) {
+        c.peerKnown = true;
+        c.istioTags = "";
+      }
+      return;
+    }
+    const peer = bag.peer();
+    const before = peerKey(peer);
+    clearPeer(peer);
+    readPeer(bag);
+    if (peerKey(peer) != before) c.istioTags = "";
+  }
+
+  /** Sampling bucket in [0, 100000) for a request. */
+  bucket(r: RequestAttributes): u32 {
+    if (r.id.length > 0) return sampleBucket(r.id, this.config.seed);
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x;
+    return x % 100000;
+  }
+
+  createContext(context_id: u32): Context {
+    return new HttpTelemetryStream(context_id, this);
+  }
+}
+
+function peerKey(w: Workload): string {
+  return w.workload + "\n" + w.namespace + "\n" + w.cluster + "\n" + w.canonicalService + "\n" + w.canonicalRevision + "\n" + w.app + "\n" + w.version;
+}
+
+/** Forgets the metadata-exchange fields (the principal comes from the connection, not the peer object). */
+function clearPeer(w: Workload): void {
+  w.workload = "";
+  w.namespace = "";
+  w.cluster = "";
+  w.canonicalService = "";
+  w.canonicalRevision = "";
+  w.app = "";
+  w.version = "";
+}
+
+/** Header bytes as Envoy's HeaderMap::byteSize counts them: each name and value. */
+function headerBytes(pairs: HeaderPair[]): u64 {
+  let n: u64 = 0;
+  for (let i = 0; i < pairs.length; i++) n += <u64>(String.UTF8.byteLength(pairs[i].key) + String.UTF8.byteLength(pairs[i].value));
+  return n;
+}
+
+class HttpTelemetryStream extends Context {
+  req: RequestAttributes = new RequestAttributes();
+  conn: ConnectionAttributes | null = null;
+
+  onRequestHeaders(num_headers: u32, end_of_stream: bool): Action {
+    const root = changetype<HttpTelemetryRoot>(this.root);
+    if (!root.ready) return Action.Continue;
+    const r = this.req;
+    r.startNs = getCurrentTimeNanoseconds();
+    const h = getHeaderMapPairs(MapType.HttpRequestHeaders);
+    const pairs = h.pairs;
+    for (let i = 0; i < pairs.length; i++) {
+      const k = pairs[i].key;
+      const v = pairs[i].value;
+      if (k == ":method") r.method = v;
+      else if (k == ":path") r.path = v;
+      else if (k == ":authority") r.host = v;
+      else if (k == "x-request-id") r.id = v;
+      else if (k == "user-agent") r.userAgent = v;
+      // Grpc::Common::isGrpcRequestHeaders: application/grpc or application/grpc+<codec>.
+      else if (k == "content-type") r.grpc = v == "application/grpc" || v.startsWith("application/grpc+");
+    }
+    r.requestBytes = headerBytes(pairs);
+    const conn = root.connection();
+    this.conn = conn;
+    return this.refuseIfClosed(root, conn) ? Action.Pause : Action.Continue;
+  }
+
+  /**
+   * A fail-closed handler whose last report failed refuses every request its rules could feed
+   * (response conditions taken as met): 503 with details `http_telemetry_fail_closed`.
+   */
+  refuseIfClosed(root: HttpTelemetryRoot, conn: ConnectionAttributes): bool {
+    const hs = root.config.handlers;
+    let failing: u32 = 0;
+    for (let i = 0; i < hs.length; i++) if (!hs[i].failOpen && hs[i].failing) failing |= (<u32>1) << <u32>i;
+    if (failing == 0) return false;
+    if ((matchedHandlers(root.config.rules, conn.bag, this.req, true) & failing) == 0) return false;
+    incrementMetric(root.deniedId, 1);
+    sendLocalResponse(503, "http_telemetry_fail_closed", String.UTF8.encode("telemetry handler unavailable\n"), []);
+    return true;
+  }
+
+  onRequestBody(body_size: u32, end_of_stream: bool): Action {
+    this.req.requestBytes += body_size;
+    return Action.Continue;
+  }
+
+  onResponseHeaders(num_headers: u32, end_of_stream: bool): Action {
+    const r = this.req;
+    const h = getHeaderMapPairs(MapType.HttpResponseHeaders);
+    const pairs = h.pairs;
+    for (let i = 0; i < pairs.length; i++) {
+      const k = pairs[i].key;
+      if (k == ":status") r.responseCode = I32.parseInt(pairs[i].value);
+      // A trailers-only gRPC response carries grpc-status in its headers.
+      else if (k == "grpc-status") r.grpcStatus = pairs[i].value;
+    }
+    r.responseBytes = headerBytes(pairs);
+    return Action.Continue;
+  }
+
+  onResponseBody(body_size: u32, end_of_stream: bool): Action {
+    this.req.responseBytes += body_size;
+    return Action.Continue;
+  }
+
+  onResponseTrailers(num_trailers: u32): Action {
+    const r = this.req;
+    if (r.grpc) {
+      const s = getHeaderMapValue(MapType.HttpResponseTrailers, "grpc-status");
+      if (s.ok) r.grpcStatus = s.text();
+    }
+    return Action.Continue;
+  }
+
+  onLog(): void {
+    const conn = this.conn;
+    if (conn === null) return;
+    const root = changetype<HttpTelemetryRoot>(this.root);
+    const r = this.req;
+    const now = getCurrentTimeNanoseconds();
+    r.durationMs = now > r.startNs ? (now - r.startNs) / 1000000 : 0;
+    root.resolvePeer(conn);
+    const mask = matchedHandlers(root.config.rules, conn.bag, r, false);
+    if (mask == 0) return;
+    const bucket = root.bucket(r);
+    const hs = root.config.handlers;
+    for (let i = 0; i < hs.length; i++) {
+      if ((mask & ((<u32>1) << <u32>i)) == 0) continue;
+      this.feed(hs[i], conn, bucket);
+    }
+  }
+
+  /** One handler, with sampling and the failure policy around it. */
+  feed(h: Handler, conn: ConnectionAttributes, bucket: u32): void {
+    if (bucket >= h.samplingMilli) {
+      incrementMetric(h.sampledOutId, 1);
+      return;
+    }
+    if (h.report(conn, this.req)) {
+      h.failing = false;
+      incrementMetric(h.reportsId, 1);
+      return;
+    }
+    if (!h.failing) {
+      log(LogLevel.Warn, "http-telemetry: handler " + h.name + " failed to report" + (h.failOpen ? "" : "; refusing its requests until a report succeeds"));
+    }
+    h.failing = true;
+    incrementMetric(h.failuresId, 1);
+  }
+}
+
+registerRootContext((context_id: u32): RootContext => new HttpTelemetryRoot(context_id), "http-telemetry");
+

@@ -1,0 +1,107 @@
+// prometheus backend: Istio's HTTP metrics (istio_requests_total, istio_request_duration_
+// milliseconds, istio_request_bytes, istio_response_bytes) with Istio's label set, encoded in the
+// stat name as `<label>=.=<value>;.;` so Istio's bootstrap (or the controller's stats_tags for
+// standalone Envoy) turns each into a Prometheus label. assembly/filters/http-telemetry/README.md
+// says why the default family name depends on whether istio.stats runs on the proxy.
+import { MetricType } from "../../runtime/enums";
+import { HTTP_LABELS, HTTP_METRICS } from "../http-labels";
+import {
+  FIRST_REQUEST_LABEL, LABEL_DESTINATION_SERVICE, LABEL_DESTINATION_SERVICE_NAME, RequestAttributes, attrValue,
+  destinationService, httpConnectionLabels, httpRequestLabels, safeValue,
+} from "../request";
+import { SeriesTable, encodeLabels, overflowLabels } from "../series";
+import { ConnectionAttributes, Handler } from "./handler";
+
+/** Metric family names (README "Metric names"). */
+export enum MetricNames {
+  /** `istio_*` unless the node runs Istio's stats plugin (node metadata ISTIO_VERSION), then `protomesh_*`. */
+  Auto = 0,
+  Prefixed = 1,
+  Istio = 2,
+}
+export const METRIC_NAMES: string[] = ["auto", "prefixed", "istio"];
+
+/** The family-name prefix for `m` on a proxy that does (`istioProxy`) or does not run istio.stats. */
+export function metricPrefix(m: MetricNames, istioProxy: bool): string {
+  if (m == MetricNames.Istio) return "istio_";
+  if (m == MetricNames.Prefixed) return "protomesh_";
+  return istioProxy ? "protomesh_" : "istio_";
+}
+
+const TYPES: MetricType[] = [MetricType.Counter, MetricType.Histogram, MetricType.Histogram, MetricType.Histogram];
+
+/** Keys of the connection-constant labels (HTTP_LABELS up to destination_cluster, less the two service labels). */
+function connectionKeys(): string[] {
+  const out = new Array<string>();
+  for (let i = 0; i < FIRST_REQUEST_LABEL; i++) {
+    if (i != LABEL_DESTINATION_SERVICE && i != LABEL_DESTINATION_SERVICE_NAME) out.push(HTTP_LABELS[i]);
+  }
+  return out;
+}
+
+const CONNECTION_KEYS: string[] = connectionKeys();
+
+/** The connection part of a series key: encoded once per connection (and again when its peer shows up). */
+export function connectionTags(conn: ConnectionAttributes): string {
+  const all = httpConnectionLabels(conn.bag);
+  const values = new Array<string>();
+  for (let i = 0; i < all.length; i++) {
+    if (i != LABEL_DESTINATION_SERVICE && i != LABEL_DESTINATION_SERVICE_NAME) values.push(all[i]);
+  }
+  return encodeLabels(CONNECTION_KEYS, values);
+}
+
+export class PrometheusHandler extends Handler {
+  names: MetricNames = MetricNames.Auto;
+  maxSeries: i32 = 1000;
+  /** Extra labels: key and the attribute (request.ts Attr) that gives the value. */
+  dimensionKeys: string[] = [];
+  dimensionAttrs: i32[] = [];
+  table: SeriesTable | null = null;
+
+  constructor(name: string) {
+    super(name, "prometheus");
+  }
+
+  /** Every label key, Istio's then the dimensions (the controller renders stats_tags for these). */
+  labelKeys(): string[] {
+    const out = HTTP_LABELS.slice(0);
+    for (let i = 0; i < this.dimensionKeys.length; i++) out.push(this.dimensionKeys[i]);
+    return out;
+  }
+
+  /** Defines the family names once per VM; `istioProxy` decides `auto`. */
+  start(istioProxy: bool, overflowCounter: u32): void {
+    const prefix = metricPrefix(this.names, istioProxy);
+    const names = new Array<string>();
+    for (let i = 0; i < HTTP_METRICS.length; i++) names.push(prefix + HTTP_METRICS[i]);
+    const t = this.table;
+    if (t !== null && t.names[0] == names[0] && t.maxSeries == this.maxSeries) return;
+    this.table = new SeriesTable(names, TYPES, overflowLabels(this.labelKeys()), this.maxSeries, overflowCounter);
+  }
+
+  /** The encoded label set of one request. */
+  tags(conn: ConnectionAttributes, r: RequestAttributes): string {
+    if (conn.istioTags.length == 0) conn.istioTags = connectionTags(conn);
+    const svc = destinationService(conn.bag, r);
+    const tail = new Array<string>();
+    httpRequestLabels(conn.bag, r, tail);
+    let s = conn.istioTags + "destination_service=.=" + svc + ";.;destination_service_name=.=" + svc + ";.;";
+    for (let i = 0; i < tail.length; i++) s += HTTP_LABELS[FIRST_REQUEST_LABEL + i] + "=.=" + tail[i] + ";.;";
+    for (let i = 0; i < this.dimensionKeys.length; i++) {
+      s += this.dimensionKeys[i] + "=.=" + safeValue(attrValue(this.dimensionAttrs[i], conn.bag, r)) + ";.;";
+    }
+    return s;
+  }
+
+  report(conn: ConnectionAttributes, r: RequestAttributes): bool {
+    const t = this.table;
+    if (t === null) return false;
+    const s = t.get(this.tags(conn, r));
+    const a = s.add(0, 1);
+    const b = s.record(1, r.durationMs);
+    const c = s.record(2, r.requestBytes);
+    const d = s.record(3, r.responseBytes);
+    return a && b && c && d;
+  }
+}

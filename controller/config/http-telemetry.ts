@@ -1,0 +1,201 @@
+/**
+ * http-telemetry's plugin configuration schema: the filter's parser (assembly/filters/http-telemetry/
+ * config.ts) read again in TypeScript, first problem first, in the filter's words, so `render` and
+ * `validate` refuse what the filter's `on_configure` would. Attribute names, Istio's labels and the
+ * handler kinds come from the files the filter compiles (assembly/telemetry/http-labels.ts).
+ */
+import { z } from "zod";
+import { HTTP_ATTRIBUTES, HTTP_LABELS } from "../../assembly/telemetry/http-labels.js";
+import { RULE_STAT_PREFIX, WHOLE, isStatPrefix, show } from "./fields.js";
+
+export const HTTP_TELEMETRY_FIELDS = ["stat_prefix", "seed", "max_connections", "handlers", "rules"] as const;
+export const HTTP_TELEMETRY_KINDS = ["prometheus", "accesslog"] as const;
+export const HTTP_TELEMETRY_METRICS = ["auto", "prefixed", "istio"] as const;
+export const HTTP_TELEMETRY_LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
+/** The filter's limits (config.ts). */
+export const HTTP_TELEMETRY_LIMITS = {
+  maxConnections: 65536, handlers: 32, rules: 256, dimensions: 8, maxSeries: 100000, minLineBytes: 64, maxLineBytes: 1048576,
+} as const;
+/** Without `handlers`, the filter runs one prometheus handler of this name. */
+export const HTTP_TELEMETRY_DEFAULT_HANDLER = "prometheus";
+
+const PROMETHEUS_FIELDS = "name, kind, fail_open, sampling, metrics, max_series, dimensions";
+const ACCESSLOG_FIELDS = "name, kind, fail_open, sampling, attributes, level, max_line_bytes";
+const RULE_FIELDS = "name, match, handlers";
+const RULE_NAME = "must be a name: 1 to 64 letters, digits or '_'";
+
+type Json = unknown;
+const isObject = (v: Json): v is Record<string, Json> => v !== null && typeof v === "object" && !Array.isArray(v);
+const isInt = (v: Json, lo: number, hi: number): boolean => typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
+const isName = (v: Json): v is string => typeof v === "string" && /^[A-Za-z0-9_]{1,64}$/.test(v);
+
+class Problem extends Error {}
+
+function reject(field: string, rule: string, v: Json): never {
+  throw new Problem(`"${field}" ${rule}, found ${show(v)}`);
+}
+function fail(why: string): never {
+  throw new Problem(why);
+}
+function unknown(field: string, known: string): never {
+  throw new Problem(`unknown field "${field}" (known: ${known})`);
+}
+function int(v: Json, field: string, what: string, lo: number, hi: number): void {
+  if (!isInt(v, lo, hi)) reject(field, `must be ${what}, an integer ${lo}..${hi}`, v);
+}
+function oneOf(v: Json, field: string, names: readonly string[]): void {
+  if (typeof v !== "string" || !names.includes(v)) reject(field, `must be one of ${names.join(", ")}`, v);
+}
+function list(v: Json, field: string, holding: string): Json[] {
+  if (!Array.isArray(v)) reject(field, `must be an array of ${holding}`, v);
+  return v as Json[];
+}
+function object(v: Json, field: string, holding: string): Record<string, Json> {
+  if (!isObject(v)) reject(field, `must be an object ${holding}`, v);
+  return v as Record<string, Json>;
+}
+function attribute(v: Json, field: string): void {
+  if (typeof v !== "string" || !HTTP_ATTRIBUTES.includes(v)) reject(field, `must be an attribute name (${HTTP_ATTRIBUTES.join(", ")})`, v);
+}
+
+function checkHandler(v: Json, at: string): string {
+  const h = object(v, at, "{name, kind, …}");
+  if (h["name"] === undefined) fail(`"${at}.name" is required`);
+  if (!isName(h["name"])) reject(`${at}.name`, RULE_NAME, h["name"]);
+  if (h["kind"] === undefined) fail(`"${at}.kind" is required`);
+  oneOf(h["kind"], `${at}.kind`, HTTP_TELEMETRY_KINDS);
+  const prometheus = h["kind"] === "prometheus";
+  for (const [key, val] of Object.entries(h)) {
+    const field = `${at}.${key}`;
+    if (key === "name" || key === "kind") continue;
+    if (key === "fail_open") {
+      if (typeof val !== "boolean") reject(field, "must be true or false", val);
+    } else if (key === "sampling") {
+      if (typeof val !== "number" || val < 0 || val > 100) reject(field, "must be a percentage 0..100", val);
+    } else if (prometheus && key === "metrics") {
+      oneOf(val, field, HTTP_TELEMETRY_METRICS);
+    } else if (prometheus && key === "max_series") {
+      int(val, field, "a number of label sets", 1, HTTP_TELEMETRY_LIMITS.maxSeries);
+    } else if (prometheus && key === "dimensions") {
+      const dims = object(val, field, "mapping label names to attribute names");
+      const labels = Object.keys(dims);
+      if (labels.length > HTTP_TELEMETRY_LIMITS.dimensions) reject(field, `must hold at most ${HTTP_TELEMETRY_LIMITS.dimensions} labels`, val);
+      for (const label of labels) {
+        if (!/^[a-z_][a-z0-9_]{0,63}$/.test(label) || HTTP_LABELS.includes(label)) {
+          fail(`"${field}" label ${label} must be a new Prometheus label name ([a-z_][a-z0-9_]*, not one of Istio's)`);
+        }
+        attribute(dims[label], `${field}.${label}`);
+      }
+    } else if (!prometheus && key === "attributes") {
+      const items = list(val, field, "attribute names");
+      if (items.length === 0) reject(field, "needs at least one attribute", val);
+      items.forEach((a, i) => attribute(a, `${field}[${i}]`));
+    } else if (!prometheus && key === "level") {
+      oneOf(val, field, HTTP_TELEMETRY_LOG_LEVELS);
+    } else if (!prometheus && key === "max_line_bytes") {
+      int(val, field, "a size in bytes", HTTP_TELEMETRY_LIMITS.minLineBytes, HTTP_TELEMETRY_LIMITS.maxLineBytes);
+    } else {
+      unknown(field, prometheus ? PROMETHEUS_FIELDS : ACCESSLOG_FIELDS);
+    }
+  }
+  return h["name"] as string;
+}
+
+function checkCondition(v: Json, field: string): void {
+  const c = object(v, field, "{exact|prefix|present}");
+  const keys = Object.keys(c);
+  if (keys.length !== 1) reject(field, "must hold exactly one of exact, prefix, present", v);
+  const k = keys[0]!;
+  const s = c[k];
+  if (!["exact", "prefix", "present"].includes(k)) unknown(`${field}.${k}`, "exact, prefix, present");
+  if (k === "present") {
+    if (s !== true) reject(`${field}.present`, "must be true", s);
+    return;
+  }
+  const text = typeof s === "string" ? s : isInt(s, 0, Number.MAX_SAFE_INTEGER) ? String(s) : reject(`${field}.${k}`, "must be a string", s);
+  if (k === "prefix" && text === "") reject(`${field}.prefix`, "must be a non-empty string", s);
+}
+
+function checkRule(v: Json, at: string, handlers: readonly string[]): void {
+  const r = object(v, at, `{${RULE_FIELDS}}`);
+  for (const [key, val] of Object.entries(r)) {
+    const field = `${at}.${key}`;
+    if (key === "name") {
+      if (!isName(val)) reject(field, RULE_NAME, val);
+    } else if (key === "match") {
+      const m = object(val, field, "mapping attribute names to {exact|prefix|present}");
+      for (const [name, cond] of Object.entries(m)) {
+        if (!HTTP_ATTRIBUTES.includes(name)) unknown(`${field}.${name}`, HTTP_ATTRIBUTES.join(", "));
+        checkCondition(cond, `${field}.${name}`);
+      }
+    } else if (key === "handlers") {
+      const items = list(val, field, "handler names");
+      if (items.length === 0) reject(field, "needs at least one handler", val);
+      items.forEach((h, i) => {
+        if (typeof h !== "string" || !handlers.includes(h)) reject(`${field}[${i}]`, `must name a handler (${handlers.join(", ")})`, h);
+      });
+    } else {
+      unknown(field, RULE_FIELDS);
+    }
+  }
+  if (r["name"] === undefined) fail(`"${at}.name" is required`);
+  if (r["handlers"] === undefined) fail(`"${at}.handlers" is required`);
+}
+
+/** The first problem the filter would log for `value` (without the `http-telemetry: invalid configuration: ` prefix), or null. */
+export function httpTelemetryProblem(value: Json): string | null {
+  try {
+    const v = object(value, "", "");
+    let handlers: string[] | undefined;
+    for (const [key, val] of Object.entries(v)) {
+      if (key === "stat_prefix") {
+        if (typeof val !== "string" || !isStatPrefix(val)) reject(key, RULE_STAT_PREFIX, val);
+      } else if (key === "seed") {
+        int(val, key, "a seed", 0, 2147483647);
+      } else if (key === "max_connections") {
+        int(val, key, "a number of connections", 1, HTTP_TELEMETRY_LIMITS.maxConnections);
+      } else if (key === "handlers") {
+        const items = list(val, key, "handlers");
+        if (items.length === 0) reject(key, "needs at least one handler", val);
+        if (items.length > HTTP_TELEMETRY_LIMITS.handlers) reject(key, `must hold at most ${HTTP_TELEMETRY_LIMITS.handlers} handlers`, val);
+        handlers = [];
+        for (const [i, h] of items.entries()) {
+          const name = checkHandler(h, `handlers[${i}]`);
+          if (handlers.includes(name)) fail(`"handlers[${i}].name" repeats handler "${name}"`);
+          handlers.push(name);
+        }
+      } else if (key !== "rules") {
+        unknown(key, HTTP_TELEMETRY_FIELDS.join(", "));
+      }
+    }
+    // The filter reads rules once every handler is known, wherever they stand.
+    if (v["rules"] !== undefined) {
+      const rules = list(v["rules"], "rules", "rules");
+      if (rules.length > HTTP_TELEMETRY_LIMITS.rules) reject("rules", `must hold at most ${HTTP_TELEMETRY_LIMITS.rules} rules`, v["rules"]);
+      rules.forEach((r, i) => checkRule(r, `rules[${i}]`, handlers ?? [HTTP_TELEMETRY_DEFAULT_HANDLER]));
+    }
+    return null;
+  } catch (err) {
+    if (err instanceof Problem) return err.message;
+    throw err;
+  }
+}
+
+export const httpTelemetrySchema: z.ZodType<unknown> = z.any().superRefine((v, ctx) => {
+  const why = httpTelemetryProblem(v);
+  if (why !== null) ctx.addIssue({ code: "custom", params: WHOLE, message: why });
+});
+
+export function httpTelemetryKnownFields(): readonly string[] {
+  return HTTP_TELEMETRY_FIELDS;
+}
+
+/** The label keys of every prometheus handler's `dimensions` in a configuration (for stats_tags). */
+export function httpTelemetryDimensions(config: Readonly<Record<string, unknown>>): string[] {
+  const out: string[] = [];
+  const handlers = Array.isArray(config["handlers"]) ? config["handlers"] : [];
+  for (const h of handlers) {
+    if (isObject(h) && h["kind"] === "prometheus" && isObject(h["dimensions"])) out.push(...Object.keys(h["dimensions"]));
+  }
+  return [...new Set(out)];
+}
