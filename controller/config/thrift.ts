@@ -1,8 +1,7 @@
 /**
  * The thrift filter's plugin configuration schema: the same fields, rules and limits as the
  * filter's parser (assembly/filters/thrift/config.ts). Rules are the rule model's own schema
- * (controller/rules/schema.ts), less what the filter refuses: Dubbo's version and group, and
- * fault delays.
+ * (controller/rules/schema.ts), less what the filter refuses: Dubbo's version and group.
  */
 import { z } from "zod";
 import { ruleSetSchema } from "../rules/schema.js";
@@ -38,8 +37,6 @@ function checkRules(v: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
     for (const dubbo of ["version", "group"]) {
       if (match[dubbo] !== undefined) ctx.addIssue({ code: "custom", path: [i, "match", dubbo], params: WHOLE, message: `unknown field "rules[${i}].match.${dubbo}" (known: service, method, headers (version and group are Dubbo only))` });
     }
-    const fault = (rule.fault ?? {}) as Record<string, unknown>;
-    if (fault.delay !== undefined) ctx.addIssue({ code: "custom", path: [i, "fault", "delay"], params: WHOLE, message: `unknown field "rules[${i}].fault.delay" (known: abort (delay is not supported by this filter))` });
     if (rule.route === undefined && (rule.policy as { deny?: boolean } | undefined)?.deny !== true) {
       ctx.addIssue({ code: "custom", path: [i], params: WHOLE, message: `"rules[${i}].route" is required unless policy.deny is true` });
     }

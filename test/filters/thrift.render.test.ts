@@ -68,4 +68,26 @@ describe("thrift controller renders", () => {
     assert.deepEqual(checkConfiguration("thrift", { rules: [{ name: "x" }] }), ['"rules[0].route" is required unless policy.deny is true']);
     assert.deepEqual(checkConfiguration("thrift", { decode_timeout_ms: 0 }), ['"decode_timeout_ms" must be a duration in milliseconds, an integer 1..600000, found 0']);
   });
+
+  it("renders a delay fault for the filter and warns that thrift_proxy leaves it to the filter", () => {
+    const rules = parseRuleSet(`
+apiVersion: protomesh.io/v1alpha1
+kind: RpcRouteRules
+metadata: { name: slow }
+spec:
+  rules:
+    - name: slow
+      match: { service: { exact: Orders } }
+      route: { cluster: orders-v1 }
+      fault: { delay: { duration: 250ms, percent: 10 } }
+`, "slow.yaml");
+    const config = thriftWasmConfiguration({ rules });
+    assert.deepEqual(checkConfiguration("thrift", config), []);
+    assert.deepEqual((config.rules as Json[])[0]!.fault, { delay: { duration: "250ms", percent: 10 } });
+    const { warnings } = thriftPerRequestBootstrapProps({ rules });
+    assert.ok(warnings.some((w) => w.includes("fault.delay")), warnings.join("; "));
+    assert.deepEqual(checkConfiguration("thrift", { rules: [{ name: "x", route: { cluster: "a" }, fault: { delay: { duration: "1h" } } }] }).length, 1);
+    assert.deepEqual(checkConfiguration("thrift", { rules: [{ name: "x", route: { cluster: "a" }, match: { version: "1" } }] }),
+      ['unknown field "rules[0].match.version" (known: service, method, headers (version and group are Dubbo only))']);
+  });
 });

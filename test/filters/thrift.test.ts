@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Host } from "../host/index.js";
 import type { Plugin } from "../host/plugin.js";
 import { withTimeout } from "../host/fakes.js";
-import { startThriftServer, thriftClient, type ThriftPeer } from "../peers/thrift.js";
+import { startThriftServer, taggedCounter, thriftClient, type ThriftPeer } from "../peers/thrift.js";
 import { parseRuleSet } from "../../controller/rules/load.js";
 import { thriftWasmConfiguration } from "../../controller/thrift/wasm-config.js";
 import { pairThriftTcpProxy } from "../../controller/thrift/pairing.js";
@@ -65,12 +65,7 @@ const HEADER_CLUSTERS = ["blue"] as const;
 /** Framed compact servers. */
 const COMPACT_CLUSTERS = ["compact"] as const;
 
-function counter(host: Host, name: string, tags: Record<string, string>): bigint {
-  return host
-    .stats()
-    .filter((s) => s.name.endsWith(name) && Object.entries(tags).every(([k, v]) => s.name.includes(`${k}=.=${v};.;`)))
-    .reduce((a, s) => a + s.value, 0n);
-}
+const counter = taggedCounter;
 
 describe("thrift filter per connection (tcp_proxy) with real Apache thrift peers", () => {
   const servers = new Map<string, ThriftPeer>();

@@ -26,8 +26,27 @@ import {
   type TTransportClass,
 } from "thrift";
 import { listenTracked } from "./listen.js";
+import type { Host } from "../host/index.js";
 
-export type ThriftStack = "framed-binary" | "buffered-binary" | "framed-compact" | "header-binary";
+export type ThriftStack = "framed-binary" | "buffered-binary" | "framed-compact" | "header-binary" | "framed-lax" | "buffered-lax";
+
+/**
+ * The library's binary protocol writing "lax" (non-strict) binary: no version word, the name
+ * first, then the type byte (`strictWrite` false, lib/nodejs/lib/thrift/binary_protocol.js
+ * writeMessageBegin); it reads both forms (`strictRead` false), the lax name fixed up below.
+ */
+const BinaryProtocol = TBinaryProtocol as unknown as new (trans: TTransport, strictRead: boolean, strictWrite: boolean) => TProtocol;
+class TLaxBinaryProtocol extends BinaryProtocol {
+  constructor(trans: TTransport) {
+    super(trans, false, false);
+  }
+
+  /** The library reads a lax message name as a Buffer (`this.trans.read(sz)`); callers expect a string. */
+  override readMessageBegin(): { fname: string; mtype: number; rseqid: number } {
+    const m = super.readMessageBegin() as { fname: string | Buffer; mtype: number; rseqid: number };
+    return { ...m, fname: m.fname.toString() };
+  }
+}
 
 export function thriftStack(stack: ThriftStack): { transport: TTransportClass; protocol: TProtocolClass } {
   switch (stack) {
@@ -39,6 +58,10 @@ export function thriftStack(stack: ThriftStack): { transport: TTransportClass; p
       return { transport: TFramedTransport, protocol: TCompactProtocol };
     case "header-binary":
       return { transport: TBufferedTransport, protocol: THeaderProtocol };
+    case "framed-lax":
+      return { transport: TFramedTransport, protocol: TLaxBinaryProtocol };
+    case "buffered-lax":
+      return { transport: TBufferedTransport, protocol: TLaxBinaryProtocol };
   }
 }
 
@@ -221,4 +244,12 @@ export async function thriftClient(port: number, stack: ThriftStack, timeoutMs =
       (connection.connection as net.Socket).destroy();
     },
   };
+}
+
+/** The sum of a host's stats named `…name` whose Istio-style tags (`k=.=v;.;`) include `tags`. */
+export function taggedCounter(host: Host, name: string, tags: Record<string, string> = {}): bigint {
+  return host
+    .stats()
+    .filter((s) => s.name.endsWith(name) && Object.entries(tags).every(([k, v]) => s.name.includes(`${k}=.=${v};.;`)))
+    .reduce((a, s) => a + s.value, 0n);
 }

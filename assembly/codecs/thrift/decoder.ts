@@ -383,9 +383,10 @@ export class ThriftDecoder {
 
   /**
    * Fewer than the needed bytes are below the limit: more data, unless the frame's bytes are
-   * all there, in which case the message runs past its frame.
+   * all there, in which case the message runs past its frame. Not inlined: it ends a decode()
+   * call (at most once per read), and its 25 call sites would each carry a copy.
    */
-  @inline private short(): Step {
+  private short(): Step {
     if (this.frameEnd >= 0 && this.len >= this.frameEnd) {
       return this.err(Err.ExceedsFrame, this.frameSize, 0);
     }

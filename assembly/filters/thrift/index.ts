@@ -17,28 +17,44 @@
 // Buffer::copyFrom (source/extensions/common/wasm/context.cc) accepts a prefix replacement only in
 // that form in every version.
 //
+// Delaying a call (fault.delay): the downstream is held (StopIteration from on_downstream_data)
+// from the call's message begin until its delay is over; calls read behind it wait too, so the
+// order on the connection is kept, and a delayed call among them extends the hold to its own end.
+// on_tick resumes the stream (../rpc/deadlines.ts resumeDownstream: effective context +
+// continue_stream(Downstream), which Envoy turns into continueReading on the next filter).
+//
 // Never throws or aborts; a failed host call is logged at warn and the data passes untouched.
 import {
-  Action, BufferType, Context, LifeSpan, LogLevel, MetricType, RootContext, StreamType, WasmResult,
-  continueStream, defineMetric, getBufferBytes, getBufferBytesInto, getCurrentTimeNanoseconds, getPluginConfiguration,
-  getSharedData, incrementMetric, log, recordMetric, registerRootContext, setBufferBytes, setEffectiveContext,
-  setEnvoyFilterState, setSharedData, setTickPeriodMilliseconds,
+  Action, BufferType, Context, LifeSpan, LogLevel, RootContext, WasmResult,
+  getBufferBytes, getBufferBytesInto, getCurrentTimeNanoseconds, getPluginConfiguration,
+  log, registerRootContext, setBufferBytes, setEnvoyFilterState, setTickPeriodMilliseconds,
 } from "../../runtime";
 import { DecodeStatus } from "../../codecs/decoder";
 import { DecodeMode, MessageType, ThriftDecoder, ThriftDecoderConfig } from "../../codecs/thrift/decoder";
 import { ThriftTransport } from "../../codecs/thrift/index";
-import { DENY_EXCEPTION_TYPE, Rule, ThriftFilterConfig, denyMessage, parseThriftConfigBytes } from "./config";
-import { Call, Rng, firstMatch, pickCluster } from "./match";
+import { DENY_EXCEPTION_TYPE, ThriftFilterConfig, parseThriftConfigBytes } from "./config";
+import { Call } from "../rpc/call";
+import { Rule } from "../rpc/rule";
+import { firstMatch } from "../rpc/match";
+import { Rng, pickCluster } from "../rpc/rng";
+import { Refusal, Verdict } from "../rpc/verdict";
+import { RequestMetrics, count, record } from "../rpc/request-metrics";
+import { Answer, PendingCall, PendingCalls } from "../rpc/pending-calls";
+import { warnFailed } from "../rpc/warn";
+import { Deadlines, nowMs, resumeDownstream } from "../rpc/deadlines";
 import { encodeAppException } from "./exception";
 export * from "../../runtime/exports";
 
 const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
-const NO_METRIC: i64 = -1;
-const TICK_MS: u32 = 100;
+/** Clock of decode timeouts and delays: a delay ends within one tick after its duration. */
+const TICK_MS: u32 = 20;
 const MAX_PENDING_CALLS: i32 = 1024;
 const DOLLAR: u8 = 36;
 
-/** Outcome labels of istio_requests_total: response_code / response_flags. */
+/**
+ * Outcome labels of istio_requests_total: response_code / response_flags. Denied, RateLimited and
+ * Aborted follow Refusal's order (../rpc/verdict.ts).
+ */
 const enum Outcome {
   Reply = 0,
   Exception = 1,
@@ -46,91 +62,26 @@ const enum Outcome {
   Denied = 3,
   RateLimited = 4,
   Aborted = 5,
+  /** Held by a delay fault: Reply / Exception / Oneway + Delayed (response_flags DI, as Envoy's fault filter). */
+  Delayed = 6,
 }
-const OUTCOMES: i32 = 6;
-const OUTCOME_CODE: StaticArray<string> = ["reply", "exception", "oneway", "exception", "exception", "exception"];
-const OUTCOME_FLAGS: StaticArray<string> = ["-", "-", "-", "UAEX", "RL", "FI"];
-
-/** What the filter does with the answer to a call. */
-const enum Answer {
-  Pass = 0,
-  Replace = 1,
-  Drop = 2,
-}
-
-function tagged(keys: string[], values: string[], name: string): string {
-  let s = "";
-  for (let i = 0; i < keys.length; i++) s += keys[i] + "=.=" + values[i] + ";.;";
-  return s + name;
-}
-
-class ThriftMetrics {
-  /** Per destination label (the configured clusters, then "unknown"). */
-  requests: i64[] = [];
-  duration: i64[] = [];
-  requestBytes: i64[] = [];
-  responseBytes: i64[] = [];
-  routeMismatch: i64 = NO_METRIC;
-  decodeErrors: i64 = NO_METRIC;
-  timeouts: i64 = NO_METRIC;
-
-  defineAll(prefix: string, clusters: string[]): void {
-    const keys = ["request_protocol", "destination_cluster", "response_code", "response_flags"];
-    const two = ["request_protocol", "destination_cluster"];
-    for (let c = 0; c < clusters.length; c++) {
-      for (let o = 0; o < OUTCOMES; o++) {
-        this.requests.push(define(MetricType.Counter, tagged(keys, ["thrift", clusters[c], OUTCOME_CODE[o], OUTCOME_FLAGS[o]], "istio_requests_total")));
-      }
-      const v = ["thrift", clusters[c]];
-      this.duration.push(define(MetricType.Histogram, tagged(two, v, "istio_request_duration_milliseconds")));
-      this.requestBytes.push(define(MetricType.Histogram, tagged(two, v, "istio_request_bytes")));
-      this.responseBytes.push(define(MetricType.Histogram, tagged(two, v, "istio_response_bytes")));
-    }
-    const p = "protomesh_" + underscored(prefix) + "_";
-    this.routeMismatch = define(MetricType.Counter, p + "route_mismatch_total");
-    this.decodeErrors = define(MetricType.Counter, p + "decode_errors_total");
-    this.timeouts = define(MetricType.Counter, p + "decode_timeouts_total");
-  }
-}
-
-/** A stat prefix ('.' between segments) as one Prometheus-safe word. */
-function underscored(s: string): string {
-  const out = new Uint16Array(s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out[i] = <u16>(c == 46 ? 95 : c);
-  }
-  return String.UTF16.decode(out.buffer);
-}
-
-function define(t: MetricType, name: string): i64 {
-  const r = defineMetric(t, name);
-  if (r.status != WasmResult.Ok) {
-    log(LogLevel.Warn, "thrift: define_metric " + name + " failed status=" + (<i32>r.status).toString());
-    return NO_METRIC;
-  }
-  return <i64>r.value;
-}
-
-function count(id: i64, n: i64 = 1): void {
-  if (id >= 0 && n != 0) incrementMetric(<u32>id, n);
-}
-
-function record(id: i64, v: u64): void {
-  if (id >= 0) recordMetric(<u32>id, v);
-}
+const OUTCOME_CODE: StaticArray<string> = ["reply", "exception", "oneway", "exception", "exception", "exception", "reply", "exception", "oneway"];
+const OUTCOME_FLAGS: StaticArray<string> = ["-", "-", "-", "UAEX", "RL", "FI", "DI", "DI", "DI"];
 
 class ThriftRoot extends RootContext {
   cfg: ThriftFilterConfig | null = null;
-  metrics: ThriftMetrics = new ThriftMetrics();
+  metrics!: RequestMetrics;
   rng: Rng = new Rng(1);
   /** Distinct clusters of the rules, then "unknown" (tcp_proxy's own cluster). */
   clusters: string[] = [];
   /** Per rule, per route cluster: index into `clusters`. */
   ruleClusters: i32[][] = [];
-  pending: ThriftStream[] = [];
-  tickCount: u32 = 0;
-  expireTicks: u32 = 0;
+  /** The current call's verdict (one object, refilled per call). */
+  verdict: Verdict = new Verdict();
+  /** Connections waiting for their first message begin (decode timeout) or held by a delay. */
+  waits: Deadlines<ThriftStream> = new Deadlines<ThriftStream>();
+  /** The tick runs: decode timeouts and delays can end. */
+  ticking: bool = true;
 
   onConfigure(configuration_size: u32): bool {
     const parsed = parseThriftConfigBytes(getPluginConfiguration().value);
@@ -155,72 +106,21 @@ class ThriftRoot extends RootContext {
       ruleClusters.push(idx);
     }
     clusters.push("unknown");
-    this.metrics = new ThriftMetrics();
-    this.metrics.defineAll(cfg.statPrefix, clusters);
+    this.metrics = new RequestMetrics("thrift", cfg.statPrefix, clusters, OUTCOME_CODE, OUTCOME_FLAGS);
     this.clusters = clusters;
     this.ruleClusters = ruleClusters;
     this.rng = new Rng(cfg.seed != 0 ? cfg.seed : <u32>getCurrentTimeNanoseconds() | 1);
-    this.expireTicks = (<u32>cfg.decodeTimeoutMs + TICK_MS - 1) / TICK_MS;
     const s = setTickPeriodMilliseconds(TICK_MS);
-    if (s != WasmResult.Ok) {
-      log(LogLevel.Warn, "thrift: set_tick_period_milliseconds failed status=" + (<i32>s).toString() + "; decode_timeout_ms will not fire");
-      this.expireTicks = 0;
-    }
+    this.ticking = s == WasmResult.Ok;
+    if (!this.ticking) warnFailed("thrift: set_tick_period_milliseconds", s, "; no decode timeouts, no delays");
     this.cfg = cfg;
     return true;
   }
 
   onTick(): void {
-    this.tickCount++;
-    if (this.pending.length == 0) return;
-    const keep: ThriftStream[] = [];
-    const due: ThriftStream[] = [];
-    for (let i = 0; i < this.pending.length; i++) {
-      const s = this.pending[i];
-      if (!s.waiting) continue;
-      if (this.expireTicks != 0 && this.tickCount >= s.deadline) due.push(s);
-      else keep.push(s);
-    }
-    this.pending = keep;
-    for (let i = 0; i < due.length; i++) due[i].expire();
-  }
-
-  /** Token bucket per rule, shared by every worker VM through shared data and CAS. */
-  takeToken(ruleIndex: i32, r: Rule): bool {
-    const key = "protomesh.thrift.rl." + r.name;
-    const now = getCurrentTimeNanoseconds() / 1000000;
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const cur = getSharedData(key);
-      let tokens: i64 = r.rateTokens;
-      let last: u64 = now;
-      if (cur.ok && cur.value.byteLength == 16) {
-        tokens = load<i64>(changetype<usize>(cur.value));
-        last = load<u64>(changetype<usize>(cur.value) + 8);
-        if (now > last) {
-          const refill = <i64>((now - last) * <u64>r.rateTokens / <u64>r.rateIntervalMs);
-          if (refill > 0) {
-            tokens += refill;
-            if (tokens > <i64>r.rateTokens) tokens = r.rateTokens;
-            // Keep the remainder of a partial refill by advancing time only by what was paid.
-            last += <u64>refill * <u64>r.rateIntervalMs / <u64>r.rateTokens;
-            if (tokens == <i64>r.rateTokens) last = now;
-          }
-        }
-      }
-      const ok = tokens > 0;
-      if (ok) tokens--;
-      const next = new ArrayBuffer(16);
-      store<i64>(changetype<usize>(next), tokens);
-      store<u64>(changetype<usize>(next) + 8, last);
-      const s = setSharedData(key, next, cur.ok ? cur.cas : 0);
-      if (s == WasmResult.Ok) return ok;
-      if (s != WasmResult.CasMismatch) {
-        log(LogLevel.Warn, "thrift: set_shared_data " + key + " failed status=" + (<i32>s).toString() + "; allowing");
-        return true;
-      }
-    }
-    // Contention beyond 8 rounds: let the call through rather than refuse it on our own failure.
-    return true;
+    if (this.waits.size == 0) return;
+    const due = this.waits.take(nowMs());
+    for (let i = 0; i < due.length; i++) due[i].onDeadline();
   }
 
   createContext(context_id: u32): Context {
@@ -299,17 +199,6 @@ class Side {
   }
 }
 
-/** A pending call: answered by seq id. */
-class PendingCall {
-  seq: i32 = 0;
-  startNs: u64 = 0;
-  dest: i32 = 0;
-  answer: Answer = Answer.Pass;
-  outcome: Outcome = Outcome.Reply;
-  message: string = "";
-  name: ArrayBuffer = new ArrayBuffer(0);
-}
-
 /** A replacement of host bytes [start, end) decided while decoding one callback's data. */
 class Edit {
   constructor(public start: i32, public end: i32, public bytes: ArrayBuffer) {}
@@ -324,8 +213,12 @@ const enum Phase {
 class ThriftStream extends Context {
   root_: ThriftRoot;
   phase: Phase = Phase.Idle;
+  /** Per connection: waiting for the first message begin (decode_timeout_ms). */
   waiting: bool = false;
-  deadline: u32 = 0;
+  /** Downstream held by a delay fault until this time (ms of nowMs()); 0 = not held. */
+  heldUntil: u64 = 0;
+  /** Deadline in the root's `waits` (decode timeout or delay end); 0 = none. */
+  dueMs: u64 = 0;
   down: Side | null = null;
   up: Side | null = null;
   /** Destination label index of the connection (root.clusters), "unknown" until routed. */
@@ -333,7 +226,7 @@ class ThriftStream extends Context {
   /** Rule whose route decided the connection, -1 for none. */
   routeRule: i32 = -1;
   mismatchLogged: bool = false;
-  calls: PendingCall[] = [];
+  calls: PendingCalls = new PendingCalls(MAX_PENDING_CALLS);
   /** The reply being held for a rewrite. */
   holding: PendingCall | null = null;
   edits: Edit[] = [];
@@ -357,21 +250,42 @@ class ThriftStream extends Context {
     }
     this.phase = Phase.Pending;
     this.waiting = true;
-    this.deadline = r.tickCount + r.expireTicks;
-    r.pending.push(this);
+    if (r.ticking) r.waits.set(this, nowMs() + <u64>cfg.decodeTimeoutMs);
     // Hold tcp_proxy's onNewConnection (it picks the cluster there) until the first call decides.
     return Action.Pause;
   }
 
+  /** From on_tick: a decode timeout or the end of a delay. */
+  onDeadline(): void {
+    if (this.waiting) this.expire();
+    else if (this.heldUntil != 0) this.release();
+  }
+
   /** decode_timeout_ms passed without a message begin: tcp_proxy's own cluster. */
   expire(): void {
-    if (!this.waiting) return;
     this.waiting = false;
-    if (setEffectiveContext(this.context_id) != WasmResult.Ok) return;
     count(this.root_.metrics.timeouts);
-    this.giveUp("no thrift message begin within decode_timeout_ms");
-    const c = continueStream(StreamType.Downstream);
-    if (c != WasmResult.Ok) log(LogLevel.Warn, "thrift: continue_stream(downstream) failed status=" + (<i32>c).toString());
+    this.giveUp("decode_timeout_ms passed");
+    resumeDownstream(this.context_id);
+  }
+
+  /** Holds the downstream (and every call behind this one) until `untilMs` at least. */
+  hold(untilMs: u64): void {
+    if (untilMs <= this.heldUntil) return;
+    this.heldUntil = untilMs;
+    this.root_.waits.set(this, untilMs);
+  }
+
+  /**
+   * The delay is over: everything read so far goes on. Bytes of a message whose begin is not
+   * decoded yet stay until the next read decides them (that call may be refused or delayed).
+   */
+  release(): void {
+    this.heldUntil = 0;
+    const s = this.down!;
+    if (s.partial) return;
+    s.hostBase = s.seen;
+    resumeDownstream(this.context_id);
   }
 
   /** Stops decoding this connection; the bytes pass untouched from now on. */
@@ -385,9 +299,11 @@ class ThriftStream extends Context {
 
   onDownstreamData(data_size: u32, end_of_stream: bool): Action {
     const s = this.down;
-    if (s === null || s.failed) return Action.Continue;
+    if (s === null) return Action.Continue;
+    // Held bytes pass only through release(): Continue would hand the next filter the whole buffer.
+    if (s.failed) return this.heldUntil != 0 ? Action.Pause : Action.Continue;
     if (!s.copyIn(BufferType.NetworkDownstreamData, data_size)) {
-      this.giveUp("get_buffer_bytes(downstream) failed");
+      this.giveUp("get_buffer_bytes failed");
       return Action.Continue;
     }
     const d = s.dec;
@@ -410,12 +326,12 @@ class ThriftStream extends Context {
     s.hostBase -= this.applyEdits(BufferType.NetworkDownstreamData, data_size);
     if (this.phase == Phase.Pending && !s.failed) {
       if (end_of_stream) {
-        this.giveUp("downstream closed before a message begin");
+        this.giveUp("closed before a message begin");
         return Action.Continue;
       }
       return Action.Pause;
     }
-    if (s.partial && !end_of_stream) return Action.Pause;
+    if (this.heldUntil != 0 || (s.partial && !end_of_stream)) return Action.Pause;
     s.hostBase = s.seen;
     return Action.Continue;
   }
@@ -427,15 +343,15 @@ class ThriftStream extends Context {
     const t = d.messageType;
     if (t != MessageType.Call && t != MessageType.Oneway) return;
     const h = d.header;
-    const keys: string[] = [];
-    const values: string[] = [];
+    const name = s.name();
+    // Service and method as Envoy's thrift_proxy reads a multiplexed name (match.ts).
+    const colon = name.indexOf(":");
+    const call = Call.named(colon >= 0 ? name.substring(0, colon) : "", colon >= 0, name.substring(colon + 1), name);
     const p = changetype<usize>(s.buf);
     for (let i = 0; i < h.count; i++) {
-      keys.push(String.UTF8.decodeUnsafe(p + <usize>h.keyOffset[i], <usize>h.keyLength[i]));
-      values.push(String.UTF8.decodeUnsafe(p + <usize>h.valueOffset[i], <usize>h.valueLength[i]));
+      call.addHeader(String.UTF8.decodeUnsafe(p + <usize>h.keyOffset[i], <usize>h.keyLength[i]),
+        String.UTF8.decodeUnsafe(p + <usize>h.valueOffset[i], <usize>h.valueLength[i]));
     }
-    const name = s.name();
-    const call = Call.of(name, keys, values);
     const ri = firstMatch(cfg.rules, call);
     const rule = ri >= 0 ? cfg.rules[ri] : null;
     if (cfg.perRequest) {
@@ -446,24 +362,14 @@ class ThriftStream extends Context {
     } else if (rule !== null && rule.clusters.length > 0 && ri != this.routeRule && !this.sameDestination(ri)) {
       this.mismatch(name, rule);
     }
-    let outcome = Outcome.Reply;
-    let message = "";
-    if (rule !== null) {
-      if (rule.deny) {
-        outcome = Outcome.Denied;
-        message = denyMessage(rule);
-      } else if (rule.rateTokens > 0 && !r.takeToken(ri, rule)) {
-        outcome = Outcome.RateLimited;
-        message = "rate limited by protomesh rule " + rule.name;
-      } else if (rule.abortMilliPercent > 0 && <i32>r.rng.below(100000) < rule.abortMilliPercent) {
-        outcome = Outcome.Aborted;
-        message = rule.abortMessage;
-      }
-    }
+    const v = r.verdict;
+    v.judge(rule, r.rng, "protomesh.thrift.rl.");
+    if (v.delayMs > 0) this.hold(nowMs() + <u64>v.delayMs);
     const oneway = t == MessageType.Oneway;
-    if (outcome != Outcome.Reply) this.refuse(s, outcome, message, oneway);
-    else if (oneway) count(r.metrics.requests[this.dest * OUTCOMES + Outcome.Oneway]);
-    else this.track(d.seqId, Answer.Pass, Outcome.Reply, "", s);
+    const base = v.delayMs > 0 ? Outcome.Delayed : Outcome.Reply;
+    if (v.refusal != Refusal.None) this.refuse(s, <Outcome>(Outcome.Denied - Refusal.Denied + v.refusal), v.message, oneway);
+    else if (oneway) r.metrics.request(this.dest, base + Outcome.Oneway);
+    else this.track(d.seqId, Answer.Pass, base, "");
   }
 
   /** True when rule `ri` routes to the cluster the connection already uses. */
@@ -478,36 +384,31 @@ class ThriftStream extends Context {
     if (this.mismatchLogged) return;
     this.mismatchLogged = true;
     log(LogLevel.Info, "thrift: context " + this.context_id.toString() + " call " + name + " matches rule " + rule.name +
-      " for another destination than the connection's " + this.root_.clusters[this.dest] +
-      "; per-connection routing keeps the first call's (route_mismatch, logged once per connection)");
+      " of another destination (route_mismatch)");
   }
 
   decide(ri: i32, rule: Rule | null): void {
     const r = this.root_;
     this.phase = Phase.Decided;
     this.waiting = false;
+    this.dueMs = 0;
     if (rule === null || rule.clusters.length == 0) return;
     const k = pickCluster(rule, r.rng);
     this.routeRule = ri;
     this.dest = r.ruleClusters[ri][k];
     const f = setEnvoyFilterState(TCP_PROXY_CLUSTER, rule.clusters[k], LifeSpan.DownstreamConnection);
     if (f != WasmResult.Ok) {
-      log(LogLevel.Warn, "thrift: set_envoy_filter_state " + TCP_PROXY_CLUSTER + " failed status=" + (<i32>f).toString() +
-        "; tcp_proxy keeps its own cluster");
+      warnFailed("thrift: set_envoy_filter_state " + TCP_PROXY_CLUSTER, f, "; tcp_proxy keeps its own cluster");
       this.dest = r.clusters.length - 1;
     }
   }
 
-  track(seq: i32, answer: Answer, outcome: Outcome, message: string, s: Side): PendingCall | null {
-    if (this.calls.length >= MAX_PENDING_CALLS) return null;
-    const c = new PendingCall();
-    c.seq = seq;
-    c.startNs = getCurrentTimeNanoseconds();
-    c.dest = this.dest;
+  track(seq: i32, answer: Answer, outcome: Outcome, message: string): PendingCall | null {
+    const c = this.calls.add(seq, getCurrentTimeNanoseconds(), this.dest);
+    if (c === null) return null;
     c.answer = answer;
     c.outcome = outcome;
     c.message = message;
-    this.calls.push(c);
     return c;
   }
 
@@ -519,9 +420,9 @@ class ThriftStream extends Context {
     const dollars = new ArrayBuffer(d.methodLength);
     memory.fill(changetype<usize>(dollars), DOLLAR, <usize>d.methodLength);
     this.edits.push(new Edit(start, start + d.methodLength, dollars));
-    count(r.metrics.requests[this.dest * OUTCOMES + outcome]);
-    const c = this.track(d.seqId, oneway ? Answer.Drop : Answer.Replace, outcome, message, s);
-    if (c !== null) c.name = s.buf.slice(d.nameOffset, d.nameOffset + d.nameLength);
+    r.metrics.request(this.dest, outcome);
+    const c = this.track(d.seqId, oneway ? Answer.Drop : Answer.Replace, outcome, message);
+    if (c !== null) c.data = s.buf.slice(d.nameOffset, d.nameOffset + d.nameLength);
   }
 
   callDone(s: Side): void {
@@ -540,7 +441,7 @@ class ThriftStream extends Context {
     this.edits = [];
     const cur = getBufferBytes(type, 0, size);
     if (!cur.ok) {
-      log(LogLevel.Warn, "thrift: get_buffer_bytes failed status=" + (<i32>cur.status).toString() + "; call not refused");
+      warnFailed("thrift: get_buffer_bytes", cur.status, "; call not refused");
       return 0;
     }
     let total = <i32>size;
@@ -561,7 +462,7 @@ class ThriftStream extends Context {
     memory.copy(dst + <usize>at, src + <usize>from, <usize>(<i32>size - from));
     const w = setBufferBytes(type, 0, size, out);
     if (w != WasmResult.Ok) {
-      log(LogLevel.Warn, "thrift: set_buffer_bytes failed status=" + (<i32>w).toString());
+      warnFailed("thrift: set_buffer_bytes", w);
       return 0;
     }
     return total - <i32>size;
@@ -599,24 +500,16 @@ class ThriftStream extends Context {
   }
 
   replyBegin(seq: i32): void {
-    for (let i = 0; i < this.calls.length; i++) {
-      const c = this.calls[i];
-      if (c.seq == seq && c.answer != Answer.Pass) {
-        this.holding = c;
-        return;
-      }
-    }
+    const c = this.calls.find(seq);
+    if (c !== null && c.answer != Answer.Pass) this.holding = c;
   }
 
   replyDone(s: Side): void {
     const d = s.dec;
     const t = d.messageType;
     if (t != MessageType.Reply && t != MessageType.Exception) return;
-    let at = -1;
-    for (let i = 0; i < this.calls.length; i++) if (this.calls[i].seq == d.seqId) { at = i; break; }
-    if (at < 0) return;
-    const c = this.calls[at];
-    this.calls.splice(at, 1);
+    const c = this.calls.take(d.seqId);
+    if (c === null) return;
     this.holding = null;
     const m = this.root_.metrics;
     const size = d.pos - d.messageStart;
@@ -629,25 +522,32 @@ class ThriftStream extends Context {
       const isHeader = d.transport == ThriftTransport.Header;
       const hp = changetype<usize>(s.buf) + <usize>d.messageStart + 4;
       const hl = isHeader ? 10 + d.header.headerSize : 0;
-      const bytes = encodeAppException(d.transport, d.protocol, c.name, c.seq, DENY_EXCEPTION_TYPE, c.message, hp, hl);
+      const bytes = encodeAppException(d.transport, d.protocol, c.data, <i32>c.id, DENY_EXCEPTION_TYPE, c.message, hp, hl);
       this.edits.push(new Edit(start, start + size, bytes));
       record(m.responseBytes[c.dest], <u64>bytes.byteLength);
       return;
     }
-    const outcome = t == MessageType.Exception ? Outcome.Exception : Outcome.Reply;
-    count(m.requests[c.dest * OUTCOMES + outcome]);
+    const outcome = c.outcome + (t == MessageType.Exception ? Outcome.Exception : Outcome.Reply);
+    m.request(c.dest, outcome);
     const now = getCurrentTimeNanoseconds();
     record(m.duration[c.dest], now > c.startNs ? (now - c.startNs) / 1000000 : 0);
     record(m.responseBytes[c.dest], <u64>size);
   }
 
   onDone(): bool {
-    this.waiting = false;
+    this.forget();
     return true;
   }
 
   onDelete(): void {
+    this.forget();
+  }
+
+  /** The stream is gone: nothing to expire or resume. */
+  forget(): void {
     this.waiting = false;
+    this.heldUntil = 0;
+    this.dueMs = 0;
   }
 }
 

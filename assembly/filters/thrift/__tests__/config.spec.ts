@@ -61,8 +61,15 @@ describe("thrift configuration", () => {
       .toBe(bad + 'unknown field "rules[0].match.version" (known: service, method, headers (version and group are Dubbo only))');
     expect(parseThriftConfig('{"rules": [{"name": "x", "route": {"weightedClusters": [{"name": "a", "weight": 0}]}}]}').error)
       .toBe(bad + '"rules[0].route.weightedClusters[0].weight" must be a weight, an integer 1..1000000, found 0');
-    expect(parseThriftConfig('{"rules": [{"name": "x", "route": {"cluster": "a"}, "fault": {"delay": {"duration": "1s"}}}]}').error)
-      .toBe(bad + 'unknown field "rules[0].fault.delay" (known: abort (delay is not supported by this filter))');
+    expect(parseThriftConfig('{"rules": [{"name": "x", "route": {"cluster": "a"}, "fault": {"delay": {"duration": "1s"}, "pause": 1}}]}').error)
+      .toBe(bad + 'unknown field "rules[0].fault.pause" (known: abort, delay)');
+  });
+
+  it("reads a delay fault", () => {
+    const p = parseThriftConfig('{"rules": [{"name": "x", "route": {"cluster": "a"}, "fault": {"delay": {"duration": "250ms", "percent": 25}}}]}');
+    expect(p.error).toBe("");
+    expect(p.config.rules[0].delayMs).toBe(250);
+    expect(p.config.rules[0].delayMilliPercent).toBe(25000);
   });
 
   it("reads durations as the rule model writes them", () => {
