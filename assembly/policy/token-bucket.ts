@@ -1,0 +1,93 @@
+// A token bucket shared by every worker VM of a plugin: one bucket per key in the host's shared
+// data (proxy_get_shared_data / proxy_set_shared_data with CAS), so N workers together allow
+// `tokens` per interval, not N times that. Used by the RPC filters' rate limit and by the
+// http-telemetry memquota handler; each decides what a failed take means for its traffic.
+//
+// Envoy's shared data is one map per VM id behind a mutex; set with a non-zero cas fails with
+// CasMismatch when another worker wrote the key since our get (envoy
+// source/extensions/common/wasm/context.cc, `setSharedData`; proxy-wasm-cpp-host
+// src/shared_data.cc, `SharedData::set`). A worker that loses the race reads again and retries.
+import { WasmResult } from "../runtime/enums";
+import { getSharedData, setSharedData } from "../runtime/hostcalls";
+
+/** CAS rounds before a take gives up under contention (TakeOutcome.Contended). */
+export const CAS_ROUNDS: i32 = 8;
+
+export enum TakeOutcome {
+  Allowed = 0,
+  /** The bucket is empty. */
+  Limited = 1,
+  /** Every CAS round lost to another worker. */
+  Contended = 2,
+  /** The host refused a shared-data call (`status`). */
+  HostError = 3,
+}
+
+export class Take {
+  constructor(public outcome: TakeOutcome, public remaining: i64, public resetMs: u64, public status: WasmResult) {}
+}
+
+/** A bucket's state: tokens left and the time (ms) up to which refills were paid. */
+export class Bucket {
+  constructor(public left: i64, public last: u64) {}
+}
+
+/**
+ * Refills `b` up to `nowMs` for `tokens` per `intervalMs`, capped at `tokens`. Only whole tokens
+ * are added and time advances only by what they paid for, so a partial refill is kept.
+ */
+export function refill(b: Bucket, nowMs: u64, tokens: i32, intervalMs: i32): void {
+  if (nowMs <= b.last) return;
+  const add = <i64>((nowMs - b.last) * <u64>tokens / <u64>intervalMs);
+  if (add <= 0) return;
+  b.left += add;
+  b.last += <u64>add * <u64>intervalMs / <u64>tokens;
+  if (b.left >= <i64>tokens) {
+    b.left = tokens;
+    b.last = nowMs;
+  }
+}
+
+/** Milliseconds until the bucket holds one more token (0 when full). */
+export function msToNextToken(b: Bucket, nowMs: u64, tokens: i32, intervalMs: i32): u64 {
+  if (b.left >= <i64>tokens) return 0;
+  const per = (<u64>intervalMs + <u64>tokens - 1) / <u64>tokens;
+  const due = b.last + per;
+  return due > nowMs ? due - nowMs : 0;
+}
+
+// Value layout: i64 tokens left, u64 ms of the last paid refill (16 bytes, little-endian).
+export function decodeBucket(v: ArrayBuffer, tokens: i32, nowMs: u64): Bucket {
+  if (v.byteLength != 16) return new Bucket(tokens, nowMs);
+  return new Bucket(load<i64>(changetype<usize>(v)), load<u64>(changetype<usize>(v) + 8));
+}
+
+export function encodeBucket(b: Bucket): ArrayBuffer {
+  const out = new ArrayBuffer(16);
+  store<i64>(changetype<usize>(out), b.left);
+  store<u64>(changetype<usize>(out) + 8, b.last);
+  return out;
+}
+
+/**
+ * Takes one token of bucket `key` (`tokens` per `intervalMs`, full at first use) at `nowMs`.
+ * The caller decides what Contended and HostError mean for the request.
+ */
+export function takeToken(key: string, tokens: i32, intervalMs: i32, nowMs: u64): Take {
+  for (let attempt = 0; attempt < CAS_ROUNDS; attempt++) {
+    const cur = getSharedData(key);
+    if (!cur.ok && cur.status != WasmResult.NotFound) return new Take(TakeOutcome.HostError, 0, 0, cur.status);
+    const b = decodeBucket(cur.value, tokens, nowMs);
+    refill(b, nowMs, tokens, intervalMs);
+    const ok = b.left > 0;
+    if (ok) b.left--;
+    // cas 0 on a key not there yet: two workers creating it at once both succeed, each with a
+    // full bucket less one token; at most one extra token per worker, once per key.
+    const s = setSharedData(key, encodeBucket(b), cur.ok ? cur.cas : 0);
+    if (s == WasmResult.Ok) {
+      return new Take(ok ? TakeOutcome.Allowed : TakeOutcome.Limited, b.left, msToNextToken(b, nowMs, tokens, intervalMs), s);
+    }
+    if (s != WasmResult.CasMismatch) return new Take(TakeOutcome.HostError, 0, 0, s);
+  }
+  return new Take(TakeOutcome.Contended, 0, 0, WasmResult.CasMismatch);
+}
