@@ -3,10 +3,10 @@
 // `tokens` per interval, not N times that. Used by the RPC filters' rate limit and by the
 // http-telemetry memquota handler; each decides what a failed take means for its traffic.
 //
-// Envoy's shared data is one map per VM id behind a mutex; set with a non-zero cas fails with
-// CasMismatch when another worker wrote the key since our get (envoy
-// source/extensions/common/wasm/context.cc, `setSharedData`; proxy-wasm-cpp-host
-// src/shared_data.cc, `SharedData::set`). A worker that loses the race reads again and retries.
+// The host's shared data is one map per VM id behind one mutex; a set with a non-zero cas fails
+// with CasMismatch when another worker wrote the key since our get, and a set with cas 0 writes
+// unconditionally (proxy-wasm-cpp-host src/shared_data.cc, `SharedData::set`). A worker that
+// loses the race reads again and retries.
 import { WasmResult } from "../runtime/enums";
 import { getSharedData, setSharedData } from "../runtime/hostcalls";
 

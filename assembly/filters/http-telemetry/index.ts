@@ -1,7 +1,7 @@
-// http-telemetry: the HTTP ingestion adapter. Per request it fills the attribute bag, evaluates
-// the rules at the end of the stream and feeds the handlers they name (README.md). It never
-// changes a request, except that a fail-closed handler whose last report failed refuses the
-// requests it could be fed (README "Failure policy").
+// http-telemetry: the HTTP ingestion adapter. Per request it fills the attribute bag, runs the
+// check handlers (denier, list, memquota) at request headers, evaluates the rules at the end of
+// the stream and feeds the handlers they name (README.md). Only check handlers and a fail-closed
+// handler whose last report failed refuse requests (README "Check handlers", "Failure policy").
 import {
   Action, Context, HeaderPair, LogLevel, MapType, Metric, MetricType, RootContext, getCurrentTimeNanoseconds,
   getHeaderMapPairs, getHeaderMapValue, getPluginConfiguration, incrementMetric, log, registerRootContext,
