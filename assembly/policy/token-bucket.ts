@@ -23,8 +23,14 @@ export enum TakeOutcome {
   HostError = 3,
 }
 
-export class Take {
-  constructor(public outcome: TakeOutcome, public remaining: i64, public resetMs: u64, public status: WasmResult) {}
+/** Of the last takeToken in this VM (a VM runs one callback at a time). */
+export class LastTake {
+  /** Tokens left after an Allowed or Limited take. */
+  static remaining: i64 = 0;
+  /** The bucket's paid-up time after an Allowed or Limited take (msToNextToken). */
+  static last: u64 = 0;
+  /** The host's answer after a HostError. */
+  static status: WasmResult = WasmResult.Ok;
 }
 
 /** A bucket's state: tokens left and the time (ms) up to which refills were paid. */
@@ -71,12 +77,12 @@ export function encodeBucket(b: Bucket): ArrayBuffer {
 
 /**
  * Takes one token of bucket `key` (`tokens` per `intervalMs`, full at first use) at `nowMs`.
- * The caller decides what Contended and HostError mean for the request.
+ * The caller decides what Contended and HostError mean for the request; LastTake has the details.
  */
-export function takeToken(key: string, tokens: i32, intervalMs: i32, nowMs: u64): Take {
+export function takeToken(key: string, tokens: i32, intervalMs: i32, nowMs: u64): TakeOutcome {
   for (let attempt = 0; attempt < CAS_ROUNDS; attempt++) {
     const cur = getSharedData(key);
-    if (!cur.ok && cur.status != WasmResult.NotFound) return new Take(TakeOutcome.HostError, 0, 0, cur.status);
+    if (!cur.ok && cur.status != WasmResult.NotFound) return hostError(cur.status);
     const b = decodeBucket(cur.value, tokens, nowMs);
     refill(b, nowMs, tokens, intervalMs);
     const ok = b.left > 0;
@@ -85,9 +91,16 @@ export function takeToken(key: string, tokens: i32, intervalMs: i32, nowMs: u64)
     // full bucket less one token; at most one extra token per worker, once per key.
     const s = setSharedData(key, encodeBucket(b), cur.ok ? cur.cas : 0);
     if (s == WasmResult.Ok) {
-      return new Take(ok ? TakeOutcome.Allowed : TakeOutcome.Limited, b.left, msToNextToken(b, nowMs, tokens, intervalMs), s);
+      LastTake.remaining = b.left;
+      LastTake.last = b.last;
+      return ok ? TakeOutcome.Allowed : TakeOutcome.Limited;
     }
-    if (s != WasmResult.CasMismatch) return new Take(TakeOutcome.HostError, 0, 0, s);
+    if (s != WasmResult.CasMismatch) return hostError(s);
   }
-  return new Take(TakeOutcome.Contended, 0, 0, WasmResult.CasMismatch);
+  return TakeOutcome.Contended;
+}
+
+function hostError(s: WasmResult): TakeOutcome {
+  LastTake.status = s;
+  return TakeOutcome.HostError;
 }

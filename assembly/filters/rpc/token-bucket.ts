@@ -1,7 +1,7 @@
 // The RPC filters' local rate limit: the shared token bucket (assembly/policy/token-bucket.ts),
 // one bucket per rule for all worker VMs of the plugin.
 import { getCurrentTimeNanoseconds } from "../../runtime";
-import { TakeOutcome, takeToken as take } from "../../policy/token-bucket";
+import { LastTake, TakeOutcome, takeToken as take } from "../../policy/token-bucket";
 import { warnFailed } from "./warn";
 
 /**
@@ -11,6 +11,6 @@ import { warnFailed } from "./warn";
  */
 export function takeToken(key: string, tokens: i32, intervalMs: i32): bool {
   const t = take(key, tokens, intervalMs, getCurrentTimeNanoseconds() / 1000000);
-  if (t.outcome == TakeOutcome.HostError) warnFailed("rate limit: shared data " + key, t.status, "; allowing");
-  return t.outcome != TakeOutcome.Limited;
+  if (t == TakeOutcome.HostError) warnFailed("rate limit: shared data " + key, LastTake.status, "; allowing");
+  return t != TakeOutcome.Limited;
 }

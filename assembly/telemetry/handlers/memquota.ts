@@ -4,7 +4,7 @@
 // refused 429 with the headers Envoy's local_ratelimit filter sends.
 import { HeaderPair } from "../../runtime/pairs";
 import { incrementMetric } from "../../runtime/hostcalls";
-import { TakeOutcome, takeToken } from "../../policy/token-bucket";
+import { Bucket, LastTake, TakeOutcome, msToNextToken, takeToken } from "../../policy/token-bucket";
 import { RequestAttributes, attrValue } from "../request";
 import { CheckHandler, Verdict } from "./check";
 import { ConnectionAttributes } from "./handler";
@@ -61,14 +61,14 @@ export class MemQuotaHandler extends CheckHandler {
       }
     }
     const t = takeToken(this.keyPrefix + k, this.maxAmount, this.validMs, nowMs);
-    if (t.outcome == TakeOutcome.Allowed) return Verdict.Allow;
-    if (t.outcome != TakeOutcome.Limited) return Verdict.Failed;
+    if (t == TakeOutcome.Allowed) return Verdict.Allow;
+    if (t != TakeOutcome.Limited) return Verdict.Failed;
     // envoy source/extensions/filters/http/common/ratelimit_headers.h names; values as
     // local_ratelimit.cc encodeHeaders writes them: the bucket size, tokens left, seconds to reset.
     const h = new Array<HeaderPair>();
     h.push(new HeaderPair("x-ratelimit-limit", this.maxAmount.toString()));
-    h.push(new HeaderPair("x-ratelimit-remaining", t.remaining.toString()));
-    h.push(new HeaderPair("x-ratelimit-reset", ((t.resetMs + 999) / 1000).toString()));
+    h.push(new HeaderPair("x-ratelimit-remaining", LastTake.remaining.toString()));
+    h.push(new HeaderPair("x-ratelimit-reset", ((msToNextToken(new Bucket(LastTake.remaining, LastTake.last), nowMs, this.maxAmount, this.validMs) + 999) / 1000).toString()));
     this.headers = h;
     return Verdict.Deny;
   }
