@@ -277,6 +277,41 @@ describe("http-telemetry", () => {
     }
   });
 
+  it("gRPC: request_protocol grpc and grpc_response_status from the response trailers", async () => {
+    const grpcServer = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "application/grpc", trailer: "grpc-status" });
+        res.write(Buffer.from([0, 0, 0, 0, 0]));
+        res.addTrailers({ "grpc-status": "5" });
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => grpcServer.listen(0, "127.0.0.1", () => r()));
+    const host = new Host({ clusters: { grpc: { endpoints: [{ host: "127.0.0.1", port: (grpcServer.address() as AddressInfo).port }] } }, nodeMetadata: NODE as never });
+    try {
+      const plugin = await host.loadPlugin({ name: "http-telemetry", wasm: debugWasm, rootId: "http-telemetry", vmCount: 1, configuration: "" });
+      const l = await host.httpListener({ direction: "INBOUND", cluster: "grpc", filters: [plugin] });
+      await new Promise<void>((resolve, reject) => {
+        const req = http.request({ host: "127.0.0.1", port: l.port, method: "POST", path: "/shop.Cart/Get", headers: { host: SERVICE, "content-type": "application/grpc", te: "trailers" }, agent: false }, (res) => {
+          res.resume();
+          res.on("end", resolve);
+        });
+        req.on("error", reject);
+        req.end(Buffer.from([0, 0, 0, 0, 0]));
+      });
+      await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 5000, "requests to complete");
+      const fams = parsePrometheusText(prometheusText(host, { statsTags: httpStatsTags() }));
+      assert.deepEqual(
+        family(fams, "istio_requests_total").samples.map((x) => [{ ...x.labels }, x.value]),
+        [[inbound("200", { request_protocol: "grpc", grpc_response_status: "5" }), 1]],
+      );
+    } finally {
+      await host.close();
+      await new Promise<void>((r) => grpcServer.close(() => r()));
+    }
+  });
+
   it("sends label sets beyond max_series to one overflow series and counts them", async () => {
     const config = JSON.stringify({ handlers: [{ name: "prom", kind: "prometheus", metrics: "prefixed", max_series: 1 }] });
     const host = await run({ configuration: config, nodeMetadata: NODE }, async (port) => {
