@@ -192,7 +192,7 @@ describe("http-telemetry check handlers (denier, list, memquota)", () => {
       for (let i = 0; i < 3; i++) got.push(await request(port, `/a${i}`, "one"));
       // A second key is past max_keys: the overflow bucket (full at first use).
       for (let i = 0; i < 3; i++) got.push(await request(port, `/b${i}`, "two"));
-    }, { vmCount: 2 });
+    }, { vmCount: 2, debug: true });
     try {
       assert.deepEqual(got.map((g) => g.status), [200, 200, 429, 200, 200, 429]);
       const limited = got[2]!;
