@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import { Host, PluginLoadError } from "../host/index.js";
 import type { HttpFilterFactory } from "../host/types.js";
 import { withTimeout } from "../host/fakes.js";
+import { WasmResult } from "../host/abi.js";
 
 const wasm = new URL("../../build/http-telemetry.wasm", import.meta.url).pathname;
 const debugWasm = new URL("../../build/http-telemetry.debug.wasm", import.meta.url).pathname;
@@ -80,9 +81,10 @@ describe("http-telemetry check handlers (denier, list, memquota)", () => {
     await new Promise<void>((r) => server.close(() => r()));
   });
 
-  async function run(configuration: unknown, traffic: (port: number) => Promise<void>, opts: { vmCount?: number; peer?: boolean; debug?: boolean } = {}): Promise<Host> {
+  async function run(configuration: unknown, traffic: (port: number) => Promise<void>, opts: { vmCount?: number; peer?: boolean; debug?: boolean; prepare?: (host: Host) => void } = {}): Promise<Host> {
     seen.length = 0;
     const host = new Host({ clusters: { backend: { endpoints: [{ host: "127.0.0.1", port: upPort }] } } });
+    opts.prepare?.(host);
     try {
       const plugin = await host.loadPlugin({
         name: "http-telemetry", wasm: opts.debug ? debugWasm : wasm, rootId: "http-telemetry", vmCount: opts.vmCount ?? 1, configuration: JSON.stringify(configuration),
@@ -242,6 +244,43 @@ describe("http-telemetry check handlers (denier, list, memquota)", () => {
       assert.ok(Math.abs(ok - expected) <= expected * 0.05, `allowed ${ok}, expected ${expected.toFixed(1)} ± 5% (limited ${limited})`);
       assert.equal(host.counter("http_telemetry.handler.q.allowed"), BigInt(ok));
       assert.equal(host.counter("http_telemetry.handler.q.limited"), BigInt(limited));
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("memquota under lasting CAS contention: 8 rounds, then fail_open lets the request through and fail-closed refuses it", async () => {
+    // Another worker wins every race: each set with a cas finds the key rewritten.
+    let sets = 0;
+    const contended = (host: Host): void => {
+      const set = host.sharedData.set.bind(host.sharedData);
+      host.sharedData.set = (vmId, key, value, cas) => {
+        if (!key.includes(".memquota.")) return set(vmId, key, value, cas);
+        sets++;
+        if (cas === 0) set(vmId, key, value, cas);
+        return WasmResult.CasMismatch;
+      };
+    };
+    const got: Sent[] = [];
+    const host = await run({
+      handlers: [
+        { name: "open", kind: "memquota", max_amount: 5 },
+        { name: "closed", kind: "memquota", max_amount: 5, fail_open: false },
+      ],
+      rules: [{ name: "o", match: { "request.path": { prefix: "/o" } }, handlers: ["open"] }, { name: "c", match: { "request.path": { prefix: "/c" } }, handlers: ["closed"] }],
+    }, async (port) => {
+      got.push(await request(port, "/o"));
+      got.push(await request(port, "/c"));
+    }, { prepare: contended, debug: true });
+    try {
+      assert.equal(sets, 16, "8 CAS rounds per take");
+      assert.deepEqual(got.map((g) => g.status), [200, 503]);
+      assert.equal(got[1]!.body, "telemetry handler unavailable\n");
+      assert.equal(got[1]!.headers["x-protomesh-rule"], "c");
+      assert.deepEqual(seen, ["/o"]);
+      assert.equal(host.counter("http_telemetry.handler.open.failures"), 1n);
+      assert.equal(host.counter("http_telemetry.handler.closed.failures"), 1n);
+      assert.equal(host.counter("http_telemetry.fail_closed_denied"), 1n);
     } finally {
       await host.close();
     }
