@@ -140,6 +140,23 @@ describe("http-telemetry check handlers (denier, list, memquota)", () => {
     }
   });
 
+  it("a check handler's sampling: requests left out are not checked (and pass), counted", async () => {
+    const got: Sent[] = [];
+    const host = await run({ handlers: [{ name: "none", kind: "denier", sampling: 0 }, { name: "all", kind: "denier", sampling: 100 }],
+      rules: [{ name: "a", match: { "request.path": { exact: "/a" } }, handlers: ["none"] }, { name: "b", match: { "request.path": { exact: "/b" } }, handlers: ["all"] }] }, async (port) => {
+      got.push(await request(port, "/a"));
+      got.push(await request(port, "/b"));
+    });
+    try {
+      assert.deepEqual(got.map((g) => g.status), [200, 403]);
+      assert.equal(host.counter("http_telemetry.handler.none.sampled_out"), 1n);
+      assert.equal(host.counter("http_telemetry.handler.none.denied"), 0n);
+      assert.equal(host.counter("http_telemetry.handler.all.denied"), 1n);
+    } finally {
+      await host.close();
+    }
+  });
+
   it("list, whitelist: request.host must be listed (exact or prefix); refusals are 403 naming the value", async () => {
     const got: Sent[] = [];
     const host = await run({

@@ -253,8 +253,8 @@ class HttpTelemetryStream extends Context {
     if (conn.bag.reporter == Reporter.Destination) root.resolvePeer(conn);
     const rules = root.config.rules;
     const hs = root.config.handlers;
-    let mask: u32 = 0;
-    let bucket: u32 = 0;
+    // The sampling bucket, drawn once per request and only when a check samples.
+    let bucket: i64 = -1;
     for (let i = 0; i < hs.length; i++) {
       const bit = (<u32>1) << <u32>i;
       if ((root.checkMask & bit) == 0) continue;
@@ -265,9 +265,8 @@ class HttpTelemetryStream extends Context {
       if (rule.length == 0) continue;
       const h = changetype<CheckHandler>(hs[i]);
       if (h.samplingMilli < 100000) {
-        if ((mask & 1) == 0) bucket = root.bucket(this.req);
-        mask |= 1;
-        if (bucket >= h.samplingMilli) {
+        if (bucket < 0) bucket = root.bucket(this.req);
+        if (bucket >= <i64>h.samplingMilli) {
           incrementMetric(h.sampledOutId, 1);
           continue;
         }
