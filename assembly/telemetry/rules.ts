@@ -1,6 +1,6 @@
 // Mixer-style rules: a rule matches attributes and names the handlers it feeds. Pure code.
 import { AttributeBag } from "./attributes";
-import { RequestAttributes, attrPresent, attrValue, isResponseAttr } from "./request";
+import { Attr, RequestAttributes, attrPresent, attrValue, isResponseAttr } from "./request";
 
 export enum MatchKind {
   Exact = 0,
@@ -27,6 +27,11 @@ export function attrMatches(m: AttrMatch, bag: AttributeBag, r: RequestAttribute
   if (m.kind == MatchKind.Present) return attrPresent(m.attr, bag, r);
   const v = attrValue(m.attr, bag, r);
   return m.kind == MatchKind.Exact ? v == m.value : v.startsWith(m.value);
+}
+
+/** False for what is only known at the end of a request (response attributes, body sizes). */
+export function knownAtRequestHeaders(a: i32): bool {
+  return a != Attr.RequestTotalSize && !isResponseAttr(a);
 }
 
 /**

@@ -9,19 +9,28 @@ import { HTTP_ATTRIBUTES, HTTP_LABELS } from "../../assembly/telemetry/http-labe
 import { RULE_STAT_PREFIX, WHOLE, isStatPrefix, show } from "./fields.js";
 
 export const HTTP_TELEMETRY_FIELDS = ["stat_prefix", "seed", "max_connections", "handlers", "rules"] as const;
-export const HTTP_TELEMETRY_KINDS = ["prometheus", "accesslog"] as const;
+export const HTTP_TELEMETRY_KINDS = ["prometheus", "accesslog", "denier", "list", "memquota"] as const;
+/** Check handlers: decided at request headers, so they may use only attributes known then. */
+export const HTTP_TELEMETRY_CHECK_KINDS: readonly string[] = ["denier", "list", "memquota"];
 export const HTTP_TELEMETRY_METRICS = ["auto", "prefixed", "istio"] as const;
 export const HTTP_TELEMETRY_LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
 /** The filter's limits (config.ts). */
 export const HTTP_TELEMETRY_LIMITS = {
   maxConnections: 65536, handlers: 32, rules: 256, dimensions: 8, maxSeries: 100000, minLineBytes: 64, maxLineBytes: 1048576,
+  messageChars: 1024, listEntries: 4096, maxAmount: 1000000000, validDurationMs: 86400000, maxKeys: 100000, keyAttributes: 8,
 } as const;
 /** Without `handlers`, the filter runs one prometheus handler of this name. */
 export const HTTP_TELEMETRY_DEFAULT_HANDLER = "prometheus";
 
 const PROMETHEUS_FIELDS = "name, kind, fail_open, sampling, metrics, max_series, dimensions";
 const ACCESSLOG_FIELDS = "name, kind, fail_open, sampling, attributes, level, max_line_bytes";
+const DENIER_FIELDS = "name, kind, fail_open, sampling, status_code, message";
+const LIST_FIELDS = "name, kind, fail_open, sampling, attribute, entries, blacklist";
+const MEMQUOTA_FIELDS = "name, kind, fail_open, sampling, max_amount, valid_duration_ms, key, max_keys";
 const RULE_FIELDS = "name, match, handlers";
+/** Not known at request headers (assembly/telemetry/rules.ts knownAtRequestHeaders). */
+const LATE_ATTRIBUTES: readonly string[] = ["request.total_size", "response.code", "response.grpc_status", "response.duration", "response.total_size"];
+const EARLY = "must be an attribute known at request headers (not a response attribute or request.total_size)";
 const RULE_NAME = "must be a name: 1 to 64 letters, digits or '_'";
 
 type Json = unknown;
@@ -58,13 +67,48 @@ function attribute(v: Json, field: string): void {
   if (typeof v !== "string" || !HTTP_ATTRIBUTES.includes(v)) reject(field, `must be an attribute name (${HTTP_ATTRIBUTES.join(", ")})`, v);
 }
 
+function checkAttribute(v: Json, field: string): void {
+  attribute(v, field);
+  if (LATE_ATTRIBUTES.includes(v as string)) reject(field, EARLY, v);
+}
+
+/** denier, list and memquota fields; false when `key` is none of them. */
+function checkPolicyField(kind: string, key: string, val: Json, field: string): boolean {
+  if (kind === "denier" && key === "status_code") int(val, field, "an HTTP status", 400, 599);
+  else if (kind === "denier" && key === "message") {
+    if (typeof val !== "string" || val.length > HTTP_TELEMETRY_LIMITS.messageChars) reject(field, `must be a string of at most ${HTTP_TELEMETRY_LIMITS.messageChars} characters`, val);
+  } else if (kind === "list" && key === "attribute") checkAttribute(val, field);
+  else if (kind === "list" && key === "blacklist") {
+    if (typeof val !== "boolean") reject(field, "must be true or false", val);
+  } else if (kind === "list" && key === "entries") {
+    const items = list(val, field, 'values or {"prefix": …}');
+    if (items.length > HTTP_TELEMETRY_LIMITS.listEntries) reject(field, `must hold at most ${HTTP_TELEMETRY_LIMITS.listEntries} entries`, val);
+    items.forEach((e, i) => {
+      const ok = typeof e === "string" || (isObject(e) && Object.keys(e).length === 1 && typeof e["prefix"] === "string" && e["prefix"] !== "");
+      if (!ok) reject(`${field}[${i}]`, 'must be a string (exact value) or {"prefix": "…"} (non-empty)', e);
+    });
+  } else if (kind === "memquota" && key === "max_amount") int(val, field, "a number of requests", 1, HTTP_TELEMETRY_LIMITS.maxAmount);
+  else if (kind === "memquota" && key === "valid_duration_ms") int(val, field, "a duration in milliseconds", 1, HTTP_TELEMETRY_LIMITS.validDurationMs);
+  else if (kind === "memquota" && key === "max_keys") int(val, field, "a number of keys", 1, HTTP_TELEMETRY_LIMITS.maxKeys);
+  else if (kind === "memquota" && key === "key") {
+    const items = list(val, field, "attribute names");
+    if (items.length > HTTP_TELEMETRY_LIMITS.keyAttributes) reject(field, `must hold at most ${HTTP_TELEMETRY_LIMITS.keyAttributes} attributes`, val);
+    items.forEach((a, i) => checkAttribute(a, `${field}[${i}]`));
+  } else return false;
+  return true;
+}
+
+const POLICY_FIELDS: Record<string, string> = { denier: DENIER_FIELDS, list: LIST_FIELDS, memquota: MEMQUOTA_FIELDS };
+
 function checkHandler(v: Json, at: string): string {
   const h = object(v, at, "{name, kind, …}");
   if (h["name"] === undefined) fail(`"${at}.name" is required`);
   if (!isName(h["name"])) reject(`${at}.name`, RULE_NAME, h["name"]);
   if (h["kind"] === undefined) fail(`"${at}.kind" is required`);
   oneOf(h["kind"], `${at}.kind`, HTTP_TELEMETRY_KINDS);
-  const prometheus = h["kind"] === "prometheus";
+  const kind = h["kind"] as string;
+  const prometheus = kind === "prometheus";
+  const policy = HTTP_TELEMETRY_CHECK_KINDS.includes(kind);
   for (const [key, val] of Object.entries(h)) {
     const field = `${at}.${key}`;
     if (key === "name" || key === "kind") continue;
@@ -72,6 +116,8 @@ function checkHandler(v: Json, at: string): string {
       if (typeof val !== "boolean") reject(field, "must be true or false", val);
     } else if (key === "sampling") {
       if (typeof val !== "number" || val < 0 || val > 100) reject(field, "must be a percentage 0..100", val);
+    } else if (policy) {
+      if (!checkPolicyField(kind, key, val, field)) unknown(field, POLICY_FIELDS[kind]!);
     } else if (prometheus && key === "metrics") {
       oneOf(val, field, HTTP_TELEMETRY_METRICS);
     } else if (prometheus && key === "max_series") {
@@ -98,6 +144,9 @@ function checkHandler(v: Json, at: string): string {
       unknown(field, prometheus ? PROMETHEUS_FIELDS : ACCESSLOG_FIELDS);
     }
   }
+  if (kind === "list" && h["attribute"] === undefined) fail(`"${at}.attribute" is required`);
+  if (kind === "list" && h["entries"] === undefined) fail(`"${at}.entries" is required`);
+  if (kind === "memquota" && h["max_amount"] === undefined) fail(`"${at}.max_amount" is required`);
   return h["name"] as string;
 }
 
@@ -116,7 +165,7 @@ function checkCondition(v: Json, field: string): void {
   if (k === "prefix" && text === "") reject(`${field}.prefix`, "must be a non-empty string", s);
 }
 
-function checkRule(v: Json, at: string, handlers: readonly string[]): void {
+function checkRule(v: Json, at: string, handlers: readonly string[], checks: ReadonlySet<string>): void {
   const r = object(v, at, `{${RULE_FIELDS}}`);
   for (const [key, val] of Object.entries(r)) {
     const field = `${at}.${key}`;
@@ -140,6 +189,12 @@ function checkRule(v: Json, at: string, handlers: readonly string[]): void {
   }
   if (r["name"] === undefined) fail(`"${at}.name" is required`);
   if (r["handlers"] === undefined) fail(`"${at}.handlers" is required`);
+  // A check handler decides at request headers: its rules may test only what is known then.
+  for (const h of handlers) {
+    if (!checks.has(h) || !(r["handlers"] as Json[]).includes(h)) continue;
+    const late = Object.keys(isObject(r["match"]) ? r["match"] : {}).find((a) => LATE_ATTRIBUTES.includes(a));
+    if (late !== undefined) fail(`rule "${r["name"] as string}" feeds check handler "${h}" (decided at request headers) but matches ${late}, known only at the end of the request`);
+  }
 }
 
 /** The first problem the filter would log for `value` (without the `http-telemetry: invalid configuration: ` prefix), or null. */
@@ -147,6 +202,7 @@ export function httpTelemetryProblem(value: Json): string | null {
   try {
     const v = object(value, "", "");
     let handlers: string[] | undefined;
+    const checks = new Set<string>();
     for (const [key, val] of Object.entries(v)) {
       if (key === "stat_prefix") {
         if (typeof val !== "string" || !isStatPrefix(val)) reject(key, RULE_STAT_PREFIX, val);
@@ -163,6 +219,7 @@ export function httpTelemetryProblem(value: Json): string | null {
           const name = checkHandler(h, `handlers[${i}]`);
           if (handlers.includes(name)) fail(`"handlers[${i}].name" repeats handler "${name}"`);
           handlers.push(name);
+          if (HTTP_TELEMETRY_CHECK_KINDS.includes((h as Record<string, Json>)["kind"] as string)) checks.add(name);
         }
       } else if (key !== "rules") {
         unknown(key, HTTP_TELEMETRY_FIELDS.join(", "));
@@ -172,7 +229,7 @@ export function httpTelemetryProblem(value: Json): string | null {
     if (v["rules"] !== undefined) {
       const rules = list(v["rules"], "rules", "rules");
       if (rules.length > HTTP_TELEMETRY_LIMITS.rules) reject("rules", `must hold at most ${HTTP_TELEMETRY_LIMITS.rules} rules`, v["rules"]);
-      rules.forEach((r, i) => checkRule(r, `rules[${i}]`, handlers ?? [HTTP_TELEMETRY_DEFAULT_HANDLER]));
+      rules.forEach((r, i) => checkRule(r, `rules[${i}]`, handlers ?? [HTTP_TELEMETRY_DEFAULT_HANDLER], checks));
     }
     return null;
   } catch (err) {

@@ -16,6 +16,11 @@ import { AttrMatch, MATCH_KIND_NAMES, MatchKind, TelemetryRule } from "../../tel
 import { Handler } from "../../telemetry/handlers/handler";
 import { METRIC_NAMES, MetricNames, PrometheusHandler } from "../../telemetry/handlers/prometheus";
 import { AccessLogHandler, LOG_LEVEL_NAMES } from "../../telemetry/handlers/accesslog";
+import { CheckHandler } from "../../telemetry/handlers/check";
+import { DenierHandler } from "../../telemetry/handlers/denier";
+import { ListEntry, ListHandler } from "../../telemetry/handlers/list";
+import { MemQuotaHandler } from "../../telemetry/handlers/memquota";
+import { knownAtRequestHeaders } from "../../telemetry/rules";
 
 // Every default in one place.
 export const DEFAULT_STAT_PREFIX = "http_telemetry";
@@ -43,11 +48,31 @@ export const DEFAULT_LOG_ATTRIBUTES: string[] = [
   "request.id", "request.method", "request.host", "request.path", "request.protocol", "response.code",
   "response.duration", "request.total_size", "response.total_size", "source.workload", "destination.workload",
 ];
-export const KINDS: string[] = ["prometheus", "accesslog"];
+/** denier: the local reply's status and body. */
+export const DEFAULT_DENIER_STATUS: i32 = 403;
+export const DEFAULT_DENIER_MESSAGE = "request denied";
+/** list: whitelist unless `blacklist` is true (Mixer's list adapter). */
+export const DEFAULT_LIST_BLACKLIST: bool = false;
+export const MAX_LIST_ENTRIES: i32 = 4096;
+/** memquota: `max_amount` tokens per this many milliseconds. */
+export const DEFAULT_VALID_DURATION_MS: i32 = 1000;
+export const MAX_VALID_DURATION_MS: i32 = 86400000;
+export const MAX_MAX_AMOUNT: i32 = 1000000000;
+/** memquota: keys a VM tracks before the rest share the overflow bucket. */
+export const DEFAULT_MAX_KEYS: i32 = 1000;
+export const MAX_MAX_KEYS: i32 = 100000;
+export const MAX_KEY_ATTRIBUTES: i32 = 8;
+export const KINDS: string[] = ["prometheus", "accesslog", "denier", "list", "memquota"];
+const KIND_DENIER = 2;
+const KIND_LIST = 3;
+const KIND_MEMQUOTA = 4;
 
 const TOP_FIELDS = "stat_prefix, seed, max_connections, handlers, rules";
 const PROMETHEUS_FIELDS = "name, kind, fail_open, sampling, metrics, max_series, dimensions";
 const ACCESSLOG_FIELDS = "name, kind, fail_open, sampling, attributes, level, max_line_bytes";
+const DENIER_FIELDS = "name, kind, fail_open, sampling, status_code, message";
+const LIST_FIELDS = "name, kind, fail_open, sampling, attribute, entries, blacklist";
+const MEMQUOTA_FIELDS = "name, kind, fail_open, sampling, max_amount, valid_duration_ms, key, max_keys";
 const RULE_FIELDS = "name, match, handlers";
 
 export class HttpTelemetryConfig {
@@ -182,7 +207,10 @@ function parseHandler(f: Fields, v: JsonValue, at: string): Handler | null {
   if (!f.ok) return null;
   let h: Handler;
   if (kind == 0) h = new PrometheusHandler(n.str);
-  else h = new AccessLogHandler(n.str);
+  else if (kind == 1) h = new AccessLogHandler(n.str);
+  else if (kind == KIND_DENIER) h = new DenierHandler(n.str);
+  else if (kind == KIND_LIST) h = new ListHandler(n.str);
+  else h = new MemQuotaHandler(n.str);
   for (let i = 0; i < v.keys.length && f.ok; i++) {
     const key = v.keys[i];
     const val = v.values[i];
@@ -196,9 +224,27 @@ function parseHandler(f: Fields, v: JsonValue, at: string): Handler | null {
       else h.samplingMilli = <u32>Math.round(val.num * 1000);
     } else if (kind == 0) {
       parsePrometheusField(f, key, val, field, changetype<PrometheusHandler>(h));
-    } else {
+    } else if (kind == 1) {
       parseAccessLogField(f, key, val, field, changetype<AccessLogHandler>(h));
+    } else if (kind == KIND_DENIER) {
+      parseDenierField(f, key, val, field, changetype<DenierHandler>(h));
+    } else if (kind == KIND_LIST) {
+      parseListField(f, key, val, field, changetype<ListHandler>(h));
+    } else {
+      parseMemQuotaField(f, key, val, field, changetype<MemQuotaHandler>(h));
     }
+  }
+  if (f.ok && kind == KIND_DENIER && v.get("status_code") === null) changetype<DenierHandler>(h).status = DEFAULT_DENIER_STATUS;
+  if (f.ok && kind == KIND_DENIER && v.get("message") === null) changetype<DenierHandler>(h).message = DEFAULT_DENIER_MESSAGE;
+  if (f.ok && kind == KIND_LIST) {
+    if (v.get("attribute") === null) f.fail("\"" + at + ".attribute\" is required");
+    else if (v.get("entries") === null) f.fail("\"" + at + ".entries\" is required");
+  }
+  if (f.ok && kind == KIND_MEMQUOTA) {
+    const q = changetype<MemQuotaHandler>(h);
+    if (v.get("max_amount") === null) f.fail("\"" + at + ".max_amount\" is required");
+    if (v.get("valid_duration_ms") === null) q.validMs = DEFAULT_VALID_DURATION_MS;
+    if (v.get("max_keys") === null) q.maxKeys = DEFAULT_MAX_KEYS;
   }
   if (f.ok && kind == 1) {
     const a = changetype<AccessLogHandler>(h);
@@ -264,6 +310,68 @@ function parseAccessLogField(f: Fields, key: string, val: JsonValue, field: stri
   }
 }
 
+/** An attribute a check handler may use: known at request headers (README "Check handlers"). */
+function checkAttribute(f: Fields, v: JsonValue, field: string): i32 {
+  const a = attribute(f, v, field);
+  if (f.ok && !knownAtRequestHeaders(a)) f.reject(field, "must be an attribute known at request headers (not a response attribute or request.total_size)", v);
+  return a;
+}
+
+function parseDenierField(f: Fields, key: string, val: JsonValue, field: string, h: DenierHandler): void {
+  if (key == "status_code") {
+    h.status = <u32>f.int(val, field, "an HTTP status", 400, 599);
+  } else if (key == "message") {
+    if (val.kind != JsonKind.String || val.str.length > 1024) f.reject(field, "must be a string of at most 1024 characters", val);
+    else h.message = val.str;
+  } else {
+    f.unknown(field, DENIER_FIELDS);
+  }
+}
+
+function parseListField(f: Fields, key: string, val: JsonValue, field: string, h: ListHandler): void {
+  if (key == "attribute") {
+    h.attr = checkAttribute(f, val, field);
+  } else if (key == "blacklist") {
+    if (val.kind == JsonKind.Bool) h.blacklist = val.bool;
+    else f.reject(field, "must be true or false", val);
+  } else if (key == "entries") {
+    if (!f.list(val, field, "values or {\"prefix\": …}")) return;
+    if (val.items.length > MAX_LIST_ENTRIES) {
+      f.reject(field, "must hold at most " + MAX_LIST_ENTRIES.toString() + " entries", val);
+      return;
+    }
+    for (let i = 0; i < val.items.length && f.ok; i++) {
+      const e = val.items[i];
+      const at = field + "[" + i.toString() + "]";
+      const p = e.kind == JsonKind.Object ? e.get("prefix") : null;
+      if (e.kind == JsonKind.String) h.entries.push(new ListEntry(false, e.str));
+      else if (p !== null && e.keys.length == 1 && p.kind == JsonKind.String && p.str.length > 0) h.entries.push(new ListEntry(true, p.str));
+      else f.reject(at, "must be a string (exact value) or {\"prefix\": \"…\"} (non-empty)", e);
+    }
+  } else {
+    f.unknown(field, LIST_FIELDS);
+  }
+}
+
+function parseMemQuotaField(f: Fields, key: string, val: JsonValue, field: string, h: MemQuotaHandler): void {
+  if (key == "max_amount") {
+    h.maxAmount = f.int(val, field, "a number of requests", 1, MAX_MAX_AMOUNT);
+  } else if (key == "valid_duration_ms") {
+    h.validMs = f.durationMs(val, field, 1, MAX_VALID_DURATION_MS);
+  } else if (key == "max_keys") {
+    h.maxKeys = f.int(val, field, "a number of keys", 1, MAX_MAX_KEYS);
+  } else if (key == "key") {
+    if (!f.list(val, field, "attribute names")) return;
+    if (val.items.length > MAX_KEY_ATTRIBUTES) {
+      f.reject(field, "must hold at most " + MAX_KEY_ATTRIBUTES.toString() + " attributes", val);
+      return;
+    }
+    for (let i = 0; i < val.items.length && f.ok; i++) h.keyAttrs.push(checkAttribute(f, val.items[i], field + "[" + i.toString() + "]"));
+  } else {
+    f.unknown(field, MEMQUOTA_FIELDS);
+  }
+}
+
 function parseRules(f: Fields, v: JsonValue, c: HttpTelemetryConfig): void {
   if (!f.list(v, "rules", "rules")) return;
   if (v.items.length > MAX_RULES) {
@@ -325,6 +433,17 @@ function parseRule(f: Fields, v: JsonValue, at: string, c: HttpTelemetryConfig):
   }
   if (f.ok && !named) f.fail("\"" + at + ".name\" is required");
   if (f.ok && !fed) f.fail("\"" + at + ".handlers\" is required");
+  // A check handler decides at request headers: its rules may test only what is known then.
+  for (let h = 0; h < c.handlers.length && f.ok; h++) {
+    if ((r.handlerMask & ((<u32>1) << <u32>h)) == 0 || !(c.handlers[h] instanceof CheckHandler)) continue;
+    for (let m = 0; m < r.matches.length; m++) {
+      const a = r.matches[m].attr;
+      if (!knownAtRequestHeaders(a)) {
+        f.fail("rule \"" + r.name + "\" feeds check handler \"" + c.handlers[h].name + "\" (decided at request headers) but matches " + HTTP_ATTRIBUTES[a] + ", known only at the end of the request");
+        break;
+      }
+    }
+  }
   return r;
 }
 

@@ -1,7 +1,7 @@
-// http-telemetry: the HTTP ingestion adapter. Per request it fills the attribute bag, evaluates
-// the rules at the end of the stream and feeds the handlers they name (README.md). It never
-// changes a request, except that a fail-closed handler whose last report failed refuses the
-// requests it could be fed (README "Failure policy").
+// http-telemetry: the HTTP ingestion adapter. Per request it fills the attribute bag, runs the
+// check handlers (denier, list, memquota) at request headers, evaluates the rules at the end of
+// the stream and feeds the handlers they name (README.md). Only check handlers and a fail-closed
+// handler whose last report failed refuse requests (README "Check handlers", "Failure policy").
 import {
   Action, Context, HeaderPair, LogLevel, MapType, Metric, MetricType, RootContext, getCurrentTimeNanoseconds,
   getHeaderMapPairs, getHeaderMapValue, getPluginConfiguration, incrementMetric, log, registerRootContext,
@@ -11,12 +11,14 @@ import { HttpTelemetryConfig, parseHttpTelemetryConfigBytes } from "./config";
 import { Reporter, Workload } from "../../telemetry/attributes";
 import { isIstioProxy, readConnection, readConnectionId, readLocalWorkload, readPeer, readSourceAddress } from "../../telemetry/reader";
 import { Attr, RequestAttributes, sampleBucket } from "../../telemetry/request";
-import { matchedHandlers } from "../../telemetry/rules";
+import { matchedHandlers, ruleMatches } from "../../telemetry/rules";
 import { ConnectionAttributes, Handler } from "../../telemetry/handlers/handler";
 import { FLUSH_PERIOD_MS, PrometheusHandler } from "../../telemetry/handlers/prometheus";
 import { PendingCounters } from "../../telemetry/batch";
 import { readRequestDurationMs } from "../../telemetry/duration";
 import { AccessLogHandler } from "../../telemetry/handlers/accesslog";
+import { CheckHandler, Verdict } from "../../telemetry/handlers/check";
+import { MemQuotaHandler } from "../../telemetry/handlers/memquota";
 export * from "../../runtime/exports";
 
 /** Requests of a connection that may look for its peer before it is taken as unknown. */
@@ -56,6 +58,8 @@ class HttpTelemetryRoot extends RootContext {
   istioProxy: bool = false;
   cache: ConnectionCache = new ConnectionCache(1);
   needsAddress: bool = false;
+  /** Bit i set: handler i is a check handler (decided at request headers, not reported). */
+  checkMask: u32 = 0;
   /** Requests refused because a fail-closed handler was failing. */
   deniedId: u32 = 0;
   /** The handlers' counters, written on tick with the batched metrics (flushMetrics). */
@@ -93,6 +97,19 @@ class HttpTelemetryRoot extends RootContext {
         const overflow = this.define(MetricType.Counter, at + "series_overflow");
         if (!overflow.ok) return false;
         changetype<PrometheusHandler>(h).start(this.istioProxy, overflow.id);
+      } else if (h instanceof CheckHandler) {
+        const ch = changetype<CheckHandler>(h);
+        const allowed = this.define(MetricType.Counter, at + "allowed");
+        const refused = this.define(MetricType.Counter, at + ch.deniedWord());
+        if (!(allowed.ok && refused.ok)) return false;
+        ch.allowedId = allowed.id;
+        ch.deniedId = refused.id;
+        this.checkMask |= (<u32>1) << <u32>i;
+        if (h.kind == "memquota") {
+          const overflow = this.define(MetricType.Counter, at + "key_overflow");
+          if (!overflow.ok) return false;
+          changetype<MemQuotaHandler>(h).start(c.statPrefix, overflow.id);
+        }
       } else if (h.kind == "accesslog") {
         this.needsAddress = this.needsAddress || changetype<AccessLogHandler>(h).attrs.includes(Attr.SourceAddress);
       }
@@ -256,7 +273,58 @@ class HttpTelemetryStream extends Context {
     r.requestBytes = headerBytes(pairs);
     const conn = root.connection();
     this.conn = conn;
-    return this.refuseIfClosed(root, conn) ? Action.Pause : Action.Continue;
+    if (this.refuseIfClosed(root, conn)) return Action.Pause;
+    return root.checkMask != 0 && this.refuseByCheck(root, conn, r.startNs / 1000000) ? Action.Pause : Action.Continue;
+  }
+
+  /**
+   * Check handlers, in the order they are configured, each at most once: the first that refuses
+   * answers with its local reply, header `x-protomesh-rule` naming the rule that fed it (a later
+   * memquota then takes no token). Inbound, the peer is looked up first (metadata exchange runs
+   * before this filter); outbound, the upstream peer is not known yet.
+   */
+  refuseByCheck(root: HttpTelemetryRoot, conn: ConnectionAttributes, nowMs: u64): bool {
+    if (conn.bag.reporter == Reporter.Destination) root.resolvePeer(conn);
+    const rules = root.config.rules;
+    const hs = root.config.handlers;
+    // The sampling bucket, drawn once per request and only when a check samples.
+    let bucket: i64 = -1;
+    for (let i = 0; i < hs.length; i++) {
+      const bit = (<u32>1) << <u32>i;
+      if ((root.checkMask & bit) == 0) continue;
+      let rule = "";
+      for (let k = 0; k < rules.length && rule.length == 0; k++) {
+        if ((rules[k].handlerMask & bit) != 0 && ruleMatches(rules[k], conn.bag, this.req, false)) rule = rules[k].name;
+      }
+      if (rule.length == 0) continue;
+      const h = changetype<CheckHandler>(hs[i]);
+      if (h.samplingMilli < 100000) {
+        if (bucket < 0) bucket = root.bucket(this.req);
+        if (bucket >= <i64>h.samplingMilli) {
+          incrementMetric(h.sampledOutId, 1);
+          continue;
+        }
+      }
+      incrementMetric(h.reportsId, 1);
+      const v = h.check(conn, this.req, nowMs);
+      if (v == Verdict.Allow) {
+        incrementMetric(h.allowedId, 1);
+        continue;
+      }
+      if (v == Verdict.Failed) {
+        incrementMetric(h.failuresId, 1);
+        if (h.failOpen) continue;
+        incrementMetric(root.deniedId, 1);
+        sendLocalResponse(503, "http_telemetry_fail_closed", String.UTF8.encode("telemetry handler unavailable\n"), [new HeaderPair("x-protomesh-rule", rule)]);
+        return true;
+      }
+      incrementMetric(h.deniedId, 1);
+      const headers = h.headers.slice(0);
+      headers.push(new HeaderPair("x-protomesh-rule", rule));
+      sendLocalResponse(h.status, h.details, String.UTF8.encode(h.body), headers);
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -314,7 +382,7 @@ class HttpTelemetryStream extends Context {
     const r = this.req;
     r.durationMs = readRequestDurationMs();
     root.resolvePeer(conn);
-    const mask = matchedHandlers(root.config.rules, conn.bag, r, false);
+    const mask = matchedHandlers(root.config.rules, conn.bag, r, false) & ~root.checkMask;
     if (mask == 0) return;
     const bucket = root.bucket(r);
     const hs = root.config.handlers;
