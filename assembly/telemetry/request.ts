@@ -83,7 +83,6 @@ export class RequestAttributes {
   responseCode: i32 = 0;
   /** `grpc-status` from the trailers (or a trailers-only response's headers); "" when none. */
   grpcStatus: string = "";
-  startNs: u64 = 0;
   durationMs: u64 = 0;
   /** Header bytes (name + value of each, as Envoy's HeaderMap::byteSize) plus body bytes. */
   requestBytes: u64 = 0;

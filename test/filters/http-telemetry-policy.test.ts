@@ -92,6 +92,8 @@ describe("http-telemetry check handlers (denier, list, memquota)", () => {
       const l = await host.httpListener({ direction: "INBOUND", cluster: "backend", filters: opts.peer ? [metadataExchange, plugin] : [plugin] });
       await traffic(l.port);
       await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 10000, "requests to complete");
+      // The handlers' report counters are batched and written on tick (README "Metrics are flushed on tick").
+      plugin.tick();
     } catch (e) {
       await host.close();
       throw e;

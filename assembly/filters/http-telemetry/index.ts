@@ -274,7 +274,8 @@ class HttpTelemetryStream extends Context {
     const conn = root.connection();
     this.conn = conn;
     if (this.refuseIfClosed(root, conn)) return Action.Pause;
-    return root.checkMask != 0 && this.refuseByCheck(root, conn, r.startNs / 1000000) ? Action.Pause : Action.Continue;
+    // Only check handlers need the clock here (memquota's refill); reports take Envoy's request.duration.
+    return root.checkMask != 0 && this.refuseByCheck(root, conn, getCurrentTimeNanoseconds() / 1000000) ? Action.Pause : Action.Continue;
   }
 
   /**
