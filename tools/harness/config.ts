@@ -9,7 +9,7 @@ import type { Context } from "../../test/host/context.js";
 import { WasmVm, type PluginSpec } from "../../test/host/vm.js";
 import { DEFAULT_RELOAD_BASE_INTERVAL_MS } from "../../test/host/failure-policy.js";
 
-export const CONFIG_FILTERS = ["sniffer", "tcp-stats"] as const;
+export const CONFIG_FILTERS = ["dubbo", "http-telemetry", "sniffer", "tcp-stats", "thrift"] as const;
 export type ConfigFilter = (typeof CONFIG_FILTERS)[number];
 
 const enc = new TextEncoder();
