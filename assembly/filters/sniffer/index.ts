@@ -12,7 +12,7 @@ import {
 } from "../../runtime";
 import { ClassifyFlags, Decision, Protocol, SniffState, classifyPtr, finishPtr } from "../../codecs/detect/index";
 import { PROTOCOL_COUNT, protocolName } from "../../codecs/detect/result";
-import { alpnPlain, alpnTextLength, lowerAscii, writeAlpnText } from "../../codecs/tls/index";
+import { alpnTextLength, lowerAscii, writeAlpnText } from "../../codecs/tls/index";
 import { Mode, SnifferConfig, modeName, parseSnifferConfigBytes } from "./config";
 import { IpAddr, destinationAllowed, parseHostPort } from "./cidr";
 import {
@@ -551,9 +551,11 @@ class SnifferStream extends Context {
   /**
    * SNI (when it is a host name, lower-cased as Envoy keeps it) and the ALPN text (README: "SNI
    * and ALPN"), from the detector's offsets into the kept bytes or its reassembled ClientHello.
-   * The common ALPN case is joined in place (the bytes are not read again once decided): each
-   * entry is <len><name>, and the joined form is the list without its first length byte, the
-   * others ','. A list with a byte to escape is written to a fresh buffer.
+   * The detector noted while parsing whether the name has an upper-case letter and whether a
+   * protocol name has a byte to escape, so the common case reads no byte twice: the name goes
+   * out as is, and the ALPN list is joined in place (the bytes are not read again once
+   * decided): each entry is <len><name>, and the joined form is the list without its first
+   * length byte, the others ','. A list with a byte to escape is written to a fresh buffer.
    */
   publishTls(): void {
     const t = this.work.st.tls;
@@ -562,7 +564,7 @@ class SnifferStream extends Context {
     const sniOffset = t.sniOffset;
     const sniLength = t.sniLength;
     if (sniOffset >= 0 && t.sniHostName) {
-      lowerAscii(d, sniOffset, sniLength);
+      if (t.sniUpper) lowerAscii(d, sniOffset, sniLength);
       const s = setPropertyRaw(PATH_SNI_PTR, PATH_SNI_LEN, d + <usize>sniOffset, <usize>sniLength);
       if (s != WasmResult.Ok) warnStatus("sniffer: set_property protomesh.sni failed status=", s, "");
     }
@@ -570,7 +572,7 @@ class SnifferStream extends Context {
     const alpnLength = t.alpnLength;
     if (alpnOffset < 0) return;
     let s: WasmResult;
-    if (alpnPlain(d, alpnOffset, alpnLength)) {
+    if (t.alpnPlain) {
       const end = alpnOffset + alpnLength;
       let i = alpnOffset + 1 + <i32>load<u8>(d + <usize>alpnOffset);
       while (i < end) {
