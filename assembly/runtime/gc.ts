@@ -24,9 +24,13 @@ const GC_DEBUG: bool = isDefined(PROTOMESH_GC_DEBUG);
  * share the space. The interval to the next collection is sized so that, at the garbage rate
  * the last collection measured, this much accumulates. The collector's own byte count (`total`
  * in rt/tcms.ts) is a module-private global, so the rate is measured where garbage becomes
- * visible to us: __finalize, which TCMS calls for every object it frees.
+ * visible to us: __finalize, which TCMS calls for every object it frees. A 128th: the
+ * measured rate of mixed traffic varies several-fold between collections, and an eighth let
+ * the fuzz harness grow the sniffer from 3 to 6 pages; at a 128th its mixed traffic collects
+ * about as often as before, while a data path that makes no garbage collects every
+ * COLLECT_MAX callbacks (docs/adr/0006-minimal-runtime.md).
  */
-export const GARBAGE_SHIFT: u32 = 3;
+export const GARBAGE_SHIFT: u32 = 7;
 /**
  * Bounds of the interval, in outermost callbacks. The floor is the fixed interval this
  * replaced (a filter that makes much garbage collects as often as before, never more); the
@@ -73,7 +77,7 @@ function collect(configuring: bool): void {
   freed = 0;
   __collect();
   pages = memory.size();
-  interval = configuring ? COLLECT_MIN : nextInterval(calls, freed, garbageBudget(pages));
+  interval = configuring ? COLLECT_MIN : nextInterval(calls, freed, garbageBudget(pages), interval);
   calls = 0;
 }
 
@@ -85,10 +89,14 @@ export function garbageBudget(pages: i32): usize {
 
 /**
  * Callbacks until the next collection after one that freed `garbage` bytes made over `over`
- * callbacks: `budget` at that rate, within [COLLECT_MIN, COLLECT_MAX].
+ * callbacks: `budget` at that rate, within [COLLECT_MIN, COLLECT_MAX], and at most twice the
+ * `last` interval, so a lull in garbage stretches the interval over several collections
+ * rather than at once (the rate of a mixed workload varies several-fold between collections).
  */
-export function nextInterval(over: u32, garbage: usize, budget: usize): u32 {
-  const n = <u64>budget * <u64>over / (<u64>garbage + 1);
+export function nextInterval(over: u32, garbage: usize, budget: usize, last: u32): u32 {
+  let n = <u64>budget * <u64>over / (<u64>garbage + 1);
+  const most = <u64>last << 1;
+  if (n > most) n = most;
   return n <= <u64>COLLECT_MIN ? COLLECT_MIN : n >= <u64>COLLECT_MAX ? COLLECT_MAX : <u32>n;
 }
 
