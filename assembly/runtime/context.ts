@@ -6,7 +6,46 @@ import * as host from "./hostcalls";
 
 /** Callbacks every context may receive. */
 export class BaseContext {
+  /** Set by retain(): the runtime keeps the object pinned after proxy_on_delete. */
+  private retained: bool = false;
+
   constructor(public context_id: u32) {}
+
+  /**
+   * For a filter that reuses its contexts (a pool its createContext takes from): called in
+   * onDelete, it keeps this object pinned when the runtime removes it from its table, so the
+   * pool may hold it by address only and the collector still keeps it. When createContext
+   * returns it for a new id, the runtime stores it without pinning it again (keep). A retained
+   * context that will not be returned again must be released.
+   */
+  retain(): void {
+    this.retained = true;
+  }
+
+  /** Undoes retain() for a context that is no longer in the runtime's table: lets it go. */
+  release(): void {
+    if (!this.retained) return;
+    this.retained = false;
+    __unpin(changetype<usize>(this));
+  }
+
+  /**
+   * Whether the runtime's table lets go of this object when it removes it (removeContext): not
+   * after retain(). Called by the runtime only.
+   */
+  @inline unpinnedOnRemove(): bool {
+    return !this.retained;
+  }
+
+  /**
+   * Ends a retention when the object is stored again (keep): true when it was retained, i.e.
+   * still pinned. Called by the runtime only.
+   */
+  @inline takeRetained(): bool {
+    const r = this.retained;
+    this.retained = false;
+    return r;
+  }
 
   /** Return false to keep the context until `done()` is called. */
   onDone(): bool {
@@ -111,7 +150,8 @@ export function registerRootContext(factory: RootFactory, root_id: string): void
 }
 
 // Contexts by id. The tables hold addresses; every stored context is pinned (__pin) so the
-// collector keeps it, and unpinned when it is removed.
+// collector keeps it, and unpinned when it is removed, unless the filter retained it for reuse
+// (BaseContext.retain): then it stays pinned until it is stored again or released.
 export const roots: usize = tableNew(8);
 export const streams: usize = tableNew(64);
 
@@ -127,15 +167,20 @@ export const streams: usize = tableNew(64);
 
 function keep(table: usize, context_id: u32, ctx: BaseContext): void {
   const p = changetype<usize>(ctx);
-  __pin(p);
+  // A context retained by its filter's pool is still pinned from its previous connection.
+  if (!ctx.takeRetained()) __pin(p);
   const old = tableSet(table, context_id, p);
-  if (old != 0) __unpin(old);
+  if (old != 0 && old != p) letGo(old);
 }
 
-/** Removes the context from `table` and lets the collector have it. */
+/** Removes the context from `table` and lets the collector have it (unless it was retained). */
 export function removeContext(table: usize, context_id: u32): void {
   const old = tableDelete(table, context_id);
-  if (old != 0) __unpin(old);
+  if (old != 0) letGo(old);
+}
+
+function letGo(p: usize): void {
+  if (changetype<BaseContext>(p).unpinnedOnRemove()) __unpin(p);
 }
 
 function pickFactory(): i32 {

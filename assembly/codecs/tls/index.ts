@@ -174,6 +174,16 @@ export class TlsInfo {
   complete: bool = false;
   /** The ClientHello spans more than one record. */
   spansRecords: bool = false;
+  /**
+   * Set with sniOffset (meaningless while it is -1): the host name has an ASCII upper-case
+   * letter, so publishing it lower-cases it (lowerAscii); without one it is published as is.
+   */
+  sniUpper: bool = false;
+  /**
+   * Set with alpnOffset (meaningless while it is -1): no protocol name has a byte that the
+   * published text escapes, so that text is the entries joined with ','.
+   */
+  alpnPlain: bool = false;
   /** The body of a hello spread over records (reused while ≤ SCRATCH_KEEP bytes). */
   scratch: ArrayBuffer | null = null;
 
@@ -262,6 +272,8 @@ export class TlsInfo {
   sniHostName: bool;
   complete: bool;
   spansRecords: bool;
+  sniUpper: bool;
+  alpnPlain: bool;
   scratch: usize;
 }
 
@@ -641,8 +653,11 @@ function offersNull(d: usize, o: i32, end: i32): bool {
   if (n < 1 || n > TLS_MAX_HOST_NAME) { bad(t, n); return TlsError.HostNameLength; }
   const name = o + 5;
   let hostName = true;
-  if (!allGraphic(d + <usize>name, n)) {
-    // Rare: find the NUL (an error) or settle for "not a host name".
+  let upper = false;
+  if (allGraphic(d + <usize>name, n)) {
+    upper = anyUpper(d + <usize>name, n);
+  } else {
+    // Rare: find the NUL (an error) or settle for "not a host name" (never published).
     for (let i = 0; i < n; i++) {
       const b = at(d, name + i);
       if (b == 0) { bad(t, i); return TlsError.HostNameNul; }
@@ -653,6 +668,7 @@ function offersNull(d: usize, o: i32, end: i32): bool {
   t.sniOffset = name;
   t.sniLength = n;
   t.sniHostName = hostName;
+  t.sniUpper = upper;
   return TlsError.None;
 }
 
@@ -668,19 +684,58 @@ const HIGHS: u64 = 0x8080808080808080;
 }
 
 /**
- * Every one of the `n` (≥ 1) bytes at `a` is printable ASCII (0x21..0x7e). A name shorter than
- * eight bytes is read as the word ending at its last byte, the bytes before it replaced by 'a':
- * the name sits at least 8 bytes into the ClientHello, so that word is inside the buffer.
+ * Bits at HIGHS where a byte of `v` is 'A'..'Z', for a word of printable ASCII (no byte above
+ * 0x7f, so no sum carries into the next byte): b + (0x80 - 0x41) reaches the high bit iff
+ * b ≥ 0x41, b + (0x80 - 0x5b) iff b ≥ 0x5b.
  */
+@inline function upperCase(v: u64): u64 {
+  return (v + ONES * 0x3f) & ~(v + ONES * 0x25) & HIGHS;
+}
+
+/** Bits at HIGHS where a byte of `v` is `c` (exact about whether there is one). */
+@inline function byteIs(v: u64, c: u64): u64 {
+  const x = v ^ (ONES * c);
+  return (x - ONES) & ~x & HIGHS;
+}
+
+/** Bits at HIGHS where a byte of `v` is escaped in the published ALPN text (alpnEscapes). */
+@inline function alpnEscapeBits(v: u64): u64 {
+  return notGraphic(v) | byteIs(v, 0x2c) | byteIs(v, 0x25);
+}
+
+/**
+ * The word ending at the last of the `n` (1..7) bytes at `a`, the bytes before them replaced by
+ * 'a' (printable, lower-case, never escaped). Every name the decoder tests this way (a
+ * host_name, an ALPN protocol) sits at least 8 bytes into the ClientHello body, so that word is
+ * inside the buffer.
+ */
+@inline function shortWord(a: usize, n: i32): u64 {
+  const keep = u64.MAX_VALUE << (<u64>(8 - n) << 3);
+  return (load<u64>(a + <usize>n - 8) & keep) | (0x6161616161616161 & ~keep);
+}
+
+/** Every one of the `n` (≥ 1) bytes at `a` is printable ASCII (0x21..0x7e). */
 @inline function allGraphic(a: usize, n: i32): bool {
-  const last = load<u64>(a + <usize>n - 8);
-  if (n < 8) {
-    const keep = u64.MAX_VALUE << (<u64>(8 - n) << 3);
-    return notGraphic((last & keep) | (0x6161616161616161 & ~keep)) == 0;
-  }
-  let bad = notGraphic(last);
+  if (n < 8) return notGraphic(shortWord(a, n)) == 0;
+  let bad = notGraphic(load<u64>(a + <usize>n - 8));
   for (let i = 0; i + 8 < n; i += 8) bad |= notGraphic(load<u64>(a + <usize>i));
   return bad == 0;
+}
+
+/** One of the `n` (≥ 1) printable ASCII bytes at `a` is 'A'..'Z'. */
+@inline function anyUpper(a: usize, n: i32): bool {
+  if (n < 8) return upperCase(shortWord(a, n)) != 0;
+  let up = upperCase(load<u64>(a + <usize>n - 8));
+  for (let i = 0; i + 8 < n; i += 8) up |= upperCase(load<u64>(a + <usize>i));
+  return up != 0;
+}
+
+/** One of the `n` (≥ 1) bytes at `a` is escaped in the published ALPN text. */
+@inline function anyAlpnEscape(a: usize, n: i32): bool {
+  if (n < 8) return alpnEscapeBits(shortWord(a, n)) != 0;
+  let esc = alpnEscapeBits(load<u64>(a + <usize>n - 8));
+  for (let i = 0; i + 8 < n; i += 8) esc |= alpnEscapeBits(load<u64>(a + <usize>i));
+  return esc != 0;
 }
 
 /** Envoy's Filter::onALPN: a u16 list ≥ 2 bytes ending the extension, entries 1..255 bytes. */
@@ -690,13 +745,16 @@ const HIGHS: u64 = 0x8080808080808080;
   const listEnd = o + 2 + listLen;
   if (listLen < 2 || listEnd != end) return;
   let i = o + 2;
+  let plain = true;
   while (i < listEnd) {
     const n = <i32>at(d, i);
     if (n == 0 || i + 1 + n > listEnd) return;
+    if (plain && anyAlpnEscape(d + <usize>(i + 1), n)) plain = false;
     i += 1 + n;
   }
   t.alpnOffset = o + 2;
   t.alpnLength = listLen;
+  t.alpnPlain = plain;
 }
 
 // ALPN publication. The list is joined with ',' (the common case: `h2,http/1.1`). A name with
@@ -720,18 +778,6 @@ export function alpnTextLength(d: usize, o: i32, len: i32): i32 {
     i += 1 + n;
   }
   return out;
-}
-
-/** The entries need no escaping (the published text is the list joined with ','). */
-export function alpnPlain(d: usize, o: i32, len: i32): bool {
-  const end = o + len;
-  let i = o;
-  while (i < end) {
-    const n = <i32>at(d, i);
-    for (let k = i + 1; k <= i + n; k++) if (alpnEscapes(at(d, k))) return false;
-    i += 1 + n;
-  }
-  return true;
 }
 
 const HEX: StaticArray<u8> = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46];

@@ -12,7 +12,7 @@ import {
 } from "../../runtime";
 import { ClassifyFlags, Decision, Protocol, SniffState, classifyPtr, finishPtr } from "../../codecs/detect/index";
 import { PROTOCOL_COUNT, protocolName } from "../../codecs/detect/result";
-import { alpnPlain, alpnTextLength, lowerAscii, writeAlpnText } from "../../codecs/tls/index";
+import { alpnTextLength, lowerAscii, writeAlpnText } from "../../codecs/tls/index";
 import { Mode, SnifferConfig, modeName, parseSnifferConfigBytes } from "./config";
 import { IpAddr, destinationAllowed, parseHostPort } from "./cidr";
 import {
@@ -202,24 +202,50 @@ class PendingList {
   }
 }
 
-/** Deleted stream contexts kept for the next connections, at most POOL_MAX. */
+/**
+ * Deleted stream contexts kept for the next connections, at most POOL_MAX: a stack linked by
+ * address through SnifferStream.poolNext, so a connection costs no array push or pop. A pooled
+ * context is retained (BaseContext.retain: it stays pinned after proxy_on_delete), which is what
+ * keeps it alive while only this list knows it; the runtime does not pin it again when
+ * createContext hands it out.
+ */
 class ContextPool {
-  free: SnifferStream[] = [];
+  /** Top of the stack: a stream context's address, 0 = empty. */
+  head: usize = 0;
+  size: i32 = 0;
 
   /** The host deleted `s` (its books are closed): keep it for the next connection. */
   recycle(s: SnifferStream): void {
-    if (this.free.length >= POOL_MAX) return;
+    if (this.size >= POOL_MAX) return;
     const w = s.work;
     if (w.buf.byteLength > BUF_POOLED_MAX) w.buf = EMPTY_BUF;
-    this.free.push(s);
+    s.retain();
+    s.poolNext = this.head;
+    this.head = changetype<usize>(s);
+    this.size++;
   }
 
   /** A pooled context renewed for `context_id`, or null when the pool is empty. */
   take(context_id: u32): SnifferStream | null {
-    if (this.free.length == 0) return null;
-    const s = this.free.pop();
+    const a = this.head;
+    if (a == 0) return null;
+    const s = changetype<SnifferStream>(a);
+    this.head = s.poolNext;
+    s.poolNext = 0;
+    this.size--;
     s.renew(context_id);
     return s;
+  }
+
+  /** Lets every pooled context go (the root context is being deleted). */
+  releaseAll(): void {
+    while (this.head != 0) {
+      const s = changetype<SnifferStream>(this.head);
+      this.head = s.poolNext;
+      s.poolNext = 0;
+      s.release();
+    }
+    this.size = 0;
   }
 }
 
@@ -310,6 +336,11 @@ class SnifferRoot extends RootContext {
     if (this.expireTicks != 0) this.pending.expireDue(this.tickCount);
   }
 
+  /** The plugin is going away: its pooled stream contexts go with it. */
+  onDelete(): void {
+    this.pool.releaseAll();
+  }
+
   createContext(context_id: u32): Context {
     const s = this.pool.take(context_id);
     if (s !== null) return s;
@@ -333,6 +364,8 @@ class SnifferStream extends Context {
   next: usize;
   queued: bool;
   expireAt: u32;
+  /** ContextPool's link while pooled (address, 0 = none); kept out of begin(): the pool owns it. */
+  poolNext: usize = 0;
 
   constructor(context_id: u32, root: SnifferRoot) {
     super(context_id, root);
@@ -551,9 +584,11 @@ class SnifferStream extends Context {
   /**
    * SNI (when it is a host name, lower-cased as Envoy keeps it) and the ALPN text (README: "SNI
    * and ALPN"), from the detector's offsets into the kept bytes or its reassembled ClientHello.
-   * The common ALPN case is joined in place (the bytes are not read again once decided): each
-   * entry is <len><name>, and the joined form is the list without its first length byte, the
-   * others ','. A list with a byte to escape is written to a fresh buffer.
+   * The detector noted while parsing whether the name has an upper-case letter and whether a
+   * protocol name has a byte to escape, so the common case reads no byte twice: the name goes
+   * out as is, and the ALPN list is joined in place (the bytes are not read again once
+   * decided): each entry is <len><name>, and the joined form is the list without its first
+   * length byte, the others ','. A list with a byte to escape is written to a fresh buffer.
    */
   publishTls(): void {
     const t = this.work.st.tls;
@@ -562,7 +597,7 @@ class SnifferStream extends Context {
     const sniOffset = t.sniOffset;
     const sniLength = t.sniLength;
     if (sniOffset >= 0 && t.sniHostName) {
-      lowerAscii(d, sniOffset, sniLength);
+      if (t.sniUpper) lowerAscii(d, sniOffset, sniLength);
       const s = setPropertyRaw(PATH_SNI_PTR, PATH_SNI_LEN, d + <usize>sniOffset, <usize>sniLength);
       if (s != WasmResult.Ok) warnStatus("sniffer: set_property protomesh.sni failed status=", s, "");
     }
@@ -570,7 +605,7 @@ class SnifferStream extends Context {
     const alpnLength = t.alpnLength;
     if (alpnOffset < 0) return;
     let s: WasmResult;
-    if (alpnPlain(d, alpnOffset, alpnLength)) {
+    if (t.alpnPlain) {
       const end = alpnOffset + alpnLength;
       let i = alpnOffset + 1 + <i32>load<u8>(d + <usize>alpnOffset);
       while (i < end) {

@@ -228,11 +228,48 @@ function check(c: Case, info: TlsInfo, d: Decision, how: string): void {
   } else {
     expect(latin1(p, info.sniOffset, info.sniLength)).toBe(want, label);
     expect(info.sniHostName).toBe(c.sniHostName, label);
+    if (info.sniHostName) expect(info.sniUpper).toBe(hasUpper(want), label);
   }
   const a = alpnText(p, info);
   const wantAlpn = c.alpn;
-  if (wantAlpn === null) expect(a === null).toBe(true, label);
-  else expect(a).toBe(wantAlpn, label);
+  if (wantAlpn === null) {
+    expect(a === null).toBe(true, label);
+  } else {
+    expect(a).toBe(wantAlpn, label);
+    // Plain: the text is the entries joined with ',' (one byte fewer than the list).
+    expect(info.alpnPlain).toBe(alpnTextLength(p, info.alpnOffset, info.alpnLength) == info.alpnLength - 1, label);
+  }
+}
+
+function hasUpper(s: string): bool {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x41 && s.charCodeAt(i) <= 0x5a) return true;
+  return false;
+}
+
+/** A single-record hello whose host_name is `name` and whose one ALPN protocol is `proto`. */
+function helloWith(name: StaticArray<u8>, proto: StaticArray<u8>): StaticArray<u8> {
+  const server = bytes().u8(0).be16(name.length).raw(name);
+  const protos = bytes().u8(proto.length).raw(proto);
+  const exts = cat(
+    ext(0, bytes().be16(server.length).raw(server.build())),
+    ext(16, bytes().be16(protos.length).raw(protos.build())),
+  );
+  return wire(body(exts).build());
+}
+
+/** A byte value at the edge of a class the SWAR tests tell apart (printable, upper case, escaped). */
+function classEdge(v: i32): bool {
+  return v == 0 || v == 0x20 || v == 0x21 || v == 0x24 || v == 0x25 || v == 0x26 || v == 0x2b || v == 0x2c ||
+    v == 0x2d || v == 0x40 || v == 0x41 || v == 0x5a || v == 0x5b || v == 0x60 || v == 0x61 || v == 0x7e ||
+    v == 0x7f || v == 0x80 || v == 0xff;
+}
+
+/** `n` bytes 'q', byte `v` at `at`. */
+function nameWith(n: i32, at: i32, v: u32): StaticArray<u8> {
+  const b = new StaticArray<u8>(n);
+  for (let i = 0; i < n; i++) b[i] = 0x71;
+  b[at] = <u8>v;
+  return b;
 }
 
 describe("tls ClientHello rules (BoringSSL / tls_inspector)", () => {
@@ -294,6 +331,37 @@ describe("tls ClientHello rules (BoringSSL / tls_inspector)", () => {
     const b = wire(body(host("b.test")).build(), [7]);
     expect<i32>(detectTls(ptr(b), b.length, info)).toBe(Decision.Match);
     expect(latin1(info.dataPtr(ptr(b)), info.sniOffset, info.sniLength)).toBe("b.test");
+  });
+
+  it("notes an upper-case host name and an ALPN name to escape: any byte at any position, names of 1 to 17 bytes", () => {
+    const info = new TlsInfo();
+    const h2 = nameWith(2, 0, 0x68);
+    const plainName = nameWith(3, 0, 0x71);
+    for (let n = 1; n <= 17; n++) {
+      // Every byte value where a word boundary falls differently (under 8 bytes, 8, 9, 17);
+      // the class edges for the other lengths.
+      const every = n == 1 || n == 7 || n == 8 || n == 9 || n == 17;
+      for (let at = 0; at < n; at++) {
+        for (let v = 0; v < 256; v++) {
+          if (!every && !classEdge(v)) continue;
+          // Host name: printable bytes only (any other is not a host name and never published),
+          // and no trailing dot.
+          if (v >= 0x21 && v <= 0x7e && !(v == 0x2e && at == n - 1)) {
+            info.reset();
+            const a = helloWith(nameWith(n, at, v), h2);
+            const ok = detectTls(ptr(a), a.length, info) == Decision.Match && info.sniHostName &&
+              info.sniUpper == (v >= 0x41 && v <= 0x5a) && info.alpnPlain;
+            if (!ok) expect(v).toBe(-1, "host name of " + n.toString() + " bytes, byte " + v.toString() + " at " + at.toString());
+          }
+          info.reset();
+          const b = helloWith(plainName, nameWith(n, at, v));
+          const escapes = v < 0x21 || v > 0x7e || v == 0x2c || v == 0x25;
+          const ok = detectTls(ptr(b), b.length, info) == Decision.Match && info.alpnOffset >= 0 &&
+            info.alpnPlain == !escapes && !info.sniUpper;
+          if (!ok) expect(v).toBe(-1, "ALPN name of " + n.toString() + " bytes, byte " + v.toString() + " at " + at.toString());
+        }
+      }
+    }
   });
 
   it("lower-cases a host name in place", () => {
@@ -365,6 +433,8 @@ describe("tls decoder state", () => {
     expect(offsetof<TlsFields>("sniHostName")).toBe(offsetof<TlsInfo>("sniHostName"));
     expect(offsetof<TlsFields>("complete")).toBe(offsetof<TlsInfo>("complete"));
     expect(offsetof<TlsFields>("spansRecords")).toBe(offsetof<TlsInfo>("spansRecords"));
+    expect(offsetof<TlsFields>("sniUpper")).toBe(offsetof<TlsInfo>("sniUpper"));
+    expect(offsetof<TlsFields>("alpnPlain")).toBe(offsetof<TlsInfo>("alpnPlain"));
     expect(offsetof<TlsFields>("scratch")).toBe(offsetof<TlsInfo>("scratch"));
     // reset() clears the four flags with one 4-byte store.
     expect(offsetof<TlsInfo>("sniHostName")).toBe(offsetof<TlsInfo>("inPlace") + 1);
