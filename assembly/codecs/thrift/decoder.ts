@@ -257,6 +257,19 @@ export class ThriftDecoder {
     this.header.rebase(n);
   }
 
+  /**
+   * DecodeMode.MessageBegin, framed or header, in the payload skip: the caller will not hand over
+   * the rest of the frame. Takes [pos, len) as consumed and ends the frame at `len`; returns how
+   * many stream bytes past `len` the caller drops uncopied before its next decode (0: not skipping).
+   */
+  skipUnread(): i32 {
+    const n = this.frameEnd - this.len;
+    if (this.state != ThriftState.SkipFrame || n <= 0) return 0;
+    this.frameEnd = this.len;
+    this.pos = this.len;
+    return n;
+  }
+
   get stateName(): string {
     return thriftStateName(this.state);
   }
