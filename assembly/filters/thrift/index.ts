@@ -50,6 +50,8 @@ const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
 const TICK_MS: u32 = 20;
 const MAX_PENDING_CALLS: i32 = 1024;
 const DOLLAR: u8 = 36;
+/** Bytes copied from the host per decode: what a message begin needs, never a whole payload. */
+const WINDOW: i64 = 16384;
 
 /**
  * Outcome labels of istio_requests_total: response_code / response_flags. Denied, RateLimited and
@@ -155,7 +157,7 @@ class Side {
     this.dec = new ThriftDecoder(c);
   }
 
-  /** Copies the host buffer's new bytes; false when the host call failed. */
+  /** Skips, then copies up to WINDOW of the host buffer's new bytes; false when the host call failed. */
   copyIn(type: BufferType, size: u32): bool {
     let fresh = this.hostBase + <i64>size - this.seen;
     if (fresh <= 0) return true;
@@ -166,6 +168,7 @@ class Side {
     this.base += k;
     fresh -= k;
     if (fresh <= 0) return true;
+    if (fresh > WINDOW) fresh = WINDOW;
     const start = <i32>(this.seen - this.hostBase);
     const need = this.len + <i32>fresh;
     if (need > this.buf.byteLength) {
@@ -176,7 +179,8 @@ class Side {
       this.buf = next;
     }
     const n = getBufferBytesInto(type, <u32>start, <u32>fresh, this.buf, this.len);
-    if (n < 0) return false;
+    // Nothing copied from a buffer that should hold more: never loop on it.
+    if (n <= 0) return false;
     this.len += n;
     this.seen += n;
     return true;
@@ -342,31 +346,34 @@ class ThriftStream extends Context {
     if (s === null) return Action.Continue;
     // Held bytes pass only through release(): Continue would hand the next filter the whole buffer.
     if (s.failed) return this.heldUntil != 0 ? Action.Pause : Action.Continue;
-    if (!s.copyIn(BufferType.NetworkDownstreamData, data_size)) {
-      this.giveUp("get_buffer_bytes failed");
-      return Action.Continue;
-    }
     const d = s.dec;
-    // While skipping a payload buf is empty: a decode would end the frame before its bytes came.
-    while (s.skip == 0) {
-      const st = d.decode(changetype<usize>(s.buf), s.len);
-      if (st == DecodeStatus.Error) {
-        count(this.root_.metrics.decodeErrors);
-        this.giveUp("downstream: " + d.error);
-        break;
+    // A window at a time: the payload behind a framed message begin is then skipped, not copied.
+    do {
+      if (!s.copyIn(BufferType.NetworkDownstreamData, data_size)) {
+        this.giveUp("get_buffer_bytes failed");
+        return Action.Continue;
       }
-      if (d.messageBeginReady && !s.begun) {
-        s.begin();
-        this.callBegin(s);
+      // While skipping a payload buf is empty: a decode would end the frame before its bytes came.
+      while (s.skip == 0) {
+        const st = d.decode(changetype<usize>(s.buf), s.len);
+        if (st == DecodeStatus.Error) {
+          count(this.root_.metrics.decodeErrors);
+          this.giveUp("downstream: " + d.error);
+          break;
+        }
+        if (d.messageBeginReady && !s.begun) {
+          s.begin();
+          this.callBegin(s);
+        }
+        if (st != DecodeStatus.Done) {
+          s.skipPayload();
+          break;
+        }
+        this.callDone(s);
+        s.begun = false;
       }
-      if (st != DecodeStatus.Done) {
-        s.skipPayload();
-        break;
-      }
-      this.callDone(s);
-      s.begun = false;
-    }
-    if (!s.failed) s.compact();
+      if (!s.failed) s.compact();
+    } while (!s.failed && s.seen < s.hostBase + <i64>data_size);
     s.hostBase -= this.applyEdits(BufferType.NetworkDownstreamData, data_size);
     if (this.phase == Phase.Pending && !s.failed) {
       if (end_of_stream) {
@@ -495,7 +502,7 @@ class ThriftStream extends Context {
     for (let i = 0; i < edits.length; i++) {
       const e = edits[i];
       if (e.start < last || e.end < e.start || e.end > <i32>size) {
-        log(LogLevel.Warn, "thrift: edit [" + e.start.toString() + ", " + e.end.toString() + ") outside the buffer; not applied");
+        log(LogLevel.Warn, "thrift: rewrite outside the buffer; not applied");
         return 0;
       }
       last = e.end;
@@ -526,34 +533,36 @@ class ThriftStream extends Context {
   onUpstreamData(data_size: u32, end_of_stream: bool): Action {
     const s = this.up;
     if (s === null || s.failed) return Action.Continue;
-    if (!s.copyIn(BufferType.NetworkUpstreamData, data_size)) {
-      s.failed = true;
-      return Action.Continue;
-    }
     const d = s.dec;
-    while (s.skip == 0) {
-      const st = d.decode(changetype<usize>(s.buf), s.len);
-      if (st == DecodeStatus.Error) {
-        count(this.root_.metrics.decodeErrors);
+    do {
+      if (!s.copyIn(BufferType.NetworkUpstreamData, data_size)) {
         s.failed = true;
-        // A reply held for a rewrite that does not decode passes as it is.
-        this.answering = null;
-        this.holding = null;
-        log(LogLevel.Debug, "thrift: context " + this.context_id.toString() + " upstream: " + d.error + "; passing replies through");
-        break;
+        return Action.Continue;
       }
-      if (d.messageBeginReady && !s.begun) {
-        s.begin();
-        this.replyBegin(s);
+      while (s.skip == 0) {
+        const st = d.decode(changetype<usize>(s.buf), s.len);
+        if (st == DecodeStatus.Error) {
+          count(this.root_.metrics.decodeErrors);
+          s.failed = true;
+          // A reply held for a rewrite that does not decode passes as it is.
+          this.answering = null;
+          this.holding = null;
+          log(LogLevel.Debug, "thrift: context " + this.context_id.toString() + " upstream: " + d.error + "; passing replies through");
+          break;
+        }
+        if (d.messageBeginReady && !s.begun) {
+          s.begin();
+          this.replyBegin(s);
+        }
+        if (st != DecodeStatus.Done) {
+          s.skipPayload();
+          break;
+        }
+        this.replyDone(s);
+        s.begun = false;
       }
-      if (st != DecodeStatus.Done) {
-        s.skipPayload();
-        break;
-      }
-      this.replyDone(s);
-      s.begun = false;
-    }
-    if (!s.failed) s.compact();
+      if (!s.failed) s.compact();
+    } while (!s.failed && s.seen < s.hostBase + <i64>data_size);
     s.hostBase -= this.applyEdits(BufferType.NetworkUpstreamData, data_size);
     if ((s.partial || this.holding !== null) && !end_of_stream) return Action.Pause;
     s.hostBase = s.seen;
