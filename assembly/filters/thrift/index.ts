@@ -349,9 +349,10 @@ class ThriftStream extends Context {
     const d = s.dec;
     // A window at a time: the payload behind a framed message begin is then skipped, not copied.
     do {
+      // On failure the edits of earlier windows still apply: they belong to this buffer only.
       if (!s.copyIn(BufferType.NetworkDownstreamData, data_size)) {
         this.giveUp("get_buffer_bytes failed");
-        return Action.Continue;
+        break;
       }
       // While skipping a payload buf is empty: a decode would end the frame before its bytes came.
       while (s.skip == 0) {
@@ -537,7 +538,8 @@ class ThriftStream extends Context {
     do {
       if (!s.copyIn(BufferType.NetworkUpstreamData, data_size)) {
         s.failed = true;
-        return Action.Continue;
+        this.holding = null;
+        break;
       }
       while (s.skip == 0) {
         const st = d.decode(changetype<usize>(s.buf), s.len);
