@@ -9,8 +9,10 @@
 // bounds-check → consume. After Done the message's fields (type, seq id, name offsets, THeader
 // headers, reply kind) are readable until the next decode, which starts on the next message at
 // `pos` (several messages may sit in one buffer). `discard(n)` tells the decoder the caller
-// dropped the first n bytes. Errors are values (`error` names the bad value in Envoy's words);
-// nothing here throws, and payload values are skipped without allocating.
+// dropped the first n bytes; in DecodeMode.MessageBegin, `skipUnread()` lets it drop the rest of a
+// framed payload without ever holding it (the caller counts those bytes off). Errors are values
+// (`error` names the bad value in Envoy's words); nothing here throws, and payload values are
+// skipped without allocating.
 import { DecodeStatus } from "../decoder";
 import { at, be16, be32 } from "../detect/bytes";
 import { ThriftProtocol, ThriftTransport } from "./index";
@@ -255,6 +257,19 @@ export class ThriftDecoder {
     if (this.methodOffset >= 0) this.methodOffset -= n;
     if (this.appExceptionMessageOffset >= 0) this.appExceptionMessageOffset -= n;
     this.header.rebase(n);
+  }
+
+  /**
+   * DecodeMode.MessageBegin, framed or header, in the payload skip: the caller will not hand over
+   * the rest of the frame. Takes [pos, len) as consumed and ends the frame at `len`; returns how
+   * many stream bytes past `len` the caller drops uncopied before its next decode (0: not skipping).
+   */
+  skipUnread(): i32 {
+    const n = this.frameEnd - this.len;
+    if (this.state != ThriftState.SkipFrame || n <= 0) return 0;
+    this.frameEnd = this.len;
+    this.pos = this.len;
+    return n;
   }
 
   get stateName(): string {

@@ -50,6 +50,8 @@ const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
 const TICK_MS: u32 = 20;
 const MAX_PENDING_CALLS: i32 = 1024;
 const DOLLAR: u8 = 36;
+/** Bytes copied from the host per decode: what a message begin needs, never a whole payload. */
+const WINDOW: i64 = 16384;
 
 /**
  * Outcome labels of istio_requests_total: response_code / response_flags. Denied, RateLimited and
@@ -137,8 +139,12 @@ class Side {
   base: i64 = 0;
   /** Stream offset of the host buffer's first byte (advances when the data passes). */
   hostBase: i64 = 0;
-  /** Stream bytes copied into buf so far. */
+  /** Stream bytes copied into buf or skipped so far. */
   seen: i64 = 0;
+  /** Payload bytes of the current frame still to skip uncopied (ThriftDecoder.skipUnread). */
+  skip: i64 = 0;
+  /** Stream offset of the current message's first byte (set when its begin is decoded). */
+  msgStart: i64 = 0;
   /** The current message's begin was handled. */
   begun: bool = false;
   failed: bool = false;
@@ -151,10 +157,18 @@ class Side {
     this.dec = new ThriftDecoder(c);
   }
 
-  /** Copies the host buffer's new bytes; false when the host call failed. */
+  /** Skips, then copies up to WINDOW of the host buffer's new bytes; false when the host call failed. */
   copyIn(type: BufferType, size: u32): bool {
-    const fresh = this.hostBase + <i64>size - this.seen;
+    let fresh = this.hostBase + <i64>size - this.seen;
     if (fresh <= 0) return true;
+    // Skipped payload is counted, not copied: buf is empty meanwhile, so base follows seen.
+    const k = fresh < this.skip ? fresh : this.skip;
+    this.skip -= k;
+    this.seen += k;
+    this.base += k;
+    fresh -= k;
+    if (fresh <= 0) return true;
+    if (fresh > WINDOW) fresh = WINDOW;
     const start = <i32>(this.seen - this.hostBase);
     const need = this.len + <i32>fresh;
     if (need > this.buf.byteLength) {
@@ -165,7 +179,8 @@ class Side {
       this.buf = next;
     }
     const n = getBufferBytesInto(type, <u32>start, <u32>fresh, this.buf, this.len);
-    if (n < 0) return false;
+    // Nothing copied from a buffer that should hold more: never loop on it.
+    if (n <= 0) return false;
     this.len += n;
     this.seen += n;
     return true;
@@ -177,6 +192,7 @@ class Side {
     let keep = this.begun ? d.pos : d.messageStart;
     if (keep > d.pos) keep = d.pos;
     if (keep <= 0) return;
+    if (keep > this.len) keep = this.len;
     memory.copy(changetype<usize>(this.buf), changetype<usize>(this.buf) + <usize>keep, <usize>(this.len - keep));
     this.len -= keep;
     this.base += keep;
@@ -186,6 +202,30 @@ class Side {
   /** The host must keep its bytes: an unfinished message whose begin is not decoded yet. */
   get partial(): bool {
     return !this.begun && this.len > 0 && !this.failed;
+  }
+
+  /**
+   * After a decode that stopped in a frame's payload: the rest of the frame is skipped by count,
+   * so a framed message costs the same whatever its payload size. Needs a decoded begin (compact
+   * then empties buf, so base keeps following seen while skipping).
+   */
+  skipPayload(): void {
+    if (!this.begun || this.failed) return;
+    const n = this.dec.skipUnread();
+    if (n <= 0) return;
+    this.compact();
+    this.skip = n;
+  }
+
+  /** Marks the current message's begin: its stream offset. */
+  begin(): void {
+    this.begun = true;
+    this.msgStart = this.base + <i64>this.dec.messageStart;
+  }
+
+  /** Stream bytes of the message just done. */
+  get messageBytes(): i64 {
+    return this.base + <i64>this.dec.pos - this.msgStart;
   }
 
   /** Host offset of a buffer offset. */
@@ -227,8 +267,12 @@ class ThriftStream extends Context {
   routeRule: i32 = -1;
   mismatchLogged: bool = false;
   calls: PendingCalls = new PendingCalls(MAX_PENDING_CALLS);
+  /** The call whose reply is being read (taken from `calls` at the reply's begin). */
+  answering: PendingCall | null = null;
   /** The reply being held for a rewrite. */
   holding: PendingCall | null = null;
+  /** THeader bytes after the size word of the held reply (its own header, for the rewrite). */
+  holdHeader: ArrayBuffer = new ArrayBuffer(0);
   edits: Edit[] = [];
 
   constructor(context_id: u32, root: ThriftRoot) {
@@ -302,27 +346,35 @@ class ThriftStream extends Context {
     if (s === null) return Action.Continue;
     // Held bytes pass only through release(): Continue would hand the next filter the whole buffer.
     if (s.failed) return this.heldUntil != 0 ? Action.Pause : Action.Continue;
-    if (!s.copyIn(BufferType.NetworkDownstreamData, data_size)) {
-      this.giveUp("get_buffer_bytes failed");
-      return Action.Continue;
-    }
     const d = s.dec;
-    while (true) {
-      const st = d.decode(changetype<usize>(s.buf), s.len);
-      if (st == DecodeStatus.Error) {
-        count(this.root_.metrics.decodeErrors);
-        this.giveUp("downstream: " + d.error);
+    // A window at a time: the payload behind a framed message begin is then skipped, not copied.
+    do {
+      // On failure the edits of earlier windows still apply: they belong to this buffer only.
+      if (!s.copyIn(BufferType.NetworkDownstreamData, data_size)) {
+        this.giveUp("get_buffer_bytes failed");
         break;
       }
-      if (d.messageBeginReady && !s.begun) {
-        s.begun = true;
-        this.callBegin(s);
+      // While skipping a payload buf is empty: a decode would end the frame before its bytes came.
+      while (s.skip == 0) {
+        const st = d.decode(changetype<usize>(s.buf), s.len);
+        if (st == DecodeStatus.Error) {
+          count(this.root_.metrics.decodeErrors);
+          this.giveUp("downstream: " + d.error);
+          break;
+        }
+        if (d.messageBeginReady && !s.begun) {
+          s.begin();
+          this.callBegin(s);
+        }
+        if (st != DecodeStatus.Done) {
+          s.skipPayload();
+          break;
+        }
+        this.callDone(s);
+        s.begun = false;
       }
-      if (st != DecodeStatus.Done) break;
-      this.callDone(s);
-      s.begun = false;
-    }
-    if (!s.failed) s.compact();
+      if (!s.failed) s.compact();
+    } while (!s.failed && s.seen < s.hostBase + <i64>data_size);
     s.hostBase -= this.applyEdits(BufferType.NetworkDownstreamData, data_size);
     if (this.phase == Phase.Pending && !s.failed) {
       if (end_of_stream) {
@@ -428,7 +480,7 @@ class ThriftStream extends Context {
   callDone(s: Side): void {
     const d = s.dec;
     if (d.messageType != MessageType.Call && d.messageType != MessageType.Oneway) return;
-    record(this.root_.metrics.requestBytes[this.dest], <u64>(d.pos - d.messageStart));
+    record(this.root_.metrics.requestBytes[this.dest], <u64>s.messageBytes);
   }
 
   /**
@@ -440,12 +492,23 @@ class ThriftStream extends Context {
     const edits = this.edits;
     this.edits = [];
     const cur = getBufferBytes(type, 0, size);
-    if (!cur.ok) {
+    if (!cur.ok || cur.value.byteLength != <i32>size) {
       warnFailed("thrift: get_buffer_bytes", cur.status, "; call not refused");
       return 0;
     }
+    // Edits must lie in order inside what the host holds: a host offset outside it is a bookkeeping
+    // error, logged, never a copy out of bounds.
     let total = <i32>size;
-    for (let i = 0; i < edits.length; i++) total += edits[i].bytes.byteLength - (edits[i].end - edits[i].start);
+    let last = 0;
+    for (let i = 0; i < edits.length; i++) {
+      const e = edits[i];
+      if (e.start < last || e.end < e.start || e.end > <i32>size) {
+        log(LogLevel.Warn, "thrift: rewrite outside the buffer; not applied");
+        return 0;
+      }
+      last = e.end;
+      total += e.bytes.byteLength - (e.end - e.start);
+    }
     const out = new ArrayBuffer(total);
     const src = changetype<usize>(cur.value);
     const dst = changetype<usize>(out);
@@ -471,58 +534,76 @@ class ThriftStream extends Context {
   onUpstreamData(data_size: u32, end_of_stream: bool): Action {
     const s = this.up;
     if (s === null || s.failed) return Action.Continue;
-    if (!s.copyIn(BufferType.NetworkUpstreamData, data_size)) {
-      s.failed = true;
-      return Action.Continue;
-    }
     const d = s.dec;
-    while (true) {
-      const st = d.decode(changetype<usize>(s.buf), s.len);
-      if (st == DecodeStatus.Error) {
-        count(this.root_.metrics.decodeErrors);
+    do {
+      if (!s.copyIn(BufferType.NetworkUpstreamData, data_size)) {
         s.failed = true;
-        log(LogLevel.Debug, "thrift: context " + this.context_id.toString() + " upstream: " + d.error + "; passing replies through");
+        this.holding = null;
         break;
       }
-      if (d.messageBeginReady && !s.begun) {
-        s.begun = true;
-        this.replyBegin(d.seqId);
+      while (s.skip == 0) {
+        const st = d.decode(changetype<usize>(s.buf), s.len);
+        if (st == DecodeStatus.Error) {
+          count(this.root_.metrics.decodeErrors);
+          s.failed = true;
+          // A reply held for a rewrite that does not decode passes as it is.
+          this.answering = null;
+          this.holding = null;
+          log(LogLevel.Debug, "thrift: context " + this.context_id.toString() + " upstream: " + d.error + "; passing replies through");
+          break;
+        }
+        if (d.messageBeginReady && !s.begun) {
+          s.begin();
+          this.replyBegin(s);
+        }
+        if (st != DecodeStatus.Done) {
+          s.skipPayload();
+          break;
+        }
+        this.replyDone(s);
+        s.begun = false;
       }
-      if (st != DecodeStatus.Done) break;
-      this.replyDone(s);
-      s.begun = false;
-    }
-    if (!s.failed) s.compact();
+      if (!s.failed) s.compact();
+    } while (!s.failed && s.seen < s.hostBase + <i64>data_size);
     s.hostBase -= this.applyEdits(BufferType.NetworkUpstreamData, data_size);
     if ((s.partial || this.holding !== null) && !end_of_stream) return Action.Pause;
     s.hostBase = s.seen;
     return Action.Continue;
   }
 
-  replyBegin(seq: i32): void {
-    const c = this.calls.find(seq);
-    if (c !== null && c.answer != Answer.Pass) this.holding = c;
+  /**
+   * A reply's begin decides what happens to it, once: the call it answers leaves the table here,
+   * so a call read while the reply streams cannot turn a reply already passed into a rewrite.
+   * A THeader reply's header is kept now: compaction drops the begin's bytes before the end.
+   */
+  replyBegin(s: Side): void {
+    const d = s.dec;
+    const t = d.messageType;
+    const c = t == MessageType.Reply || t == MessageType.Exception ? this.calls.take(d.seqId) : null;
+    this.answering = c;
+    if (c === null || c.answer == Answer.Pass) return;
+    this.holding = c;
+    const from = d.messageStart + 4;
+    this.holdHeader = d.transport == ThriftTransport.Header ? s.buf.slice(from, from + 10 + d.header.headerSize) : new ArrayBuffer(0);
   }
 
   replyDone(s: Side): void {
     const d = s.dec;
     const t = d.messageType;
-    if (t != MessageType.Reply && t != MessageType.Exception) return;
-    const c = this.calls.take(d.seqId);
-    if (c === null) return;
+    const c = this.answering;
+    this.answering = null;
     this.holding = null;
+    if (c === null) return;
     const m = this.root_.metrics;
-    const size = d.pos - d.messageStart;
-    const start = s.host(d.messageStart);
+    const size = <i32>s.messageBytes;
+    const start = <i32>(s.msgStart - s.hostBase);
     if (c.answer == Answer.Drop) {
       this.edits.push(new Edit(start, start + size, new ArrayBuffer(0)));
       return;
     }
     if (c.answer == Answer.Replace) {
-      const isHeader = d.transport == ThriftTransport.Header;
-      const hp = changetype<usize>(s.buf) + <usize>d.messageStart + 4;
-      const hl = isHeader ? 10 + d.header.headerSize : 0;
-      const bytes = encodeAppException(d.transport, d.protocol, c.data, <i32>c.id, DENY_EXCEPTION_TYPE, c.message, hp, hl);
+      const h = this.holdHeader;
+      const bytes = encodeAppException(d.transport, d.protocol, c.data, <i32>c.id, DENY_EXCEPTION_TYPE, c.message, changetype<usize>(h), h.byteLength);
       this.edits.push(new Edit(start, start + size, bytes));
       record(m.responseBytes[c.dest], <u64>bytes.byteLength);
       return;

@@ -233,6 +233,37 @@ describe("thrift decoder: messages written by apache thrift (npm 0.24)", () => {
     }
   });
 
+  it("skipUnread hands the rest of a frame's payload to the caller as a count (filters skip it uncopied)", () => {
+    for (let i = 0; i < THRIFT_FIXTURES.length; i++) {
+      const f = THRIFT_FIXTURES[i];
+      // Two of the message back to back: the caller skips the first's payload, then reads on.
+      const two = new StaticArray<u8>(2 * f.length);
+      memory.copy(changetype<usize>(two), f.ptr, <usize>f.length);
+      memory.copy(changetype<usize>(two) + <usize>f.length, f.ptr, <usize>f.length);
+      const p = changetype<usize>(two);
+      for (let k = 0; k < f.length; k++) {
+        const d = decoderFor(f, DecodeMode.MessageBegin);
+        const why = f.label + " skip uncopied at " + k.toString();
+        expect<i32>(d.decode(p, k)).toBe(DecodeStatus.NeedMoreData, why + " " + d.error);
+        const n = d.skipUnread();
+        if (f.transport == ThriftTransport.Unframed || d.state != ThriftState.SkipFrame) {
+          // Unframed, or the begin (and a reply's first field) not all read yet: nothing to skip.
+          expect<i32>(n).toBe(0, why);
+          continue;
+        }
+        expect<i32>(n).toBe(f.length - k, why);
+        expect<i32>(d.pos).toBe(k, why);
+        expect<i32>(d.skipUnread()).toBe(0, why + " twice");
+        // The caller drops what was read and the n skipped bytes: its buffer starts at the second message.
+        d.discard(k);
+        expect<i32>(d.decode(p + <usize>f.length, f.length)).toBe(DecodeStatus.Done, why + " first " + d.error);
+        expect<i32>(d.pos).toBe(0, why);
+        expect<i32>(d.decode(p + <usize>f.length, f.length)).toBe(DecodeStatus.Done, why + " second " + d.error);
+        expectSame(d, f, p + <usize>f.length, 0, why + " second");
+      }
+    }
+  });
+
   it("reports the message begin before the frame is complete", () => {
     const f = THRIFT_FIXTURES[1]; // framed-binary-call-put
     const d = decoderFor(f, DecodeMode.MessageBegin);
