@@ -44,6 +44,7 @@ import { measureInterleaved, type Sample } from "./lib/stats.js";
 import { configBenchSection } from "./config.js";
 import { renderThriftBench, runThriftBench } from "./thrift.js";
 import { measureThriftFilter, renderThriftFilter } from "./thrift-filter.js";
+import { measureDubboFilter, renderDubboFilter } from "./dubbo-filter.js";
 
 export interface BenchOptions {
   /** downstream-data callbacks per timed round. */
@@ -602,6 +603,9 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
     // The whole Thrift filter per request through the host against the null filters (bench/thrift-filter.ts).
     const thriftFilter = await measureThriftFilter({ rounds: options.rounds });
     markdown = `${markdown.trimEnd()}\n\n${renderThriftFilter(thriftFilter, options.rounds)}`;
+    // The whole Dubbo filter per request, 10 vs 256 rules and three body sizes (bench/dubbo-filter.ts).
+    const dubboFilter = await measureDubboFilter({ rounds: options.rounds });
+    markdown = `${markdown.trimEnd()}\n\n${renderDubboFilter(dubboFilter, options.rounds)}`;
     if (options.out) {
       // The fuzz section comes from `npm run fuzz:sniffer`; regenerating the bench keeps it.
       const previous = await readFile(options.out, "utf8").catch(() => "");
