@@ -45,6 +45,7 @@ import { configBenchSection } from "./config.js";
 import { renderThriftBench, runThriftBench } from "./thrift.js";
 import { measureThriftFilter, renderThriftFilter } from "./thrift-filter.js";
 import { DEFAULT_TELEMETRY_OPTIONS, telemetryBenchSection } from "./telemetry.js";
+import { measureDubboFilter, renderDubboFilter } from "./dubbo-filter.js";
 
 export interface BenchOptions {
   /** downstream-data callbacks per timed round. */
@@ -605,6 +606,9 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
     markdown = `${markdown.trimEnd()}\n\n${renderThriftFilter(thriftFilter, options.rounds)}`;
     // The HTTP telemetry filter against the HTTP null filter, same run (bench/telemetry.ts).
     markdown = `${markdown.trimEnd()}\n\n${await telemetryBenchSection({ ...DEFAULT_TELEMETRY_OPTIONS, rounds: options.rounds })}`;
+    // The whole Dubbo filter per request, 10 vs 256 rules and three body sizes (bench/dubbo-filter.ts).
+    const dubboFilter = await measureDubboFilter({ rounds: options.rounds });
+    markdown = `${markdown.trimEnd()}\n\n${renderDubboFilter(dubboFilter, options.rounds)}`;
     if (options.out) {
       // The fuzz section comes from `npm run fuzz:sniffer`; regenerating the bench keeps it.
       const previous = await readFile(options.out, "utf8").catch(() => "");
