@@ -43,7 +43,14 @@ import { Answer, PendingCall, PendingCalls } from "../rpc/pending-calls";
 import { warnFailed } from "../rpc/warn";
 import { Deadlines, nowMs, resumeDownstream } from "../rpc/deadlines";
 import { encodeAppException } from "./exception";
-export * from "../../runtime/exports";
+// A network filter's exports only: Envoy calls no HTTP stream callback on a network filter, and
+// this filter makes no HTTP or gRPC calls (proxy-wasm-cpp-host looks every callback up by name and
+// skips those a module does not export). Leaving them out keeps the module within its size goal.
+export {
+  proxy_abi_version_0_2_1, malloc, free, proxy_on_context_create, proxy_on_vm_start, proxy_on_configure, proxy_on_tick,
+  proxy_on_queue_ready, proxy_on_foreign_function, proxy_on_new_connection, proxy_on_downstream_data, proxy_on_upstream_data,
+  proxy_on_downstream_connection_close, proxy_on_upstream_connection_close, proxy_on_done, proxy_on_log, proxy_on_delete,
+} from "../../runtime/exports";
 
 const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
 /** Clock of decode timeouts and delays: a delay ends within one tick after its duration. */
@@ -280,6 +287,11 @@ class ThriftStream extends Context {
     this.root_ = root;
   }
 
+  /** One log line about this connection, named by its context id. */
+  note(level: LogLevel, text: string): void {
+    log(level, "thrift: context " + this.context_id.toString() + " " + text);
+  }
+
   onNewConnection(): Action {
     const r = this.root_;
     const cfg = r.cfg;
@@ -338,7 +350,7 @@ class ThriftStream extends Context {
     this.waiting = false;
     if (this.down !== null) this.down!.failed = true;
     if (this.up !== null) this.up!.failed = true;
-    log(LogLevel.Debug, "thrift: context " + this.context_id.toString() + " " + why + "; passing bytes through");
+    this.note(LogLevel.Debug, why + "; passing bytes through");
   }
 
   onDownstreamData(data_size: u32, end_of_stream: bool): Action {
@@ -435,8 +447,7 @@ class ThriftStream extends Context {
     count(this.root_.metrics.routeMismatch);
     if (this.mismatchLogged) return;
     this.mismatchLogged = true;
-    log(LogLevel.Info, "thrift: context " + this.context_id.toString() + " call " + name + " matches rule " + rule.name +
-      " of another destination (route_mismatch)");
+    this.note(LogLevel.Info, "call " + name + " matches rule " + rule.name + " of another destination (route_mismatch)");
   }
 
   decide(ri: i32, rule: Rule | null): void {
@@ -549,7 +560,7 @@ class ThriftStream extends Context {
           // A reply held for a rewrite that does not decode passes as it is.
           this.answering = null;
           this.holding = null;
-          log(LogLevel.Debug, "thrift: context " + this.context_id.toString() + " upstream: " + d.error + "; passing replies through");
+          this.note(LogLevel.Debug, "upstream: " + d.error + "; passing replies through");
           break;
         }
         if (d.messageBeginReady && !s.begun) {
