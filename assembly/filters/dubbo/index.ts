@@ -44,7 +44,7 @@ import { Answer, PendingCall, PendingCalls } from "../rpc/pending-calls";
 import { warnFailed } from "../rpc/warn";
 import { ABORT_STATUS, DENY_STATUS, DubboFilterConfig, MAX_PENDING_REQUESTS, RATE_LIMIT_STATUS, parseDubboConfigBytes } from "./config";
 import { RuleIndex } from "./rule-index";
-export * from "../../runtime/exports";
+export * from "../../runtime/network-exports";
 
 const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
 /** Clock of decode timeouts and delays: a delay ends within one tick after its duration. */

@@ -43,14 +43,7 @@ import { Answer, PendingCall, PendingCalls } from "../rpc/pending-calls";
 import { warnFailed } from "../rpc/warn";
 import { Deadlines, nowMs, resumeDownstream } from "../rpc/deadlines";
 import { encodeAppException } from "./exception";
-// A network filter's exports only: Envoy calls no HTTP stream callback on a network filter, and
-// this filter makes no HTTP or gRPC calls (proxy-wasm-cpp-host looks every callback up by name and
-// skips those a module does not export). Leaving them out keeps the module within its size goal.
-export {
-  proxy_abi_version_0_2_1, malloc, free, proxy_on_context_create, proxy_on_vm_start, proxy_on_configure, proxy_on_tick,
-  proxy_on_queue_ready, proxy_on_foreign_function, proxy_on_new_connection, proxy_on_downstream_data, proxy_on_upstream_data,
-  proxy_on_downstream_connection_close, proxy_on_upstream_connection_close, proxy_on_done, proxy_on_log, proxy_on_delete,
-} from "../../runtime/exports";
+export * from "../../runtime/network-exports";
 
 const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
 /** Clock of decode timeouts and delays: a delay ends within one tick after its duration. */
