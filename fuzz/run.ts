@@ -1,9 +1,11 @@
 /**
  * `npm run fuzz`: real first flights (mutated) and noise through a filter via the host
  * emulator, with random chunking, random upstream data and a random close order. Fails (exit 1)
- * when the VM traps (fails) or its memory keeps growing, printing the seed and the input.
+ * when the VM traps (fails) or its memory keeps growing (memoryVerdict), printing the seed and
+ * the input.
  *
  *   npm run fuzz -- --seed 1234 --iterations 100000 --filter tcp-stats
+ *   npm run fuzz -- --seed 1234 --filter tcp-stats --trace-pages   (pages and heap at every growth and every 5 %)
  *   npm run fuzz -- --target config     (plugin configurations: fuzz/config.ts, also npm run fuzz:config)
  *   npm run fuzz -- --target dubbo-decoder [--seed N] [--iterations N]   (the Dubbo decoder alone: fuzz/dubbo.ts)
  *   npm run fuzz -- --target tls --seed 7   (ClientHellos vs a reference parser: fuzz/tls.ts)
