@@ -1,15 +1,18 @@
 /**
  * `npm run fuzz`: real first flights (mutated) and noise through a filter via the host
  * emulator, with random chunking, random upstream data and a random close order. Fails (exit 1)
- * when the VM traps (fails) or its memory keeps growing, printing the seed and the input.
+ * when the VM traps (fails) or its memory keeps growing (memoryVerdict), printing the seed and
+ * the input.
  *
  *   npm run fuzz -- --seed 1234 --iterations 100000 --filter tcp-stats
+ *   npm run fuzz -- --seed 1234 --filter tcp-stats --trace-pages   (pages and heap at every growth and every 5 %)
  *   npm run fuzz -- --target config     (plugin configurations: fuzz/config.ts, also npm run fuzz:config)
  *   npm run fuzz -- --target dubbo-decoder [--seed N] [--iterations N]   (the Dubbo decoder alone: fuzz/dubbo.ts)
  *   npm run fuzz -- --target tls --seed 7   (ClientHellos vs a reference parser: fuzz/tls.ts)
  *   npm run fuzz -- --target thrift-filter [--seed N] [--iterations N]   (Thrift streams through build/thrift.wasm: fuzz/thrift-filter.ts, 10^6 by default)
  */
 import { randomInt } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { Host, type StatSnapshot } from "../test/host/index.js";
 import { loadPlugin, pluginFailed, pluginPages, resolveFilter, type FilterSpec } from "../tools/harness/drive.js";
@@ -18,6 +21,7 @@ import { report, runIfMain } from "../tools/harness/cli.js";
 import { loadCorpus, type Seed } from "./corpus.js";
 import { MAX_INPUT, Mutator } from "./mutate.js";
 import { Rng } from "./rng.js";
+import { findRoot, heapBase, heapStats, type HeapStats } from "./heap.js";
 import { configFuzzMain } from "./config.js";
 import { dubboFuzzMain } from "./dubbo.js";
 import { describeTls, runTlsFuzz } from "./tls.js";
@@ -63,6 +67,24 @@ export interface FuzzOptions {
   readonly upstreamCorpus?: readonly Seed[];
   /** The command that replays this run, printed on failure (default: the `--filter` form). */
   readonly replay?: string;
+  /**
+   * Record FuzzResult.pagesTrace: a sample at every change of the memory size and every
+   * `iterations / 20` iterations, each with the allocator's heap walked (fuzz/heap.ts).
+   */
+  readonly tracePages?: boolean;
+}
+
+/** One point of FuzzResult.pagesTrace. */
+export interface PageSample {
+  /** Iterations done when the sample was taken. */
+  readonly iteration: number;
+  readonly pages: number;
+  /** Connections open at that moment (the one just run included when it was left open). */
+  readonly open: number;
+  /** Why: the memory grew, or a periodic checkpoint. */
+  readonly reason: "grew" | "checkpoint" | "end";
+  /** The heap then; undefined when it could not be walked. */
+  readonly heap?: HeapStats;
 }
 
 export const MAX_LINGERING = 8;
@@ -82,6 +104,68 @@ export const DESTINATIONS: ReadonlyArray<{ host: string; port: number }> = [
 
 export const DEFAULT_ITERATIONS = 100_000;
 export const DEFAULT_SLACK_PAGES = 2;
+/** Iterations between two walks of the heap for its used-bytes floor (see memoryVerdict). */
+export const FLOOR_EVERY = 64;
+/** Bytes by which the second half's used-bytes floor may exceed the first half's. */
+export const FLOOR_SLACK_BYTES = 16 * 1024;
+
+/** What memoryVerdict judges: the memory over one run. */
+export interface MemoryEvidence {
+  readonly warmup: number;
+  readonly iterations: number;
+  readonly slackPages: number;
+  readonly pagesWarm: number;
+  readonly pagesEnd: number;
+  /** Iterations done when the memory last grew after warm-up. */
+  readonly lastGrowth?: number;
+  /**
+   * Lowest bytes in used blocks of the allocator's heap (fuzz/heap.ts) seen over the first and
+   * the second half of the iterations after warm-up, read every FLOOR_EVERY iterations, among
+   * the readings taken with `floorOpen` connections open (floors: the open count whose floor
+   * rose least); undefined when the heap is not AssemblyScript's TLSF (a C fixture).
+   */
+  readonly floorFirst?: number;
+  readonly floorSecond?: number;
+  readonly floorOpen?: number;
+}
+
+/**
+ * The used-bytes floors by connections open: a filter's live set follows the connections it
+ * holds, so halves are compared at the same number open. The pair whose floor rose least (a
+ * leak raises every one): undefined when no open count was seen in both halves.
+ */
+export function floors(first: ReadonlyMap<number, number>, second: ReadonlyMap<number, number>): { open: number; first: number; second: number } | undefined {
+  let best: { open: number; first: number; second: number } | undefined;
+  for (const [open, a] of first) {
+    const b = second.get(open);
+    if (b !== undefined && (best === undefined || b - a < best.second - best.first)) best = { open, first: a, second: b };
+  }
+  return best;
+}
+
+/**
+ * The "memory flat" check; a failure message, or undefined when flat. Growth within
+ * `slackPages` passes. Beyond it the memory must have stopped growing: TLSF grows by doubling
+ * (rt/tlsf.ts growMemory: max(pages before, pages needed)), so a live set that peaks once
+ * (connections open at once, a pool filled, fragmentation) costs one doubling early and no more,
+ * while a leak keeps growing. Two signs of a leak, either fails:
+ * - the memory grew in the second half of the run after warm-up (growth did not stop);
+ * - the heap's used-bytes floor (live objects when least garbage is pending), at the same number
+ *   of connections open, rose by more than FLOOR_SLACK_BYTES from the first half to the second:
+ *   a leak too slow to need another doubling before the run ends still raises the floor.
+ */
+export function memoryVerdict(e: MemoryEvidence): string | undefined {
+  if (e.pagesEnd <= e.pagesWarm + e.slackPages) return undefined;
+  const grew = `memory grew from ${e.pagesWarm} pages after warm-up to ${e.pagesEnd} (slack ${e.slackPages})`;
+  const middle = e.warmup + Math.floor((e.iterations - e.warmup) / 2);
+  if (e.lastGrowth === undefined || e.lastGrowth > middle) {
+    return `${grew} and was still growing at iteration ${e.lastGrowth ?? e.iterations} of ${e.iterations} (growth must stop by iteration ${middle})`;
+  }
+  if (e.floorFirst !== undefined && e.floorSecond !== undefined && e.floorSecond > e.floorFirst + FLOOR_SLACK_BYTES) {
+    return `${grew} and the heap's used-bytes floor with ${e.floorOpen ?? "?"} connections open rose from ${e.floorFirst} in the first half to ${e.floorSecond} in the second (more than ${FLOOR_SLACK_BYTES})`;
+  }
+  return undefined;
+}
 
 export interface FuzzFailure {
   readonly kind: "trap" | "exception" | "memory";
@@ -115,6 +199,18 @@ export interface FuzzResult {
   readonly pagesLoaded: number;
   readonly pagesWarm: number;
   readonly pagesEnd: number;
+  /** Iterations done when the memory last grew after warm-up (undefined: it never did). */
+  readonly lastGrowth?: number;
+  /** Memory growths after warm-up. */
+  readonly growths: number;
+  /** Most connections open at once (the harness keeps at most MAX_LINGERING + 1). */
+  readonly peakOpen: number;
+  /** MemoryEvidence.floorFirst / floorSecond. */
+  readonly floorFirst?: number;
+  readonly floorSecond?: number;
+  readonly floorOpen?: number;
+  /** FuzzOptions.tracePages: memory over the run. */
+  readonly pagesTrace?: PageSample[];
   /** Log lines at error or critical level the filter (or the host about it) wrote. */
   readonly errorLogs: number;
   /** The first few of them, for the report. */
@@ -173,6 +269,35 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
       }
     };
     let pagesWarm = pagesLoaded;
+    let pagesNow = pagesLoaded;
+    let growths = 0;
+    let lastGrowth: number | undefined;
+    let peakOpen = 0;
+    const trace: PageSample[] | undefined = options.tracePages ? [] : undefined;
+    const base = heapBase(readFileSync(spec.wasm));
+    let root: number | undefined;
+    const checkpoint = Math.max(1, Math.floor(options.iterations / 20));
+    const middle = warmup + Math.floor((options.iterations - warmup) / 2);
+    const floorsFirst = new Map<number, number>();
+    const floorsSecond = new Map<number, number>();
+    let walkable = true;
+    const walk = (): HeapStats | undefined => {
+      const vm = plugin.vms[0];
+      if (!walkable || !vm) return undefined;
+      root ??= findRoot(vm.exports.memory, base);
+      const heap = root === undefined ? undefined : heapStats(vm.exports.memory, root);
+      if (!heap) walkable = false;
+      return heap;
+    };
+    const sample = (done: number, reason: PageSample["reason"]): void => {
+      trace?.push({
+        iteration: done,
+        pages: pagesNow,
+        open: lingering.length,
+        reason,
+        heap: walk(),
+      });
+    };
     let failure: FuzzFailure | undefined;
     let input: Uint8Array = EMPTY;
     let iteration = 0;
@@ -220,6 +345,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
         const c = host.connection({ filters: [plugin], destination, keepOutputs: false });
         c.newConnection();
         connections++;
+        peakOpen = Math.max(peakOpen, lingering.length + 1);
         steps.push(`new ${destination.host}:${destination.port}`);
         if (rng.chance(serverFirstChance) && !c.closed) {
           let greeting: Uint8Array = SERVER_GREETING;
@@ -301,6 +427,24 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
         failure = fail("trap", failMessage());
         break;
       }
+      const pages = pluginPages(plugin);
+      if (pages !== pagesNow) {
+        if (iteration >= warmup) {
+          growths++;
+          lastGrowth = iteration + 1;
+        }
+        pagesNow = pages;
+        sample(iteration + 1, "grew");
+      } else if ((iteration + 1) % checkpoint === 0) {
+        sample(iteration + 1, "checkpoint");
+      }
+      if (iteration >= warmup && (iteration + 1) % FLOOR_EVERY === 0) {
+        const used = walk()?.used;
+        if (used !== undefined) {
+          const half = iteration < middle ? floorsFirst : floorsSecond;
+          half.set(lingering.length, Math.min(half.get(lingering.length) ?? used, used));
+        }
+      }
       if (host.logs.length > 1000) drainLogs();
       if (options.print && iteration > 0 && iteration % 100_000 === 0) {
         console.log(`fuzz: ${iteration.toLocaleString("en-US")} iterations, pages=${pluginPages(plugin)}`);
@@ -321,9 +465,20 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
     drainLogs();
     if (options.iterations <= warmup) pagesWarm = pluginPages(plugin);
     const pagesEnd = pluginPages(plugin);
-    if (!failure && pagesEnd > pagesWarm + slack) {
-      failure = fail("memory", `memory grew from ${pagesWarm} pages after warm-up to ${pagesEnd} (slack ${slack})`);
+    if (pagesEnd !== pagesNow && options.iterations > warmup) {
+      growths++;
+      lastGrowth = options.iterations;
     }
+    pagesNow = pagesEnd;
+    sample(options.iterations, "end");
+    const floor = floors(floorsFirst, floorsSecond);
+    const floorFirst = floor?.first;
+    const floorSecond = floor?.second;
+    const floorOpen = floor?.open;
+    const verdict = failure
+      ? undefined
+      : memoryVerdict({ warmup, iterations: options.iterations, slackPages: slack, pagesWarm, pagesEnd, lastGrowth, floorFirst, floorSecond, floorOpen });
+    if (verdict) failure = fail("memory", verdict);
     return {
       seed: options.seed,
       filter: spec.name,
@@ -341,6 +496,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
       pagesLoaded,
       pagesWarm,
       pagesEnd,
+      lastGrowth,
+      growths,
+      peakOpen,
+      floorFirst,
+      floorSecond,
+      floorOpen,
+      pagesTrace: trace,
       errorLogs,
       errorSamples,
       elapsedMs: performance.now() - started,
@@ -353,6 +515,14 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
   }
 }
 
+/** One PageSample as a line of the `--trace-pages` output. */
+export function describeSample(s: PageSample): string {
+  const heap = s.heap
+    ? ` heap used=${s.heap.used} free=${s.heap.free} largest-free=${s.heap.largestFree} blocks used=${s.heap.usedBlocks} free=${s.heap.freeBlocks}`
+    : "";
+  return `iteration=${s.iteration} pages=${s.pages} open=${s.open} (${s.reason})${heap}`;
+}
+
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
@@ -363,7 +533,13 @@ export function describe(result: FuzzResult): string {
       `(${(result.elapsedMs / 1000).toFixed(1)} s, ${Math.round((result.iterations / result.elapsedMs) * 1000).toLocaleString("en-US")}/s)`,
     `fuzz: corpus of ${result.corpusSize} first flights; ${result.inputBytes.toLocaleString("en-US")} input bytes, ${result.downstreamCalls.toLocaleString("en-US")} downstream reads, ${result.upstreamCalls.toLocaleString("en-US")} upstream writes (${result.upstreamBytes.toLocaleString("en-US")} bytes)`,
     `fuzz: ${result.connections.toLocaleString("en-US")} connections (${result.lingered.toLocaleString("en-US")} left open for a while), ${result.ticks.toLocaleString("en-US")} ticks`,
-    `fuzz: memory pages loaded=${result.pagesLoaded} after-warm-up=${result.pagesWarm} end=${result.pagesEnd}`,
+    `fuzz: memory pages loaded=${result.pagesLoaded} after-warm-up=${result.pagesWarm} end=${result.pagesEnd}; ` +
+      `${result.growths} growth${result.growths === 1 ? "" : "s"} after warm-up${result.lastGrowth !== undefined ? `, the last at iteration ${result.lastGrowth.toLocaleString("en-US")}` : ""}; ` +
+      `at most ${result.peakOpen} connections open at once` +
+      (result.floorFirst !== undefined && result.floorSecond !== undefined
+        ? `; heap used-bytes floor with ${result.floorOpen} open ${result.floorFirst} (first half) / ${result.floorSecond} (second half)`
+        : ""),
+    ...(result.pagesTrace ?? []).map((s) => `fuzz: pages ${describeSample(s)}`),
     `fuzz: ${result.errorLogs} error/critical log lines${result.errorSamples.length > 0 ? `, first: ${result.errorSamples.join(" | ")}` : ""}`,
   ];
   const f = result.failure;
@@ -424,9 +600,10 @@ async function main(): Promise<void> {
     .option("--config <text>", "plugin configuration", "")
     .option("--slack-pages <n>", "memory pages allowed to grow after warm-up", nonNegativeInt, DEFAULT_SLACK_PAGES)
     .option("--warmup <n>", "iterations before the memory baseline", nonNegativeInt)
+    .option("--trace-pages", "print the memory size and the heap at every growth and every 5 % of the run")
     .option("--target <name>", "filters (mutated first flights through --filter), tls (ClientHellos through the sniffer vs fuzz/tls-reference.ts) thrift (the Thrift decoder: fuzz/thrift.ts), thrift-filter (Thrift streams through build/thrift.wasm: fuzz/thrift-filter.ts), config (plugin configurations: fuzz/config.ts) or dubbo-decoder (the Dubbo decoder: fuzz/dubbo.ts)", "filters");
   program.parse();
-  const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number; target: string }>();
+  const o = program.opts<{ seed?: number; iterations: number; filter: string; config: string; slackPages: number; warmup?: number; target: string; tracePages?: boolean }>();
   const chosen = o.seed ?? randomInt(0, 0xffffffff);
   if (o.target === "thrift" || o.filter === THRIFT_DECODER_TARGET) {
     // Not a proxy-wasm filter: the Thrift decoder in its test module (fuzz/thrift.ts).
@@ -468,6 +645,7 @@ async function main(): Promise<void> {
     configuration: o.config,
     slackPages: o.slackPages,
     warmup: o.warmup,
+    tracePages: o.tracePages,
     print: true,
   });
   report(describe(result), result.failure !== undefined);

@@ -5,6 +5,7 @@
  * (exit 1) on a trap or growing memory; writes the result into BENCHMARKS.md's fuzz section.
  *
  *   npm run fuzz:sniffer -- --seed 42 --iterations 30000 --no-write
+ *   npm run fuzz:sniffer -- --seed 42 --iterations 3000000 --mode route --trace-pages --no-write
  */
 import { randomInt } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
@@ -15,7 +16,7 @@ import { REPO } from "../tools/harness/drive.js";
 import { FUZZ_HEADING, replaceSection, table } from "../tools/harness/markdown.js";
 import { snifferConfig, SNIFFER_WASM } from "../tools/harness/sniffer.js";
 import { MAX_INPUT } from "./mutate.js";
-import { describe, runFuzz, type FuzzResult } from "./run.js";
+import { DEFAULT_SLACK_PAGES, describe, FLOOR_SLACK_BYTES, runFuzz, type FuzzResult } from "./run.js";
 
 export type FuzzMode = "route" | "bypass" | "observe";
 export const FUZZ_MODES: readonly FuzzMode[] = ["route", "bypass", "observe"];
@@ -113,16 +114,22 @@ export async function runSnifferFuzz(options: {
   iterations: number;
   filter?: string;
   print?: boolean;
+  /** Only these modes (default all), each still seeded with the run's seed + its FUZZ_MODES index. */
+  modes?: readonly FuzzMode[];
+  tracePages?: boolean;
 }): Promise<SnifferFuzzRun[]> {
-  const parts = split(options.iterations, FUZZ_MODES.length);
+  const modes = options.modes ?? FUZZ_MODES;
+  const parts = split(options.iterations, modes.length);
   const runs: SnifferFuzzRun[] = [];
-  for (const [i, mode] of FUZZ_MODES.entries()) {
+  for (const [k, mode] of modes.entries()) {
+    const i = FUZZ_MODES.indexOf(mode);
     // One seed per mode derived from the run's seed, so each mode replays on its own.
     const seed = (options.seed + i) >>> 0;
-    if (options.print) console.log(`fuzz:sniffer: mode=${mode} seed=${seed} iterations=${parts[i]}`);
+    if (options.print) console.log(`fuzz:sniffer: mode=${mode} seed=${seed} iterations=${parts[k]}`);
     const result = await runFuzz({
       seed,
-      iterations: parts[i]!,
+      iterations: parts[k]!,
+      tracePages: options.tracePages,
       filter: options.filter ?? SNIFFER_WASM,
       configuration: fuzzConfig(mode),
       print: options.print,
@@ -155,7 +162,7 @@ export function renderFuzzSection(runs: readonly SnifferFuzzRun[], seed: number)
     `Result: **${ok ? "OK" : "FAILED"}**, ${total.toLocaleString("en-US")} first flights through the sniffer in ${seconds.toFixed(1)} s, run seed ${seed}.`,
     "",
     table(
-      ["filter", "mode", "seed", "iterations", "time", "ticks", "traps", "pages loaded", "after warm-up", "end", "memory flat", "error logs", "counted once", "timeouts", "cap", "denied"],
+      ["filter", "mode", "seed", "iterations", "time", "ticks", "traps", "pages loaded", "after warm-up", "end", "last growth", "open at once", "memory flat", "error logs", "counted once", "timeouts", "cap", "denied"],
       runs.map(({ mode, result: r, books: b }) => [
         r.filter,
         mode,
@@ -167,6 +174,8 @@ export function renderFuzzSection(runs: readonly SnifferFuzzRun[], seed: number)
         String(r.pagesLoaded),
         String(r.pagesWarm),
         String(r.pagesEnd),
+        r.lastGrowth === undefined ? "-" : r.lastGrowth.toLocaleString("en-US"),
+        String(r.peakOpen),
         r.failure?.kind === "memory" ? "no" : "yes",
         String(r.errorLogs),
         b.counted === BigInt(r.connections) ? "yes" : `no (${b.counted}/${r.connections})`,
@@ -174,8 +183,10 @@ export function renderFuzzSection(runs: readonly SnifferFuzzRun[], seed: number)
         String(b.capReached),
         String(b.deniedRoute + b.deniedDestination),
       ]),
-      ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "l", "r", "l", "r", "r", "r"],
+      ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l", "r", "l", "r", "r", "r"],
     ),
+    "",
+    `\`memory flat\`: the memory grew by at most ${DEFAULT_SLACK_PAGES} pages after warm-up, or it stopped growing: no growth in the second half of the mode's run and the heap's used-bytes floor (live objects when least garbage is pending) not more than ${FLOOR_SLACK_BYTES / 1024} KiB higher in the second half than in the first (fuzz/run.ts memoryVerdict). The allocator grows by doubling, so a live set that peaks once (connections open at once, up to \`open at once\`) costs one doubling; a leak keeps growing. \`last growth\`: the iteration after which the memory last grew.`,
     "",
     "`counted once`: the connections opened equal the sum of the sniffer's `connections_total` counters (one per protocol, mode and action) plus `denied_total{reason=destination}` (bypass closes those before classifying). Detected protocols:",
     "",
@@ -202,15 +213,21 @@ async function main(): Promise<void> {
     .option("--iterations <n>", "first flights in total, split over the three modes", nonNegativeInt, 1_000_000)
     .option("--filter <path>", "sniffer module", SNIFFER_WASM)
     .option("--out <file>", "Markdown file whose fuzz section is replaced", path.join(REPO, "BENCHMARKS.md"))
-    .option("--no-write", "do not write the Markdown file");
+    .option("--no-write", "do not write the Markdown file")
+    .option("--mode <mode...>", `only these modes (${FUZZ_MODES.join(", ")}); implies --no-write`)
+    .option("--trace-pages", "print the memory size and the heap at every growth and every 5 % of each mode's run");
   program.parse();
-  const o = program.opts<{ seed?: number; iterations: number; filter: string; out: string; write: boolean }>();
+  const o = program.opts<{ seed?: number; iterations: number; filter: string; out: string; write: boolean; mode?: string[]; tracePages?: boolean }>();
+  for (const m of o.mode ?? []) {
+    if (!FUZZ_MODES.includes(m as FuzzMode)) throw new InvalidArgumentError(`--mode must be one of ${FUZZ_MODES.join(", ")}, found "${m}"`);
+  }
+  const modes = o.mode as FuzzMode[] | undefined;
   const seed = o.seed ?? randomInt(0, 0xffffffff - 2);
-  const runs = await runSnifferFuzz({ seed, iterations: o.iterations, filter: o.filter, print: true });
+  const runs = await runSnifferFuzz({ seed, iterations: o.iterations, filter: o.filter, print: true, modes, tracePages: o.tracePages });
   const section = renderFuzzSection(runs, seed);
   console.log(section);
   const failed = runs.some((r) => r.result.failure || r.books.counted !== BigInt(r.result.connections));
-  if (o.write) {
+  if (o.write && !modes) {
     const previous = await readFile(o.out, "utf8").catch(() => "# Benchmarks\n");
     await writeFile(o.out, replaceSection(previous, FUZZ_HEADING, section));
     console.log(`fuzz:sniffer: wrote ${FUZZ_HEADING} in ${path.relative(REPO, o.out)}`);
