@@ -39,7 +39,7 @@ export const FILTERS: Readonly<Record<string, FilterSpec>> = {
     name: "thrift",
     description: "Thrift call routing per connection, deny/rate limit/abort and request telemetry (assembly/filters/thrift)",
     defaultConfiguration: {},
-    // Holds each connection until its first call decides the cluster (controller/thrift/pairing.ts).
+    // Holds each connection until its first call decides the cluster (controller/rules/per-connection.ts).
     maxEarlyDataBytes: 16_384,
     // Skipped, the filter would let refused calls through: a failed VM is reloaded, as the sniffer's route mode.
     failurePolicy: "FAIL_RELOAD",

@@ -2,18 +2,17 @@
  * Standalone Envoy for the two Dubbo deployments of one rule set:
  *
  * - per connection: listener → dubbo wasm filter → tcp_proxy (IMMEDIATE + max_early_data_bytes,
- *   pairing.ts; its `cluster` serves connections no routing rule matches). The filter picks the
+ *   controller/rules/per-connection.ts; its `cluster` serves connections no routing rule matches). The filter picks the
  *   cluster from the first request of each connection.
  * - per request: listener → dubbo wasm filter (policy, faults, telemetry) → dubbo_proxy
  *   (filter.ts), which routes every request by the same rules (route-config.ts).
  */
-import type { BootstrapProps, SocketAddressProps, StaticClusterProps } from "../envoy/bootstrap.js";
+import type { BootstrapProps, SocketAddressProps } from "../envoy/bootstrap.js";
 import type { NetworkFilter } from "../envoy/network-filter.js";
 import { wasmNetworkFilter, type WasmFailurePolicy } from "../envoy/wasm-network-filter.js";
-import { routedClusters } from "../rules/native.js";
+import { perConnectionBootstrapProps } from "../rules/per-connection.js";
 import { perRequestBootstrapProps } from "../rules/per-request.js";
 import { dubboProxyFilter } from "./filter.js";
-import { pairDubboTcpProxy } from "./pairing.js";
 import { dubboWasmConfiguration, type DubboWasmConfigProps } from "./wasm-config.js";
 
 /** Folder name under assembly/filters, root id and .wasm base name. */
@@ -57,30 +56,18 @@ export interface DubboStandaloneProps extends DubboWasmFilterProps {
 export interface DubboPerConnectionProps extends DubboStandaloneProps {
   /** tcp_proxy's cluster: connections whose first request no routing rule matches. @default "dubbo-default" */
   readonly defaultCluster?: string;
-  /** @default 16384 (controller/sniffer/pairing.ts) */
+  /** @default 16384 (controller/rules/per-connection.ts) */
   readonly maxEarlyDataBytes?: number;
 }
 
 export function dubboPerConnectionBootstrapProps(props: DubboPerConnectionProps): BootstrapProps {
-  const fallback = props.defaultCluster ?? "dubbo-default";
-  const names = [...new Set([...routedClusters(props.rules.ruleSet.spec.rules), fallback])];
-  const endpoints = props.endpoints ?? {};
-  const clusters: StaticClusterProps[] = names.map((name) => ({
-    name,
-    endpoints: endpoints[name] ?? [{ address: name, port: props.defaultPort ?? DUBBO_DEFAULT_PORT }],
-  }));
-  return {
-    admin: props.admin,
-    clusters,
-    listener: {
-      address: props.listenAddress,
-      port: props.listenPort ?? 10000,
-      filterChains: [{
-        filters: [dubboWasmFilter({ ...props, routing: "connection" })],
-        tcpProxy: { cluster: fallback, statPrefix: "dubbo", ...pairDubboTcpProxy(props.maxEarlyDataBytes) },
-      }],
-    },
-  };
+  return perConnectionBootstrapProps({
+    ...props,
+    protocol: "dubbo",
+    filter: dubboWasmFilter({ ...props, routing: "connection" }),
+    defaultCluster: props.defaultCluster ?? "dubbo-default",
+    defaultPort: props.defaultPort ?? DUBBO_DEFAULT_PORT,
+  });
 }
 
 export interface DubboPerRequestProps extends DubboStandaloneProps {

@@ -2,19 +2,18 @@
  * Standalone Envoy for the two Thrift deployments of one rule set:
  *
  * - per connection: listener → thrift wasm filter → tcp_proxy (IMMEDIATE + max_early_data_bytes,
- *   pairing.ts; its `cluster` serves connections no routing rule matches). The filter picks the
+ *   controller/rules/per-connection.ts; its `cluster` serves connections no routing rule matches). The filter picks the
  *   cluster from the first call of each connection.
  * - per request: listener → thrift wasm filter (policy, telemetry) → thrift_proxy (filter.ts), which
  *   routes every call by the same rules (route-config.ts).
  */
-import type { BootstrapProps, SocketAddressProps, StaticClusterProps } from "../envoy/bootstrap.js";
+import type { BootstrapProps, SocketAddressProps } from "../envoy/bootstrap.js";
 import type { NetworkFilter } from "../envoy/network-filter.js";
 import { wasmNetworkFilter, type WasmFailurePolicy } from "../envoy/wasm-network-filter.js";
 import type { LoadedRuleSet } from "../rules/load.js";
-import { routedClusters } from "../rules/native.js";
+import { perConnectionBootstrapProps } from "../rules/per-connection.js";
 import { perRequestBootstrapProps } from "../rules/per-request.js";
 import { thriftProxyFilter, type ThriftProtocol, type ThriftTransport } from "./filter.js";
-import { pairThriftTcpProxy } from "./pairing.js";
 import { thriftWasmConfiguration, type ThriftWasmConfigProps } from "./wasm-config.js";
 
 /** Folder name under assembly/filters, root id and .wasm base name. */
@@ -56,30 +55,18 @@ export interface ThriftStandaloneProps extends ThriftWasmFilterProps {
 /** Per connection: the cluster of connections no rule routes. @default "thrift-default" */
 export interface ThriftPerConnectionProps extends ThriftStandaloneProps {
   readonly defaultCluster?: string;
-  /** @default 16384 (pairing.ts) */
+  /** @default 16384 (controller/rules/per-connection.ts) */
   readonly maxEarlyDataBytes?: number;
 }
 
 export function thriftPerConnectionBootstrapProps(props: ThriftPerConnectionProps): BootstrapProps {
-  const fallback = props.defaultCluster ?? "thrift-default";
-  const names = [...new Set([...routedClusters(props.rules.ruleSet.spec.rules), fallback])];
-  const endpoints = props.endpoints ?? {};
-  const clusters: StaticClusterProps[] = names.map((name) => ({
-    name,
-    endpoints: endpoints[name] ?? [{ address: name, port: props.defaultPort ?? 9090 }],
-  }));
-  return {
-    admin: props.admin,
-    clusters,
-    listener: {
-      address: props.listenAddress,
-      port: props.listenPort ?? 10000,
-      filterChains: [{
-        filters: [thriftWasmFilter(props)],
-        tcpProxy: { cluster: fallback, statPrefix: "thrift", ...pairThriftTcpProxy(props.maxEarlyDataBytes) },
-      }],
-    },
-  };
+  return perConnectionBootstrapProps({
+    ...props,
+    protocol: "thrift",
+    filter: thriftWasmFilter(props),
+    defaultCluster: props.defaultCluster ?? "thrift-default",
+    defaultPort: props.defaultPort ?? 9090,
+  });
 }
 
 export interface ThriftPerRequestProps extends ThriftStandaloneProps {

@@ -13,7 +13,7 @@ import { startThriftServer, taggedCounter, thriftClient, type ThriftPeer, type T
 import { parseRuleSet } from "../../controller/rules/load.js";
 import type { LoadedRuleSet } from "../../controller/rules/load.js";
 import { thriftWasmConfiguration, type ThriftWasmProtocol, type ThriftWasmTransport } from "../../controller/thrift/wasm-config.js";
-import { pairThriftTcpProxy } from "../../controller/thrift/pairing.js";
+import { pairRpcTcpProxy } from "../../controller/rules/per-connection.js";
 import { bootstrap } from "../../controller/envoy/bootstrap.js";
 import { thriftPerRequestBootstrapProps } from "../../controller/thrift/standalone.js";
 import { THRIFT_PROXY_FILTER_NAME, type ThriftProtocol, type ThriftTransport } from "../../controller/thrift/filter.js";
@@ -107,7 +107,7 @@ async function perConnection(stack: ThriftStack, transport: ThriftWasmTransport,
   const configuration = thriftWasmConfiguration({ rules: rules(), seed: 42, transport, protocol, decodeTimeoutMs: DECODE_TIMEOUT_MS });
   const plugin = await host.loadPlugin({ name: `thrift-${stack}`, wasm: thriftWasm, rootId: "thrift", configuration: JSON.stringify(configuration), vmCount: 2 });
   const listener = await host.tcpListener({
-    filterChains: [{ name: "thrift", filters: [plugin], tcpProxy: { cluster: "fallback", ...pairThriftTcpProxy() } }],
+    filterChains: [{ name: "thrift", filters: [plugin], tcpProxy: { cluster: "fallback", ...pairRpcTcpProxy("thrift") } }],
   });
   return {
     host,

@@ -11,7 +11,7 @@ import { withTimeout } from "../host/fakes.js";
 import { startThriftServer, taggedCounter, thriftClient, type ThriftPeer } from "../peers/thrift.js";
 import { parseRuleSet } from "../../controller/rules/load.js";
 import { thriftWasmConfiguration } from "../../controller/thrift/wasm-config.js";
-import { pairThriftTcpProxy } from "../../controller/thrift/pairing.js";
+import { pairRpcTcpProxy } from "../../controller/rules/per-connection.js";
 import { checkConfiguration } from "../../controller/config/index.js";
 import { bootstrap } from "../../controller/envoy/bootstrap.js";
 import { thriftPerRequestBootstrapProps } from "../../controller/thrift/standalone.js";
@@ -82,7 +82,7 @@ describe("thrift filter per connection (tcp_proxy) with real Apache thrift peers
     const configuration = thriftWasmConfiguration({ rules: parseRuleSet(RULES, "catalog.yaml"), seed: 42 });
     assert.deepEqual(checkConfiguration("thrift", JSON.stringify(configuration)), []);
     plugin = await host.loadPlugin({ name: "thrift", wasm: thriftWasm, rootId: "thrift", configuration: JSON.stringify(configuration), vmCount: 2 });
-    const pairing = pairThriftTcpProxy();
+    const pairing = pairRpcTcpProxy("thrift");
     const listener = await host.tcpListener({
       filterChains: [{ name: "thrift", filters: [plugin], tcpProxy: { cluster: "fallback", ...pairing } }],
     });
