@@ -25,10 +25,10 @@ const GC_DEBUG: bool = isDefined(PROTOMESH_GC_DEBUG);
  * the last collection measured, this much accumulates. The collector's own byte count (`total`
  * in rt/tcms.ts) is a module-private global, so the rate is measured where garbage becomes
  * visible to us: __finalize, which TCMS calls for every object it frees. A 128th: the
- * measured rate of mixed traffic varies several-fold between collections, and an eighth let
- * the fuzz harness grow the sniffer from 3 to 6 pages; at a 128th its mixed traffic collects
- * about as often as before, while a data path that makes no garbage collects every
- * COLLECT_MAX callbacks (docs/adr/0006-minimal-runtime.md).
+ * measured rate of mixed traffic varies several-fold between collections, and at a 128th the
+ * fuzz harness' mixed traffic collects about as often as the fixed interval this replaced did,
+ * while a data path that makes no garbage collects every COLLECT_MAX callbacks
+ * (docs/adr/0006-minimal-runtime.md).
  */
 export const GARBAGE_SHIFT: u32 = 7;
 /**
