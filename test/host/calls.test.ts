@@ -115,6 +115,24 @@ describe("http_call and grpc_call", () => {
     assert.equal(closed.message, `probe: grpc_close token=${token} code=12`);
   });
 
+  it("closes a GrpcService call to an unknown cluster with Unavailable, then answers InternalFailure", () => {
+    const c = new FakeConnection(plugin);
+    c.newConnection();
+    const lines = run(host, c, "grpcsvc nowhere test.Echo Echo x");
+    assert.equal(lines.length, 2, lines.join("\n"));
+    assert.match(lines[0], /^probe: grpc_close token=\d+ code=14$/);
+    assert.equal(lines[1], "probe: grpc status=10 token=0");
+  });
+
+  it("reaches a known cluster through a serialized GrpcService", async () => {
+    const c = new FakeConnection(plugin);
+    c.newConnection();
+    const [line] = run(host, c, "grpcsvc grpcsvc test.Echo Echo hi");
+    const token = Number(/^probe: grpc status=0 token=(\d+)$/.exec(line)![1]);
+    const got = await host.logs.waitFor(`probe: grpc_receive token=${token} `);
+    assert.equal(got.message, `probe: grpc_receive token=${token} body=echo:hi`);
+  });
+
   it("answers ParseFailure for a gRPC call to an unknown cluster name", () => {
     const c = new FakeConnection(plugin);
     c.newConnection();

@@ -171,6 +171,16 @@ export class CallManager {
       if (!this.clusters.has(clusterName)) return { result: WasmResult.ParseFailure, token: 0 };
     }
     const config = this.clusters.get(clusterName);
+    if (!config && !this.closed) {
+      // A GrpcService naming an unknown cluster: context.cc creates the client with
+      // skip_cluster_check, and sendRaw's stream finds no thread-local cluster
+      // (source/common/grpc/async_client_impl.cc, AsyncStreamImpl::initialize): it closes
+      // with Unavailable "Cluster not available" at once — the VM gets on_grpc_close for a token
+      // it was never given — and sendRaw returns null, so grpc_call answers InternalFailure.
+      const token = ctx.vm.nextGrpcCallToken();
+      deliverGrpcClose(ctx, token, GRPC_UNAVAILABLE, "Cluster not available");
+      return { result: WasmResult.InternalFailure, token: 0 };
+    }
     const endpoint = config?.endpoints[0];
     if (!config || !endpoint || this.closed) return { result: WasmResult.BadArgument, token: 0 };
     const token = ctx.vm.nextGrpcCallToken();
