@@ -16,6 +16,7 @@ import { AttributeBag, Reporter, Workload } from "../../telemetry/attributes";
 import { readConnection, readLocalWorkload, readPeer } from "../../telemetry/reader";
 import { tcpLabelValues, TcpMetric } from "../../telemetry/prometheus";
 import { TcpSeries, TcpSeriesTable } from "../../telemetry/series";
+import { applyClusterService } from "../../telemetry/tcp-attributes";
 export * from "../../runtime/exports";
 
 class TcpStatsRoot extends RootContext {
@@ -41,7 +42,7 @@ class TcpStatsRoot extends RootContext {
 
   /** Reads the node's workload once per VM. */
   localWorkload(): Workload {
-    if (!this.localRead) this.localRead = readLocalWorkload(this.local);
+    if (!this.localRead) this.localRead = readLocalWorkload(this.local, true);
     return this.local;
   }
 
@@ -198,6 +199,9 @@ class TcpStatsStream extends Context {
     if (bag === null || this.values !== null) return;
     if (!readPeer(bag) && !force) return;
     const r = changetype<TcpStatsRoot>(this.root);
+    // tcp_proxy has picked the upstream cluster by the first data (and by close).
+    const cluster = getPropertyBytes(P_CLUSTER_NAME);
+    if (cluster.ok) applyClusterService(bag, cluster.text());
     const values = tcpLabelValues(bag);
     this.values = values;
     const series = r.series;
@@ -299,6 +303,7 @@ class TcpStatsStream extends Context {
 }
 
 const P_NODE_NAME = joinPath(["xds", "node", "metadata", "NAME"]);
+const P_CLUSTER_NAME = joinPath(["xds", "cluster_name"]);
 const P_SOURCE_ADDRESS = joinPath(["source", "address"]);
 const P_DESTINATION_ADDRESS = joinPath(["destination", "address"]);
 
