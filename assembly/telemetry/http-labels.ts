@@ -52,6 +52,8 @@ export const HTTP_LABELS: string[] = [
  * protocol: an attribute a protocol does not have is "" (0 for numbers). RPC calls (Dubbo,
  * Thrift) use Mixer's `api.*` names (`api.service`, `api.operation`, `api.version`) plus
  * `api.group` (Dubbo's group); `xds.cluster_name` is Envoy's attribute for the routed cluster.
+ * A TCP connection (tcp-stats) adds Mixer's `connection.*` byte counts and duration, the TLS SNI,
+ * the downstream local address and port, and `protomesh.protocol` (the sniffer's verdict).
  * New attributes go at the end (indexes are stable).
  */
 export const HTTP_ATTRIBUTES: string[] = [
@@ -87,4 +89,11 @@ export const HTTP_ATTRIBUTES: string[] = [
   "api.group",
   "xds.cluster_name",
   "response.flags",
+  "connection.received.bytes",
+  "connection.sent.bytes",
+  "connection.duration",
+  "connection.requested_server_name",
+  "destination.address",
+  "destination.port",
+  "protomesh.protocol",
 ];

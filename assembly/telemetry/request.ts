@@ -40,6 +40,13 @@ export enum Attr {
   ApiGroup = 29,
   ClusterName = 30,
   ResponseFlags = 31,
+  ConnectionReceivedBytes = 32,
+  ConnectionSentBytes = 33,
+  ConnectionDuration = 34,
+  ConnectionRequestedServerName = 35,
+  DestinationAddress = 36,
+  DestinationPort = 37,
+  ProtomeshProtocol = 38,
 }
 
 /** Index of an attribute name, -1 when unknown. */
@@ -48,9 +55,13 @@ export function attrIndex(name: string): i32 {
   return -1;
 }
 
-/** True for attributes only known once the response is (rules on them are decided at the end). */
+/**
+ * True for attributes only known once the response is, or (TCP) once the connection closed: rules
+ * on them are decided at the end.
+ */
 export function isResponseAttr(a: i32): bool {
-  return (a >= Attr.ResponseCode && a <= Attr.ResponseTotalSize) || a == Attr.ResponseFlags;
+  return (a >= Attr.ResponseCode && a <= Attr.ResponseTotalSize) || a == Attr.ResponseFlags
+    || (a >= Attr.ConnectionReceivedBytes && a <= Attr.ConnectionDuration);
 }
 
 /** How an attribute is written into JSON: a string, a number or a boolean. */
@@ -67,6 +78,10 @@ export function attrJson(a: i32): AttrJson {
     case Attr.ResponseDuration:
     case Attr.ResponseTotalSize:
     case Attr.ConnectionId:
+    case Attr.ConnectionReceivedBytes:
+    case Attr.ConnectionSentBytes:
+    case Attr.ConnectionDuration:
+    case Attr.DestinationPort:
       return AttrJson.Number;
     case Attr.ConnectionMtls:
       return AttrJson.Bool;
@@ -181,6 +196,13 @@ export function attrValue(a: i32, bag: AttributeBag, r: RequestAttributes): stri
     case Attr.ApiGroup: return r.apiGroup;
     case Attr.ClusterName: return r.cluster;
     case Attr.ResponseFlags: return r.flags.length > 0 ? r.flags : "-";
+    case Attr.ConnectionReceivedBytes: return bag.receivedBytes.toString();
+    case Attr.ConnectionSentBytes: return bag.sentBytes.toString();
+    case Attr.ConnectionDuration: return r.durationMs.toString();
+    case Attr.ConnectionRequestedServerName: return bag.requestedServerName;
+    case Attr.DestinationAddress: return bag.destinationAddress;
+    case Attr.DestinationPort: return bag.destinationPort.toString();
+    case Attr.ProtomeshProtocol: return bag.sniffedProtocol;
     default: return "";
   }
 }
