@@ -52,7 +52,8 @@ describe("RPC request record", () => {
     expect(attrIndex("api.group")).toBe(Attr.ApiGroup);
     expect(attrIndex("xds.cluster_name")).toBe(Attr.ClusterName);
     expect(attrIndex("response.flags")).toBe(Attr.ResponseFlags);
-    expect(HTTP_ATTRIBUTES.length).toBe(Attr.ResponseFlags + 1);
+    // tcp-stats' connection attributes follow (tcp-attributes.spec.ts); the enum names every one.
+    expect(HTTP_ATTRIBUTES.length).toBe(Attr.ProtomeshProtocol + 1);
   });
 
   it("gives the protocol's values; response.code is the protocol's text", () => {

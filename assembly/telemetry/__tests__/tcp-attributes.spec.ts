@@ -1,6 +1,7 @@
 import { AttributeBag, Reporter } from "../attributes";
 import { applyClusterService } from "../tcp-attributes";
 import { tcpLabelValues } from "../prometheus";
+import { Attr, AttrJson, RequestAttributes, attrIndex, attrJson, attrValue, isResponseAttr } from "../request";
 
 function service(cluster: string): string[] {
   const bag = new AttributeBag();
@@ -56,5 +57,44 @@ describe("Istio TCP label values", () => {
     expect(tcpLabelValues(bag)[14]).toBe("ratings");
     bag.reporter = Reporter.Source;
     expect(tcpLabelValues(bag)[14]).toBe("unknown");
+  });
+});
+
+describe("TCP connection attributes", () => {
+  it("are named after the RPC ones and read from the bag and the connection record", () => {
+    expect(attrIndex("connection.received.bytes")).toBe(Attr.ConnectionReceivedBytes);
+    expect(attrIndex("connection.sent.bytes")).toBe(Attr.ConnectionSentBytes);
+    expect(attrIndex("connection.duration")).toBe(Attr.ConnectionDuration);
+    expect(attrIndex("connection.requested_server_name")).toBe(Attr.ConnectionRequestedServerName);
+    expect(attrIndex("destination.address")).toBe(Attr.DestinationAddress);
+    expect(attrIndex("destination.port")).toBe(Attr.DestinationPort);
+    expect(attrIndex("protomesh.protocol")).toBe(Attr.ProtomeshProtocol);
+    expect(Attr.ConnectionReceivedBytes).toBe(Attr.ResponseFlags + 1);
+    const bag = new AttributeBag();
+    bag.receivedBytes = 5;
+    bag.sentBytes = 11;
+    bag.destinationAddress = "10.0.0.7:6379";
+    bag.destinationPort = 6379;
+    bag.requestedServerName = "redis.example.com";
+    bag.sniffedProtocol = "redis";
+    const r = new RequestAttributes();
+    r.durationMs = 42;
+    expect(attrValue(Attr.ConnectionReceivedBytes, bag, r)).toBe("5");
+    expect(attrValue(Attr.ConnectionSentBytes, bag, r)).toBe("11");
+    expect(attrValue(Attr.ConnectionDuration, bag, r)).toBe("42");
+    expect(attrValue(Attr.DestinationPort, bag, r)).toBe("6379");
+    expect(attrValue(Attr.DestinationAddress, bag, r)).toBe("10.0.0.7:6379");
+    expect(attrValue(Attr.ConnectionRequestedServerName, bag, r)).toBe("redis.example.com");
+    expect(attrValue(Attr.ProtomeshProtocol, bag, r)).toBe("redis");
+    expect(attrJson(Attr.DestinationPort)).toBe(AttrJson.Number);
+    expect(attrJson(Attr.ConnectionDuration)).toBe(AttrJson.Number);
+  });
+
+  it("counts bytes and duration as known only at close", () => {
+    expect(isResponseAttr(Attr.ConnectionReceivedBytes)).toBe(true);
+    expect(isResponseAttr(Attr.ConnectionSentBytes)).toBe(true);
+    expect(isResponseAttr(Attr.ConnectionDuration)).toBe(true);
+    expect(isResponseAttr(Attr.DestinationPort)).toBe(false);
+    expect(isResponseAttr(Attr.ProtomeshProtocol)).toBe(false);
   });
 });
