@@ -197,6 +197,27 @@ describe("tcp-stats rules and handlers", () => {
       }
     });
 
+    it("a fail-closed access log that failed closes the next connections at their start", async () => {
+      const host = new Host({ clusters: { backend: { endpoints: [{ host: "127.0.0.1", port: sink.port }] } }, nodeMetadata: NODE as never });
+      try {
+        // Every line is longer than max_line_bytes: each report fails.
+        const p = await plugin(host, {
+          handlers: [{ name: "audit", kind: "accesslog", fail_open: false, max_line_bytes: 64, attributes: ["source.workload", "destination.workload", "destination.address", "xds.cluster_name"] }],
+        });
+        const l = await host.tcpListener({ direction: "INBOUND", filterChains: [{ filters: [p], tcpProxy: { cluster: "backend" } }] });
+        assert.equal((await exchange(l.port, 3)).toString(), "bbb", "the first connection passes");
+        await withTimeout(Promise.all(l.connections.map((c) => c.closed)), 5000, "first connection to close");
+        assert.equal(host.counter("tcp_stats.handler.audit.failures"), 1n);
+        const accepted = sink.accepted;
+        assert.equal((await exchange(l.port, 3)).length, 0, "the next is closed");
+        await withTimeout(Promise.all(l.connections.map((c) => c.closed)), 5000, "second connection to close");
+        assert.equal(sink.accepted, accepted, "tcp_proxy never connected upstream");
+        assert.equal(host.logs.filter((e) => e.level === "warn" && e.message.includes("handler audit failed")).length, 1);
+      } finally {
+        await host.close();
+      }
+    });
+
     it("list on source.workload decides at the first data (the peer arrives with it): the upstream connection sees no byte", async () => {
       const host = new Host({ clusters: { backend: { endpoints: [{ host: "127.0.0.1", port: sink.port }] } }, nodeMetadata: NODE as never });
       try {

@@ -321,8 +321,22 @@ class TcpStatsStream extends Context {
       if (sni.ok) bag.requestedServerName = sni.text();
     }
     // Nothing has gone upstream yet: tcp_proxy, after this filter, has not even connected.
-    if (r.startChecks != 0 && this.refuse(r, t, conn, r.startChecks)) return Action.Pause;
+    if (this.refuseIfClosed(t, conn) || (r.startChecks != 0 && this.refuse(r, t, conn, r.startChecks))) return Action.Pause;
     return Action.Continue;
+  }
+
+  /**
+   * A fail-closed access log whose last report failed refuses the connections its rules could
+   * feed (what is known only later taken as matching), as http-telemetry refuses requests.
+   */
+  refuseIfClosed(t: TelemetryConfig, conn: ConnectionAttributes): bool {
+    let failing: u32 = 0;
+    for (let i = 0; i < t.handlers.length; i++) if (!t.handlers[i].failOpen && t.handlers[i].failing) failing |= (<u32>1) << <u32>i;
+    if (failing == 0 || (matchedHandlers(t.rules, conn.bag, this.req, true) & failing) == 0) return false;
+    log(LogLevel.Debug, "tcp-stats: connection " + conn.bag.connectionId.toString() + " closed: a fail-closed handler is failing");
+    this.denied = true;
+    closeStream(StreamType.Downstream);
+    return true;
   }
 
   /**
