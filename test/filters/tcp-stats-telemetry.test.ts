@@ -17,6 +17,7 @@ import { tcpStatsTags } from "../../controller/telemetry/stats-tags.js";
 
 const wasm = new URL("../../build/tcp-stats.wasm", import.meta.url).pathname;
 const debugWasm = new URL("../../build/tcp-stats.debug.wasm", import.meta.url).pathname;
+const snifferWasm = new URL("../../build/sniffer.wasm", import.meta.url).pathname;
 
 const NODE = {
   WORKLOAD_NAME: "ratings-v1",
@@ -134,6 +135,29 @@ describe("tcp-stats rules and handlers", () => {
       // The filter's own counters are there whatever the handlers.
       assert.equal(host.counter("tcp_stats.connections_closed"), 3n);
       assert.deepEqual(host.logs.filter((e) => e.level === "error" || e.level === "critical" || e.level === "warn"), []);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("the sniffer's verdict (observe mode, decided at the first bytes) is request.protocol, protomesh.protocol and the request_protocol label", async () => {
+    const host = new Host({ clusters: { backend: { endpoints: [{ host: "127.0.0.1", port: doubling.port }] } }, nodeMetadata: NODE as never });
+    try {
+      const sniffer = await host.loadPlugin({ name: "sniffer", wasm: snifferWasm, rootId: "sniffer", vmCount: 1, configuration: '{"mode": "observe"}' });
+      const p = await plugin(host, {
+        handlers: [{ name: "prom", kind: "prometheus", metrics: "istio" }, { name: "log", kind: "accesslog", attributes: ["request.protocol", "protomesh.protocol"] }],
+        rules: [{ name: "all", handlers: ["prom"] }, { name: "redis", match: { "protomesh.protocol": { exact: "redis" } }, handlers: ["log"] }],
+      });
+      const l = await host.tcpListener({ direction: "INBOUND", filterChains: [{ filters: [sniffer, p], tcpProxy: { cluster: "backend" } }] });
+      const ping = Buffer.from("*1\r\n$4\r\nPING\r\n");
+      const s = await connect(l.port);
+      const reading = readAll(s);
+      s.end(ping);
+      assert.equal((await reading).bytes.length, 2 * ping.length + 1);
+      await withTimeout(Promise.all(l.connections.map((c) => c.closed)), 5000, "connection to close");
+      assert.deepEqual(accessLog(host), [{ "request.protocol": "redis", "protomesh.protocol": "redis" }]);
+      const fams = parsePrometheusText(prometheusText(host, { statsTags: tcpStatsTags() }));
+      assert.deepEqual(family(fams, "istio_tcp_connections_opened_total").samples.map((x) => x.labels.request_protocol), ["redis"]);
     } finally {
       await host.close();
     }
