@@ -61,6 +61,8 @@ export class AttributeBag {
   destinationServiceNamespace: string = "";
   /** `request.protocol`: tcp, http, grpc, dubbo, thrift, … */
   requestProtocol: string = "tcp";
+  /** `protomesh.protocol`: the sniffer's verdict for the connection; "" when it did not run. */
+  sniffedProtocol: string = "";
   /** `response.code`; 0 = none (TCP). */
   responseCode: i32 = 0;
   /** `response.duration` in milliseconds. */

@@ -9,14 +9,12 @@
 // source/common/stats/tag_extractor_impl.cc). What remains, `wasmcustom.istio_tcp_…`, prints as
 // `istio_tcp_…` (Envoy source/server/admin/prometheus_stats_formatter.cc metricName).
 //
-// Label set and order: ./tcp-labels.ts (shared with the controller). Empty values print `unknown`,
-// as istio.stats does.
-import { AttributeBag, Workload, reporterName } from "./attributes";
+// Label set and order: ./tcp-labels.ts (shared with the controller). Values: tcpLabelValues.
+import { AttributeBag, Reporter } from "./attributes";
+import { LABEL_DESTINATION_SERVICE, LABEL_DESTINATION_SERVICE_NAME, UNKNOWN, httpConnectionLabels, safeValue } from "./request";
 import { TCP_LABELS } from "./tcp-labels";
 
-export { TCP_LABELS };
-
-export const UNKNOWN = "unknown";
+export { TCP_LABELS, UNKNOWN };
 /** Label value used for every label of the overflow series. */
 export const OVERFLOW = "overflow";
 
@@ -38,7 +36,8 @@ export function tcpMetricName(m: TcpMetric): string {
 }
 
 /**
- * A label value made safe for the name encoding: the tag regex `(.*?);\.;` stops at the first
+ * A value made safe for the name encoding, `unknown` when empty (the overflow and OTLP paths; the
+ * Istio labels themselves follow tcpLabelValues): the tag regex `(.*?);\.;` stops at the first
  * `;.;` and `.` never matches a newline (ECMAScript grammar), so `;` and control characters
  * become `_`; an empty value is `unknown`. A value longer than 128 bytes is cut (Prometheus
  * labels this long are a cardinality bug, and Envoy's symbol table keeps every name forever).
@@ -60,43 +59,23 @@ export function labelValue(v: string): string {
   return out;
 }
 
-function workloadValues(w: Workload, out: string[], destination: bool, bag: AttributeBag): void {
-  if (!destination) {
-    out.push(labelValue(w.workload));
-    out.push(labelValue(w.canonicalService));
-    out.push(labelValue(w.canonicalRevision));
-    out.push(labelValue(w.namespace));
-    out.push(labelValue(w.principal));
-    out.push(labelValue(w.app));
-    out.push(labelValue(w.version));
-    out.push(labelValue(w.cluster));
-    return;
-  }
-  out.push(labelValue(w.workload));
-  out.push(labelValue(w.namespace));
-  out.push(labelValue(w.principal));
-  out.push(labelValue(w.app));
-  out.push(labelValue(w.version));
-  // istio_stats.cc: destination_service / _name fall back to the canonical name when the
-  // service host is unknown; destination_service_namespace to the workload's namespace.
-  const svc = bag.destinationService.length > 0 ? bag.destinationService : w.canonicalService;
-  const svcName = bag.destinationServiceName.length > 0 ? bag.destinationServiceName : w.canonicalService;
-  const svcNs = bag.destinationServiceNamespace.length > 0 ? bag.destinationServiceNamespace : w.namespace;
-  out.push(labelValue(svc));
-  out.push(labelValue(w.canonicalService));
-  out.push(labelValue(w.canonicalRevision));
-  out.push(labelValue(svcName));
-  out.push(labelValue(svcNs));
-  out.push(labelValue(w.cluster));
-}
-
-/** The TCP label values for `bag`, in TCP_LABELS order. */
+/**
+ * The TCP label values for `bag`, in TCP_LABELS order, as istio.stats prints them for a TCP
+ * connection (istio_stats.cc populatePeerInfo; the TCP path reports through the same function as
+ * HTTP): the local side's node values as they are ("" included), the peer's `unknown` when
+ * missing (its canonical revision `latest`), the peer's namespace from its principal first
+ * (request.ts httpConnectionLabels, shared with the HTTP adapter). `destination_service` and
+ * `_name` come from the upstream cluster (tcp-attributes.ts applyClusterService); without a
+ * service there, inbound falls back to the local canonical service, outbound prints `unknown`.
+ */
 export function tcpLabelValues(bag: AttributeBag): string[] {
-  const out = new Array<string>();
-  out.push(reporterName(bag.reporter));
-  workloadValues(bag.source, out, false, bag);
-  workloadValues(bag.destination, out, true, bag);
-  out.push(labelValue(bag.requestProtocol));
+  const out = httpConnectionLabels(bag);
+  const fallback = bag.reporter == Reporter.Destination ? safeValue(bag.destination.canonicalService) : UNKNOWN;
+  const svc = bag.destinationService;
+  const svcName = bag.destinationServiceName;
+  out[LABEL_DESTINATION_SERVICE] = svc.length > 0 ? safeValue(svc) : fallback;
+  out[LABEL_DESTINATION_SERVICE_NAME] = svcName.length > 0 ? safeValue(svcName) : fallback;
+  out.push(bag.requestProtocol.length > 0 ? safeValue(bag.requestProtocol) : "tcp");
   out.push("-");
   out.push(bag.securityPolicy());
   return out;

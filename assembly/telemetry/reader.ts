@@ -91,6 +91,16 @@ export function readConnection(bag: AttributeBag, local: Workload): void {
   const dir = getPropertyBytes(P_DIRECTION);
   bag.reporter = dir.ok && decodeInt64(dir.value, 0) == 2 ? Reporter.Source : Reporter.Destination;
   bag.local().copyFrom(local);
+  readHandshake(bag);
+}
+
+/**
+ * `connection.mtls`, the URI SANs and the sniffer's verdict. A network filter's
+ * on_new_connection runs before the downstream TLS handshake (Envoy drives the handshake from
+ * socket events after the filter chain is created) and, with the sniffer in `observe` mode,
+ * before its verdict: tcp-stats reads these again at the connection's first data.
+ */
+export function readHandshake(bag: AttributeBag): void {
   const mtls = getPropertyBytes(P_MTLS);
   bag.connectionMtls = mtls.ok && mtls.value.byteLength == 1 && load<u8>(changetype<usize>(mtls.value)) != 0;
   if (bag.connectionMtls) {
@@ -101,7 +111,10 @@ export function readConnection(bag: AttributeBag, local: Workload): void {
     bag.local().principal = text(mine);
   }
   const proto = getPropertyBytes(P_PROTOCOL);
-  if (proto.ok && proto.value.byteLength > 0) bag.requestProtocol = proto.text();
+  if (proto.ok && proto.value.byteLength > 0) {
+    bag.requestProtocol = proto.text();
+    bag.sniffedProtocol = bag.requestProtocol;
+  }
 }
 
 /**

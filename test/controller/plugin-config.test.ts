@@ -60,7 +60,7 @@ describe("plugin configuration checks", () => {
   it("validate refuses an unknown tcp-stats field", async () => {
     const r = await run("validate", withConfiguration("tcp-stats.yaml", '{"statPrefix":"x"}'));
     assert.equal(r.code, 1);
-    assert.match(r.err, /tcp-stats: invalid configuration: unknown field "statPrefix" \(known: stat_prefix, istio_metrics, max_series, otlp\)/);
+    assert.match(r.err, /tcp-stats: invalid configuration: unknown field "statPrefix" \(known: stat_prefix, istio_metrics, max_series, otlp, handlers, rules\)/);
   });
 
   it("validate refuses a sniffer route to a cluster no cluster defines", async () => {

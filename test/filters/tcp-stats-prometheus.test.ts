@@ -2,8 +2,8 @@
  * tcp-stats' Istio-style TCP metrics end to end: real clients → TCP listener (tcp-stats wasm +
  * tcp_proxy) → a real upstream, then the emulated Envoy's `/stats/prometheus` text with the
  * controller's stats_tags, parsed strictly and compared with a fixed table of Istio's labels.
- * The emulated node has no Istio metadata and no metadata exchange ran, so every workload label
- * is `unknown`, as istio.stats prints it.
+ * The emulated node has no Istio metadata and no metadata exchange ran: the peer's labels are
+ * `unknown`, the local node's empty, as istio.stats prints them.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -16,9 +16,22 @@ import { ISTIO_TCP_LABELS, tcpStatsTags } from "../../controller/telemetry/stats
 
 const tcpStatsWasm = new URL("../../build/tcp-stats.wasm", import.meta.url).pathname;
 
-/** Istio's labels for an inbound TCP connection with nothing known about either side. */
+/**
+ * Istio's labels for an inbound TCP connection with nothing known about either side: the peer's
+ * `unknown` (its canonical revision `latest`), the local node's values empty as istio.stats
+ * prints them (istio_stats.cc populatePeerInfo).
+ */
 const UNKNOWN_INBOUND: Record<string, string> = Object.fromEntries(
-  ISTIO_TCP_LABELS.map((k) => [k, k === "reporter" ? "destination" : k === "request_protocol" ? "tcp" : k === "response_flags" ? "-" : k === "connection_security_policy" ? "none" : "unknown"]),
+  ISTIO_TCP_LABELS.map((k) => [
+    k,
+    k === "reporter" ? "destination"
+    : k === "request_protocol" ? "tcp"
+    : k === "response_flags" ? "-"
+    : k === "connection_security_policy" ? "none"
+    : k === "source_canonical_revision" ? "latest"
+    : k.startsWith("source_") || k === "destination_principal" ? "unknown"
+    : "",
+  ]),
 );
 
 function family(fams: Family[], name: string): Family {

@@ -1,5 +1,8 @@
 import { DEFAULT_MAX_SERIES, DEFAULT_STAT_PREFIX, IstioMetrics, parseTcpStatsConfig, parseTcpStatsConfigBytes } from "../config";
 import { RULE_STAT_PREFIX } from "../../../runtime/fields";
+import { DEFAULT_TCP_LOG_ATTRIBUTES } from "../config";
+import { AccessLogHandler } from "../../../telemetry/handlers/accesslog";
+import { HTTP_ATTRIBUTES } from "../../../telemetry/request";
 
 describe("tcp-stats configuration", () => {
   it("uses defaults for an empty configuration", () => {
@@ -36,7 +39,7 @@ describe("tcp-stats configuration", () => {
 
   it("names an unknown field", () => {
     expect(parseTcpStatsConfig('{"stat_prefix": "a", "statPrefix": "b"}').error)
-      .toBe("tcp-stats: invalid configuration: unknown field \"statPrefix\" (known: stat_prefix, istio_metrics, max_series, otlp)");
+      .toBe("tcp-stats: invalid configuration: unknown field \"statPrefix\" (known: stat_prefix, istio_metrics, max_series, otlp, handlers, rules)");
   });
 
   it("rejects non-objects and malformed JSON", () => {
@@ -72,5 +75,39 @@ describe("tcp-stats configuration", () => {
       .toBe("tcp-stats: invalid configuration: \"istio_metrics\" must be one of off, prefixed, istio, found \"on\"");
     expect(parseTcpStatsConfig('{"max_series": 0}').error)
       .toBe("tcp-stats: invalid configuration: \"max_series\" must be a number of label sets, an integer 1..100000, found 0");
+  });
+
+  it("keeps today's behaviour without handlers and rules", () => {
+    expect(parseTcpStatsConfig('{"istio_metrics": "istio"}').config.telemetry).toBeNull();
+  });
+
+  it("reads handlers and rules with the engine's schema, the TCP access-log defaults", () => {
+    const p = parseTcpStatsConfig('{"handlers": [{"name": "prom", "kind": "prometheus", "metrics": "istio"}, {"name": "log", "kind": "accesslog"}, {"name": "no", "kind": "denier"}],'
+      + ' "rules": [{"name": "all", "handlers": ["prom", "log"]}, {"name": "redis", "match": {"destination.port": {"exact": 6379}}, "handlers": ["no"]}]}');
+    expect(p.error).toBe("");
+    const t = p.config.telemetry!;
+    expect(t.handlers.length).toBe(3);
+    expect(t.rules.length).toBe(2);
+    expect(t.rules[1].matches[0].value).toBe("6379");
+    const log = changetype<AccessLogHandler>(t.handlers[1]);
+    expect(log.attrs.length).toBe(DEFAULT_TCP_LOG_ATTRIBUTES.length);
+    expect(HTTP_ATTRIBUTES[log.attrs[0]]).toBe("connection.id");
+  });
+
+  it("rules alone feed the default prometheus handler", () => {
+    const p = parseTcpStatsConfig('{"rules": [{"name": "mesh", "match": {"source.principal": {"present": true}}, "handlers": ["prometheus"]}]}');
+    expect(p.error).toBe("");
+    expect(p.config.telemetry!.handlers[0].kind).toBe("prometheus");
+  });
+
+  it("names what a TCP connection cannot give", () => {
+    const e = "tcp-stats: invalid configuration: ";
+    expect(parseTcpStatsConfig('{"istio_metrics": "istio", "handlers": [{"name": "p", "kind": "prometheus"}]}').error)
+      .toBe(e + "\"istio_metrics\" applies only without handlers; with handlers, a prometheus handler's \"metrics\" (auto, prefixed, istio) names the Istio-style metrics");
+    expect(parseTcpStatsConfig('{"handlers": [{"name": "p", "kind": "prometheus", "dimensions": {"sni": "connection.requested_server_name"}}]}').error)
+      .toBe(e + "prometheus handler \"p\": \"dimensions\" are not supported by tcp-stats (a TCP series carries Istio's TCP label set only)");
+    expect(parseTcpStatsConfig('{"handlers": [{"name": "p", "kind": "prometheus"}], "rules": [{"name": "long", "match": {"connection.duration": {"present": true}}, "handlers": ["p"]}]}').error)
+      .toBe(e + "rule \"long\" feeds prometheus handler \"p\" (its series is chosen when the peer is known) but matches connection.duration, known only at close");
+    expect(parseTcpStatsConfig('{"handlers": [{"name": "q", "kind": "memquota", "max_amount": 1, "key": ["connection.sent.bytes"]}]}').error.startsWith(e + "\"handlers[0].key[0]\" must be an attribute known at request headers")).toBe(true);
   });
 });

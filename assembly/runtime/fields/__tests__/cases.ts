@@ -81,7 +81,7 @@ export const FIELD_CASES: FieldCase[] = [
 export const CONFIG_CASES: ConfigCase[] = [
   new ConfigCase("tcp-stats", "{\"stat_prefix\":5}", "\"stat_prefix\" must be a stat prefix: letters, digits and '_' in segments joined by single '.', at most 64 bytes, found 5"),
   new ConfigCase("tcp-stats", "{\"stat_prefix\":\"a=.=b;.;c\"}", "\"stat_prefix\" must be a stat prefix: letters, digits and '_' in segments joined by single '.', at most 64 bytes, found \"a=.=b;.;c\""),
-  new ConfigCase("tcp-stats", "{\"statPrefix\":\"x\"}", "unknown field \"statPrefix\" (known: stat_prefix, istio_metrics, max_series, otlp)"),
+  new ConfigCase("tcp-stats", "{\"statPrefix\":\"x\"}", "unknown field \"statPrefix\" (known: stat_prefix, istio_metrics, max_series, otlp, handlers, rules)"),
   new ConfigCase("tcp-stats", "{\"otlp\":{\"cluster\":\"otel\",\"timeoutMs\":5}}", "unknown field \"otlp.timeoutMs\" (known: cluster, authority, timeout_ms, batch_size, max_queue_size, flush_interval_ms, logs, metrics)"),
   new ConfigCase("tcp-stats", "{\"otlp\":{\"batch_size\":10}}", "\"otlp.cluster\" is required"),
   new ConfigCase("tcp-stats", "{\"otlp\":{\"cluster\":\"otel\",\"batch_size\":10,\"max_queue_size\":5}}", "\"otlp.max_queue_size\" must be at least batch_size (10), found 5"),
