@@ -131,8 +131,11 @@ function copiesIntoVm(plugin: Plugin): () => number {
   return () => n;
 }
 
-/** A filter reading names only copies at most about a window (16 KiB) per frame. */
-const NAMES_ONLY_BUDGET = 256 * 1024;
+/**
+ * A filter reading names only copies a window per frame (1 KiB, doubling while it copies on): a few
+ * KiB for these calls, where copying the bodies would be megabytes.
+ */
+const NAMES_ONLY_BUDGET = 64 * 1024;
 
 /** A listener in front of tcp_proxy (per connection), rendered from `rules`. */
 async function perConnection(rules: string, providers: Map<string, DubboPeer>): Promise<{ host: Host; plugin: Plugin; port: number }> {

@@ -50,10 +50,13 @@ const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
 /** Clock of decode timeouts and delays: a delay ends within one tick after its duration. */
 const TICK_MS: u32 = 20;
 /**
- * Bytes copied from the host per decode: enough for a request's names (Route level), never a whole
- * large body; the rest of a body nothing reads is skipped by count (DubboDecoder.skipUnread).
+ * Bytes copied from the host per decode: a callback's first copy, and the first after a skipped
+ * body, hold a frame's header and the names of almost every request (Route level); the window
+ * doubles with each further copy, up to MAX_WINDOW, for a body read whole (Full level) or a run of
+ * small frames. The rest of a body nothing reads is skipped by count (DubboDecoder.skipUnread).
  */
-const WINDOW: i64 = 16384;
+const MIN_WINDOW: i32 = 1024;
+const MAX_WINDOW: i32 = 65536;
 
 // Outcomes of istio_requests_total: response_code is the Dubbo status of the response (or of our
 // refusal), "oneway" for a request that expects none; response_flags as Envoy writes them: "-",
@@ -178,6 +181,8 @@ class Side {
   seen: i64 = 0;
   /** Body bytes of the current frame still to skip uncopied (DubboDecoder.skipUnread). */
   skip: i64 = 0;
+  /** Bytes the next copy takes at most (MIN_WINDOW..MAX_WINDOW). */
+  window: i32 = MIN_WINDOW;
   failed: bool = false;
   edits: Edit[] = [];
 
@@ -188,7 +193,7 @@ class Side {
     this.dec = new DubboDecoder(o);
   }
 
-  /** Skips, then copies up to WINDOW of the host buffer's new bytes; false when the host call failed. */
+  /** Skips, then copies up to `window` of the host buffer's new bytes; false when the host call failed. */
   copyIn(type: BufferType, size: u32): bool {
     let fresh = this.hostBase + <i64>size - this.seen;
     if (fresh <= 0) return true;
@@ -199,7 +204,7 @@ class Side {
     this.base += k;
     fresh -= k;
     if (fresh <= 0) return true;
-    if (fresh > WINDOW) fresh = WINDOW;
+    if (fresh > <i64>this.window) fresh = <i64>this.window;
     const start = <i32>(this.seen - this.hostBase);
     const need = this.len + <i32>fresh;
     if (need > this.buf.byteLength) {
@@ -214,6 +219,7 @@ class Side {
     if (n <= 0) return false;
     this.len += n;
     this.seen += n;
+    if (this.window < MAX_WINDOW) this.window <<= 1;
     return true;
   }
 
@@ -237,6 +243,7 @@ class Side {
     if (n <= 0) return;
     this.compact();
     this.skip = n;
+    this.window = MIN_WINDOW;
   }
 
   /** A frame has begun but its fields are not decoded yet: the host must keep its bytes. */
@@ -413,6 +420,7 @@ class DubboStream extends Context {
     if (s === null) return Action.Continue;
     if (!s.failed) {
       // A window at a time: the body behind a request's names is then skipped, not copied.
+      s.window = MIN_WINDOW;
       do {
         if (!s.copyIn(BufferType.NetworkDownstreamData, data_size)) {
           this.giveUp("get_buffer_bytes failed");
@@ -558,6 +566,7 @@ class DubboStream extends Context {
   onUpstreamData(data_size: u32, end_of_stream: bool): Action {
     const s = this.up;
     if (s === null || s.failed) return Action.Continue;
+    s.window = MIN_WINDOW;
     do {
       if (!s.copyIn(BufferType.NetworkUpstreamData, data_size)) {
         s.failed = true;
