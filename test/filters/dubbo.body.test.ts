@@ -132,10 +132,11 @@ function copiesIntoVm(plugin: Plugin): () => number {
 }
 
 /**
- * A filter reading names only copies a window per frame (1 KiB, doubling while it copies on): a few
- * KiB for these calls, where copying the bodies would be megabytes.
+ * A filter reading names only copies a window per frame (1 KiB, doubling while it copies on), and
+ * to rewrite a refused frame the bytes of its neighbours that share the host's buffer (a read or
+ * two): a few KiB to a few hundred for these calls, where copying the bodies would be megabytes.
  */
-const NAMES_ONLY_BUDGET = 64 * 1024;
+const NAMES_ONLY_BUDGET = 384 * 1024;
 
 /** A listener in front of tcp_proxy (per connection), rendered from `rules`. */
 async function perConnection(rules: string, providers: Map<string, DubboPeer>): Promise<{ host: Host; plugin: Plugin; port: number }> {
@@ -290,9 +291,11 @@ describe("dubbo filter, 1 MiB bodies, per request (in front of dubbo_proxy)", ()
       assert.equal(valueOf(list!), `list:${big("v")}`);
       assert.equal(valueOf(small!), "upload:s");
     });
-    assert.deepEqual(served(providers, m), {
+    // dubbo_proxy may carry them on different upstream connections: order per provider is not kept.
+    const got = Object.fromEntries(Object.entries(served(providers, m)).map(([k, v]) => [k, v.sort()]));
+    assert.deepEqual(got, {
       "files-v1": [`com.acme.Files.list(${MiB})`],
-      "files-v2": [`com.acme.Files.upload(${MiB})`, "com.acme.Files.upload(1)"],
+      "files-v2": ["com.acme.Files.upload(1)", `com.acme.Files.upload(${MiB})`],
     });
     assert.ok(copied() < NAMES_ONLY_BUDGET, `${copied()} bytes copied into the VM while 5 MiB passed`);
   });
