@@ -607,7 +607,8 @@ export async function runBench(options: BenchOptions = DEFAULT_OPTIONS): Promise
     markdown = `${markdown.trimEnd()}\n\n${renderThriftFilter(thriftFilter, options.rounds)}`;
     // The HTTP telemetry filter against the HTTP null filter, same run (bench/telemetry.ts).
     markdown = `${markdown.trimEnd()}\n\n${await telemetryBenchSection({ ...DEFAULT_TELEMETRY_OPTIONS, rounds: options.rounds })}`;
-    // The whole Dubbo filter per request, 10 vs 256 rules and three body sizes (bench/dubbo-filter.ts).
+    // The whole Dubbo filter per request, 10 vs 1,000 rules and three body sizes, rules reading
+    // names only and, for contrast, an attachment (bench/dubbo-filter.ts).
     const dubboFilter = await measureDubboFilter({ rounds: options.rounds });
     markdown = `${markdown.trimEnd()}\n\n${renderDubboFilter(dubboFilter, options.rounds)}`;
     if (options.out) {

@@ -20,7 +20,11 @@ export const DUBBO_DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
  * limit would only let the filter buffer what the per-request proxy drops.
  */
 export const DUBBO_MAX_MAX_BODY_BYTES = 16 * 1024 * 1024;
-export const DUBBO_MAX_RULES = 256;
+/**
+ * Rules the filter accepts (assembly/filters/rpc/rule-parse.ts MAX_RULES, shared by the RPC filters);
+ * the whole configuration stays within 1 MiB (controller/config/json.ts configBytes).
+ */
+export const DUBBO_MAX_RULES = 4096;
 
 const rulesSchema = ruleSetSchema.shape.spec.shape.rules;
 

@@ -15,7 +15,11 @@ export const THRIFT_WASM_PROTOCOLS = ["auto", "binary", "compact", "lax_binary"]
 /** The filter's defaults and limits (assembly/filters/thrift/config.ts). */
 export const THRIFT_DEFAULT_DECODE_TIMEOUT_MS = 5000;
 export const THRIFT_MAX_DECODE_TIMEOUT_MS = 600_000;
-export const THRIFT_MAX_RULES = 256;
+/**
+ * Rules the filter accepts (assembly/filters/rpc/rule-parse.ts MAX_RULES, shared by the RPC filters);
+ * the whole configuration stays within 1 MiB (controller/config/json.ts configBytes).
+ */
+export const THRIFT_MAX_RULES = 4096;
 
 const rulesSchema = ruleSetSchema.shape.spec.shape.rules;
 

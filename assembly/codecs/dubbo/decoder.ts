@@ -20,7 +20,9 @@
 // NeedMoreData, Done (one frame's requested fields are readable) or Error (`error` names the bad
 // value; the decoder stays failed). The decoder keeps an offset into the caller's buffer and never
 // re-reads consumed bytes; several frames in one buffer come out one per `decode` call. Strings
-// are kept as offsets into the caller's buffer and decoded only when asked.
+// are kept as offsets into the caller's buffer and decoded only when asked. Once a frame's fields
+// are out and its body goes on past the buffer (SkipBody), `skipUnread()` hands the rest of the
+// body to the caller as a count, so a filter drops it without ever copying it.
 //
 // What is read is chosen per decoder (`DubboDecodeLevel`): Header only (the body is skipped by
 // length as it streams past, so the cost does not depend on the body size), Route (request:
@@ -382,6 +384,23 @@ export class DubboDecoder {
       unchecked((a[i + A_VALUE_TAG] -= n));
     }
     return true;
+  }
+
+  /**
+   * In SkipBody with the body's end past the bytes seen (after NeedMoreData): the caller will not
+   * hand over the rest of the body. Takes [offset, len) as consumed and ends the body at `len`;
+   * returns how many stream bytes past `len` the caller drops uncopied before its next decode
+   * (0: not skipping; nothing changes). The next bytes the caller appends are the next frame's.
+   * Header and Route levels end a request before its body does; Full reads every Hessian2 body
+   * whole, so it skips only what no level reads (another serialization's body).
+   */
+  skipUnread(): i32 {
+    const c = this.c;
+    const n = c.bodyEnd - c.len;
+    if (c.state != DubboState.SkipBody || n <= 0) return 0;
+    c.bodyEnd = c.len;
+    c.offset = c.len;
+    return n;
   }
 
   /** Decodes over the `len` bytes at `p`: the caller's whole buffer (consumed bytes included). */

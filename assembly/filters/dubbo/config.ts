@@ -10,7 +10,7 @@ import { JsonKind, isBlank, kindName, parseJsonBytes } from "../../runtime/json"
 import { Fields } from "../../runtime/fields";
 import { DUBBO_STATUS_SERVICE_ERROR, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED } from "../../codecs/dubbo/decoder";
 import { Rule } from "../rpc/rule";
-import { RuleSyntax, parseRules } from "../rpc/rule-parse";
+import { MAX_RULES, RuleSyntax, parseRules } from "../rpc/rule-parse";
 
 // Every default and limit in one place (controller/config/dubbo.ts mirrors them).
 export const DEFAULT_STAT_PREFIX = "dubbo";
@@ -19,7 +19,8 @@ export const MAX_DECODE_TIMEOUT_MS: i32 = 600000;
 export const DEFAULT_MAX_BODY_BYTES: i32 = 8 * 1024 * 1024;
 /** Envoy's dubbo_proxy refuses larger bodies (dubbo_protocol_impl.cc MaxBodySize). */
 export const MAX_MAX_BODY_BYTES: i32 = 16 * 1024 * 1024;
-export const MAX_RULES: i32 = 256;
+/** Rules accepted: 4,096, shared by the RPC filters (rpc/rule-parse.ts). */
+export { MAX_RULES } from "../rpc/rule-parse";
 /** Requests waiting for their response per connection; more go unmeasured (never refused). */
 export const MAX_PENDING_REQUESTS: i32 = 1024;
 

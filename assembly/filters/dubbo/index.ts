@@ -28,7 +28,7 @@
 // Never throws or aborts; a failed host call is logged at warn and the data passes untouched.
 import {
   Action, BufferType, Context, LifeSpan, LogLevel, RootContext, WasmResult,
-  getBufferBytes, getBufferBytesInto, getCurrentTimeNanoseconds, getPluginConfiguration,
+  getBufferBytesInto, getCurrentTimeNanoseconds, getPluginConfiguration,
   log, registerRootContext, setBufferBytes, setEnvoyFilterState, setTickPeriodMilliseconds,
 } from "../../runtime";
 import { DecodeStatus } from "../../codecs/decoder";
@@ -49,6 +49,14 @@ export * from "../../runtime/network-exports";
 const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
 /** Clock of decode timeouts and delays: a delay ends within one tick after its duration. */
 const TICK_MS: u32 = 20;
+/**
+ * Bytes copied from the host per decode: a callback's first copy, and the first after a skipped
+ * body, hold a frame's header and the names of almost every request (Route level); the window
+ * doubles with each further copy, up to MAX_WINDOW, for a body read whole (Full level) or a run of
+ * small frames. The rest of a body nothing reads is skipped by count (DubboDecoder.skipUnread).
+ */
+const MIN_WINDOW: i32 = 1024;
+const MAX_WINDOW: i32 = 65536;
 
 // Outcomes of istio_requests_total: response_code is the Dubbo status of the response (or of our
 // refusal), "oneway" for a request that expects none; response_flags as Envoy writes them: "-",
@@ -147,7 +155,20 @@ class Edit {
   constructor(public start: i64, public end: i64, public bytes: ArrayBuffer) {}
 }
 
-/** One direction: the decoder, our copy of the bytes it has not finished with, and pending edits. */
+/** Copies host buffer bytes [from, to) into `out` at `at`; false (logged) when the host gave fewer. */
+function copyHost(type: BufferType, from: i32, to: i32, out: ArrayBuffer, at: i32): bool {
+  const want = to - from;
+  if (want <= 0) return true;
+  const n = getBufferBytesInto(type, <u32>from, <u32>want, out, at);
+  if (n == want) return true;
+  warnFailed("dubbo: get_buffer_bytes", n < 0 ? <WasmResult>-n : WasmResult.Ok, "; read " + n.toString() + " of " + want.toString() + " bytes, edits dropped");
+  return false;
+}
+
+/**
+ * One direction: the decoder, our copy of the bytes it has not finished with, and pending edits.
+ * Bytes come in a window at a time; body bytes no rule reads are counted past, never copied.
+ */
 class Side {
   dec: DubboDecoder;
   buf: ArrayBuffer = new ArrayBuffer(256);
@@ -156,8 +177,12 @@ class Side {
   base: i64 = 0;
   /** Stream offset of the host buffer's first byte (edits applied so far shift it). */
   hostBase: i64 = 0;
-  /** Stream bytes copied into buf so far. */
+  /** Stream bytes copied into buf or skipped so far. */
   seen: i64 = 0;
+  /** Body bytes of the current frame still to skip uncopied (DubboDecoder.skipUnread). */
+  skip: i64 = 0;
+  /** Bytes the next copy takes at most (MIN_WINDOW..MAX_WINDOW). */
+  window: i32 = MIN_WINDOW;
   failed: bool = false;
   edits: Edit[] = [];
 
@@ -168,10 +193,18 @@ class Side {
     this.dec = new DubboDecoder(o);
   }
 
-  /** Copies the host buffer's new bytes; false when the host call failed. */
+  /** Skips, then copies up to `window` of the host buffer's new bytes; false when the host call failed. */
   copyIn(type: BufferType, size: u32): bool {
-    const fresh = this.hostBase + <i64>size - this.seen;
+    let fresh = this.hostBase + <i64>size - this.seen;
     if (fresh <= 0) return true;
+    // Skipped body bytes are counted, not copied: buf is empty meanwhile, so base follows seen.
+    const k = fresh < this.skip ? fresh : this.skip;
+    this.skip -= k;
+    this.seen += k;
+    this.base += k;
+    fresh -= k;
+    if (fresh <= 0) return true;
+    if (fresh > <i64>this.window) fresh = <i64>this.window;
     const start = <i32>(this.seen - this.hostBase);
     const need = this.len + <i32>fresh;
     if (need > this.buf.byteLength) {
@@ -182,14 +215,35 @@ class Side {
       this.buf = next;
     }
     const n = getBufferBytesInto(type, <u32>start, <u32>fresh, this.buf, this.len);
-    if (n < 0) return false;
+    // Nothing copied from a buffer that should hold more: never loop on it.
+    if (n <= 0) return false;
     this.len += n;
     this.seen += n;
+    if (this.window < MAX_WINDOW) this.window <<= 1;
     return true;
+  }
+
+  /** The host buffer holds bytes not copied or skipped yet (the next window). */
+  more(size: u32): bool {
+    return !this.failed && this.seen < this.hostBase + <i64>size;
   }
 
   decode(): DecodeStatus {
     return this.dec.decode(changetype<usize>(this.buf), this.len);
+  }
+
+  /**
+   * After a decode that stopped in a body nothing reads (SkipBody): the rest of the body is
+   * skipped by count, so a request costs the same whatever its body size. compact() then empties
+   * buf, so base keeps following seen while skipping.
+   */
+  skipBody(): void {
+    if (this.failed) return;
+    const n = this.dec.skipUnread();
+    if (n <= 0) return;
+    this.compact();
+    this.skip = n;
+    this.window = MIN_WINDOW;
   }
 
   /** A frame has begun but its fields are not decoded yet: the host must keep its bytes. */
@@ -229,40 +283,38 @@ class Side {
 
   /**
    * Applies the edits whose bytes the host now holds, by rewriting the host buffer whole, and
-   * keeps the others for a later callback.
+   * keeps the others for a later callback. Only the bytes around the edits are read from the host:
+   * a refused frame's body (skipped, never copied) is not copied to be dropped either.
    */
   applyEdits(type: BufferType, size: u32): void {
     if (this.edits.length == 0) return;
     let ready = 0;
     while (ready < this.edits.length && unchecked(this.edits[ready]).end <= this.seen) ready++;
     if (ready == 0) return;
-    const cur = getBufferBytes(type, 0, size);
-    if (!cur.ok) {
-      warnFailed("dubbo: get_buffer_bytes", cur.status);
-      this.dropEdits(ready);
-      return;
-    }
     let total = <i32>size;
     for (let i = 0; i < ready; i++) {
       const e = unchecked(this.edits[i]);
       total += e.bytes.byteLength - <i32>(e.end - e.start);
     }
     const out = new ArrayBuffer(total);
-    const src = changetype<usize>(cur.value);
-    const dst = changetype<usize>(out);
     let from = 0;
     let at = 0;
     for (let i = 0; i < ready; i++) {
       const e = unchecked(this.edits[i]);
       const start = <i32>(e.start - this.hostBase);
-      const end = <i32>(e.end - this.hostBase);
-      memory.copy(dst + <usize>at, src + <usize>from, <usize>(start - from));
+      if (!copyHost(type, from, start, out, at)) {
+        this.dropEdits(ready);
+        return;
+      }
       at += start - from;
-      memory.copy(dst + <usize>at, changetype<usize>(e.bytes), <usize>e.bytes.byteLength);
+      memory.copy(changetype<usize>(out) + <usize>at, changetype<usize>(e.bytes), <usize>e.bytes.byteLength);
       at += e.bytes.byteLength;
-      from = end;
+      from = <i32>(e.end - this.hostBase);
     }
-    memory.copy(dst + <usize>at, src + <usize>from, <usize>(<i32>size - from));
+    if (!copyHost(type, from, <i32>size, out, at)) {
+      this.dropEdits(ready);
+      return;
+    }
     this.dropEdits(ready);
     const w = setBufferBytes(type, 0, size, out);
     if (w != WasmResult.Ok) {
@@ -367,22 +419,30 @@ class DubboStream extends Context {
     const s = this.down;
     if (s === null) return Action.Continue;
     if (!s.failed) {
-      if (!s.copyIn(BufferType.NetworkDownstreamData, data_size)) {
-        this.giveUp("get_buffer_bytes failed");
-      } else {
-        while (true) {
+      // A window at a time: the body behind a request's names is then skipped, not copied.
+      s.window = MIN_WINDOW;
+      do {
+        if (!s.copyIn(BufferType.NetworkDownstreamData, data_size)) {
+          this.giveUp("get_buffer_bytes failed");
+          break;
+        }
+        // While skipping a body buf is empty: a decode would end the frame before its bytes came.
+        while (s.skip == 0) {
           const st = s.decode();
           if (st == DecodeStatus.Error) {
             count(this.root_.metrics!.decodeErrors);
             this.giveUp("downstream: " + s.dec.error);
             break;
           }
-          if (st != DecodeStatus.Done) break;
+          if (st != DecodeStatus.Done) {
+            s.skipBody();
+            break;
+          }
           this.onRequest(s);
         }
         s.compact();
-        s.applyEdits(BufferType.NetworkDownstreamData, data_size);
-      }
+      } while (s.more(data_size));
+      s.applyEdits(BufferType.NetworkDownstreamData, data_size);
     }
     if (this.phase == Phase.Pending) {
       if (!end_of_stream) return Action.Pause;
@@ -506,23 +566,30 @@ class DubboStream extends Context {
   onUpstreamData(data_size: u32, end_of_stream: bool): Action {
     const s = this.up;
     if (s === null || s.failed) return Action.Continue;
-    if (!s.copyIn(BufferType.NetworkUpstreamData, data_size)) {
-      s.failed = true;
-      return Action.Continue;
-    }
-    while (true) {
-      const st = s.decode();
-      if (st == DecodeStatus.Error) {
-        count(this.root_.metrics!.decodeErrors);
+    s.window = MIN_WINDOW;
+    do {
+      if (!s.copyIn(BufferType.NetworkUpstreamData, data_size)) {
         s.failed = true;
         s.edits = [];
-        log(LogLevel.Debug, "dubbo: context " + this.context_id.toString() + ": " + s.dec.error + "; passing bytes through");
-        break;
+        return Action.Continue;
       }
-      if (st != DecodeStatus.Done) break;
-      this.onResponse(s);
-    }
-    s.compact();
+      while (s.skip == 0) {
+        const st = s.decode();
+        if (st == DecodeStatus.Error) {
+          count(this.root_.metrics!.decodeErrors);
+          s.failed = true;
+          s.edits = [];
+          log(LogLevel.Debug, "dubbo: context " + this.context_id.toString() + ": " + s.dec.error + "; passing bytes through");
+          break;
+        }
+        if (st != DecodeStatus.Done) {
+          s.skipBody();
+          break;
+        }
+        this.onResponse(s);
+      }
+      s.compact();
+    } while (s.more(data_size));
     s.applyEdits(BufferType.NetworkUpstreamData, data_size);
     if (!end_of_stream && (s.editsWaiting || (this.refusalsOut > 0 && s.midFrame))) return Action.Pause;
     s.released();

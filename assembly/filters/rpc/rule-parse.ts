@@ -8,6 +8,12 @@ import { HeaderKind, HeaderMatch, asciiLower } from "./header-match";
 import { PERCENT_SCALE, Rule } from "./rule";
 
 export const MAX_WEIGHT: i32 = 1000000;
+/**
+ * Rules one RPC filter accepts (controller/config/{dubbo,thrift}.ts agree). 4,096 leaves room for
+ * the thousand-rule sets of large meshes; the configuration's own limit (runtime/json LIMITS:
+ * 1 MiB) is what binds first for rules longer than about 250 bytes.
+ */
+export const MAX_RULES: i32 = 4096;
 
 /** What a protocol's rules may say beyond service, method and headers. */
 export class RuleSyntax {

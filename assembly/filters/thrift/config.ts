@@ -8,13 +8,14 @@ import { JsonKind, isBlank, kindName, parseJsonBytes } from "../../runtime/json"
 import { Fields, show } from "../../runtime/fields";
 import { ThriftProtocol, ThriftTransport } from "../../codecs/thrift/index";
 import { Rule } from "../rpc/rule";
-import { RuleSyntax, parseRules } from "../rpc/rule-parse";
+import { MAX_RULES, RuleSyntax, parseRules } from "../rpc/rule-parse";
 
 // Every default in one place.
 export const DEFAULT_STAT_PREFIX = "thrift";
 export const DEFAULT_DECODE_TIMEOUT_MS: i32 = 5000;
 export const MAX_DECODE_TIMEOUT_MS: i32 = 600000;
-export const MAX_RULES: i32 = 256;
+/** Rules accepted: 4,096, shared by the RPC filters (rpc/rule-parse.ts). */
+export { MAX_RULES } from "../rpc/rule-parse";
 /** TApplicationException type of our answers: INTERNAL_ERROR (apache/thrift TApplicationException.java). */
 export const DENY_EXCEPTION_TYPE: i32 = 6;
 

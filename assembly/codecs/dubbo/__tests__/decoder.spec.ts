@@ -255,6 +255,250 @@ function s(b: Bytes, text: string): Bytes {
   return b.u8(text.length).text(text);
 }
 
+/**
+ * A caller as the filter is (assembly/filters/dubbo/index.ts Side): copies at most `window` stream
+ * bytes per decode into its own buffer, drops what the decoder consumed, and drops the body bytes
+ * `skipUnread` hands over without copying them. Checks every Done frame against `expected`.
+ */
+class Consumer {
+  buf: StaticArray<u8>;
+  len: i32 = 0;
+  skip: i32 = 0;
+  copied: i32 = 0;
+  skipped: i32 = 0;
+  next: i32 = 0;
+
+  constructor(public d: DubboDecoder, public level: DubboDecodeLevel, public expected: DubboFixture[], public window: i32, capacity: i32) {
+    this.buf = new StaticArray<u8>(capacity + window);
+  }
+
+  /** One read of `n` stream bytes at `src`. */
+  feed(src: usize, n: i32): void {
+    const d = this.d;
+    let at = 0;
+    while (at < n) {
+      if (this.skip > 0) {
+        const k = min(this.skip, n - at);
+        this.skip -= k;
+        this.skipped += k;
+        at += k;
+        continue;
+      }
+      const k = min(this.window, n - at);
+      memory.copy(ptr(this.buf) + <usize>this.len, src + <usize>at, <usize>k);
+      this.len += k;
+      this.copied += k;
+      at += k;
+      while (true) {
+        const s = d.decode(ptr(this.buf), this.len);
+        if (s == DecodeStatus.Error) throw new Error(d.error);
+        if (s == DecodeStatus.NeedMoreData) {
+          this.skip = d.skipUnread();
+          break;
+        }
+        if (this.next >= this.expected.length) throw new Error("more frames than sent");
+        check(d, this.expected[this.next], this.level);
+        this.next++;
+      }
+      const st = d.state;
+      const keep = st != DubboState.Header && st != DubboState.SkipBody ? d.message.frameStart : d.offset;
+      if (keep == 0) continue;
+      memory.copy(ptr(this.buf), ptr(this.buf) + <usize>keep, <usize>(this.len - keep));
+      this.len -= keep;
+      expect(d.discard(keep)).toBe(true);
+    }
+  }
+}
+
+/** Stream bytes a Route-level caller must copy of `f` at most: through the method, plus one window. */
+function fixtureBytes(fs: DubboFixture[]): i32 {
+  let n = 0;
+  for (let i = 0; i < fs.length; i++) n += fs[i].length;
+  return n;
+}
+
+/** Body bytes of the frames whose serialization is not Hessian2 (no level reads them). */
+function otherBodies(fs: DubboFixture[]): i32 {
+  let n = 0;
+  for (let i = 0; i < fs.length; i++) if (fs[i].serialization != 2) n += fs[i].length - 16;
+  return n;
+}
+
+/** A short Hessian2 string (< 32 chars). */
+function hs(b: Bytes, text: string): Bytes {
+  return b.u8(text.length).text(text);
+}
+
+/**
+ * A two-way request for com.acme.Greeter.sayHi(byte[]) whose argument is `argBytes` of binary in
+ * 64 KiB chunks ('A' … 'B'), then the attachments {path: com.acme.Greeter, x-canary: 1}: a real
+ * large body, valid to the end, built straight into one array.
+ */
+function bigRequest(id: u32, argBytes: i32): StaticArray<u8> {
+  const head = hs(hs(hs(hs(hs(bytes(), "2.0.2"), "com.acme.Greeter"), "0.0.0"), "sayHi"), "[B").build();
+  const tail = hs(hs(hs(hs(bytes().u8(0x48), "path"), "com.acme.Greeter"), "x-canary"), "1").u8(0x5a).build();
+  const chunks = (argBytes + 0xfffe) / 0xffff;
+  const body = head.length + argBytes + 3 * (chunks < 1 ? 1 : chunks) + tail.length;
+  const out = new StaticArray<u8>(16 + body);
+  const h = header(0xc2, 0, body).build();
+  memory.copy(ptr(out), ptr(h), 16);
+  store<u32>(ptr(out) + 8, bswap<u32>(id));
+  let at = 16;
+  memory.copy(ptr(out) + <usize>at, ptr(head), <usize>head.length);
+  at += head.length;
+  let left = argBytes;
+  do {
+    const n = left > 0xffff ? 0xffff : left;
+    left -= n;
+    out[at] = left > 0 ? 0x41 : 0x42;
+    out[at + 1] = <u8>(n >> 8);
+    out[at + 2] = <u8>n;
+    at += 3 + n; // the data stays zero
+  } while (left > 0);
+  memory.copy(ptr(out) + <usize>at, ptr(tail), <usize>tail.length);
+  return out;
+}
+
+/** What bigRequest(id, n) decodes to at every level. */
+function bigFixture(id: u32, argBytes: i32): DubboFixture {
+  const f = new DubboFixture();
+  f.name = "big " + argBytes.toString();
+  f.bytes = bigRequest(id, argBytes);
+  f.request = true;
+  f.twoWay = true;
+  f.serialization = 2;
+  f.id = id;
+  f.dubboVersion = "2.0.2";
+  f.service = "com.acme.Greeter";
+  f.version = "0.0.0";
+  f.method = "sayHi";
+  f.descriptor = "[B";
+  f.args = 1;
+  f.attachments = ["path", "com.acme.Greeter", "x-canary", "1"];
+  f.attachmentCount = 2;
+  return f;
+}
+
+/** The bytes of `fs` back to back. */
+function concat(fs: DubboFixture[]): StaticArray<u8> {
+  const out = new StaticArray<u8>(fixtureBytes(fs));
+  let at = 0;
+  for (let i = 0; i < fs.length; i++) {
+    memory.copy(ptr(out) + <usize>at, fs[i].ptr, <usize>fs[i].length);
+    at += fs[i].length;
+  }
+  return out;
+}
+
+/** Copy windows: small in the packed test (names split across windows), a read's size in the split test. */
+const WINDOW = 64;
+const SPLIT_WINDOW = 512;
+
+describe("dubbo decoder: bodies skipped uncopied (skipUnread)", () => {
+  it("hands over the rest of a body only in SkipBody, once, and never at Full level", () => {
+    const f = bigFixture(3, 100000);
+    const route = decoder(DubboDecodeLevel.Route);
+    expect(route.skipUnread()).toBe(0, "before any frame");
+    expect<i32>(route.decode(f.ptr, 200)).toBe(DecodeStatus.Done, route.error);
+    check(route, f, DubboDecodeLevel.Route);
+    expect<i32>(route.state).toBe(DubboState.SkipBody, "after the names");
+    expect<i32>(route.decode(f.ptr, 200)).toBe(DecodeStatus.NeedMoreData, "the body goes on");
+    expect(route.skipUnread()).toBe(f.length - 200);
+    expect(route.offset).toBe(200);
+    expect(route.skipUnread()).toBe(0, "twice");
+    // The caller appends the next frame's bytes right after the 200 it holds.
+    const next = dubboFixture("heartbeat-request");
+    const both = new StaticArray<u8>(200 + next.length);
+    memory.copy(ptr(both), f.ptr, 200);
+    memory.copy(ptr(both) + 200, next.ptr, <usize>next.length);
+    expect<i32>(route.decode(ptr(both), both.length)).toBe(DecodeStatus.Done, "the next frame");
+    check(route, next, DubboDecodeLevel.Route);
+    expect(route.offset).toBe(both.length, "all consumed");
+
+    const full = decoder(DubboDecodeLevel.Full);
+    expect<i32>(full.decode(f.ptr, 200)).toBe(DecodeStatus.NeedMoreData, "Full waits for the body");
+    expect<i32>(full.state).toBe(DubboState.Arguments, "Full waits in Arguments");
+    expect(full.skipUnread()).toBe(0, "Full reads the body whole");
+    expect<i32>(full.decode(f.ptr, f.length)).toBe(DecodeStatus.Done, full.error);
+    check(full, f, DubboDecodeLevel.Full);
+  });
+
+  it("decodes every fixture split at every byte, copying no body byte past what the level reads", () => {
+    const levels: DubboDecodeLevel[] = [DubboDecodeLevel.Header, DubboDecodeLevel.Route];
+    for (let l = 0; l < levels.length; l++) {
+      for (let i = 0; i < DUBBO_FIXTURES.length; i++) {
+        const f = DUBBO_FIXTURES[i];
+        const ks = splits(f.length);
+        for (let j = 0; j < ks.length; j++) {
+          const k = ks[j];
+          const c = new Consumer(decoder(levels[l]), levels[l], [f], SPLIT_WINDOW, f.length);
+          c.feed(f.ptr, k);
+          c.feed(f.ptr + <usize>k, f.length - k);
+          const why = f.name + " split at " + k.toString();
+          expect(c.next).toBe(1, why);
+          expect(c.copied + c.skipped).toBe(f.length, why);
+          expect(c.len).toBe(0, why);
+          expect(c.skip).toBe(0, why);
+          // A first read ending inside a body: the rest of that body is skipped, never copied.
+          if (levels[l] == DubboDecodeLevel.Header && k > 16 && k <= SPLIT_WINDOW && k < f.length) expect(c.skipped).toBe(f.length - k, why);
+        }
+      }
+    }
+  });
+
+  it("decodes every fixture packed several per read, at every level, in reads of 1 to 4096 bytes", () => {
+    // Reads of a few bytes leave out the ~100 KB chunked fixture (a debug build's minutes).
+    const small: DubboFixture[] = [];
+    for (let i = 0; i < DUBBO_FIXTURES.length; i++) if (DUBBO_FIXTURES[i].name != "chunked") small.push(DUBBO_FIXTURES[i]);
+    const reads: i32[] = [1, 7, 64, 1000, 4096, 1 << 20];
+    for (let l = 0; l < LEVELS.length; l++) {
+      for (let r = 0; r < reads.length; r++) {
+        const fs = reads[r] < 64 ? small : DUBBO_FIXTURES;
+        const all = concat(fs);
+        const c = new Consumer(decoder(LEVELS[l]), LEVELS[l], fs, WINDOW, all.length);
+        for (let at = 0; at < all.length; at += reads[r]) c.feed(ptr(all) + <usize>at, min(reads[r], all.length - at));
+        const why = "level " + LEVELS[l].toString() + ", reads of " + reads[r].toString();
+        expect(c.next).toBe(fs.length, why);
+        expect(c.copied + c.skipped).toBe(all.length, why);
+        // Full reads every Hessian2 body whole; another serialization's body is skipped at every level.
+        if (LEVELS[l] == DubboDecodeLevel.Full) expect(c.skipped).toBeLessThanOrEqual(otherBodies(fs), why);
+        else expect(c.skipped).toBeGreaterThan(otherBodies(fs), why);
+      }
+    }
+  });
+
+  it("skips a 1 MiB body spanning many reads, then decodes the frames behind it in the same read", () => {
+    const big = bigFixture(7, 1024 * 1024);
+    const small = dubboFixture("group-version-custom");
+    const hb = dubboFixture("heartbeat-request");
+    const fs: DubboFixture[] = [small, big, hb, big, small];
+    const stream = concat(fs);
+    const reads: i32[] = [4096, 65536, 100003];
+    for (let r = 0; r < reads.length; r++) {
+      for (let l = 0; l < LEVELS.length; l++) {
+        const level = LEVELS[l];
+        const c = new Consumer(decoder(level), level, fs, 16384, level == DubboDecodeLevel.Full ? stream.length : 64 * 1024);
+        let n = 0;
+        for (let at = 0; at < stream.length; at += reads[r]) {
+          c.feed(ptr(stream) + <usize>at, min(reads[r], stream.length - at));
+          n++;
+        }
+        const why = "level " + level.toString() + ", reads of " + reads[r].toString();
+        expect(n).toBeGreaterThan(10, why);
+        expect(c.next).toBe(fs.length, why);
+        expect(c.copied + c.skipped).toBe(stream.length, why);
+        if (level == DubboDecodeLevel.Full) {
+          expect(c.skipped).toBe(0, why);
+        } else {
+          // Each big body: at most one window copied; the small frames whole at worst.
+          expect(c.copied).toBeLessThanOrEqual(2 * 16384 + small.length * 2 + hb.length + 2 * 16384, why);
+          expect(c.skipped).toBeGreaterThan(2 * (big.length - 2 * 16384), why);
+        }
+      }
+    }
+  });
+});
+
 class ErrorRow {
   constructor(public name: string, public data: StaticArray<u8>, public error: string, public maxBody: i32 = 8 * 1024 * 1024) {}
 }
