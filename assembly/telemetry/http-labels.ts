@@ -77,4 +77,5 @@ export const HTTP_ATTRIBUTES: string[] = [
   "destination.service",
   "connection.id",
   "connection.mtls",
+  "response.flags",
 ];

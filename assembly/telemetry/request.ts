@@ -2,6 +2,7 @@
 // log share, and Istio's HTTP label values. Pure code: the host reads live in the filter.
 import { AttributeBag, Reporter, Workload, reporterName } from "./attributes";
 import { HTTP_ATTRIBUTES } from "./http-labels";
+import { responseFlagsText } from "./response-flags";
 
 export { HTTP_ATTRIBUTES };
 
@@ -33,6 +34,8 @@ export enum Attr {
   DestinationService = 23,
   ConnectionId = 24,
   ConnectionMtls = 25,
+  /** Envoy's response flags as short codes (`UH`, `UF,URX`; `-` when none): response-flags.ts. */
+  ResponseFlags = 26,
 }
 
 /** Index of an attribute name, -1 when unknown. */
@@ -43,7 +46,7 @@ export function attrIndex(name: string): i32 {
 
 /** True for attributes only known once the response is (rules on them are decided at the end). */
 export function isResponseAttr(a: i32): bool {
-  return a >= Attr.ResponseCode && a <= Attr.ResponseTotalSize;
+  return (a >= Attr.ResponseCode && a <= Attr.ResponseTotalSize) || a == Attr.ResponseFlags;
 }
 
 /** How an attribute is written into JSON: a string, a number or a boolean. */
@@ -84,6 +87,8 @@ export class RequestAttributes {
   /** `grpc-status` from the trailers (or a trailers-only response's headers); "" when none. */
   grpcStatus: string = "";
   durationMs: u64 = 0;
+  /** `response.flags`, Envoy's core response flags as a bit set; read in on_log only when needed. */
+  flags: u64 = 0;
   /** Header bytes (name + value of each, as Envoy's HeaderMap::byteSize) plus body bytes. */
   requestBytes: u64 = 0;
   responseBytes: u64 = 0;
@@ -122,6 +127,7 @@ export function attrValue(a: i32, bag: AttributeBag, r: RequestAttributes): stri
     case Attr.DestinationService: return r.host;
     case Attr.ConnectionId: return bag.connectionId.toString();
     case Attr.ConnectionMtls: return bag.connectionMtls ? "true" : "false";
+    case Attr.ResponseFlags: return responseFlagsText(r.flags);
     default: return "";
   }
 }
@@ -130,6 +136,7 @@ export function attrValue(a: i32, bag: AttributeBag, r: RequestAttributes): stri
 export function attrPresent(a: i32, bag: AttributeBag, r: RequestAttributes): bool {
   if (a == Attr.ResponseCode) return r.responseCode != 0;
   if (a == Attr.ConnectionMtls) return bag.connectionMtls;
+  if (a == Attr.ResponseFlags) return r.flags != 0;
   if (attrJson(a) == AttrJson.Number) return attrValue(a, bag, r) != "0";
   return attrValue(a, bag, r).length > 0;
 }
@@ -264,8 +271,7 @@ export function httpRequestLabels(bag: AttributeBag, r: RequestAttributes, out: 
   out.push(r.protocol());
   out.push(r.responseCode.toString());
   out.push(r.grpc ? safeValue(r.grpcStatus) : "");
-  // Envoy's response flags need a property read and its flag table; not reported yet.
-  out.push("-");
+  out.push(responseFlagsText(r.flags));
   out.push(bag.securityPolicy());
 }
 

@@ -29,7 +29,7 @@ const LIST_FIELDS = "name, kind, fail_open, sampling, attribute, entries, blackl
 const MEMQUOTA_FIELDS = "name, kind, fail_open, sampling, max_amount, valid_duration_ms, key, max_keys";
 const RULE_FIELDS = "name, match, handlers";
 /** Not known at request headers (assembly/telemetry/rules.ts knownAtRequestHeaders). */
-const LATE_ATTRIBUTES: readonly string[] = ["request.total_size", "response.code", "response.grpc_status", "response.duration", "response.total_size"];
+const LATE_ATTRIBUTES: readonly string[] = ["request.total_size", "response.code", "response.grpc_status", "response.duration", "response.total_size", "response.flags"];
 const EARLY = "must be an attribute known at request headers (not a response attribute or request.total_size)";
 const RULE_NAME = "must be a name: 1 to 64 letters, digits or '_'";
 

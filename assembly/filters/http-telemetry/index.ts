@@ -16,6 +16,7 @@ import { ConnectionAttributes, Handler } from "../../telemetry/handlers/handler"
 import { FLUSH_PERIOD_MS, PrometheusHandler } from "../../telemetry/handlers/prometheus";
 import { PendingCounters } from "../../telemetry/batch";
 import { readRequestDurationMs } from "../../telemetry/duration";
+import { readResponseFlags } from "../../telemetry/response-flags";
 import { AccessLogHandler } from "../../telemetry/handlers/accesslog";
 import { CheckHandler, Verdict } from "../../telemetry/handlers/check";
 import { MemQuotaHandler } from "../../telemetry/handlers/memquota";
@@ -58,6 +59,13 @@ class HttpTelemetryRoot extends RootContext {
   istioProxy: bool = false;
   cache: ConnectionCache = new ConnectionCache(1);
   needsAddress: bool = false;
+  /**
+   * Bit i set: handler i uses Envoy's response flags (prometheus: the `response_flags` label;
+   * accesslog: `response.flags`). `response.flags` is read in on_log only when a fed handler or a
+   * rule needs it (README "How a request is handled").
+   */
+  flagsMask: u32 = 0;
+  flagsInRules: bool = false;
   /** Bit i set: handler i is a check handler (decided at request headers, not reported). */
   checkMask: u32 = 0;
   /** Requests refused because a fail-closed handler was failing. */
@@ -83,6 +91,8 @@ class HttpTelemetryRoot extends RootContext {
     if (!denied.ok) return false;
     this.deniedId = denied.id;
     let tick: u32 = 0;
+    let flagsMask: u32 = 0;
+    let flagsInRules = false;
     for (let i = 0; i < c.handlers.length; i++) {
       const h = c.handlers[i];
       const at = prefix + "handler." + h.name + ".";
@@ -97,6 +107,7 @@ class HttpTelemetryRoot extends RootContext {
         const overflow = this.define(MetricType.Counter, at + "series_overflow");
         if (!overflow.ok) return false;
         changetype<PrometheusHandler>(h).start(this.istioProxy, overflow.id);
+        flagsMask |= (<u32>1) << <u32>i;
       } else if (h instanceof CheckHandler) {
         const ch = changetype<CheckHandler>(h);
         const allowed = this.define(MetricType.Counter, at + "allowed");
@@ -111,7 +122,9 @@ class HttpTelemetryRoot extends RootContext {
           changetype<MemQuotaHandler>(h).start(c.statPrefix, overflow.id);
         }
       } else if (h.kind == "accesslog") {
-        this.needsAddress = this.needsAddress || changetype<AccessLogHandler>(h).attrs.includes(Attr.SourceAddress);
+        const attrs = changetype<AccessLogHandler>(h).attrs;
+        this.needsAddress = this.needsAddress || attrs.includes(Attr.SourceAddress);
+        if (attrs.includes(Attr.ResponseFlags)) flagsMask |= (<u32>1) << <u32>i;
       }
       const p = h.tickPeriodMs();
       if (p > 0 && (tick == 0 || p < tick)) tick = p;
@@ -119,6 +132,7 @@ class HttpTelemetryRoot extends RootContext {
     for (let i = 0; i < c.rules.length; i++) {
       for (let m = 0; m < c.rules[i].matches.length; m++) {
         if (c.rules[i].matches[m].attr == Attr.SourceAddress) this.needsAddress = true;
+        if (c.rules[i].matches[m].attr == Attr.ResponseFlags) flagsInRules = true;
       }
     }
     // Batched metric updates are written on tick, whatever the handlers need.
@@ -128,6 +142,8 @@ class HttpTelemetryRoot extends RootContext {
     // The old handlers' updates go out before they are replaced.
     if (this.ready) this.flushMetrics();
     this.config = c;
+    this.flagsMask = flagsMask;
+    this.flagsInRules = flagsInRules;
     this.cache = new ConnectionCache(c.maxConnections);
     this.ready = true;
     return true;
@@ -383,8 +399,11 @@ class HttpTelemetryStream extends Context {
     const r = this.req;
     r.durationMs = readRequestDurationMs();
     root.resolvePeer(conn);
+    // One more property read, made only when a rule or a fed handler uses the flags.
+    if (root.flagsInRules) r.flags = readResponseFlags();
     const mask = matchedHandlers(root.config.rules, conn.bag, r, false) & ~root.checkMask;
     if (mask == 0) return;
+    if (!root.flagsInRules && (mask & root.flagsMask) != 0) r.flags = readResponseFlags();
     const bucket = root.bucket(r);
     const hs = root.config.handlers;
     for (let i = 0; i < hs.length; i++) {
