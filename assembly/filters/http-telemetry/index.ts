@@ -4,7 +4,7 @@
 // handler whose last report failed refuse requests (README "Check handlers", "Failure policy").
 import {
   Action, Context, HeaderPair, LogLevel, MapType, Metric, MetricType, RootContext, getCurrentTimeNanoseconds,
-  getHeaderMapPairs, getHeaderMapValue, getPluginConfiguration, incrementMetric, log, registerRootContext,
+  getHeaderMapPairs, getHeaderMapValue, getPluginConfiguration, log, registerRootContext,
   sendLocalResponse, setTickPeriodMilliseconds,
 } from "../../runtime";
 import { HttpTelemetryConfig, parseHttpTelemetryConfigBytes } from "./config";
@@ -115,6 +115,7 @@ class HttpTelemetryRoot extends RootContext {
         if (!(allowed.ok && refused.ok)) return false;
         ch.allowedId = allowed.id;
         ch.deniedId = refused.id;
+        ch.counters = this.counters;
         this.checkMask |= (<u32>1) << <u32>i;
         if (h.kind == "memquota") {
           const overflow = this.define(MetricType.Counter, at + "key_overflow");
@@ -318,24 +319,24 @@ class HttpTelemetryStream extends Context {
       if (h.samplingMilli < 100000) {
         if (bucket < 0) bucket = root.bucket(this.req);
         if (bucket >= <i64>h.samplingMilli) {
-          incrementMetric(h.sampledOutId, 1);
+          h.count(h.sampledOutId);
           continue;
         }
       }
-      incrementMetric(h.reportsId, 1);
+      h.count(h.reportsId);
       const v = h.check(conn, this.req, nowMs);
       if (v == Verdict.Allow) {
-        incrementMetric(h.allowedId, 1);
+        h.count(h.allowedId);
         continue;
       }
       if (v == Verdict.Failed) {
-        incrementMetric(h.failuresId, 1);
+        h.count(h.failuresId);
         if (h.failOpen) continue;
-        incrementMetric(root.deniedId, 1);
+        h.count(root.deniedId);
         sendLocalResponse(503, "http_telemetry_fail_closed", String.UTF8.encode("telemetry handler unavailable\n"), [new HeaderPair("x-protomesh-rule", rule)]);
         return true;
       }
-      incrementMetric(h.deniedId, 1);
+      h.count(h.deniedId);
       const headers = h.headers.slice(0);
       headers.push(new HeaderPair("x-protomesh-rule", rule));
       sendLocalResponse(h.status, h.details, String.UTF8.encode(h.body), headers);
@@ -354,7 +355,7 @@ class HttpTelemetryStream extends Context {
     for (let i = 0; i < hs.length; i++) if (!hs[i].failOpen && hs[i].failing) failing |= (<u32>1) << <u32>i;
     if (failing == 0) return false;
     if ((matchedHandlers(root.config.rules, conn.bag, this.req, true) & failing) == 0) return false;
-    incrementMetric(root.deniedId, 1);
+    root.counters.add(root.deniedId, 1);
     sendLocalResponse(503, "http_telemetry_fail_closed", String.UTF8.encode("telemetry handler unavailable\n"), []);
     return true;
   }
