@@ -79,6 +79,12 @@ export function responseFlagsText(flags: u64): string {
 
 const P_RESPONSE_FLAGS: ArrayBuffer = joinPath(["response", "flags"]);
 
+/** `response.flags` as the request record keeps it (RequestAttributes.flags): "" when none. */
+export function readResponseFlagsText(): string {
+  const f = readResponseFlags();
+  return f == 0 ? "" : responseFlagsText(f);
+}
+
 /**
  * `response.flags` of the current stream (one host call); 0 when unreadable. Read in on_log: the
  * router and the connection manager set flags up to the end of the stream (a reset after the

@@ -16,7 +16,7 @@ import { ConnectionAttributes, Handler } from "../../telemetry/handlers/handler"
 import { FLUSH_PERIOD_MS, PrometheusHandler } from "../../telemetry/handlers/prometheus";
 import { PendingCounters } from "../../telemetry/batch";
 import { readRequestDurationMs } from "../../telemetry/duration";
-import { readResponseFlags } from "../../telemetry/response-flags";
+import { readResponseFlagsText } from "../../telemetry/response-flags";
 import { AccessLogHandler } from "../../telemetry/handlers/accesslog";
 import { CheckHandler, Verdict } from "../../telemetry/handlers/check";
 import { MemQuotaHandler } from "../../telemetry/handlers/memquota";
@@ -401,10 +401,10 @@ class HttpTelemetryStream extends Context {
     r.durationMs = readRequestDurationMs();
     root.resolvePeer(conn);
     // One more property read, made only when a rule or a fed handler uses the flags.
-    if (root.flagsInRules) r.flags = readResponseFlags();
+    if (root.flagsInRules) r.flags = readResponseFlagsText();
     const mask = matchedHandlers(root.config.rules, conn.bag, r, false) & ~root.checkMask;
     if (mask == 0) return;
-    if (!root.flagsInRules && (mask & root.flagsMask) != 0) r.flags = readResponseFlags();
+    if (!root.flagsInRules && (mask & root.flagsMask) != 0) r.flags = readResponseFlagsText();
     const bucket = root.bucket(r);
     const hs = root.config.handlers;
     for (let i = 0; i < hs.length; i++) {
