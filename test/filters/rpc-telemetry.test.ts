@@ -351,3 +351,107 @@ describe("RPC families on an Istio sidecar (metrics: auto)", () => {
     }
   });
 });
+
+describe("check handlers refuse RPC calls through the filters' protocol-level answers", () => {
+  let provider: DubboPeer;
+  let server: ThriftPeer;
+  before(async () => {
+    provider = await startDubboProvider();
+    server = await startThriftServer("framed-binary");
+  });
+  after(async () => {
+    await provider?.close();
+    await server?.close();
+  });
+
+  /** Per request (dubbo_proxy / thrift_proxy) with the given telemetry section and no routing rule of its own. */
+  async function rig(protocol: "dubbo" | "thrift", telemetry: unknown): Promise<Rig> {
+    const rules = parseRuleSet(ruleSet(protocol, OUTBOUND), "shop.yaml");
+    const host = new Host({ nodeMetadata: node("outbound", false) as never });
+    const base = { stat_prefix: protocol, routing: "request", seed: 1, rules: (rules.ruleSet.spec as { rules: unknown }).rules, telemetry };
+    const config = protocol === "thrift" ? { ...base, transport: "framed", protocol: "binary" } : base;
+    assert.deepEqual(checkConfiguration(protocol, JSON.stringify(config)), []);
+    const endpoints = { [OUTBOUND]: [{ address: "127.0.0.1", port: protocol === "dubbo" ? provider.port : server.port }] };
+    const rendered = bootstrap(protocol === "dubbo"
+      ? dubboPerRequestBootstrapProps({ rules, endpoints, seed: 1, listenPort: 0 }).props
+      : thriftPerRequestBootstrapProps({ rules, endpoints, listenPort: 0, seed: 1 }).props);
+    for (const [name, c] of renderedClusters(rendered)) host.addCluster(name, c);
+    const plugin = await host.loadPlugin({ name: protocol, wasm: protocol === "dubbo" ? dubboWasm : thriftWasm, rootId: protocol, configuration: JSON.stringify(config), vmCount: 2 });
+    const proxy = protocol === "dubbo"
+      ? new DubboProxy(renderedTerminal(rendered, DUBBO_PROXY_FILTER_NAME), host, { random: seededRandom(3) })
+      : new ThriftProxy(renderedTerminal(rendered, THRIFT_PROXY_FILTER_NAME), host, { random: seededRandom(11) });
+    const l = await host.tcpListener({ direction: "OUTBOUND", filterChains: [{ name: protocol, filters: [metadataExchange("outbound"), plugin], tcpProxy: {}, terminal: proxy.terminal }] });
+    return { host, port: l.port, close: async () => { await host.close(); await proxy.close(); } };
+  }
+
+  it("dubbo: a denier on one method and a memquota of 2 calls per minute across both VMs answer Dubbo errors with their messages", async () => {
+    const r = await rig("dubbo", {
+      handlers: [
+        { name: "prometheus", kind: "prometheus" },
+        { name: "no_delete", kind: "denier", message: "delete is not allowed" },
+        { name: "quota", kind: "memquota", max_amount: 2, valid_duration_ms: 60000, key: ["api.operation"] },
+      ],
+      rules: [
+        { name: "all", handlers: ["prometheus"] },
+        { name: "deletes", match: { "api.operation": { exact: "delete" } }, handlers: ["no_delete"] },
+        { name: "lists", match: { "api.operation": { exact: "list" } }, handlers: ["quota"] },
+      ],
+    });
+    try {
+      const c = await DubboConsumer.connect(r.port);
+      try {
+        await withTimeout((async () => {
+          const denied = await c.call({ service: "com.acme.OrderService", method: "delete", arg: "1" });
+          assert.equal(denied.status, 70);
+          assert.deepEqual(denied.values, ["delete is not allowed (telemetry rule deletes)"]);
+          assert.equal((await c.call({ service: "com.acme.OrderService", method: "list", arg: "1" })).status, 20);
+          assert.equal((await c.call({ service: "com.acme.OrderService", method: "list", arg: "2" })).status, 20);
+          const limited = await c.call({ service: "com.acme.OrderService", method: "list", arg: "3" });
+          assert.equal(limited.status, 100);
+          assert.deepEqual(limited.values, ["local_rate_limited (telemetry rule lists)"]);
+          assert.equal((await c.call({ service: "com.acme.OrderService", method: "get", arg: "4" })).status, 20);
+        })(), 5000, "dubbo calls");
+      } finally {
+        await c.close();
+      }
+      assert.deepEqual(provider.requests.slice(-3).map((q) => q.method), ["list", "list", "get"], "refused calls never reach the provider");
+      const fams = scrape(r.host);
+      const codes = series(fams, "istio_requests_total").map(([l, v]) => `${l.response_code}/${l.response_flags}=${v}`).sort();
+      assert.deepEqual(codes, ["100/RL=1", "20/-=3", "70/UAEX=1"]);
+      assert.equal(family(fams, "dubbo_handler_no_delete_denied").samples[0]!.value, 1);
+      assert.equal(family(fams, "dubbo_handler_quota_limited").samples[0]!.value, 1);
+      assert.equal(family(fams, "dubbo_handler_quota_allowed").samples[0]!.value, 2);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("thrift: a list handler (whitelist of methods) answers a TApplicationException with its message", async () => {
+    const r = await rig("thrift", {
+      handlers: [
+        { name: "prometheus", kind: "prometheus" },
+        { name: "methods", kind: "list", attribute: "api.operation", entries: ["echo"] },
+      ],
+      rules: [
+        { name: "all", handlers: ["prometheus"] },
+        { name: "orders", match: { "api.service": { exact: "Orders" } }, handlers: ["methods"] },
+      ],
+    });
+    try {
+      const c = await thriftClient(r.port, "framed-binary");
+      try {
+        await withTimeout((async () => {
+          assert.equal(await c.client.call("Orders:echo", "a"), "echo:a");
+          await assert.rejects(c.client.call("Orders:hello", "b"), (e: Error) => e.message === 'api.operation "hello" is not whitelisted (telemetry rule orders)');
+          assert.equal(await c.client.call("Orders:echo", "c"), "echo:c");
+        })(), 5000, "thrift calls");
+      } finally {
+        c.close();
+      }
+      const codes = series(scrape(r.host), "istio_requests_total").map(([l, v]) => `${l.response_code}/${l.response_flags}=${v}`).sort();
+      assert.deepEqual(codes, ["exception/UAEX=1", "reply/-=2"]);
+    } finally {
+      await r.close();
+    }
+  });
+});
