@@ -11,7 +11,7 @@ import {
   RequestAttributes, attrValue, destinationService, destinationServiceName, destinationServiceNamespace,
   httpConnectionLabels, httpRequestLabels, safeValue,
 } from "../request";
-import { SeriesTable, encodeLabels, overflowLabels } from "../series";
+import { MetricSeries, SeriesTable, encodeLabels, overflowLabels } from "../series";
 import { SeriesBatch } from "../batch";
 import { ConnectionAttributes, Handler } from "./handler";
 
@@ -116,17 +116,46 @@ export class PrometheusHandler extends Handler {
   /** The encoded label set of one request. */
   tags(conn: ConnectionAttributes, r: RequestAttributes): string {
     if (conn.istioTags.length == 0) conn.istioTags = connectionTags(conn);
+    return conn.istioTags + this.requestTags(conn, r);
+  }
+
+  /**
+   * The per-request part of the key, built on its own: appending to the long connection part
+   * label by label would copy it every time.
+   */
+  requestTags(conn: ConnectionAttributes, r: RequestAttributes): string {
     const tail = new Array<string>();
     httpRequestLabels(conn.bag, r, tail);
-    // The per-request part is built on its own and joined to the connection's once: appending to
-    // the long connection part label by label would copy it every time.
     let s = "destination_service=.=" + destinationService(conn.bag, r) + ";.;destination_service_name=.=" + destinationServiceName(conn.bag, r) + ";.;";
     if (conn.perCallService) s += "destination_service_namespace=.=" + destinationServiceNamespace(r, conn.serviceNamespace) + ";.;";
     for (let i = 0; i < tail.length; i++) s += HTTP_LABELS[FIRST_REQUEST_LABEL + i] + "=.=" + tail[i] + ";.;";
     for (let i = 0; i < this.dimensionKeys.length; i++) {
       s += this.dimensionKeys[i] + "=.=" + safeValue(attrValue(this.dimensionAttrs[i], conn.bag, r)) + ";.;";
     }
-    return conn.istioTags + s;
+    return s;
+  }
+
+  /**
+   * The series of one request. The connection remembers its last series and per-request part for
+   * this handler: the calls of one connection mostly share them, and then the whole key (the
+   * connection part is about 1 KB) is neither built nor hashed again.
+   */
+  series(conn: ConnectionAttributes, r: RequestAttributes, t: SeriesTable): MetricSeries {
+    if (conn.istioTags.length == 0) {
+      conn.istioTags = connectionTags(conn);
+      conn.lastSeries = null;
+    }
+    const part = this.requestTags(conn, r);
+    const last = conn.lastSeries;
+    if (last !== null && conn.lastHandler === this && conn.lastPart == part) return changetype<MetricSeries>(last);
+    const before = t.overflowed;
+    const s = t.get(conn.istioTags + part);
+    // A label set that overflowed is counted on every request: not remembered.
+    if (t.overflowed != before) return s;
+    conn.lastSeries = s;
+    conn.lastHandler = this;
+    conn.lastPart = part;
+    return s;
   }
 
   /**
@@ -136,7 +165,7 @@ export class PrometheusHandler extends Handler {
   report(conn: ConnectionAttributes, r: RequestAttributes): bool {
     const t = this.table;
     if (t === null) return false;
-    const s = t.get(this.tags(conn, r));
+    const s = this.series(conn, r, t);
     if (!s.ok) return false;
     const b = this.batch;
     if (b.full) this.flush();
