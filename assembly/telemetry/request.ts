@@ -363,8 +363,8 @@ export function destinationServiceNamespace(r: RequestAttributes, connection: st
 
 /**
  * The per-request labels from `request_protocol` to `connection_security_policy`.
- * `response_flags`: the RPC adapter's flags; HTTP's need a property read and Envoy's flag table
- * and are not reported yet (`-`). `grpc_response_status` is empty for anything but gRPC.
+ * `response_flags`: the adapter's flags (HTTP: Envoy's, from `response.flags`, response-flags.ts),
+ * `-` when none. `grpc_response_status` is empty for anything but gRPC.
  */
 export function httpRequestLabels(bag: AttributeBag, r: RequestAttributes, out: string[]): void {
   out.push(r.protocol());

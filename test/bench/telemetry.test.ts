@@ -17,12 +17,14 @@ describe("HTTP telemetry bench", () => {
       assert.equal(row.time.rounds, 1);
       assert.ok(row.pagesWarm > 0, row.competitor);
       assert.equal(row.pagesEnd, row.pagesWarm, `${row.competitor}: memory grew`);
+      assert.equal(row.memory.requests, 2 * REQUESTS_PER_TICK);
+      assert.equal(row.memory.verdict, undefined, row.competitor);
       for (const [name, n] of [...Object.entries(row.calls.request), ...Object.entries(row.calls.tick)]) {
         assert.match(name, /^proxy_/, row.competitor);
         assert.ok(n > 0, `${row.competitor} ${name}`);
       }
     }
-    const [nul, prom, all] = r.rows;
+    const [nul, prom, logged, all] = r.rows;
     // The null filter makes no host call; every request reads its headers once each way.
     assert.equal(nul!.calls.requestTotal + nul!.calls.tickTotal, 0);
     assert.equal(prom!.calls.request.proxy_get_header_map_pairs, 2);
@@ -30,13 +32,25 @@ describe("HTTP telemetry bench", () => {
     assert.equal(prom!.calls.request.proxy_record_metric, undefined);
     assert.equal(prom!.calls.request.proxy_increment_metric, undefined);
     assert.equal(prom!.calls.tick.proxy_record_metric, 3);
+    // The response_flags label: one response.flags read per request.
+    assert.equal(prom!.calls.request.proxy_get_property, 3);
     // The access log adds exactly one proxy_log per request to what prometheus makes.
-    assert.equal(all!.calls.request.proxy_log, 1);
+    assert.equal(logged!.calls.request.proxy_log, 1);
     assert.equal(prom!.calls.request.proxy_log, undefined);
+    // Every adapter: the checks' counters are batched too (no increment in the request callbacks);
+    // memquota takes its token through shared data (a get and a CAS set per request).
+    assert.equal(all!.competitor, "all adapters");
+    assert.equal(all!.calls.request.proxy_increment_metric, undefined);
+    assert.equal(all!.calls.request.proxy_get_shared_data, 1);
+    assert.equal(all!.calls.request.proxy_set_shared_data, 1);
+    assert.equal(r.memoryFlat, true);
     assert.equal(r.goalPass, prom!.calls.requestTotal <= TELEMETRY_HOST_CALL_GOAL);
     const md = renderTelemetry(r);
     assert.match(md, new RegExp(`^${TELEMETRY_HEADING.replace(/[()]/g, "\\$&")}\\n`));
     assert.match(md, /\| prometheus\+accesslog +\|/);
     assert.match(md, /\*\*(PASS|MISS)\*\*/);
+    assert.match(md, /\| all adapters +\|/);
+    assert.match(md, /Memory \(issue 9: flat over 2,000 requests\) — \*\*FLAT\*\*/);
+    assert.match(md, /^- all adapters: \d+ pages after warm-up, \d+ after 2,000 requests.*: flat$/m);
   });
 });

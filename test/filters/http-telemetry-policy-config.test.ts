@@ -34,6 +34,7 @@ const BAD: readonly string[] = [
   '{"handlers": [{"name": "q", "kind": "memquota", "max_amount": 1, "key": ["a","b","c","d","e","f","g","h","i"]}]}',
   '{"handlers": [{"name": "q", "kind": "memquota", "max_amount": 1, "valid_duration": "1s"}]}',
   '{"handlers": [{"name": "d", "kind": "denier"}], "rules": [{"name": "errors", "match": {"response.code": {"exact": 500}}, "handlers": ["d"]}]}',
+  '{"handlers": [{"name": "d", "kind": "denier"}], "rules": [{"name": "failed", "match": {"response.flags": {"exact": "UF"}}, "handlers": ["d"]}]}',
   '{"handlers": [{"name": "p", "kind": "prometheus"}, {"name": "q", "kind": "memquota", "max_amount": 1}], "rules": [{"match": {"request.path": {"prefix": "/"}, "request.total_size": {"present": true}}, "handlers": ["p", "q"], "name": "big"}]}',
 ];
 

@@ -473,6 +473,62 @@ describe("http-telemetry", () => {
     }
   });
 
+  it("response_flags: Envoy's short codes from response.flags (UH, UF, NC), `-` for a proxied answer and for this filter's own denial", async () => {
+    // A port nothing listens on: the router's connection fails (UF).
+    const dead = http.createServer();
+    await new Promise<void>((r) => dead.listen(0, "127.0.0.1", () => r()));
+    const deadPort = (dead.address() as AddressInfo).port;
+    await new Promise<void>((r) => dead.close(() => r()));
+    const host = new Host({
+      clusters: { backend: { endpoints: [{ host: "127.0.0.1", port: up.port }] }, empty: { endpoints: [] }, dead: { endpoints: [{ host: "127.0.0.1", port: deadPort }] } },
+      nodeMetadata: NODE as never,
+    });
+    try {
+      const plugin = await host.loadPlugin({
+        name: "http-telemetry", wasm: debugWasm, rootId: "http-telemetry", vmCount: 1,
+        configuration: JSON.stringify({
+          handlers: [
+            { name: "prometheus", kind: "prometheus" },
+            { name: "log", kind: "accesslog", attributes: ["request.path", "response.code", "response.flags"] },
+            { name: "failures", kind: "accesslog", level: "warn", attributes: ["request.path", "response.flags"] },
+            { name: "closed", kind: "denier", status_code: 403 },
+          ],
+          rules: [
+            { name: "all", handlers: ["prometheus", "log"] },
+            { name: "flagged", match: { "response.flags": { prefix: "U" } }, handlers: ["failures"] },
+            { name: "admin", match: { "request.path": { prefix: "/admin" } }, handlers: ["closed"] },
+          ],
+        }),
+      });
+      const statuses: number[] = [];
+      for (const [cluster, path] of [["backend", "/ok"], ["empty", "/uh"], ["dead", "/uf"], ["nowhere", "/nc"], ["backend", "/admin"]] as const) {
+        const l = await host.httpListener({ direction: "INBOUND", cluster, filters: [plugin] });
+        statuses.push((await request(l.port, path)).status);
+        await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 5000, "requests to complete");
+      }
+      assert.deepEqual(statuses, [200, 503, 503, 503, 403]);
+      plugin.tick();
+      const lines = (level: string) => host.logs.filter((e) => e.plugin === "http-telemetry" && e.level === level).map((e) => JSON.parse(e.message) as Record<string, unknown>);
+      assert.deepEqual(lines("info"), [
+        { "request.path": "/ok", "response.code": 200, "response.flags": "-" },
+        { "request.path": "/uh", "response.code": 503, "response.flags": "UH" },
+        { "request.path": "/uf", "response.code": 503, "response.flags": "UF" },
+        { "request.path": "/nc", "response.code": 503, "response.flags": "NC" },
+        // A wasm filter's local reply sets no flag (FilterManager::sendLocalReply).
+        { "request.path": "/admin", "response.code": 403, "response.flags": "-" },
+      ]);
+      // A rule on response.flags: only the upstream failures.
+      assert.deepEqual(lines("warn"), [{ "request.path": "/uh", "response.flags": "UH" }, { "request.path": "/uf", "response.flags": "UF" }]);
+      const total = family(parsePrometheusText(prometheusText(host, { statsTags: httpStatsTags() })), "istio_requests_total");
+      assert.deepEqual(
+        total.samples.map((x) => [x.labels.response_code, x.labels.response_flags, x.value]),
+        [["200", "-", 1], ["403", "-", 1], ["503", "NC", 1], ["503", "UF", 1], ["503", "UH", 1]],
+      );
+    } finally {
+      await host.close();
+    }
+  });
+
   it("rules: a request feeds the handlers of every rule it matches, each handler once", async () => {
     const config = JSON.stringify({
       handlers: [{ name: "log", kind: "accesslog", attributes: ["request.path", "response.code"] }],

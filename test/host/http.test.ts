@@ -4,6 +4,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { startHttpListener, type HttpListener } from "./http.js";
 import { fakeHost, text, utf8, withTimeout } from "./fakes.js";
+import { legacyResponseFlags, toShortString } from "./response-flags.js";
 import type {
   DataBuffer,
   DataStatus,
@@ -328,6 +329,101 @@ describe("HTTP data plane (Envoy HTTP filter manager)", () => {
     assert.equal(r.status, 503);
     assert.match(r.body, /connection failure/);
     assert.ok(log.includes("f:encodeHeaders 503"));
+  });
+});
+
+describe("HTTP response flags (StreamInfo::setResponseFlag; response.flags = legacyResponseFlags)", () => {
+  let upstream: http.Server;
+  let upstreamPort = 0;
+  let deadPort = 0;
+  let hung: (() => void) | undefined;
+  const listeners: HttpListener[] = [];
+
+  before(async () => {
+    upstream = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        if (req.url === "/hang") {
+          hung?.(); // the client gives up while the upstream holds the response
+          return;
+        }
+        if (req.url === "/drop") {
+          res.writeHead(200);
+          res.write("partial");
+          setImmediate(() => res.socket?.destroy());
+          return;
+        }
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
+    upstreamPort = (upstream.address() as AddressInfo).port;
+    const dead = http.createServer();
+    await new Promise<void>((r) => dead.listen(0, "127.0.0.1", () => r()));
+    deadPort = (dead.address() as AddressInfo).port;
+    await new Promise<void>((r) => dead.close(() => r()));
+  });
+
+  after(async () => {
+    await Promise.all(listeners.map((l) => l.close()));
+    upstream.closeAllConnections();
+    await new Promise<void>((r) => upstream.close(() => r()));
+  });
+
+  async function one(cluster: string, path: string, filters: HttpFilterFactory[] = []): Promise<{ status: number; flags: string; bits: bigint; details?: string }> {
+    const host = fakeHost({
+      up: { endpoints: [{ host: "127.0.0.1", port: upstreamPort }] },
+      empty: { endpoints: [] },
+      dead: { endpoints: [{ host: "127.0.0.1", port: deadPort }] },
+    });
+    const l = await startHttpListener(host, { filters, cluster });
+    listeners.push(l);
+    let status = 0;
+    await new Promise<void>((resolve) => {
+      const req = http.request({ host: "127.0.0.1", port: l.port, path, agent: false }, (res) => {
+        status = res.statusCode ?? 0;
+        res.resume();
+        res.on("end", resolve);
+        res.on("error", () => resolve());
+        res.on("aborted", () => resolve());
+      });
+      req.on("error", () => resolve());
+      hung = () => req.destroy();
+      req.end();
+    });
+    await withTimeout(Promise.all(l.requests.map((r) => r.completed)), 5000, "stream to complete");
+    const si = l.requests[0]!.streamInfo;
+    const flags = si.responseFlags ?? [];
+    return { status, flags: toShortString(flags), bits: legacyResponseFlags(flags), details: l.requests[0]!.localReply };
+  }
+
+  const denier = httpFake("deny", [], {
+    decodeHeaders: (_h, _e, cb) => {
+      cb.sendLocalReply({ status: 403, body: new TextEncoder().encode("no\n"), headers: [], details: "denied", grpcStatus: -1 });
+      return "StopIteration";
+    },
+  });
+
+  it("a proxied response sets none", async () => {
+    assert.deepEqual(await one("up", "/"), { status: 200, flags: "-", bits: 0n, details: undefined });
+  });
+
+  it("the router: NC (unknown cluster, 503), UH (no endpoint), UF (connection refused)", async () => {
+    assert.deepEqual(await one("nope", "/"), { status: 503, flags: "NC", bits: 1n << 24n, details: "cluster_not_found" });
+    assert.deepEqual(await one("empty", "/"), { status: 503, flags: "UH", bits: 1n << 1n, details: "no_healthy_upstream" });
+    const uf = await one("dead", "/");
+    assert.deepEqual([uf.status, uf.flags, uf.bits], [503, "UF", 1n << 5n]);
+  });
+
+  it("UC when the upstream drops after the response started; DC when the client leaves first", async () => {
+    const uc = await one("up", "/drop");
+    assert.deepEqual([uc.status, uc.flags, uc.bits], [200, "UC", 1n << 6n]);
+    const dc = await one("up", "/hang");
+    assert.deepEqual([dc.status, dc.flags, dc.bits], [0, "DC", 1n << 14n]);
+  });
+
+  it("a filter's own local reply sets no flag", async () => {
+    assert.deepEqual(await one("up", "/", [denier]), { status: 403, flags: "-", bits: 0n, details: "denied" });
   });
 });
 

@@ -24,6 +24,13 @@
  *   is reset when response headers already went downstream;
  * - at the end: onStreamComplete (proxy_on_log) on every filter, then onDestroy (done, delete).
  *
+ * Response flags (StreamInfo::setResponseFlag, read by filters as `response.flags`): the router's
+ * NC (cluster not found, 503), UH (no endpoint, 503), UF (connect failure, 503), UC (upstream
+ * connection dropped, before or after the response started) and the connection manager's DC (the
+ * client closed before the response ended). A filter's own local reply sets none (Envoy's
+ * FilterManager::sendLocalReply sets no flag; a wasm filter's proxy_send_local_response is that
+ * call, source/extensions/common/wasm/context.cc Context::sendLocalResponse).
+ *
  * Connection handling as Envoy's HCM + HTTP/1 codec: Host becomes `:authority`; `:scheme` http;
  * `x-forwarded-proto` and `x-request-id` are added when absent
  * (source/common/http/conn_manager_utility.cc); connection-specific headers are not forwarded;
@@ -40,6 +47,7 @@ import * as http from "node:http";
 import type * as net from "node:net";
 import { chooseEndpoint, DEFAULT_CONNECT_TIMEOUT_MS, resolveCluster } from "./cluster.js";
 import { concatBytes, EMPTY } from "./filter-manager.js";
+import { setResponseFlag, type CoreResponseFlag } from "./response-flags.js";
 import {
   FilterState,
   type Address,
@@ -343,6 +351,8 @@ class HttpStream {
   /** Response headers entered the encoder filters (Envoy: response_headers_ is set). */
   private encodeStarted = false;
   private completed = false;
+  /** The emulator itself reset the downstream stream (not the client going away). */
+  private ownReset = false;
   private resolveCompleted!: () => void;
   readonly record: HttpRequestRecord & { responseCode?: number; localReply?: string };
 
@@ -382,6 +392,11 @@ class HttpStream {
       trailers: (i, t) => fs[i]!.filter.decodeTrailers(t),
     }, this.upstreamSink());
     this.encode = this.newEncode();
+  }
+
+  /** StreamInfo::setResponseFlag. */
+  private flag(f: CoreResponseFlag): void {
+    setResponseFlag((this.streamInfo.responseFlags ??= []), f);
   }
 
   private indexOf(cb: HttpFilterCallbacks): number {
@@ -437,12 +452,17 @@ class HttpStream {
         const conn = this.streamInfo.connection;
         const cluster = resolveCluster(this.host, name, conn.destination);
         if (cluster === undefined) {
-          this.localReplyFromRouter(404, "cluster_not_found", "");
+          // Router::Filter::decodeHeaders: NC, then the route's cluster_not_found_response_code
+          // (RouteAction, default SERVICE_UNAVAILABLE).
+          this.flag("NoClusterFound");
+          this.localReplyFromRouter(503, "cluster_not_found", "");
           return;
         }
         this.streamInfo.upstreamCluster = name;
         const ep = chooseEndpoint(cluster.config);
         if (ep === undefined) {
+          // Router::Filter::sendNoHealthyUpstreamResponse.
+          this.flag("NoHealthyUpstream");
           this.localReplyFromRouter(503, "no_healthy_upstream", "no healthy upstream");
           return;
         }
@@ -461,12 +481,26 @@ class HttpStream {
         this.upstreams.add(r);
         r.on("close", () => this.upstreams.delete(r));
         r.on("timeout", () => r.destroy(new Error("connect timeout")));
+        let connected = false;
+        r.on("socket", (s: net.Socket) => s.once("connect", () => (connected = true)));
         r.on("error", (err: Error) => {
           if (this.completed || this.responseStarted) return;
+          // Router::Filter::streamResetReasonToResponseFlag (source/common/router/router.cc):
+          // a pool's connection failure is UF, a connection that dropped before the response UC.
+          if (!connected) {
+            this.flag("UpstreamConnectionFailure");
+            this.localReplyFromRouter(
+              503,
+              "upstream_reset_before_response_started{connection_failure}",
+              `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${err.message}`,
+            );
+            return;
+          }
+          this.flag("UpstreamConnectionTermination");
           this.localReplyFromRouter(
             503,
-            "upstream_reset_before_response_started{connection_failure}",
-            `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${err.message}`,
+            "upstream_reset_before_response_started{connection_termination}",
+            "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
           );
         });
         r.on("response", (up: http.IncomingMessage) => this.onUpstreamResponse(up));
@@ -511,7 +545,12 @@ class HttpStream {
         this.encode.onData(EMPTY, true);
       }
     });
-    up.on("error", () => this.res.destroy());
+    up.on("error", () => {
+      // Reset after the response started: the flag, then the downstream stream is reset.
+      this.flag("UpstreamConnectionTermination");
+      this.ownReset = true;
+      this.res.destroy();
+    });
     this.encodeStarted = true;
     this.encode.onHeaders(headers, noBody);
   }
@@ -556,6 +595,7 @@ class HttpStream {
     }
     if (this.responseStarted) {
       // Response headers already went downstream: Envoy resets the stream.
+      this.ownReset = true;
       this.res.destroy();
       return;
     }
@@ -586,6 +626,7 @@ class HttpStream {
     this.encode.abort();
     this.upstreamReq?.destroy();
     this.upstreamReq = undefined;
+    this.ownReset = true;
     this.res.destroy();
   }
 
@@ -598,6 +639,9 @@ class HttpStream {
       // Downstream went away before the response ended.
       if (!this.res.writableFinished) this.upstreamReq.destroy();
     }
+    // The client closed before the response ended: ConnectionManagerImpl::onEvent(RemoteClose)
+    // → resetAllStreams(DownstreamConnectionTermination) (source/common/http/conn_manager_impl.cc).
+    if (!this.res.writableFinished && !this.ownReset) this.flag("DownstreamConnectionTermination");
     // Envoy doDeferredStreamDestroy: completeRequest (StreamInfo::onRequestComplete), then
     // onStreamComplete and the access logs (source/common/http/conn_manager_impl.cc).
     const si = this.streamInfo;

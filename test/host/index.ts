@@ -10,3 +10,4 @@ export { encodeSetFilterStateArgs, OBJECT_FACTORIES } from "./foreign.js";
 export { formatAddress } from "./properties.js";
 export * from "./types.js";
 export { ENVOY_VERSIONS, DEFAULT_ENVOY_VERSION, envoyBehaviour, type EnvoyVersion, type EnvoyBehaviour } from "./envoy-version.js";
+export { CORE_RESPONSE_FLAGS, RESPONSE_FLAG_SHORT, legacyResponseFlags, toShortString, type CoreResponseFlag } from "./response-flags.js";

@@ -19,6 +19,7 @@
  */
 import { marshalPairs, WasmResult } from "./abi.js";
 import type { Context } from "./context.js";
+import { legacyResponseFlags } from "./response-flags.js";
 import type { Address, ConnectionInfo, FilterState, FilterStateEntry, HeaderList, LifeSpan, NodeMetadata } from "./types.js";
 
 type Value =
@@ -295,6 +296,9 @@ function topLevel(ctx: Context, name: string): Value | undefined {
           http.streamInfo.responseCode === undefined ? undefined : { t: "int64", v: BigInt(http.streamInfo.responseCode) },
         headers: () => headerMap(respHeaders),
         trailers: () => headerMap(ctx.responseTrailers ?? ctx.accessLogResponseTrailers),
+        // ResponseWrapper Flags: CreateInt64(legacyResponseFlags()), the core flags' bit set,
+        // 0 when none (a field every stream has, unlike `code`).
+        flags: () => ({ t: "int64", v: legacyResponseFlags(http.streamInfo.responseFlags ?? []) }),
       });
     }
   }

@@ -7,6 +7,7 @@
  * source/extensions/common/wasm/context.cc without either knowing how the other is built.
  */
 import type { EnvoyVersion } from "./envoy-version.js";
+import type { CoreResponseFlag } from "./response-flags.js";
 
 export interface Address {
   readonly host: string;
@@ -176,6 +177,8 @@ export interface StreamInfo {
   startNs?: bigint;
   /** StreamInfo::requestComplete(): ns from start to the end of the stream, set before on_log. */
   requestCompleteNs?: bigint;
+  /** StreamInfo response flags in the order set (./response-flags.ts); absent = none. */
+  responseFlags?: CoreResponseFlag[];
 }
 
 export interface HttpFilterCallbacks {

@@ -3,7 +3,6 @@
 // through shared data with CAS (assembly/policy/token-bucket.ts). A request with no token left is
 // refused 429 with the headers Envoy's local_ratelimit filter sends.
 import { HeaderPair } from "../../runtime/pairs";
-import { incrementMetric } from "../../runtime/hostcalls";
 import { Bucket, LastTake, TakeOutcome, msToNextToken, takeToken } from "../../policy/token-bucket";
 import { RequestAttributes, attrValue } from "../request";
 import { CheckHandler, Verdict } from "./check";
@@ -55,7 +54,7 @@ export class MemQuotaHandler extends CheckHandler {
     if (!this.keys.has(k)) {
       if (this.keys.size >= this.maxKeys) {
         k = OVERFLOW_KEY;
-        incrementMetric(this.overflowId, 1);
+        this.count(this.overflowId);
       } else {
         this.keys.add(k);
       }
