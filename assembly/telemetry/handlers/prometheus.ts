@@ -86,8 +86,9 @@ export class PrometheusHandler extends Handler {
   dimensionKeys: string[] = [];
   dimensionAttrs: i32[] = [];
   table: SeriesTable | null = null;
-  /** Sized by start() (one request until then). */
+  /** Allocated at the first report with `batchRequests` (a handler never fed, or a configuration only parsed, costs nothing). */
   batch: SeriesBatch = new SeriesBatch(1);
+  batchRequests: i32 = BATCH_REQUESTS;
   /** Refused requests not yet counted on the handler's failures counter. */
   refusedTotal: u64 = 0;
 
@@ -104,7 +105,7 @@ export class PrometheusHandler extends Handler {
 
   /** Defines the family names once per VM; `istioProxy` decides `auto`; `batchRequests`: the batch's capacity. */
   start(istioProxy: bool, overflowCounter: u32, batchRequests: i32 = BATCH_REQUESTS): void {
-    if (this.batch.capacity != batchRequests) this.batch = new SeriesBatch(batchRequests);
+    this.batchRequests = batchRequests;
     const prefix = metricPrefix(this.names, istioProxy);
     const names = new Array<string>();
     for (let i = 0; i < HTTP_METRICS.length; i++) names.push(prefix + HTTP_METRICS[i]);
@@ -167,7 +168,12 @@ export class PrometheusHandler extends Handler {
     if (t === null) return false;
     const s = this.series(conn, r, t);
     if (!s.ok) return false;
-    const b = this.batch;
+    let b = this.batch;
+    if (b.capacity != this.batchRequests) {
+      this.flush();
+      b = new SeriesBatch(this.batchRequests);
+      this.batch = b;
+    }
     if (b.full) this.flush();
     b.add(s, r.durationMs, r.requestBytes, r.responseBytes);
     return true;
