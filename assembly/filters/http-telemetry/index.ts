@@ -19,6 +19,8 @@ import { readRequestDurationMs } from "../../telemetry/duration";
 import { AccessLogHandler } from "../../telemetry/handlers/accesslog";
 import { CheckHandler, Verdict } from "../../telemetry/handlers/check";
 import { MemQuotaHandler } from "../../telemetry/handlers/memquota";
+import { OtlpHandler } from "../../telemetry/handlers/otlp";
+import { vmInstanceId } from "../../telemetry/otlp/instance";
 export * from "../../runtime/exports";
 
 /** Requests of a connection that may look for its peer before it is taken as unknown. */
@@ -66,6 +68,8 @@ class HttpTelemetryRoot extends RootContext {
   counters: PendingCounters = new PendingCounters();
   /** Sampling for requests without an x-request-id. */
   rng: u32 = 0x9e3779b9;
+  /** OTLP `service.instance.id` of this VM, fixed at the first otlp handler's start. */
+  instance: string = "";
 
   onConfigure(configuration_size: u32): bool {
     const parsed = parseHttpTelemetryConfigBytes(getPluginConfiguration().value);
@@ -112,6 +116,11 @@ class HttpTelemetryRoot extends RootContext {
         }
       } else if (h.kind == "accesslog") {
         this.needsAddress = this.needsAddress || changetype<AccessLogHandler>(h).attrs.includes(Attr.SourceAddress);
+      } else if (h.kind == "otlp") {
+        const o = changetype<OtlpHandler>(h);
+        if (this.instance.length == 0) this.instance = vmInstanceId(this.local);
+        if (!o.start("protomesh.http-telemetry", at, this.local, this.instance, this.istioProxy)) return false;
+        this.needsAddress = this.needsAddress || (o.config.logs && o.attrs.includes(Attr.SourceAddress));
       }
       const p = h.tickPeriodMs();
       if (p > 0 && (tick == 0 || p < tick)) tick = p;
@@ -126,7 +135,11 @@ class HttpTelemetryRoot extends RootContext {
     setTickPeriodMilliseconds(tick);
     if (c.seed != 0) this.rng = c.seed;
     // The old handlers' updates go out before they are replaced.
-    if (this.ready) this.flushMetrics();
+    if (this.ready) {
+      this.flushMetrics();
+      const old = this.config.handlers;
+      for (let i = 0; i < old.length; i++) if (old[i].kind == "otlp") changetype<OtlpHandler>(old[i]).retire();
+    }
     this.config = c;
     this.cache = new ConnectionCache(c.maxConnections);
     this.ready = true;
@@ -144,6 +157,18 @@ class HttpTelemetryRoot extends RootContext {
     const hs = this.config.handlers;
     for (let i = 0; i < hs.length; i++) hs[i].onTick(now);
     this.flushMetrics();
+  }
+
+  // A grpc_call's answer comes to the root context (envoy source/extensions/common/wasm/
+  // context.h GrpcCallClientHandler); each otlp handler's exporter knows its own call's token.
+  onGrpcReceive(token: u32, response_size: u32): void {
+    const hs = this.config.handlers;
+    for (let i = 0; i < hs.length; i++) if (hs[i].kind == "otlp") changetype<OtlpHandler>(hs[i]).onGrpcReceive(token);
+  }
+
+  onGrpcClose(token: u32, status_code: u32): void {
+    const hs = this.config.handlers;
+    for (let i = 0; i < hs.length; i++) if (hs[i].kind == "otlp") changetype<OtlpHandler>(hs[i]).onGrpcClose(token, status_code);
   }
 
   /** The VM is going: what is still batched goes to the host first. */

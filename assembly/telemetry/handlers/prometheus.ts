@@ -60,6 +60,20 @@ export function connectionTags(conn: ConnectionAttributes): string {
   return encodeLabels(CONNECTION_KEYS, values);
 }
 
+/**
+ * Istio's labels of one request, encoded `k=.=v;.;` (the connection's part cached on `conn`):
+ * the series key of this handler and of the otlp handler (./otlp.ts).
+ */
+export function istioRequestTags(conn: ConnectionAttributes, r: RequestAttributes): string {
+  if (conn.istioTags.length == 0) conn.istioTags = connectionTags(conn);
+  const svc = destinationService(conn.bag, r);
+  const tail = new Array<string>();
+  httpRequestLabels(conn.bag, r, tail);
+  let s = conn.istioTags + "destination_service=.=" + svc + ";.;destination_service_name=.=" + svc + ";.;";
+  for (let i = 0; i < tail.length; i++) s += HTTP_LABELS[FIRST_REQUEST_LABEL + i] + "=.=" + tail[i] + ";.;";
+  return s;
+}
+
 export class PrometheusHandler extends Handler {
   names: MetricNames = MetricNames.Auto;
   maxSeries: i32 = 1000;
@@ -94,12 +108,7 @@ export class PrometheusHandler extends Handler {
 
   /** The encoded label set of one request. */
   tags(conn: ConnectionAttributes, r: RequestAttributes): string {
-    if (conn.istioTags.length == 0) conn.istioTags = connectionTags(conn);
-    const svc = destinationService(conn.bag, r);
-    const tail = new Array<string>();
-    httpRequestLabels(conn.bag, r, tail);
-    let s = conn.istioTags + "destination_service=.=" + svc + ";.;destination_service_name=.=" + svc + ";.;";
-    for (let i = 0; i < tail.length; i++) s += HTTP_LABELS[FIRST_REQUEST_LABEL + i] + "=.=" + tail[i] + ";.;";
+    let s = istioRequestTags(conn, r);
     for (let i = 0; i < this.dimensionKeys.length; i++) {
       s += this.dimensionKeys[i] + "=.=" + safeValue(attrValue(this.dimensionAttrs[i], conn.bag, r)) + ";.;";
     }
