@@ -68,6 +68,16 @@ const BAD: readonly string[] = [
   '{"rules": [{"name": "r", "match": {"request.path": {"exact": "/a", "prefix": "/"}}, "handlers": ["prometheus"]}]}',
   '{"rules": [{"name": "r", "handlers": ["log"]}], "handlers": [{"name": "p", "kind": "prometheus"}]}',
   '{"mode": "observe"}',
+  '{"handlers": [{"name": "o", "kind": "otlp"}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": ""}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "batch_size": 0}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "batch_size": 10, "max_queue_size": 5}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "flush_interval_ms": 99}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "logs": false, "metrics": false}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "attributes": ["request.body"]}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "metric_names": "both"}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "max_batch": 10}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "level": "info"}]}',
 ];
 
 const GOOD: readonly string[] = [
@@ -78,6 +88,9 @@ const GOOD: readonly string[] = [
   '{"handlers": [{"name": "p", "kind": "prometheus", "metrics": "istio", "max_series": 5, "dimensions": {"request_method": "request.method"}},' +
     ' {"name": "l", "kind": "accesslog", "fail_open": false, "sampling": 12.5, "level": "warn", "max_line_bytes": 64, "attributes": ["request.id"]}],' +
     ' "rules": [{"name": "all", "handlers": ["p", "l"]}, {"name": "errs", "match": {"response.code": {"present": true}}, "handlers": ["l"]}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "outbound|4317||otel.obs.svc.cluster.local", "authority": "otel.obs:4317",' +
+    ' "timeout_ms": 250, "batch_size": 10, "max_queue_size": 20, "flush_interval_ms": 1000, "logs": true, "metrics": false,' +
+    ' "attributes": ["request.id", "response.code"], "metric_names": "prefixed", "max_series": 10, "fail_open": false, "sampling": 50}]}',
 ];
 
 describe("http-telemetry configuration: the controller refuses what the filter refuses, in its words", () => {

@@ -154,6 +154,8 @@ export class OtlpHandler extends Handler {
   exporter: OtlpExporter | null = null;
   table: OtlpHttpMetrics | null = null;
   private nextFlushNs: u64 = 0;
+  /** The exporter's failing state as last seen (follow()). */
+  private exportFailed: bool = false;
 
   constructor(name: string) {
     super(name, "otlp");
@@ -223,15 +225,31 @@ export class OtlpHandler extends Handler {
     if (e === null || nowNs + TICK_SLACK_NS < this.nextFlushNs) return;
     this.nextFlushNs = nowNs + <u64>this.config.flushIntervalMs * 1000000;
     e.onTick();
+    this.follow(e);
   }
 
   onGrpcReceive(token: u32): void {
     const e = this.exporter;
-    if (e !== null) e.onGrpcReceive(token);
+    if (e === null) return;
+    e.onGrpcReceive(token);
+    this.follow(e);
   }
 
   onGrpcClose(token: u32, status: u32): void {
     const e = this.exporter;
-    if (e !== null) e.onGrpcClose(token, status);
+    if (e === null) return;
+    e.onGrpcClose(token, status);
+    this.follow(e);
+  }
+
+  /**
+   * The handler fails when an export fails, not at the next report: a fail-closed otlp handler
+   * refuses requests from then on, and takes them again once an export succeeds.
+   */
+  private follow(e: OtlpExporter): void {
+    const now = e.exportFailing;
+    if (now == this.exportFailed) return;
+    this.exportFailed = now;
+    this.failing = now;
   }
 }
