@@ -48,7 +48,11 @@ export const HTTP_LABELS: string[] = [
 
 /**
  * Attribute names the rules match on and the access log writes (Mixer's vocabulary), in the
- * order of the filter's attribute indexes (assembly/telemetry/request.ts Attr).
+ * order of the engine's attribute indexes (assembly/telemetry/request.ts Attr). One list for every
+ * protocol: an attribute a protocol does not have is "" (0 for numbers). RPC calls (Dubbo,
+ * Thrift) use Mixer's `api.*` names (`api.service`, `api.operation`, `api.version`) plus
+ * `api.group` (Dubbo's group); `xds.cluster_name` is Envoy's attribute for the routed cluster.
+ * New attributes go at the end (indexes are stable).
  */
 export const HTTP_ATTRIBUTES: string[] = [
   "request.method",
@@ -77,4 +81,10 @@ export const HTTP_ATTRIBUTES: string[] = [
   "destination.service",
   "connection.id",
   "connection.mtls",
+  "api.service",
+  "api.operation",
+  "api.version",
+  "api.group",
+  "xds.cluster_name",
+  "response.flags",
 ];

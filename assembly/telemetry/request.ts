@@ -1,5 +1,6 @@
-// Per-request attributes of the HTTP ingestion adapter, the attribute lookup rules and the access
-// log share, and Istio's HTTP label values. Pure code: the host reads live in the filter.
+// The protocol-neutral request record every ingestion adapter fills (HTTP, Dubbo, Thrift), the
+// attribute lookup rules and the access log share, and Istio's request label values. Pure code:
+// the host reads live in the filters.
 import { AttributeBag, Reporter, Workload, reporterName } from "./attributes";
 import { HTTP_ATTRIBUTES } from "./http-labels";
 
@@ -33,6 +34,12 @@ export enum Attr {
   DestinationService = 23,
   ConnectionId = 24,
   ConnectionMtls = 25,
+  ApiService = 26,
+  ApiOperation = 27,
+  ApiVersion = 28,
+  ApiGroup = 29,
+  ClusterName = 30,
+  ResponseFlags = 31,
 }
 
 /** Index of an attribute name, -1 when unknown. */
@@ -43,7 +50,7 @@ export function attrIndex(name: string): i32 {
 
 /** True for attributes only known once the response is (rules on them are decided at the end). */
 export function isResponseAttr(a: i32): bool {
-  return a >= Attr.ResponseCode && a <= Attr.ResponseTotalSize;
+  return (a >= Attr.ResponseCode && a <= Attr.ResponseTotalSize) || a == Attr.ResponseFlags;
 }
 
 /** How an attribute is written into JSON: a string, a number or a boolean. */
@@ -68,8 +75,48 @@ export function attrJson(a: i32): AttrJson {
   }
 }
 
-/** One request: what the filter saw in its callbacks. "" / 0 = not seen. */
+/**
+ * How `a` is written into JSON for request `r`: as attrJson, except `response.code`, a number for
+ * HTTP and a string for RPC protocols (their codes are names: `reply`, `exception`, `oneway`).
+ */
+export function attrJsonFor(a: i32, r: RequestAttributes): AttrJson {
+  if (a == Attr.ResponseCode && r.rpc.length > 0) return AttrJson.Text;
+  return attrJson(a);
+}
+
+/**
+ * One request or RPC call: what the ingestion adapter saw. "" / 0 = not seen. HTTP fills the
+ * HTTP fields; an RPC adapter sets `rpc` (its protocol name) and the `api*`, `code`, `flags` and
+ * `cluster` fields, and the service fields from the routed cluster.
+ */
 export class RequestAttributes {
+  /** `dubbo`, `thrift`, … for an RPC call; "" for HTTP (`http` / `grpc` by content-type). */
+  rpc: string = "";
+  /** `api.service`: Dubbo interface, Thrift service (the multiplexed prefix; "" when not multiplexed). */
+  apiService: string = "";
+  /** `api.operation`: the method. */
+  apiOperation: string = "";
+  /** `api.version` / `api.group`: Dubbo's service version and group. */
+  apiVersion: string = "";
+  apiGroup: string = "";
+  /**
+   * The response code as the RPC protocol gives it (Istio's `response_code` label and
+   * `response.code`): Dubbo the response status in decimal (`20` OK, `70` service error, …),
+   * Thrift `reply` or `exception`; `oneway` for a call that gets no response. HTTP leaves it ""
+   * and uses responseCode.
+   */
+  code: string = "";
+  /** Envoy-style response flags (`DI`, `UAEX`, `RL`, `FI`); "" = none, printed `-`. */
+  flags: string = "";
+  /** `xds.cluster_name`: the Envoy cluster the call was routed to, "" when not known. */
+  cluster: string = "";
+  /**
+   * `destination.service` and its name / namespace when the adapter knows them per request (RPC:
+   * from the routed cluster's name); "" = derived as for HTTP (the Host, the local service).
+   */
+  serviceHost: string = "";
+  serviceName: string = "";
+  serviceNamespace: string = "";
   method: string = "";
   path: string = "";
   /** `:authority`. */
@@ -89,7 +136,13 @@ export class RequestAttributes {
   responseBytes: u64 = 0;
 
   protocol(): string {
+    if (this.rpc.length > 0) return this.rpc;
     return this.grpc ? "grpc" : "http";
+  }
+
+  /** `response.code` as text: the RPC code, else the HTTP status in decimal. */
+  codeText(): string {
+    return this.rpc.length > 0 ? this.code : this.responseCode.toString();
   }
 }
 
@@ -103,7 +156,7 @@ export function attrValue(a: i32, bag: AttributeBag, r: RequestAttributes): stri
     case Attr.RequestProtocol: return r.protocol();
     case Attr.RequestUserAgent: return r.userAgent;
     case Attr.RequestTotalSize: return r.requestBytes.toString();
-    case Attr.ResponseCode: return r.responseCode.toString();
+    case Attr.ResponseCode: return r.codeText();
     case Attr.ResponseGrpcStatus: return r.grpcStatus;
     case Attr.ResponseDuration: return r.durationMs.toString();
     case Attr.ResponseTotalSize: return r.responseBytes.toString();
@@ -119,16 +172,23 @@ export function attrValue(a: i32, bag: AttributeBag, r: RequestAttributes): stri
     case Attr.DestinationPrincipal: return bag.destination.principal;
     case Attr.DestinationApp: return bag.destination.app;
     case Attr.DestinationVersion: return bag.destination.version;
-    case Attr.DestinationService: return r.host;
+    case Attr.DestinationService: return r.serviceHost.length > 0 ? r.serviceHost : r.host;
     case Attr.ConnectionId: return bag.connectionId.toString();
     case Attr.ConnectionMtls: return bag.connectionMtls ? "true" : "false";
+    case Attr.ApiService: return r.apiService;
+    case Attr.ApiOperation: return r.apiOperation;
+    case Attr.ApiVersion: return r.apiVersion;
+    case Attr.ApiGroup: return r.apiGroup;
+    case Attr.ClusterName: return r.cluster;
+    case Attr.ResponseFlags: return r.flags.length > 0 ? r.flags : "-";
     default: return "";
   }
 }
 
 /** `present` for a number means non-zero, for text non-empty. */
 export function attrPresent(a: i32, bag: AttributeBag, r: RequestAttributes): bool {
-  if (a == Attr.ResponseCode) return r.responseCode != 0;
+  if (a == Attr.ResponseCode) return r.rpc.length > 0 ? r.code.length > 0 : r.responseCode != 0;
+  if (a == Attr.ResponseFlags) return r.flags.length > 0;
   if (a == Attr.ConnectionMtls) return bag.connectionMtls;
   if (attrJson(a) == AttrJson.Number) return attrValue(a, bag, r) != "0";
   return attrValue(a, bag, r).length > 0;
@@ -249,23 +309,46 @@ export const LABEL_DESTINATION_SERVICE_NAME: i32 = 17;
 /** Labels from `request_protocol` on are per request. */
 export const FIRST_REQUEST_LABEL: i32 = 20;
 
+/** Index of `destination_service_namespace` in HTTP_LABELS. */
+export const LABEL_DESTINATION_SERVICE_NAMESPACE: i32 = 18;
+
 /**
- * `destination_service` and `_name` for one request: the Host (`:authority`) as istio_stats
- * takes it (service_host), else the local canonical service when reporting as destination,
- * `unknown` as source.
+ * `destination_service` (and, for HTTP, `_name`) for one request: the adapter's service host when
+ * it set one (RPC), else the Host (`:authority`) as istio_stats takes it (service_host), else the
+ * local canonical service when reporting as destination, `unknown` as source.
  */
 export function destinationService(bag: AttributeBag, r: RequestAttributes): string {
+  if (r.serviceHost.length > 0) return safeValue(r.serviceHost);
   if (r.host.length > 0) return safeValue(r.host);
   return bag.reporter == Reporter.Destination ? safeValue(bag.destination.canonicalService) : UNKNOWN;
 }
 
-/** The per-request labels from `request_protocol` to `connection_security_policy`. */
+/** `destination_service_name` for a request whose adapter set the service (RPC); else destinationService. */
+export function destinationServiceName(bag: AttributeBag, r: RequestAttributes): string {
+  if (r.serviceHost.length == 0) return destinationService(bag, r);
+  return r.serviceName.length > 0 ? safeValue(r.serviceName) : UNKNOWN;
+}
+
+/**
+ * `destination_service_namespace` for a request whose adapter set the service (RPC): its
+ * namespace, `unknown` when the cluster name does not say; other requests take `connection`'s, the
+ * value httpConnectionLabels gives.
+ */
+export function destinationServiceNamespace(r: RequestAttributes, connection: string): string {
+  if (r.serviceHost.length == 0) return connection;
+  return r.serviceNamespace.length > 0 ? safeValue(r.serviceNamespace) : UNKNOWN;
+}
+
+/**
+ * The per-request labels from `request_protocol` to `connection_security_policy`.
+ * `response_flags`: the RPC adapter's flags; HTTP's need a property read and Envoy's flag table
+ * and are not reported yet (`-`). `grpc_response_status` is empty for anything but gRPC.
+ */
 export function httpRequestLabels(bag: AttributeBag, r: RequestAttributes, out: string[]): void {
   out.push(r.protocol());
-  out.push(r.responseCode.toString());
+  out.push(r.rpc.length > 0 ? safeValue(r.code) : r.responseCode.toString());
   out.push(r.grpc ? safeValue(r.grpcStatus) : "");
-  // Envoy's response flags need a property read and its flag table; not reported yet.
-  out.push("-");
+  out.push(r.flags.length > 0 ? safeValue(r.flags) : "-");
   out.push(bag.securityPolicy());
 }
 

@@ -19,7 +19,7 @@ import { readRequestDurationMs } from "../../telemetry/duration";
 import { AccessLogHandler } from "../../telemetry/handlers/accesslog";
 import { CheckHandler, Verdict } from "../../telemetry/handlers/check";
 import { MemQuotaHandler } from "../../telemetry/handlers/memquota";
-import { OtlpHandler } from "../../telemetry/handlers/otlp";
+import { OtlpHandler, otlpGrpcClose, otlpGrpcReceive, retireOtlpHandlers } from "../../telemetry/handlers/otlp";
 import { vmInstanceId } from "../../telemetry/otlp/instance";
 export * from "../../runtime/exports";
 
@@ -137,8 +137,7 @@ class HttpTelemetryRoot extends RootContext {
     // The old handlers' updates go out before they are replaced.
     if (this.ready) {
       this.flushMetrics();
-      const old = this.config.handlers;
-      for (let i = 0; i < old.length; i++) if (old[i].kind == "otlp") changetype<OtlpHandler>(old[i]).retire();
+      retireOtlpHandlers(this.config.handlers);
     }
     this.config = c;
     this.cache = new ConnectionCache(c.maxConnections);
@@ -162,13 +161,11 @@ class HttpTelemetryRoot extends RootContext {
   // A grpc_call's answer comes to the root context (envoy source/extensions/common/wasm/
   // context.h GrpcCallClientHandler); each otlp handler's exporter knows its own call's token.
   onGrpcReceive(token: u32, response_size: u32): void {
-    const hs = this.config.handlers;
-    for (let i = 0; i < hs.length; i++) if (hs[i].kind == "otlp") changetype<OtlpHandler>(hs[i]).onGrpcReceive(token);
+    otlpGrpcReceive(this.config.handlers, token);
   }
 
   onGrpcClose(token: u32, status_code: u32): void {
-    const hs = this.config.handlers;
-    for (let i = 0; i < hs.length; i++) if (hs[i].kind == "otlp") changetype<OtlpHandler>(hs[i]).onGrpcClose(token, status_code);
+    otlpGrpcClose(this.config.handlers, token, status_code);
   }
 
   /** The VM is going: what is still batched goes to the host first. */

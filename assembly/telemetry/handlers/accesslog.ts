@@ -1,9 +1,9 @@
-// accesslog backend: one JSON object per request, the chosen attributes in the configured order,
+// accesslog backend: one JSON object per request or RPC call, the chosen attributes in the configured order,
 // written to Envoy's log through proxy_log (assembly/filters/http-telemetry/README.md shows the
 // line an operator sees).
 import { LogLevel, WasmResult } from "../../runtime/enums";
 import { log } from "../../runtime/hostcalls";
-import { AttrJson, HTTP_ATTRIBUTES, RequestAttributes, attrJson, attrValue, jsonString } from "../request";
+import { AttrJson, HTTP_ATTRIBUTES, RequestAttributes, attrJsonFor, attrValue, jsonString } from "../request";
 import { ConnectionAttributes, Handler } from "./handler";
 
 export const LOG_LEVEL_NAMES: string[] = ["trace", "debug", "info", "warn", "error"];
@@ -16,7 +16,7 @@ export function accessLogLine(attrs: i32[], conn: ConnectionAttributes, r: Reque
     if (i > 0) s += ",";
     s += "\"" + HTTP_ATTRIBUTES[a] + "\":";
     const v = attrValue(a, conn.bag, r);
-    s += attrJson(a) == AttrJson.Text ? jsonString(v) : v;
+    s += attrJsonFor(a, r) == AttrJson.Text ? jsonString(v) : v;
   }
   return s + "}";
 }

@@ -7,11 +7,18 @@
 import { AttributeBag } from "../attributes";
 import { RequestAttributes } from "../request";
 
-/** The connection a request belongs to, read once and shared by its requests. */
+/** The connection a request (or RPC call) belongs to, read once and shared by its requests. */
 export class ConnectionAttributes {
   bag: AttributeBag = new AttributeBag();
   /** Encoded connection-constant Istio labels (prometheus handler); "" until first needed. */
   istioTags: string = "";
+  /**
+   * Set by an RPC adapter: calls may carry their own destination service (from the cluster each
+   * call is routed to), so `destination_service_namespace` is encoded per call, not in istioTags.
+   */
+  perCallService: bool = false;
+  /** The connection's `destination_service_namespace` when perCallService (set with istioTags). */
+  serviceNamespace: string = "";
   peerKnown: bool = false;
   peerTries: i32 = 0;
 }

@@ -8,7 +8,7 @@
 import { getCurrentTimeNanoseconds } from "../../runtime/hostcalls";
 import { Workload } from "../attributes";
 import { HTTP_LABELS, HTTP_METRICS } from "../http-labels";
-import { AttrJson, HTTP_ATTRIBUTES, RequestAttributes, attrJson, attrValue } from "../request";
+import { AttrJson, HTTP_ATTRIBUTES, RequestAttributes, attrJsonFor, attrValue } from "../request";
 import { OtlpConfig } from "../otlp/config";
 import { OtlpExporter, OtlpMetricTable } from "../otlp/exporter";
 import { LogRecordField, beginLogRecordFields, encodeAttributeSet, endLogRecord, kvBool, kvInt, kvString } from "../otlp/messages";
@@ -136,7 +136,7 @@ export function encodeHttpLogRecord(w: PbWriter, attrs: i32[], conn: ConnectionA
     const a = attrs[i];
     const key = HTTP_ATTRIBUTES[a];
     const v = attrValue(a, conn.bag, r);
-    const t = attrJson(a);
+    const t = attrJsonFor(a, r);
     if (t == AttrJson.Number) kvInt(w, field, key, I64.parseInt(v));
     else if (t == AttrJson.Bool) kvBool(w, field, key, v == "true");
     else kvString(w, field, key, v);
@@ -252,4 +252,22 @@ export class OtlpHandler extends Handler {
     this.exportFailed = now;
     this.failing = now;
   }
+}
+
+// What a filter carrying the engine calls for its otlp handlers (http-telemetry does; an RPC
+// filter feeding the same handlers does the same from its root context).
+
+/** A grpc_call's answer (proxy_on_grpc_receive on the root context) to every otlp handler: each exporter knows its own token. */
+export function otlpGrpcReceive(handlers: Handler[], token: u32): void {
+  for (let i = 0; i < handlers.length; i++) if (handlers[i].kind == "otlp") changetype<OtlpHandler>(handlers[i]).onGrpcReceive(token);
+}
+
+/** proxy_on_grpc_close on the root context, to every otlp handler. */
+export function otlpGrpcClose(handlers: Handler[], token: u32, status: u32): void {
+  for (let i = 0; i < handlers.length; i++) if (handlers[i].kind == "otlp") changetype<OtlpHandler>(handlers[i]).onGrpcClose(token, status);
+}
+
+/** A new configuration replaced `handlers`: their otlp exporters retire (queued records counted as dropped). */
+export function retireOtlpHandlers(handlers: Handler[]): void {
+  for (let i = 0; i < handlers.length; i++) if (handlers[i].kind == "otlp") changetype<OtlpHandler>(handlers[i]).retire();
 }

@@ -1,13 +1,15 @@
-// prometheus backend: Istio's HTTP metrics (istio_requests_total, istio_request_duration_
-// milliseconds, istio_request_bytes, istio_response_bytes) with Istio's label set, encoded in the
+// prometheus backend: Istio's request metrics (istio_requests_total, istio_request_duration_
+// milliseconds, istio_request_bytes, istio_response_bytes) with Istio's HTTP label set, for HTTP
+// requests and RPC calls alike (request_protocol dubbo / thrift), encoded in the
 // stat name as `<label>=.=<value>;.;` so Istio's bootstrap (or the controller's stats_tags for
 // standalone Envoy) turns each into a Prometheus label. assembly/filters/http-telemetry/README.md
 // says why the default family name depends on whether istio.stats runs on the proxy.
 import { MetricType } from "../../runtime/enums";
 import { HTTP_LABELS, HTTP_METRICS } from "../http-labels";
 import {
-  FIRST_REQUEST_LABEL, LABEL_DESTINATION_SERVICE, LABEL_DESTINATION_SERVICE_NAME, RequestAttributes, attrValue,
-  destinationService, httpConnectionLabels, httpRequestLabels, safeValue,
+  FIRST_REQUEST_LABEL, LABEL_DESTINATION_SERVICE, LABEL_DESTINATION_SERVICE_NAME, LABEL_DESTINATION_SERVICE_NAMESPACE,
+  RequestAttributes, attrValue, destinationService, destinationServiceName, destinationServiceNamespace,
+  httpConnectionLabels, httpRequestLabels, safeValue,
 } from "../request";
 import { SeriesTable, encodeLabels, overflowLabels } from "../series";
 import { SeriesBatch } from "../batch";
@@ -39,25 +41,36 @@ export const BATCH_REQUESTS: i32 = 4096;
 
 const TYPES: MetricType[] = [MetricType.Counter, MetricType.Histogram, MetricType.Histogram, MetricType.Histogram];
 
-/** Keys of the connection-constant labels (HTTP_LABELS up to destination_cluster, less the two service labels). */
-function connectionKeys(): string[] {
+/** Whether label i (< FIRST_REQUEST_LABEL) is encoded per request rather than per connection. */
+function perRequest(i: i32, perCallService: bool): bool {
+  return i == LABEL_DESTINATION_SERVICE || i == LABEL_DESTINATION_SERVICE_NAME || (perCallService && i == LABEL_DESTINATION_SERVICE_NAMESPACE);
+}
+
+/**
+ * Keys of the connection-constant labels (HTTP_LABELS up to destination_cluster, less the two
+ * service labels, and less the service namespace for an RPC connection).
+ */
+function connectionKeys(perCallService: bool): string[] {
   const out = new Array<string>();
-  for (let i = 0; i < FIRST_REQUEST_LABEL; i++) {
-    if (i != LABEL_DESTINATION_SERVICE && i != LABEL_DESTINATION_SERVICE_NAME) out.push(HTTP_LABELS[i]);
-  }
+  for (let i = 0; i < FIRST_REQUEST_LABEL; i++) if (!perRequest(i, perCallService)) out.push(HTTP_LABELS[i]);
   return out;
 }
 
-const CONNECTION_KEYS: string[] = connectionKeys();
+const CONNECTION_KEYS: string[] = connectionKeys(false);
+const RPC_CONNECTION_KEYS: string[] = connectionKeys(true);
 
-/** The connection part of a series key: encoded once per connection (and again when its peer shows up). */
+/**
+ * The connection part of a series key: encoded once per connection (and again when its peer
+ * shows up). With `conn.perCallService` the connection's service namespace is kept apart
+ * (`conn.serviceNamespace`) for the calls that do not name their own.
+ */
 export function connectionTags(conn: ConnectionAttributes): string {
   const all = httpConnectionLabels(conn.bag);
+  const perCall = conn.perCallService;
   const values = new Array<string>();
-  for (let i = 0; i < all.length; i++) {
-    if (i != LABEL_DESTINATION_SERVICE && i != LABEL_DESTINATION_SERVICE_NAME) values.push(all[i]);
-  }
-  return encodeLabels(CONNECTION_KEYS, values);
+  for (let i = 0; i < all.length; i++) if (!perRequest(i, perCall)) values.push(all[i]);
+  if (perCall) conn.serviceNamespace = all[LABEL_DESTINATION_SERVICE_NAMESPACE];
+  return encodeLabels(perCall ? RPC_CONNECTION_KEYS : CONNECTION_KEYS, values);
 }
 
 /**
@@ -69,7 +82,8 @@ export function istioRequestTags(conn: ConnectionAttributes, r: RequestAttribute
   const svc = destinationService(conn.bag, r);
   const tail = new Array<string>();
   httpRequestLabels(conn.bag, r, tail);
-  let s = conn.istioTags + "destination_service=.=" + svc + ";.;destination_service_name=.=" + svc + ";.;";
+  let s = conn.istioTags + "destination_service=.=" + svc + ";.;destination_service_name=.=" + destinationServiceName(conn.bag, r) + ";.;";
+  if (conn.perCallService) s += "destination_service_namespace=.=" + destinationServiceNamespace(r, conn.serviceNamespace) + ";.;";
   for (let i = 0; i < tail.length; i++) s += HTTP_LABELS[FIRST_REQUEST_LABEL + i] + "=.=" + tail[i] + ";.;";
   return s;
 }
