@@ -126,7 +126,9 @@ export class OtlpHttpMetrics extends OtlpMetricTable {
  * One request's LogRecord: `attrs` (request.ts Attr indexes) under their Mixer names, numbers as
  * int_value and connection.mtls as bool_value, like the access log's JSON. Its time is the
  * request's start (end less response.duration), as Envoy's OpenTelemetry access logger sets
- * time_unix_nano from the stream's start time; observed at `nowNs`, when the VM saw it end.
+ * time_unix_nano from the stream's start time (envoy source/extensions/access_loggers/
+ * open_telemetry/access_log_impl.cc, emitLog: `stream_info.startTime()`); observed at `nowNs`,
+ * when the VM saw it end.
  */
 export function encodeHttpLogRecord(w: PbWriter, attrs: i32[], conn: ConnectionAttributes, r: RequestAttributes, nowNs: u64): void {
   const took = r.durationMs * 1000000;
