@@ -10,6 +10,8 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Host } from "../host/index.js";
+import { FilterState, type HttpFilterCallbacks } from "../host/types.js";
+import { pluginPages } from "../../tools/harness/drive.js";
 import { withTimeout } from "../host/fakes.js";
 import { renderedClusters } from "../host/rendered.js";
 import { ISTIO_HTTP_LABELS } from "../../controller/telemetry/stats-tags.js";
@@ -323,6 +325,51 @@ describe("http-telemetry otlp handler", () => {
       assert.equal(stat("log_records_dropped"), 3n);
       assert.equal(queued(), 2n);
       assert.equal(stat("exports_failed"), 0n);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("keeps memory flat over 4,000 exported requests (queue and encoders reused, series bounded)", async () => {
+    reset();
+    const { host, plugin, stat, queued } = await start({ batch_size: 64, flush_interval_ms: 3600000, max_series: 20 });
+    try {
+      const factory = plugin.httpFilterFactory();
+      const one = (i: number): void => {
+        const cb: HttpFilterCallbacks = {
+          streamInfo: {
+            connection: {
+              id: BigInt(1 + Math.floor(i / 10)), source: { host: "10.0.0.1", port: 1000 }, destination: { host: "10.0.0.2", port: 80 },
+              requestedServerName: "", listenerDirection: "INBOUND", filterState: new FilterState(), filterChainName: "",
+            },
+            filterState: new FilterState(),
+          },
+          continueDecoding: () => {},
+          continueEncoding: () => {},
+          sendLocalReply: () => {},
+          decodingBuffer: () => undefined,
+          encodingBuffer: () => undefined,
+        };
+        const f = factory.create(cb)!;
+        f.decodeHeaders([[":method", "GET"], [":path", `/item/${i}`], [":authority", `svc-${i % 40}`], ["x-request-id", `id-${i}`]], true);
+        f.encodeHeaders([[":status", "200"], ["content-length", "0"]], true);
+        f.onStreamComplete();
+        f.onDestroy();
+      };
+      let warm = 0;
+      for (let round = 0; round < 20; round++) {
+        for (let i = 0; i < 200; i++) one(round * 200 + i);
+        const sent = 200 * (round + 1);
+        // Full batches go at once; the rest (200 is not a multiple of 64) waits for the next round.
+        const want = BigInt(sent - (sent % 64));
+        await eventually(() => stat("log_records_exported") === want, `${want} records exported`);
+        assert.equal(queued(), BigInt(sent % 64));
+        if (round === 4) warm = pluginPages(plugin);
+      }
+      const end = pluginPages(plugin);
+      assert.ok(end <= warm + 2, `${warm} → ${end} pages`);
+      assert.equal(stat("log_records_dropped"), 0n);
+      assert.equal(stat("metric_series_overflow") > 0n, true, "40 hosts, 20 series: the rest overflowed");
     } finally {
       await host.close();
     }
