@@ -190,6 +190,36 @@ describe("http-telemetry standalone Envoy", () => {
   });
 });
 
+describe("http-telemetry with otlp handlers", () => {
+  const otlp = { handlers: [{ name: "otel", kind: "otlp", cluster: "otel_collector" }, { name: "audit", kind: "otlp", cluster: "audit_collector", metrics: false }] };
+
+  it("CLI: render http-telemetry envoy adds an HTTP/2 cluster per otlp handler's cluster, to --otlp-collector; validate accepts it", async () => {
+    const r = await cli("render", "http-telemetry", "envoy", "--configuration", JSON.stringify(otlp), "--otlp-collector", "10.1.2.3:4317");
+    assert.equal(r.code, 0, r.err);
+    const doc = parse(r.out);
+    const clusters = doc.static_resources.clusters as any[];
+    assert.deepEqual(clusters.map((c) => c.name), ["upstream", "audit_collector", "otel_collector"]);
+    for (const c of clusters.slice(1)) {
+      assert.equal(c.type, "STATIC");
+      assert.deepEqual(c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: "10.1.2.3", port_value: 4317 });
+      assert.deepEqual(c.typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config, { http2_protocol_options: {} });
+    }
+    const file = join(dir, "http-telemetry-otlp.yaml");
+    writeFileSync(file, r.out);
+    const v = await cli("validate", file);
+    assert.equal(v.code, 0, v.err);
+  });
+
+  it("CLI: render http-telemetry istio notes the collector clusters istiod must build", async () => {
+    const r = await cli("render", "http-telemetry", "istio", "--configuration", JSON.stringify(otlp));
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /OTLP export goes to the clusters "audit_collector", "otel_collector"/);
+    assert.match(r.out, /ServiceEntry/);
+    const plain = await cli("render", "http-telemetry", "istio");
+    assert.doesNotMatch(plain.out, /OTLP/);
+  });
+});
+
 describe("http-telemetry on Istio", () => {
   it("renders an HTTP WasmPlugin in the STATS phase, both sides by default, failing open", () => {
     const r = httpTelemetryWasmPlugin({ namespace: "shop", workloadLabels: { app: "web" }, ports: [8080] }) as any;
