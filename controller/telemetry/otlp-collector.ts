@@ -19,27 +19,22 @@ export function otlpClusterName(configuration: Readonly<Record<string, unknown>>
 }
 
 /**
- * The collector cluster for `configuration`, or undefined when it exports nothing. The cluster
- * is STATIC for an IP and STRICT_DNS for a name (bootstrap.ts), HTTP/2, with a 1 s connect
- * timeout: an unreachable collector fails the export, which the filter counts and retries at
- * its next flush.
+ * Every collector cluster a configuration names: tcp-stats' `otlp.cluster`, and the `cluster` of
+ * each otlp handler, in http-telemetry's `handlers` or an RPC filter's `telemetry.handlers`.
  */
-export function otlpCollectorCluster(
-  configuration: Readonly<Record<string, unknown>> | undefined,
-  collector: SocketAddressProps = DEFAULT_OTLP_COLLECTOR,
-): StaticClusterProps | undefined {
-  const name = otlpClusterName(configuration);
-  if (name === undefined) return undefined;
-  return { name, endpoints: [collector], http2: true };
-}
-
-/** Every collector cluster a configuration names: `otlp.cluster` and the otlp handlers' `cluster`. */
 export function otlpClusterNames(configuration: Readonly<Record<string, unknown>> | undefined): string[] {
   const one = otlpClusterName(configuration);
-  return [...new Set([...(one === undefined ? [] : [one]), ...httpTelemetryOtlpClusters(configuration)])].sort();
+  const telemetry = configuration?.["telemetry"];
+  const section = telemetry !== null && typeof telemetry === "object" && !Array.isArray(telemetry) ? (telemetry as Record<string, unknown>) : undefined;
+  return [...new Set([...(one === undefined ? [] : [one]), ...httpTelemetryOtlpClusters(configuration), ...httpTelemetryOtlpClusters(section)])].sort();
 }
 
-/** One HTTP/2 cluster per name otlpClusterNames finds, each to `collector` (see otlpCollectorCluster). */
+/**
+ * The collector clusters for `configuration`, one per name otlpClusterNames finds (none when it
+ * exports nothing), each STATIC for an IP and STRICT_DNS for a name (bootstrap.ts), HTTP/2, with
+ * a 1 s connect timeout: an unreachable collector fails the export, which the filter counts and
+ * retries at its next flush.
+ */
 export function otlpCollectorClusters(
   configuration: Readonly<Record<string, unknown>> | undefined,
   collector: SocketAddressProps = DEFAULT_OTLP_COLLECTOR,
