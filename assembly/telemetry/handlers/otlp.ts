@@ -83,9 +83,15 @@ export class OtlpHttpMetrics extends OtlpMetricTable {
     return this.series.length;
   }
 
-  /** The series of the label set `tags` (istioRequestTags); `nowNs` starts a new one. */
+  /** The series of the label set `tags` (istioRequestTags), null when it has none yet. */
+  find(tags: string): OtlpHttpSeries | null {
+    return this.byTags.has(tags) ? unchecked(this.series[this.byTags.get(tags)]) : null;
+  }
+
+  /** The series of the label set `tags`; `nowNs` starts a new one. */
   get(tags: string, nowNs: u64): OtlpHttpSeries {
-    if (this.byTags.has(tags)) return unchecked(this.series[this.byTags.get(tags)]);
+    const found = this.find(tags);
+    if (found !== null) return found;
     if (this.byTags.size < this.maxSeries) {
       const s = new OtlpHttpSeries(encodeAttributeSet(HTTP_LABELS, labelsFromTags(tags)), nowNs);
       this.byTags.set(tags, this.series.length);
@@ -201,10 +207,15 @@ export class OtlpHandler extends Handler {
     let now: u64 = 0;
     const m = this.table;
     if (m !== null) {
-      now = getCurrentTimeNanoseconds();
-      const before = m.overflowed;
-      const s = m.get(istioRequestTags(conn, r), now);
-      if (m.overflowed != before) e.countOverflow();
+      const tags = istioRequestTags(conn, r);
+      let s = m.find(tags);
+      // The clock only starts a series (a known one needs no host call).
+      if (s === null) {
+        now = getCurrentTimeNanoseconds();
+        const before = m.overflowed;
+        s = m.get(tags, now);
+        if (m.overflowed != before) e.countOverflow();
+      }
       s.add(r);
     }
     if (this.config.logs) {
