@@ -12,7 +12,7 @@
  *     the matching rule last: the filter indexes exact interfaces (rule-index.ts), so the cost
  *     should not grow with the rule count either.
  * Before timing, one request of each row is checked: the filter continued both ways, did not fail,
- * and counted the request to the rule's cluster (`istio_requests_total{destination_cluster}`).
+ * and counted the request to the rule's cluster (`istio_requests_total{destination_service}`).
  *
  *   node --import tsx bench/dubbo-filter.ts [--rounds 9]    (this section alone; npm run bench includes it)
  */
@@ -20,6 +20,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { Host } from "../test/host/index.js";
+import { flushTelemetry } from "../test/filters/rpc-telemetry-fixtures.js";
 import type { DataBuffer, FilterStatus, NetworkFilter, NetworkFilterFactory } from "../test/host/types.js";
 import { runIfMain } from "../tools/harness/cli.js";
 import { BUILD, benchFilters, loadPlugin, pluginFailed, readCallbacks, type Plugin } from "../tools/harness/drive.js";
@@ -122,9 +123,10 @@ function caseBody(factory: NetworkFilterFactory, call: Uint8Array, answer: Uint8
 
 /** Sum of the `istio_requests_total` counters whose destination is `cluster`. */
 function requestsTo(host: Host, cluster: string): bigint {
+  flushTelemetry(host);
   let n = 0n;
   for (const s of host.stats()) {
-    if (s.type === "counter" && s.name.includes("istio_requests_total") && s.name.includes(`destination_cluster=.=${cluster};.;`)) n += s.value;
+    if (s.type === "counter" && s.name.includes("istio_requests_total") && s.name.includes(`destination_service=.=${cluster};.;`)) n += s.value;
   }
   return n;
 }
@@ -135,7 +137,7 @@ function check(host: Host, dubbo: Plugin, body: ReturnType<typeof caseBody>, c: 
   const where = `dubbo filter bench (${c.rules} rules, ${c.bodyBytes} B body)`;
   if (pluginFailed(dubbo)) throw new Error(`${where}: the VM failed`);
   if (statuses.some((s) => s !== "Continue")) throw new Error(`${where}: the filter answered ${statuses.join(", ")} for a whole request and its response`);
-  if (requestsTo(host, CLUSTER) !== before + 1n) throw new Error(`${where}: istio_requests_total{destination_cluster="${CLUSTER}"} did not count the request`);
+  if (requestsTo(host, CLUSTER) !== before + 1n) throw new Error(`${where}: istio_requests_total{destination_service="${CLUSTER}"} did not count the request`);
 }
 
 export async function measureDubboFilter(options: { rounds: number; targetMs?: number; wasm?: string }): Promise<DubboFilterReport> {

@@ -13,7 +13,7 @@
  *     `envoy.tcp_proxy.cluster`.
  * Every configuration carries ten rules, the matching one last. Before timing, one request of
  * each row is checked: the filter continued, did not fail, and chose the rule's cluster (filter
- * state or `istio_requests_total{destination_cluster}`).
+ * state or `istio_requests_total{destination_service}`).
  *
  *   node --import tsx bench/thrift-filter.ts [--rounds 9]    (this section alone; npm run bench includes it)
  */
@@ -21,6 +21,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { Host } from "../test/host/index.js";
+import { flushTelemetry } from "../test/filters/rpc-telemetry-fixtures.js";
 import type { DataBuffer, FilterStatus, NetworkFilter, NetworkFilterFactory } from "../test/host/types.js";
 import { runIfMain } from "../tools/harness/cli.js";
 import { BUILD, benchFilters, loadPlugin, pluginFailed, readCallbacks, type Plugin } from "../tools/harness/drive.js";
@@ -147,9 +148,10 @@ const text = new TextDecoder();
 
 /** Sum of `istio_requests_total` counters whose destination is CLUSTER. */
 function requestsTo(host: Host, cluster: string): bigint {
+  flushTelemetry(host);
   let n = 0n;
   for (const s of host.stats()) {
-    if (s.type === "counter" && s.name.includes("istio_requests_total") && s.name.includes(`destination_cluster=.=${cluster};.;`)) n += s.value;
+    if (s.type === "counter" && s.name.includes("istio_requests_total") && s.name.includes(`destination_service=.=${cluster};.;`)) n += s.value;
   }
   return n;
 }
@@ -166,7 +168,7 @@ function check(host: Host, thrift: Plugin, body: ReturnType<typeof caseBody>, c:
     const chosen = entry ? text.decode(entry.value) : "(none)";
     if (chosen !== CLUSTER) throw new Error(`${where}: envoy.tcp_proxy.cluster is ${chosen}, expected ${CLUSTER}`);
   } else if (requestsTo(host, CLUSTER) !== before + 1n) {
-    throw new Error(`${where}: istio_requests_total{destination_cluster="${CLUSTER}"} did not count the request`);
+    throw new Error(`${where}: istio_requests_total{destination_service="${CLUSTER}"} did not count the request`);
   }
 }
 

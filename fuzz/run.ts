@@ -479,6 +479,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
       ? undefined
       : memoryVerdict({ warmup, iterations: options.iterations, slackPages: slack, pagesWarm, pagesEnd, lastGrowth, floorFirst, floorSecond, floorOpen });
     if (verdict) failure = fail("memory", verdict);
+    // Stats after the VMs' on_done: a filter that batches its metric updates writes them then.
+    await host.close();
     return {
       seed: options.seed,
       filter: spec.name,

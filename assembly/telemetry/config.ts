@@ -93,9 +93,18 @@ export class TelemetryConfig {
  * Field names in errors are prefixed with `at` ("" at the top level, "telemetry." in a section).
  */
 export function parseTelemetry(f: Fields, handlers: JsonValue | null, rules: JsonValue | null, c: TelemetryConfig, logAttributes: string[], at: string): void {
-  if (f.ok && handlers !== null) parseHandlers(f, handlers, c, logAttributes, at);
-  // Rules name handlers, so they are read once every handler is known, wherever they stand.
-  if (f.ok && handlers === null) c.handlers.push(new PrometheusHandler(DEFAULT_HANDLER_NAME));
+  if (f.ok && handlers !== null) parseTelemetryHandlers(f, handlers, c, logAttributes, at);
+  finishTelemetry(f, handlers !== null, rules, c, at);
+}
+
+/** `handlers` into `c` (a parser reading fields in order calls it where `handlers` stands). */
+export function parseTelemetryHandlers(f: Fields, handlers: JsonValue, c: TelemetryConfig, logAttributes: string[], at: string): void {
+  parseHandlers(f, handlers, c, logAttributes, at);
+}
+
+/** The default handler when none were given, then `rules` (they name handlers, so they come last). */
+export function finishTelemetry(f: Fields, handlersSeen: bool, rules: JsonValue | null, c: TelemetryConfig, at: string): void {
+  if (f.ok && !handlersSeen) c.handlers.push(new PrometheusHandler(DEFAULT_HANDLER_NAME));
   if (f.ok && rules !== null) parseRules(f, rules, c, at);
   if (f.ok && rules === null) {
     const all = new TelemetryRule();
@@ -103,6 +112,32 @@ export function parseTelemetry(f: Fields, handlers: JsonValue | null, rules: Jso
     for (let i = 0; i < c.handlers.length; i++) all.handlerMask |= (<u32>1) << <u32>i;
     c.rules.push(all);
   }
+}
+
+const SECTION_FIELDS = "handlers, rules";
+
+/**
+ * A filter's `telemetry` section (`{"handlers": [...], "rules": [...]}`, both optional; null =
+ * absent: the defaults), read into `c`; errors name `telemetry.<field>`.
+ */
+export function parseTelemetrySection(f: Fields, v: JsonValue | null, c: TelemetryConfig, logAttributes: string[]): void {
+  let handlersSeen = false;
+  let rules: JsonValue | null = null;
+  if (v !== null) {
+    if (!f.object(v, "telemetry", "{" + SECTION_FIELDS + "}")) return;
+    for (let i = 0; i < v.keys.length && f.ok; i++) {
+      const key = v.keys[i];
+      if (key == "handlers") {
+        handlersSeen = true;
+        parseTelemetryHandlers(f, v.values[i], c, logAttributes, "telemetry.");
+      } else if (key == "rules") {
+        rules = v.values[i];
+      } else {
+        f.unknown("telemetry." + key, SECTION_FIELDS);
+      }
+    }
+  }
+  finishTelemetry(f, handlersSeen, rules, c, "telemetry.");
 }
 
 /** letters, digits, '_': a handler name is one stat-name segment. */

@@ -6,10 +6,11 @@
  */
 import { z } from "zod";
 import { ruleSetSchema } from "../rules/schema.js";
+import { telemetrySectionSchema } from "./http-telemetry.js";
 import { WHOLE, checkByteSize, checkDurationMs, checkOneOf, checkStatPrefix, field, optionalField } from "./fields.js";
 
 /** Top-level fields in the order the filter lists them in "unknown field" errors. */
-export const DUBBO_FIELDS = ["stat_prefix", "routing", "decode_timeout_ms", "max_body_bytes", "seed", "rules"] as const;
+export const DUBBO_FIELDS = ["stat_prefix", "routing", "decode_timeout_ms", "max_body_bytes", "seed", "rules", "telemetry"] as const;
 export const DUBBO_ROUTINGS = ["connection", "request"] as const;
 /** The filter's defaults and limits (assembly/filters/dubbo/config.ts). */
 export const DUBBO_DEFAULT_DECODE_TIMEOUT_MS = 5000;
@@ -50,6 +51,7 @@ export const dubboSchema = z.strictObject({
   max_body_bytes: optionalField(checkByteSize(1, DUBBO_MAX_MAX_BODY_BYTES)),
   seed: optionalField((v) => (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 2147483647 ? null : `must be a seed, an integer 0..2147483647, found ${JSON.stringify(v)}`)),
   rules: field(() => null).superRefine(checkRules).optional(),
+  telemetry: telemetrySectionSchema.optional(),
 });
 
 export function dubboKnownFields(): readonly string[] {

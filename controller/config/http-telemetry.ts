@@ -31,7 +31,7 @@ const MEMQUOTA_FIELDS = "name, kind, fail_open, sampling, max_amount, valid_dura
 const OTLP_HANDLER_FIELDS = `name, kind, fail_open, sampling, ${OTLP_FIELDS.join(", ")}, attributes, metric_names, max_series`;
 const RULE_FIELDS = "name, match, handlers";
 /** Not known at request headers (assembly/telemetry/rules.ts knownAtRequestHeaders). */
-const LATE_ATTRIBUTES: readonly string[] = ["request.total_size", "response.code", "response.grpc_status", "response.duration", "response.total_size"];
+const LATE_ATTRIBUTES: readonly string[] = ["request.total_size", "response.code", "response.grpc_status", "response.duration", "response.total_size", "response.flags"];
 const EARLY = "must be an attribute known at request headers (not a response attribute or request.total_size)";
 const RULE_NAME = "must be a name: 1 to 64 letters, digits or '_'";
 
@@ -222,12 +222,47 @@ function checkRule(v: Json, at: string, handlers: readonly string[], checks: Rea
   }
 }
 
+/** `handlers` at `prefix` ("" or "telemetry."): their names and the check handlers among them. */
+function checkHandlers(val: Json, prefix: string): { handlers: string[]; checks: Set<string> } {
+  const key = `${prefix}handlers`;
+  const items = list(val, key, "handlers");
+  if (items.length === 0) reject(key, "needs at least one handler", val);
+  if (items.length > HTTP_TELEMETRY_LIMITS.handlers) reject(key, `must hold at most ${HTTP_TELEMETRY_LIMITS.handlers} handlers`, val);
+  const handlers: string[] = [];
+  const checks = new Set<string>();
+  for (const [i, h] of items.entries()) {
+    const name = checkHandler(h, `${key}[${i}]`);
+    if (handlers.includes(name)) fail(`"${key}[${i}].name" repeats handler "${name}"`);
+    handlers.push(name);
+    if (HTTP_TELEMETRY_CHECK_KINDS.includes((h as Record<string, Json>)["kind"] as string)) checks.add(name);
+  }
+  return { handlers, checks };
+}
+
+/** `rules` at `prefix`, read once every handler is known, wherever they stand (as the filter does). */
+function checkRules(val: Json | undefined, prefix: string, handlers: readonly string[] | undefined, checks: ReadonlySet<string>): void {
+  if (val === undefined) return;
+  const key = `${prefix}rules`;
+  const rules = list(val, key, "rules");
+  if (rules.length > HTTP_TELEMETRY_LIMITS.rules) reject(key, `must hold at most ${HTTP_TELEMETRY_LIMITS.rules} rules`, val);
+  rules.forEach((r, i) => checkRule(r, `${key}[${i}]`, handlers ?? [HTTP_TELEMETRY_DEFAULT_HANDLER], checks));
+}
+
+function problemOf(check: () => void): string | null {
+  try {
+    check();
+    return null;
+  } catch (err) {
+    if (err instanceof Problem) return err.message;
+    throw err;
+  }
+}
+
 /** The first problem the filter would log for `value` (without the `http-telemetry: invalid configuration: ` prefix), or null. */
 export function httpTelemetryProblem(value: Json): string | null {
-  try {
+  return problemOf(() => {
     const v = object(value, "", "");
-    let handlers: string[] | undefined;
-    const checks = new Set<string>();
+    let seen: { handlers: string[]; checks: Set<string> } | undefined;
     for (const [key, val] of Object.entries(v)) {
       if (key === "stat_prefix") {
         if (typeof val !== "string" || !isStatPrefix(val)) reject(key, RULE_STAT_PREFIX, val);
@@ -236,32 +271,39 @@ export function httpTelemetryProblem(value: Json): string | null {
       } else if (key === "max_connections") {
         int(val, key, "a number of connections", 1, HTTP_TELEMETRY_LIMITS.maxConnections);
       } else if (key === "handlers") {
-        const items = list(val, key, "handlers");
-        if (items.length === 0) reject(key, "needs at least one handler", val);
-        if (items.length > HTTP_TELEMETRY_LIMITS.handlers) reject(key, `must hold at most ${HTTP_TELEMETRY_LIMITS.handlers} handlers`, val);
-        handlers = [];
-        for (const [i, h] of items.entries()) {
-          const name = checkHandler(h, `handlers[${i}]`);
-          if (handlers.includes(name)) fail(`"handlers[${i}].name" repeats handler "${name}"`);
-          handlers.push(name);
-          if (HTTP_TELEMETRY_CHECK_KINDS.includes((h as Record<string, Json>)["kind"] as string)) checks.add(name);
-        }
+        seen = checkHandlers(val, "");
       } else if (key !== "rules") {
         unknown(key, HTTP_TELEMETRY_FIELDS.join(", "));
       }
     }
-    // The filter reads rules once every handler is known, wherever they stand.
-    if (v["rules"] !== undefined) {
-      const rules = list(v["rules"], "rules", "rules");
-      if (rules.length > HTTP_TELEMETRY_LIMITS.rules) reject("rules", `must hold at most ${HTTP_TELEMETRY_LIMITS.rules} rules`, v["rules"]);
-      rules.forEach((r, i) => checkRule(r, `rules[${i}]`, handlers ?? [HTTP_TELEMETRY_DEFAULT_HANDLER], checks));
-    }
-    return null;
-  } catch (err) {
-    if (err instanceof Problem) return err.message;
-    throw err;
-  }
+    checkRules(v["rules"], "", seen?.handlers, seen?.checks ?? new Set());
+  });
 }
+
+/** Fields of the `telemetry` section of the dubbo and thrift filters. */
+export const TELEMETRY_SECTION_FIELDS = ["handlers", "rules"] as const;
+
+/**
+ * The first problem of a dubbo or thrift filter's `telemetry` section (the same handlers and rules
+ * as http-telemetry, assembly/telemetry/config.ts parseTelemetrySection), or null.
+ */
+export function telemetrySectionProblem(value: Json): string | null {
+  return problemOf(() => {
+    const v = object(value, "telemetry", `{${TELEMETRY_SECTION_FIELDS.join(", ")}}`);
+    let seen: { handlers: string[]; checks: Set<string> } | undefined;
+    for (const [key, val] of Object.entries(v)) {
+      if (key === "handlers") seen = checkHandlers(val, "telemetry.");
+      else if (key !== "rules") unknown(`telemetry.${key}`, TELEMETRY_SECTION_FIELDS.join(", "));
+    }
+    checkRules(v["rules"], "telemetry.", seen?.handlers, seen?.checks ?? new Set());
+  });
+}
+
+/** Zod member for a `telemetry` section: problems in the filter's words, whole sentences. */
+export const telemetrySectionSchema: z.ZodType<unknown> = z.any().superRefine((v, ctx) => {
+  const why = telemetrySectionProblem(v);
+  if (why !== null) ctx.addIssue({ code: "custom", params: WHOLE, message: why });
+});
 
 export const httpTelemetrySchema: z.ZodType<unknown> = z.any().superRefine((v, ctx) => {
   const why = httpTelemetryProblem(v);

@@ -5,10 +5,11 @@
  */
 import { z } from "zod";
 import { ruleSetSchema } from "../rules/schema.js";
+import { telemetrySectionSchema } from "./http-telemetry.js";
 import { WHOLE, checkDurationMs, checkOneOf, checkStatPrefix, field, optionalField } from "./fields.js";
 
 /** Top-level fields in the order the filter lists them in "unknown field" errors. */
-export const THRIFT_FIELDS = ["stat_prefix", "routing", "transport", "protocol", "decode_timeout_ms", "seed", "rules"] as const;
+export const THRIFT_FIELDS = ["stat_prefix", "routing", "transport", "protocol", "decode_timeout_ms", "seed", "rules", "telemetry"] as const;
 export const THRIFT_ROUTINGS = ["connection", "request"] as const;
 export const THRIFT_WASM_TRANSPORTS = ["auto", "framed", "unframed", "header"] as const;
 export const THRIFT_WASM_PROTOCOLS = ["auto", "binary", "compact", "lax_binary"] as const;
@@ -51,6 +52,7 @@ export const thriftSchema = z.strictObject({
   decode_timeout_ms: optionalField(checkDurationMs(1, THRIFT_MAX_DECODE_TIMEOUT_MS)),
   seed: optionalField((v) => (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 2147483647 ? null : `must be a seed, an integer 0..2147483647, found ${JSON.stringify(v)}`)),
   rules: field(() => null).superRefine(checkRules).optional(),
+  telemetry: telemetrySectionSchema.optional(),
 });
 
 export function thriftKnownFields(): readonly string[] {

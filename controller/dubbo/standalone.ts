@@ -11,6 +11,7 @@ import type { BootstrapProps, SocketAddressProps } from "../envoy/bootstrap.js";
 import type { NetworkFilter } from "../envoy/network-filter.js";
 import { wasmNetworkFilter, type WasmFailurePolicy } from "../envoy/wasm-network-filter.js";
 import { perConnectionBootstrapProps } from "../rules/per-connection.js";
+import { rpcStatsTags } from "../telemetry/stats-tags.js";
 import { perRequestBootstrapProps } from "../rules/per-request.js";
 import { dubboProxyFilter } from "./filter.js";
 import { dubboWasmConfiguration, type DubboWasmConfigProps } from "./wasm-config.js";
@@ -61,13 +62,14 @@ export interface DubboPerConnectionProps extends DubboStandaloneProps {
 }
 
 export function dubboPerConnectionBootstrapProps(props: DubboPerConnectionProps): BootstrapProps {
-  return perConnectionBootstrapProps({
+  const bootstrapProps = perConnectionBootstrapProps({
     ...props,
     protocol: "dubbo",
     filter: dubboWasmFilter({ ...props, routing: "connection" }),
     defaultCluster: props.defaultCluster ?? "dubbo-default",
     defaultPort: props.defaultPort ?? DUBBO_DEFAULT_PORT,
   });
+  return { ...bootstrapProps, statsTags: rpcStatsTags(props.telemetry) };
 }
 
 export interface DubboPerRequestProps extends DubboStandaloneProps {
@@ -79,7 +81,7 @@ export interface DubboPerRequestProps extends DubboStandaloneProps {
 export function dubboPerRequestBootstrapProps(props: DubboPerRequestProps): { props: BootstrapProps; warnings: readonly string[] } {
   const proxy = dubboProxyFilter({ rules: props.rules, statPrefix: props.proxyStatPrefix });
   return {
-    props: perRequestBootstrapProps(
+    props: withStatsTags(perRequestBootstrapProps(
       {
         rules: props.rules,
         endpoints: props.endpoints,
@@ -90,7 +92,12 @@ export function dubboPerRequestBootstrapProps(props: DubboPerRequestProps): { pr
         filters: [dubboWasmFilter({ ...props, routing: "request" })],
       },
       proxy.filter,
-    ),
+    ), props.telemetry),
     warnings: proxy.warnings,
   };
+}
+
+/** Standalone Envoy: the stats_tags that turn the prometheus handlers' name-encoded labels into Prometheus labels. */
+function withStatsTags(p: BootstrapProps, telemetry: Readonly<Record<string, unknown>> | undefined): BootstrapProps {
+  return { ...p, statsTags: rpcStatsTags(telemetry) };
 }

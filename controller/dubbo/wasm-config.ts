@@ -24,6 +24,12 @@ export interface DubboWasmConfigProps {
   readonly seed?: number;
   /** Prefix of the filter's own counters. @default the rule set's metadata.name with characters outside [A-Za-z0-9_.] as '_' */
   readonly statPrefix?: string;
+  /**
+   * The telemetry engine's handlers and rules (`telemetry`: the same schema as http-telemetry's
+   * `handlers` / `rules`, controller/config/http-telemetry.ts). @default the filter's: one
+   * prometheus handler fed every call
+   */
+  readonly telemetry?: Readonly<Record<string, unknown>>;
 }
 
 /** A rule as the filter reads it: the rule model's fields in a stable key order, absent ones left out. */
@@ -41,6 +47,7 @@ export function dubboWasmConfiguration(props: DubboWasmConfigProps): Record<stri
     rules: props.rules.ruleSet.spec.rules.map(filterRule),
     seed: props.seed,
     stat_prefix: props.statPrefix ?? props.rules.ruleSet.metadata.name.replace(/[^A-Za-z0-9_.]/g, "_"),
+    telemetry: props.telemetry,
   };
   for (const k of Object.keys(config)) if (config[k] === undefined) delete config[k];
   assertConfiguration("dubbo", config);

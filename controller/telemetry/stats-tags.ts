@@ -12,6 +12,7 @@
 import * as labels from "../../assembly/telemetry/tcp-labels.js";
 import * as httpLabels from "../../assembly/telemetry/http-labels.js";
 import type { StatsTag } from "../sniffer/stats.js";
+import { httpTelemetryDimensions } from "../config/http-telemetry.js";
 
 /** Istio's TCP metric labels, in istio_stats.cc order: the filter's own list. */
 export const ISTIO_TCP_LABELS: readonly string[] = labels.TCP_LABELS;
@@ -60,4 +61,13 @@ export function httpStatsTags(dimensions: readonly string[] = []): StatsTag[] {
  */
 export function istioHttpStatsSettings(dimensions: readonly string[] = []): { extraStatTags: string[]; statsInclusionPrefixes: string[] } {
   return { extraStatTags: httpStatsTags(dimensions).map((t) => t.tagName), statsInclusionPrefixes: ["wasmcustom"] };
+}
+
+/**
+ * Standalone Envoy: the stats_tags for the dubbo and thrift filters' `telemetry` section (absent:
+ * one prometheus handler): their calls carry the HTTP label set (request_protocol dubbo / thrift),
+ * then the handlers' dimensions.
+ */
+export function rpcStatsTags(telemetry: Readonly<Record<string, unknown>> = {}): StatsTag[] {
+  return httpStatsTags(httpTelemetryDimensions(telemetry));
 }

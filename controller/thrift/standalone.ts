@@ -12,6 +12,7 @@ import type { NetworkFilter } from "../envoy/network-filter.js";
 import { wasmNetworkFilter, type WasmFailurePolicy } from "../envoy/wasm-network-filter.js";
 import type { LoadedRuleSet } from "../rules/load.js";
 import { perConnectionBootstrapProps } from "../rules/per-connection.js";
+import { rpcStatsTags } from "../telemetry/stats-tags.js";
 import { perRequestBootstrapProps } from "../rules/per-request.js";
 import { thriftProxyFilter, type ThriftProtocol, type ThriftTransport } from "./filter.js";
 import { thriftWasmConfiguration, type ThriftWasmConfigProps } from "./wasm-config.js";
@@ -60,13 +61,14 @@ export interface ThriftPerConnectionProps extends ThriftStandaloneProps {
 }
 
 export function thriftPerConnectionBootstrapProps(props: ThriftPerConnectionProps): BootstrapProps {
-  return perConnectionBootstrapProps({
+  const bootstrapProps = perConnectionBootstrapProps({
     ...props,
     protocol: "thrift",
     filter: thriftWasmFilter(props),
     defaultCluster: props.defaultCluster ?? "thrift-default",
     defaultPort: props.defaultPort ?? 9090,
   });
+  return { ...bootstrapProps, statsTags: rpcStatsTags(props.telemetry) };
 }
 
 export interface ThriftPerRequestProps extends ThriftStandaloneProps {
@@ -80,7 +82,7 @@ export interface ThriftPerRequestProps extends ThriftStandaloneProps {
 export function thriftPerRequestBootstrapProps(props: ThriftPerRequestProps): { props: BootstrapProps; warnings: readonly string[] } {
   const proxy = thriftProxyFilter({ rules: props.rules, transport: props.proxyTransport, protocol: props.proxyProtocol });
   return {
-    props: perRequestBootstrapProps(
+    props: withStatsTags(perRequestBootstrapProps(
       {
         rules: props.rules,
         endpoints: props.endpoints,
@@ -91,7 +93,12 @@ export function thriftPerRequestBootstrapProps(props: ThriftPerRequestProps): { 
         filters: [thriftWasmFilter({ ...props, routing: "request" })],
       },
       proxy.filter,
-    ),
+    ), props.telemetry),
     warnings: proxy.warnings,
   };
+}
+
+/** Standalone Envoy: the stats_tags that turn the prometheus handlers' name-encoded labels into Prometheus labels. */
+function withStatsTags(p: BootstrapProps, telemetry: Readonly<Record<string, unknown>> | undefined): BootstrapProps {
+  return { ...p, statsTags: rpcStatsTags(telemetry) };
 }

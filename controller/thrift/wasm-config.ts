@@ -29,6 +29,12 @@ export interface ThriftWasmConfigProps {
   readonly seed?: number;
   /** Prefix of the filter's own counters. @default the rule set's metadata.name with '-' as '_' */
   readonly statPrefix?: string;
+  /**
+   * The telemetry engine's handlers and rules (`telemetry`: the same schema as http-telemetry's
+   * `handlers` / `rules`, controller/config/http-telemetry.ts). @default the filter's: one
+   * prometheus handler fed every call
+   */
+  readonly telemetry?: Readonly<Record<string, unknown>>;
 }
 
 /** The rule as the filter reads it: the rule model's fields, in a stable key order. */
@@ -49,6 +55,7 @@ export function thriftWasmConfiguration(props: ThriftWasmConfigProps): Record<st
     rules: props.rules.ruleSet.spec.rules.map(wasmRule),
     seed: props.seed,
     stat_prefix: props.statPrefix ?? props.rules.ruleSet.metadata.name.replace(/[^A-Za-z0-9_.]/g, "_"),
+    telemetry: props.telemetry,
     transport: props.transport,
   };
   for (const k of Object.keys(config)) if (config[k] === undefined) delete config[k];

@@ -78,7 +78,7 @@ describe("dubbo controller renders", () => {
 
   it("refuses what the filter refuses, in its words", () => {
     assert.deepEqual(checkConfiguration("dubbo", { routing: "stream" }), ['"routing" must be one of connection, request, found "stream"']);
-    assert.deepEqual(checkConfiguration("dubbo", { colour: 1 }), ['unknown field "colour" (known: stat_prefix, routing, decode_timeout_ms, max_body_bytes, seed, rules)']);
+    assert.deepEqual(checkConfiguration("dubbo", { colour: 1 }), ['unknown field "colour" (known: stat_prefix, routing, decode_timeout_ms, max_body_bytes, seed, rules, telemetry)']);
     assert.deepEqual(checkConfiguration("dubbo", { rules: [{ name: "x" }] }), ['"rules[0].route" is required unless policy.deny is true']);
     assert.deepEqual(checkConfiguration("dubbo", { decode_timeout_ms: 0 }), ['"decode_timeout_ms" must be a duration in milliseconds, an integer 1..600000, found 0']);
     assert.deepEqual(checkConfiguration("dubbo", { max_body_bytes: 16777217 }), ['"max_body_bytes" must be a size in bytes, an integer 1..16777216, found 16777217']);

@@ -10,6 +10,7 @@ import { Host } from "../host/index.js";
 import { withTimeout } from "../host/fakes.js";
 import { renderedClusters, renderedTerminal } from "../host/rendered.js";
 import { seededRandom } from "../host/rpc-fixtures.js";
+import { flushTelemetry } from "./rpc-telemetry-fixtures.js";
 import { DubboProxy } from "../host/dubbo-proxy.js";
 import type { UpstreamConnectMode } from "../host/tcp.js";
 import { DubboConsumer, startDubboProvider, type DubboCall, type DubboPeer, type DubboReply } from "../peers/dubbo.js";
@@ -79,6 +80,7 @@ function wasmConfiguration(rendered: Json): string {
 }
 
 function counter(host: Host, name: string, tags: Record<string, string>): bigint {
+  flushTelemetry(host);
   return host
     .stats()
     .filter((s) => s.name.endsWith(name) && Object.entries(tags).every(([k, v]) => s.name.includes(`${k}=.=${v};.;`)))
@@ -238,14 +240,14 @@ describe("dubbo filter per connection (tcp_proxy), rendered bootstrap, hessian.j
     const plain = Date.now();
     assert.equal(valueOf(await onOneConnection(port, (c) => c.call(call("com.acme.OrderService", "get", "fast")))), "get:fast");
     const fast = Date.now() - plain;
-    const delayed = counter(host, "istio_requests_total", { destination_cluster: "orders-v1", response_code: "20", response_flags: "DI" });
+    const delayed = counter(host, "istio_requests_total", { destination_service: "orders-v1", response_code: "20", response_flags: "DI" });
     const start = Date.now();
     assert.equal(valueOf(await onOneConnection(port, (c) => c.call(call("com.acme.Slow", "get", "s")))), "get:s");
     const slow = Date.now() - start;
     assert.ok(slow >= 300, `delayed request took ${slow} ms, under the 300 ms delay`);
     assert.ok(slow < fast + 300 + 250, `delayed request took ${slow} ms (undelayed ${fast} ms)`);
     // Counted with Envoy's fault-filter flag for an injected delay.
-    assert.equal(counter(host, "istio_requests_total", { destination_cluster: "orders-v1", response_code: "20", response_flags: "DI" }) - delayed, 1n);
+    assert.equal(counter(host, "istio_requests_total", { destination_service: "orders-v1", response_code: "20", response_flags: "DI" }) - delayed, 1n);
   });
 
   it("splits connections 90/10 within ±3% over 1,000 connections (seeded)", async () => {
@@ -296,16 +298,16 @@ describe("dubbo filter per connection (tcp_proxy), rendered bootstrap, hessian.j
   });
 
   it("counts every request in istio_requests_total by destination and status, and its bytes", async () => {
-    const tags = { request_protocol: "dubbo", destination_cluster: "payments", response_code: "20", response_flags: "-" };
+    const tags = { request_protocol: "dubbo", destination_service: "payments", response_code: "20", response_flags: "-" };
     const before = counter(host, "istio_requests_total", tags);
-    const oneway = counter(host, "istio_requests_total", { destination_cluster: "payments", response_code: "oneway" });
+    const oneway = counter(host, "istio_requests_total", { destination_service: "payments", response_code: "oneway" });
     await onOneConnection(port, async (c) => {
       for (let i = 0; i < 5; i++) assert.equal(valueOf(await c.call(call("com.acme.payments.Pay", "pay", String(i)))), `pay:${i}`);
       await c.call({ ...call("com.acme.payments.Pay", "notify", "n"), twoWay: false });
       assert.equal(valueOf(await c.call(call("com.acme.payments.Pay", "pay", "last"))), "pay:last");
     });
     assert.equal(counter(host, "istio_requests_total", tags) - before, 6n);
-    assert.equal(counter(host, "istio_requests_total", { destination_cluster: "payments", response_code: "oneway" }) - oneway, 1n);
+    assert.equal(counter(host, "istio_requests_total", { destination_service: "payments", response_code: "oneway" }) - oneway, 1n);
   });
 });
 
@@ -391,7 +393,7 @@ describe("dubbo filter per request (in front of dubbo_proxy), rendered bootstrap
   it("splits 1,000 requests on one connection 90/10 within ±3% and counts them", async () => {
     const a0 = providers.get("split-a")!.requests.length;
     const b0 = providers.get("split-b")!.requests.length;
-    const unknown = counter(host, "istio_requests_total", { destination_cluster: "unknown", response_code: "20" });
+    const unknown = counter(host, "istio_requests_total", { destination_service: "", response_code: "20" });
     const n = 1000;
     await onOneConnection(port, async (c) => {
       for (let i = 0; i < n; i += 50) {
@@ -403,8 +405,9 @@ describe("dubbo filter per request (in front of dubbo_proxy), rendered bootstrap
     const b = providers.get("split-b")!.requests.length - b0;
     assert.equal(a + b, n);
     assert.ok(Math.abs(a / n - 0.9) <= 0.03, `split-a got ${a} of ${n}`);
-    // dubbo_proxy picks the weighted cluster: the filter labels those requests "unknown".
-    assert.equal(counter(host, "istio_requests_total", { destination_cluster: "unknown", response_code: "20" }) - unknown, BigInt(n));
+    // dubbo_proxy picks the weighted cluster, which the filter does not see: its requests carry no
+    // destination service but the local one (none on this standalone node).
+    assert.equal(counter(host, "istio_requests_total", { destination_service: "", response_code: "20" }) - unknown, BigInt(n));
   });
 });
 

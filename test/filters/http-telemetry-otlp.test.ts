@@ -122,7 +122,7 @@ describe("http-telemetry otlp handler", () => {
     collector.state.mode = mode;
   }
 
-  async function start(handler: Record<string, unknown>, opts: { node?: Record<string, unknown>; debug?: boolean } = {}) {
+  async function start(handler: Record<string, unknown>, opts: { node?: Record<string, unknown>; debug?: boolean; top?: Record<string, unknown> } = {}) {
     const host = new Host({
       clusters: {
         backend: { endpoints: [{ host: "127.0.0.1", port: up.port }] },
@@ -130,7 +130,7 @@ describe("http-telemetry otlp handler", () => {
       },
       nodeMetadata: (opts.node ?? NODE) as never,
     });
-    const configuration = JSON.stringify({ handlers: [{ name: "otel", kind: "otlp", cluster: "otel", ...handler }] });
+    const configuration = JSON.stringify({ ...opts.top, handlers: [{ name: "otel", kind: "otlp", cluster: "otel", ...handler }] });
     const plugin = await host.loadPlugin({ name: "http-telemetry", wasm: opts.debug ? debugWasm : wasm, rootId: "http-telemetry", vmCount: 1, configuration });
     const l = await host.httpListener({ direction: "INBOUND", cluster: "backend", filters: [plugin] });
     const stat = (name: string) => host.counter(`http_telemetry.handler.otel.${name}`) ?? 0n;
@@ -332,7 +332,8 @@ describe("http-telemetry otlp handler", () => {
 
   it("keeps memory flat over 4,000 exported requests (queue and encoders reused, series bounded)", async () => {
     reset();
-    const { host, plugin, stat, queued } = await start({ batch_size: 64, flush_interval_ms: 3600000, max_series: 20 });
+    // 400 connections through a cache of 64: the connections' attributes are bounded too.
+    const { host, plugin, stat, queued } = await start({ batch_size: 64, flush_interval_ms: 3600000, max_series: 20 }, { top: { max_connections: 64 } });
     try {
       const factory = plugin.httpFilterFactory();
       const one = (i: number): void => {

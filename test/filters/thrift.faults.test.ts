@@ -20,6 +20,7 @@ import { THRIFT_PROXY_FILTER_NAME, type ThriftProtocol, type ThriftTransport } f
 import { renderedClusters, renderedTerminal } from "../host/rendered.js";
 import { seededRandom } from "../host/rpc-fixtures.js";
 import { ThriftProxy } from "../host/thrift-proxy.js";
+import { flushTelemetry } from "./rpc-telemetry-fixtures.js";
 
 const thriftWasm = new URL("../../build/thrift.wasm", import.meta.url).pathname;
 
@@ -157,8 +158,14 @@ async function perRequest(stack: ThriftStack, transport: ThriftTransport, protoc
   };
 }
 
-const DI = { request_protocol: "thrift", destination_cluster: "hello", response_code: "reply", response_flags: "DI" };
-const PLAIN = { request_protocol: "thrift", destination_cluster: "hello", response_code: "reply", response_flags: "-" };
+/** A counter after the filter's batched metric updates are written. */
+function counter(host: Host, name: string, tags: Record<string, string> = {}): bigint {
+  flushTelemetry(host);
+  return taggedCounter(host, name, tags);
+}
+
+const DI = { request_protocol: "thrift", destination_service: "hello", response_code: "reply", response_flags: "DI" };
+const PLAIN = { request_protocol: "thrift", destination_service: "hello", response_code: "reply", response_flags: "-" };
 
 describe("thrift delay fault and decode timeout per connection (tcp_proxy)", () => {
   let d: PerConnection;
@@ -170,8 +177,8 @@ describe("thrift delay fault and decode timeout per connection (tcp_proxy)", () 
   it("holds a matching call at least the delay, and the calls behind it on the connection in order", async () => {
     const hello = d.servers.get("hello")!;
     const n0 = hello.names.length;
-    const di0 = taggedCounter(d.host, "istio_requests_total", DI);
-    const plain0 = taggedCounter(d.host, "istio_requests_total", PLAIN);
+    const di0 = counter(d.host, "istio_requests_total", DI);
+    const plain0 = counter(d.host, "istio_requests_total", PLAIN);
     await onConnection(d.port, "framed-binary", async (c) => {
       // Written back to back: the second call is read while the first is held.
       const t0 = performance.now();
@@ -184,8 +191,8 @@ describe("thrift delay fault and decode timeout per connection (tcp_proxy)", () 
       assert.ok(b.ms >= DELAY_MS, `the call behind it answered after ${b.ms.toFixed(0)} ms`);
     });
     assert.deepEqual(hello.names.slice(n0), ["Slow:echo", "hello"]);
-    assert.equal(taggedCounter(d.host, "istio_requests_total", DI) - di0, 1n);
-    assert.equal(taggedCounter(d.host, "istio_requests_total", PLAIN) - plain0, 1n);
+    assert.equal(counter(d.host, "istio_requests_total", DI) - di0, 1n);
+    assert.equal(counter(d.host, "istio_requests_total", PLAIN) - plain0, 1n);
   });
 
   it("delays a later matching call on a routed connection, not the calls before it", async () => {
@@ -200,16 +207,16 @@ describe("thrift delay fault and decode timeout per connection (tcp_proxy)", () 
   });
 
   it("delays only `percent` of the matching calls, and counts each call once", async () => {
-    const di0 = taggedCounter(d.host, "istio_requests_total", DI);
-    const plain0 = taggedCounter(d.host, "istio_requests_total", PLAIN);
+    const di0 = counter(d.host, "istio_requests_total", DI);
+    const plain0 = counter(d.host, "istio_requests_total", PLAIN);
     const n = 100;
     const times: number[] = [];
     for (let i = 0; i < n; i += 25) {
       const batch = await Promise.all(Array.from({ length: 25 }, (_, k) => onConnection(d.port, "framed-binary", (c) => timed(() => c.call("Half:echo", String(i + k))))));
       for (const r of batch) times.push(r.ms);
     }
-    const delayed = Number(taggedCounter(d.host, "istio_requests_total", DI) - di0);
-    const plain = Number(taggedCounter(d.host, "istio_requests_total", PLAIN) - plain0);
+    const delayed = Number(counter(d.host, "istio_requests_total", DI) - di0);
+    const plain = Number(counter(d.host, "istio_requests_total", PLAIN) - plain0);
     assert.equal(delayed + plain, n);
     assert.ok(delayed >= 30 && delayed <= 70, `${delayed} of ${n} delayed at 50%`);
     assert.ok(times.filter((t) => t >= HALF_DELAY_MS).length >= delayed, `${delayed} delayed, answers ≥ ${HALF_DELAY_MS} ms: ${times.filter((t) => t >= HALF_DELAY_MS).length}`);
@@ -247,7 +254,7 @@ describe("thrift delay fault per request (in front of thrift_proxy)", () => {
     const orders = d.servers.get("orders")!;
     const h0 = hello.names.length;
     const o0 = orders.names.length;
-    const di0 = taggedCounter(d.host, "istio_requests_total", DI);
+    const di0 = counter(d.host, "istio_requests_total", DI);
     await onConnection(d.port, "framed-binary", async (c) => {
       const t0 = performance.now();
       const [a, b] = await Promise.all([
@@ -262,7 +269,7 @@ describe("thrift delay fault per request (in front of thrift_proxy)", () => {
     });
     assert.deepEqual(hello.names.slice(h0), ["Slow:echo", "hello"]);
     assert.deepEqual(orders.names.slice(o0), ["Orders:echo"]);
-    assert.equal(taggedCounter(d.host, "istio_requests_total", DI) - di0, 1n);
+    assert.equal(counter(d.host, "istio_requests_total", DI) - di0, 1n);
   });
 
   it("splits requests 70/30 within ±3% over 1,000 requests on few connections (seeded)", async () => {
@@ -304,9 +311,9 @@ describe("thrift unframed transport and lax binary protocol with real Apache thr
           assert.equal(await c.call("hello", "4"), "hello:4");
         });
         assert.deepEqual(hello.names, ["hello", "Slow:echo", "hello"]);
-        assert.equal(taggedCounter(d.host, "istio_requests_total", PLAIN), 2n);
-        assert.equal(taggedCounter(d.host, "istio_requests_total", DI), 1n);
-        assert.equal(taggedCounter(d.host, "istio_requests_total", { response_flags: "UAEX" }), 1n);
+        assert.equal(counter(d.host, "istio_requests_total", PLAIN), 2n);
+        assert.equal(counter(d.host, "istio_requests_total", DI), 1n);
+        assert.equal(counter(d.host, "istio_requests_total", { response_flags: "UAEX" }), 1n);
         assert.equal(taggedCounter(d.host, "decode_errors_total"), 0n);
       } finally {
         await d.close();
@@ -323,7 +330,7 @@ describe("thrift unframed transport and lax binary protocol with real Apache thr
         });
         assert.deepEqual(d.servers.get("hello")!.names, ["hello"]);
         assert.deepEqual(d.servers.get("orders")!.names, ["Orders:echo"]);
-        assert.equal(taggedCounter(d.host, "istio_requests_total", PLAIN), 1n);
+        assert.equal(counter(d.host, "istio_requests_total", PLAIN), 1n);
         assert.equal(taggedCounter(d.host, "decode_errors_total"), 0n);
       } finally {
         await d.close();

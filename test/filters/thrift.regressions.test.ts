@@ -14,6 +14,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Host } from "../host/index.js";
 import type { Plugin } from "../host/plugin.js";
+import { flushTelemetry } from "./rpc-telemetry-fixtures.js";
 
 const thriftWasm = new URL("../../build/thrift.wasm", import.meta.url).pathname;
 
@@ -133,6 +134,10 @@ describe("thrift filter regressions (fuzz-found streams, payloads skipped by cou
       for (let at = 0; at < call.length; at += 65_536) c.downstreamData(call.subarray(at, at + 65_536));
       alive();
       assert.deepEqual(Buffer.from(c.forwarded), call, "the call passes untouched");
+      // A call is measured when its answer comes, and written at the next flush.
+      const reply = wrap(binary("Catalog:put", 2, 5, 0, "ok"));
+      c.upstreamData(reply);
+      flushTelemetry(host);
       assert.deepEqual(requestBytes().slice(before), [BigInt(call.length)], "istio_request_bytes is the whole frame");
       // A refused call behind it, then a large answer to it cut in three: our exception replaces it whole.
       c.downstreamData(wrap(binary("delete", 1, 6, 1, "k")));
@@ -142,7 +147,7 @@ describe("thrift filter regressions (fuzz-found streams, payloads skipped by cou
       c.upstreamData(answer.subarray(500_000));
       alive();
       const ours = appException("delete", 6, "delete is disabled");
-      assert.deepEqual(Buffer.from(c.written), wrap === framed ? framed(ours) : theader(ours, 5));
+      assert.deepEqual(Buffer.from(c.written), Buffer.concat([reply, wrap === framed ? framed(ours) : theader(ours, 5)]));
       c.close("Remote");
     }
   });

@@ -64,7 +64,7 @@ describe("thrift controller renders", () => {
 
   it("refuses what the filter refuses, in its words", () => {
     assert.deepEqual(checkConfiguration("thrift", { transport: "tcp" }), ['"transport" must be one of auto, framed, unframed, header, found "tcp"']);
-    assert.deepEqual(checkConfiguration("thrift", { colour: 1 }), ['unknown field "colour" (known: stat_prefix, routing, transport, protocol, decode_timeout_ms, seed, rules)']);
+    assert.deepEqual(checkConfiguration("thrift", { colour: 1 }), ['unknown field "colour" (known: stat_prefix, routing, transport, protocol, decode_timeout_ms, seed, rules, telemetry)']);
     assert.deepEqual(checkConfiguration("thrift", { rules: [{ name: "x" }] }), ['"rules[0].route" is required unless policy.deny is true']);
     assert.deepEqual(checkConfiguration("thrift", { decode_timeout_ms: 0 }), ['"decode_timeout_ms" must be a duration in milliseconds, an integer 1..600000, found 0']);
   });

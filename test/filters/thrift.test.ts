@@ -19,6 +19,7 @@ import { THRIFT_PROXY_FILTER_NAME } from "../../controller/thrift/filter.js";
 import { renderedClusters, renderedTerminal } from "../host/rendered.js";
 import { seededRandom } from "../host/rpc-fixtures.js";
 import { ThriftProxy } from "../host/thrift-proxy.js";
+import { flushTelemetry } from "./rpc-telemetry-fixtures.js";
 
 const thriftWasm = new URL("../../build/thrift.wasm", import.meta.url).pathname;
 
@@ -65,7 +66,11 @@ const HEADER_CLUSTERS = ["blue"] as const;
 /** Framed compact servers. */
 const COMPACT_CLUSTERS = ["compact"] as const;
 
-const counter = taggedCounter;
+/** A counter after the filter's batched metric updates are written. */
+function counter(host: Host, name: string, tags: Record<string, string> = {}): bigint {
+  flushTelemetry(host);
+  return taggedCounter(host, name, tags);
+}
 
 describe("thrift filter per connection (tcp_proxy) with real Apache thrift peers", () => {
   const servers = new Map<string, ThriftPeer>();
@@ -196,7 +201,7 @@ describe("thrift filter per connection (tcp_proxy) with real Apache thrift peers
   });
 
   it("counts every call in istio_requests_total by destination and outcome", async () => {
-    const tags = { request_protocol: "thrift", destination_cluster: "hello", response_code: "reply" };
+    const tags = { request_protocol: "thrift", destination_service: "hello", response_code: "reply" };
     const before = counter(host, "istio_requests_total", tags);
     await oneConnection(async (c) => {
       for (let i = 0; i < 5; i++) assert.equal(await c.call("hello", String(i)), `hello:${i}`);
@@ -240,7 +245,7 @@ describe("thrift filter per request (in front of thrift_proxy) with real Apache 
   it("lets consecutive calls on one connection reach different servers, refuses a denied one with our message, and counts them", async () => {
     const hello = servers.get("hello")!.names.length;
     const orders = servers.get("orders")!.names.length;
-    const tags = { request_protocol: "thrift", destination_cluster: "hello", response_code: "reply" };
+    const tags = { request_protocol: "thrift", destination_service: "hello", response_code: "reply" };
     const replies = counter(host, "istio_requests_total", tags);
     const c = await thriftClient(port, "framed-binary");
     try {

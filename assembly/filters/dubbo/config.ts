@@ -7,6 +7,8 @@
 //    "rules": [{"name": "orders", "match": {"service": {"exact": "com.acme.OrderService"}},
 //               "route": {"cluster": "orders-v1"}}]}
 import { JsonKind, isBlank, kindName, parseJsonBytes } from "../../runtime/json";
+import { TelemetryConfig, DEFAULT_RPC_LOG_ATTRIBUTES, parseTelemetrySection } from "../../telemetry/config";
+import { JsonValue } from "../../runtime/json";
 import { Fields } from "../../runtime/fields";
 import { DUBBO_STATUS_SERVICE_ERROR, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED } from "../../codecs/dubbo/decoder";
 import { Rule } from "../rpc/rule";
@@ -37,7 +39,7 @@ export const ABORT_STATUS: u32 = DUBBO_STATUS_SERVICE_ERROR;
 export const RATE_LIMIT_STATUS: u32 = DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED;
 
 export const ROUTING_NAMES: string[] = ["connection", "request"];
-const TOP_FIELDS = "stat_prefix, routing, decode_timeout_ms, max_body_bytes, seed, rules";
+const TOP_FIELDS = "stat_prefix, routing, decode_timeout_ms, max_body_bytes, seed, rules, telemetry";
 /** Dubbo rules say version, group and fault.delay. */
 const DUBBO_SYNTAX = new RuleSyntax(true, true);
 
@@ -53,6 +55,8 @@ export class DubboFilterConfig {
   /** 0: seeded from the clock at start; otherwise deterministic picks (tests). */
   seed: u32 = 0;
   rules: Rule[] = [];
+  /** Handlers and rules of the telemetry engine (`telemetry`); default: one prometheus handler fed every call. */
+  telemetry: TelemetryConfig = new TelemetryConfig();
 }
 
 /** `error` is the full log line when the configuration is rejected, "" otherwise. */
@@ -70,12 +74,16 @@ export function parseDubboConfig(text: string): DubboConfigParse {
 
 export function parseDubboConfigBytes(bytes: ArrayBuffer): DubboConfigParse {
   const c = new DubboFilterConfig();
-  if (isBlank(bytes)) return new DubboConfigParse(c, "");
+  const f = new Fields();
+  if (isBlank(bytes)) {
+    parseTelemetrySection(f, null, c.telemetry, DEFAULT_RPC_LOG_ATTRIBUTES);
+    return new DubboConfigParse(c, "");
+  }
   const p = parseJsonBytes(bytes);
   if (!p.ok) return invalid(c, p.message());
   const v = p.value!;
   if (v.kind != JsonKind.Object) return invalid(c, "expected a JSON object, found " + kindName(v.kind));
-  const f = new Fields();
+  let telemetry: JsonValue | null = null;
   for (let i = 0; i < v.keys.length && f.ok; i++) {
     const key = v.keys[i];
     const val = v.values[i];
@@ -92,10 +100,13 @@ export function parseDubboConfigBytes(bytes: ArrayBuffer): DubboConfigParse {
       c.seed = <u32>f.int(val, key, "a seed", 0, 2147483647);
     } else if (key == "rules") {
       parseRules(f, val, key, MAX_RULES, DUBBO_SYNTAX, c.rules);
+    } else if (key == "telemetry") {
+      telemetry = val;
     } else {
       f.unknown(key, TOP_FIELDS);
     }
   }
+  if (f.ok) parseTelemetrySection(f, telemetry, c.telemetry, DEFAULT_RPC_LOG_ATTRIBUTES);
   if (!f.ok) return invalid(c, f.error);
   return new DubboConfigParse(c, "");
 }

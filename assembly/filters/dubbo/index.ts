@@ -39,7 +39,12 @@ import { Call } from "../rpc/call";
 import { Rng, pickCluster } from "../rpc/rng";
 import { Refusal, Verdict } from "../rpc/verdict";
 import { Deadlines, nowMs, resumeDownstream } from "../rpc/deadlines";
-import { RequestMetrics, count, record } from "../rpc/request-metrics";
+import { FilterCounters, count } from "../rpc/request-metrics";
+import { DELAYED_FLAG, ONEWAY_CODE, REFUSAL_FLAGS, checkCall, reportCall, rpcCall, rpcConnection } from "../rpc/telemetry";
+import { TelemetryEngine } from "../../telemetry/engine";
+import { RPC_BATCH_REQUESTS } from "../../telemetry/handlers/prometheus";
+import { ConnectionAttributes } from "../../telemetry/handlers/handler";
+import { RequestAttributes } from "../../telemetry/request";
 import { Answer, PendingCall, PendingCalls } from "../rpc/pending-calls";
 import { warnFailed } from "../rpc/warn";
 import { ABORT_STATUS, DENY_STATUS, DubboFilterConfig, MAX_PENDING_REQUESTS, RATE_LIMIT_STATUS, parseDubboConfigBytes } from "./config";
@@ -50,29 +55,10 @@ const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
 /** Clock of decode timeouts and delays: a delay ends within one tick after its duration. */
 const TICK_MS: u32 = 20;
 
-// Outcomes of istio_requests_total: response_code is the Dubbo status of the response (or of our
-// refusal), "oneway" for a request that expects none; response_flags as Envoy writes them: "-",
-// DI for a request held by a delay fault (then answered), UAEX denied, RL rate limited, FI aborted.
-const OUTCOME_CODE: StaticArray<string> = [
-  "20", "30", "31", "40", "50", "60", "70", "80", "90", "100", "oneway",
-  "20", "30", "31", "40", "50", "60", "70", "80", "90", "100", "oneway",
-  "70", "100", "70",
-];
-const OUTCOME_FLAGS: StaticArray<string> = [
-  "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
-  "DI", "DI", "DI", "DI", "DI", "DI", "DI", "DI", "DI", "DI", "DI",
-  "UAEX", "RL", "FI",
-];
-const ONEWAY: i32 = 10;
-/** Added to a status or ONEWAY outcome for a delayed request. */
-const DELAYED: i32 = 11;
+// PendingCall.outcome: DELAYED for a call held by a delay fault, REFUSED + Refusal for a refused one.
+const DELAYED: i32 = 1;
 /** REFUSED + Refusal (Denied 1, RateLimited 2, Aborted 3). */
-const REFUSED: i32 = 21;
-
-/** The outcome index of a response status: 20, 30, 31, 40, 50 … 100 (the only ones the decoder accepts) → 0 … 9. */
-@inline function statusOutcome(s: u32): i32 {
-  return s == 31 ? 2 : <i32>(s / 10) - (s >= 40 ? 1 : 2);
-}
+const REFUSED: i32 = 2;
 
 function refusalStatus(outcome: i32): u32 {
   const r = outcome - REFUSED;
@@ -82,7 +68,9 @@ function refusalStatus(outcome: i32): u32 {
 class DubboRoot extends RootContext {
   cfg: DubboFilterConfig | null = null;
   index: RuleIndex = new RuleIndex([]);
-  metrics: RequestMetrics | null = null;
+  metrics: FilterCounters | null = null;
+  /** Rules → handlers for every request (README "Metrics"). */
+  engine: TelemetryEngine = new TelemetryEngine("dubbo");
   nonHessian2: i64 = -1;
   rng: Rng = new Rng(1);
   /** Distinct clusters of the rules, then "unknown" (tcp_proxy's own cluster, or dubbo_proxy's pick). */
@@ -117,7 +105,8 @@ class DubboRoot extends RootContext {
       ruleClusters.push(idx);
     }
     clusters.push("unknown");
-    const m = new RequestMetrics("dubbo", cfg.statPrefix, clusters, OUTCOME_CODE, OUTCOME_FLAGS);
+    if (!this.engine.start(cfg.telemetry, cfg.statPrefix, cfg.seed, RPC_BATCH_REQUESTS)) return false;
+    const m = new FilterCounters(cfg.statPrefix);
     this.nonHessian2 = m.counter("non_hessian2_total");
     this.metrics = m;
     this.clusters = clusters;
@@ -132,9 +121,21 @@ class DubboRoot extends RootContext {
   }
 
   onTick(): void {
+    this.engine.onTickDue(getCurrentTimeNanoseconds(), TICK_MS);
     if (this.waits.size == 0) return;
     const due = this.waits.take(nowMs());
     for (let i = 0; i < due.length; i++) unchecked(due[i]).onDeadline();
+  }
+
+  /** The VM is going: what is still batched goes to the host first. */
+  onDone(): bool {
+    if (this.engine.ready) this.engine.flush();
+    return true;
+  }
+
+  /** The Envoy cluster of destination label `dest`, "" for "unknown". */
+  clusterName(dest: i32): string {
+    return dest == this.clusters.length - 1 ? "" : unchecked(this.clusters[dest]);
   }
 
   createContext(context_id: u32): Context {
@@ -309,6 +310,8 @@ class DubboStream extends Context {
   calls: PendingCalls = new PendingCalls(MAX_PENDING_REQUESTS);
   /** Refused requests whose answer is still to come (the upstream side holds frames for them). */
   refusalsOut: i32 = 0;
+  /** The connection's attributes for the telemetry engine, read at its start. */
+  conn: ConnectionAttributes | null = null;
 
   constructor(context_id: u32, root: DubboRoot) {
     super(context_id, root);
@@ -322,6 +325,7 @@ class DubboStream extends Context {
     this.down = new Side(r.level, cfg.maxBodyBytes);
     this.up = new Side(DubboDecodeLevel.Header, cfg.maxBodyBytes);
     this.dest = r.clusters.length - 1;
+    this.conn = rpcConnection(r.engine);
     // Per request dubbo_proxy routes every request: nothing to hold for, nothing to decide.
     if (cfg.perRequest) return Action.Continue;
     this.phase = Phase.Pending;
@@ -401,26 +405,27 @@ class DubboStream extends Context {
     if (!m.isRequest || m.event) return;
     const r = this.root_;
     const cfg = r.cfg!;
-    const metrics = r.metrics!;
     let ri = -1;
+    let call: Call | null = null;
     if (!m.hessian2) {
       // Another serialization: header only, so no rule can see its interface.
       count(r.nonHessian2);
     } else {
       const method = d.stringOf(m.method);
-      const call = Call.named(d.stringOf(m.servicePath), true, method, method);
-      call.version = d.stringOf(m.serviceVersion);
+      const c = Call.named(d.stringOf(m.servicePath), true, method, method);
+      call = c;
+      c.version = d.stringOf(m.serviceVersion);
       if (m.decoded == DubboDecodeLevel.Full) {
         for (let i = 0; i < m.attachmentCount; i++) {
           const v = d.attachmentValue(i);
           if (v === null) continue;
           const k = d.attachmentKey(i);
           // Group is the attachment `group`, by its exact key (as dubbo_proxy's message_impl.cc reads it).
-          if (k == "group") call.group = v;
-          call.addHeader(k, v);
+          if (k == "group") c.group = v;
+          c.addHeader(k, v);
         }
       }
-      ri = r.index.first(call);
+      ri = r.index.first(c);
     }
     const rule = ri >= 0 ? unchecked(cfg.rules[ri]) : null;
     if (cfg.perRequest) {
@@ -431,22 +436,31 @@ class DubboStream extends Context {
     } else if (rule !== null && rule.clusters.length > 0 && ri != this.routeRule && !this.sameDestination(ri)) {
       this.mismatch(rule);
     }
-    record(unchecked(metrics.requestBytes[this.dest]), <u64>(16 + m.bodyLength));
+    const req = rpcCall("dubbo", m.requestId.toString(), r.clusterName(this.dest), <u64>(16 + m.bodyLength));
+    if (call !== null) {
+      req.apiService = call.service;
+      req.apiOperation = call.method;
+      req.apiVersion = call.version;
+      req.apiGroup = call.group;
+    }
     const v = r.verdict;
     v.judge(rule, r.rng, "protomesh.dubbo.rl.");
+    checkCall(r.engine, this.conn!, req, v);
     // An aborted request may be delayed too (Envoy's fault filter delays before it aborts).
     if (v.delayMs > 0) this.hold(nowMs() + <u64>v.delayMs);
+    if (v.delayMs > 0) req.flags = DELAYED_FLAG;
     if (v.refusal != Refusal.None) {
-      this.refuse(s, REFUSED + <i32>v.refusal, v.message);
+      this.refuse(s, REFUSED + <i32>v.refusal, v.message, req);
       return;
     }
-    const base = v.delayMs > 0 ? DELAYED : 0;
     if (!m.twoWay) {
-      metrics.request(this.dest, base + ONEWAY);
+      reportCall(r.engine, this.conn!, req, ONEWAY_CODE, 0, 0);
       return;
     }
     const c = this.calls.add(m.requestId, getCurrentTimeNanoseconds(), this.dest);
-    if (c !== null) c.outcome = base;
+    if (c === null) return;
+    c.outcome = v.delayMs > 0 ? DELAYED : 0;
+    c.req = req;
   }
 
   /** True when rule `ri` routes to the cluster the connection already uses. */
@@ -487,14 +501,18 @@ class DubboStream extends Context {
   }
 
   /** Rewrites the request into a heartbeat with its id and arranges its answer's replacement. */
-  refuse(s: Side, outcome: i32, message: string): void {
+  refuse(s: Side, outcome: i32, message: string, req: RequestAttributes): void {
     const m = s.dec.message;
     const r = this.root_;
     s.edits.push(new Edit(s.frameStart(), s.frameEnd(), encodeHeartbeatRequest(m.requestId)));
-    r.metrics!.request(this.dest, outcome);
-    // A full table still refuses: the request never reaches the provider, its answer stays a heartbeat.
+    req.flags = unchecked(REFUSAL_FLAGS[outcome - REFUSED]);
     const c = this.calls.add(m.requestId, getCurrentTimeNanoseconds(), this.dest);
+    // Reported when its answer is replaced; a oneway request (the heartbeat's answer is dropped)
+    // or one the full table cannot follow, now.
+    if (c === null || !m.twoWay) reportCall(r.engine, this.conn!, req, refusalStatus(outcome).toString(), 0, 0);
+    // A full table still refuses: the request never reaches the provider, its answer stays a heartbeat.
     if (c === null) return;
+    if (m.twoWay) c.req = req;
     c.answer = m.twoWay ? Answer.Replace : Answer.Drop;
     c.outcome = outcome;
     c.message = message;
@@ -534,21 +552,20 @@ class DubboStream extends Context {
     if (m.isRequest) return;
     const c: PendingCall | null = this.calls.take(m.requestId);
     if (c === null) return;
-    const metrics = this.root_.metrics!;
+    const engine = this.root_.engine;
+    const req = c.req;
     if (c.answer != Answer.Pass) {
       this.refusalsOut--;
       let bytes = new ArrayBuffer(0);
       if (c.answer == Answer.Replace) {
-        bytes = encodeDubboErrorResponse(c.id, refusalStatus(c.outcome), c.message);
-        record(unchecked(metrics.responseBytes[c.dest]), <u64>bytes.byteLength);
+        const status = refusalStatus(c.outcome);
+        bytes = encodeDubboErrorResponse(c.id, status, c.message);
+        if (req !== null) reportCall(engine, this.conn!, req, status.toString(), <u64>bytes.byteLength, c.startNs);
       }
       s.edits.push(new Edit(s.frameStart(), s.frameEnd(), bytes));
       return;
     }
-    metrics.request(c.dest, c.outcome + statusOutcome(m.status));
-    const now = getCurrentTimeNanoseconds();
-    record(unchecked(metrics.duration[c.dest]), now > c.startNs ? (now - c.startNs) / 1000000 : 0);
-    record(unchecked(metrics.responseBytes[c.dest]), <u64>(16 + m.bodyLength));
+    if (req !== null) reportCall(engine, this.conn!, req, m.status.toString(), <u64>(16 + m.bodyLength), c.startNs);
   }
 
   /** The connection is gone: no timeout to count, nothing to resume. */

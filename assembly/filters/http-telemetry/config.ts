@@ -10,7 +10,7 @@
 //    "rules": [{"name": "api", "match": {"request.path": {"prefix": "/api/"}}, "handlers": ["prom", "audit"]}]}
 import { JsonKind, JsonValue, isBlank, kindName, parseJsonBytes } from "../../runtime/json";
 import { Fields } from "../../runtime/fields";
-import { DEFAULT_LOG_ATTRIBUTES, TelemetryConfig, parseTelemetry } from "../../telemetry/config";
+import { DEFAULT_LOG_ATTRIBUTES, TelemetryConfig, finishTelemetry, parseTelemetryHandlers } from "../../telemetry/config";
 
 export * from "../../telemetry/config";
 
@@ -44,7 +44,7 @@ export function parseHttpTelemetryConfig(text: string): HttpTelemetryConfigParse
 export function parseHttpTelemetryConfigBytes(bytes: ArrayBuffer): HttpTelemetryConfigParse {
   const c = new HttpTelemetryConfig();
   const f = new Fields();
-  let handlersValue: JsonValue | null = null;
+  let handlersSeen = false;
   let rulesValue: JsonValue | null = null;
   if (!isBlank(bytes)) {
     const p = parseJsonBytes(bytes);
@@ -62,7 +62,8 @@ export function parseHttpTelemetryConfigBytes(bytes: ArrayBuffer): HttpTelemetry
       } else if (key == "max_connections") {
         c.maxConnections = f.int(val, key, "a number of connections", 1, MAX_MAX_CONNECTIONS);
       } else if (key == "handlers") {
-        handlersValue = val;
+        handlersSeen = true;
+        parseTelemetryHandlers(f, val, c, DEFAULT_LOG_ATTRIBUTES, "");
       } else if (key == "rules") {
         rulesValue = val;
       } else {
@@ -70,7 +71,8 @@ export function parseHttpTelemetryConfigBytes(bytes: ArrayBuffer): HttpTelemetry
       }
     }
   }
-  parseTelemetry(f, handlersValue, rulesValue, c, DEFAULT_LOG_ATTRIBUTES, "");
+  // Rules name handlers, so they are read once every handler is known, wherever they stand.
+  finishTelemetry(f, handlersSeen, rulesValue, c, "");
   if (!f.ok) return invalid(c, f.error);
   return new HttpTelemetryConfigParse(c, "");
 }

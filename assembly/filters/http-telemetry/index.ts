@@ -8,23 +8,15 @@ import {
   sendLocalResponse, setTickPeriodMilliseconds,
 } from "../../runtime";
 import { HttpTelemetryConfig, parseHttpTelemetryConfigBytes } from "./config";
-import { Reporter, Workload } from "../../telemetry/attributes";
-import { isIstioProxy, readConnection, readConnectionId, readLocalWorkload, readPeer, readSourceAddress } from "../../telemetry/reader";
-import { Attr, RequestAttributes, sampleBucket } from "../../telemetry/request";
-import { matchedHandlers, ruleMatches } from "../../telemetry/rules";
-import { ConnectionAttributes, Handler } from "../../telemetry/handlers/handler";
-import { FLUSH_PERIOD_MS, PrometheusHandler } from "../../telemetry/handlers/prometheus";
-import { PendingCounters } from "../../telemetry/batch";
+import { Reporter } from "../../telemetry/attributes";
+import { readConnectionId } from "../../telemetry/reader";
+import { RequestAttributes, sampleBucket } from "../../telemetry/request";
+import { matchedHandlers } from "../../telemetry/rules";
+import { ConnectionAttributes } from "../../telemetry/handlers/handler";
 import { readRequestDurationMs } from "../../telemetry/duration";
-import { AccessLogHandler } from "../../telemetry/handlers/accesslog";
-import { CheckHandler, Verdict } from "../../telemetry/handlers/check";
-import { MemQuotaHandler } from "../../telemetry/handlers/memquota";
-import { OtlpHandler, otlpGrpcClose, otlpGrpcReceive, retireOtlpHandlers } from "../../telemetry/handlers/otlp";
-import { vmInstanceId } from "../../telemetry/otlp/instance";
+import { CheckHandler } from "../../telemetry/handlers/check";
+import { CHECK_ALLOWED, CHECK_FAIL_CLOSED, TelemetryEngine } from "../../telemetry/engine";
 export * from "../../runtime/exports";
-
-/** Requests of a connection that may look for its peer before it is taken as unknown. */
-const PEER_TRIES: i32 = 3;
 
 /**
  * Connection attributes by connection id, at most `max` of them; the oldest is forgotten first
@@ -53,23 +45,12 @@ class ConnectionCache {
 
 class HttpTelemetryRoot extends RootContext {
   config: HttpTelemetryConfig = new HttpTelemetryConfig();
-  ready: bool = false;
-  /** The node's workload, read once per VM (node metadata never changes). */
-  local: Workload = new Workload();
-  localRead: bool = false;
-  istioProxy: bool = false;
+  engine: TelemetryEngine = new TelemetryEngine("http-telemetry");
   cache: ConnectionCache = new ConnectionCache(1);
-  needsAddress: bool = false;
-  /** Bit i set: handler i is a check handler (decided at request headers, not reported). */
-  checkMask: u32 = 0;
-  /** Requests refused because a fail-closed handler was failing. */
-  deniedId: u32 = 0;
-  /** The handlers' counters, written on tick with the batched metrics (flushMetrics). */
-  counters: PendingCounters = new PendingCounters();
-  /** Sampling for requests without an x-request-id. */
-  rng: u32 = 0x9e3779b9;
-  /** OTLP `service.instance.id` of this VM, fixed at the first otlp handler's start. */
-  instance: string = "";
+
+  get ready(): bool {
+    return this.engine.ready;
+  }
 
   onConfigure(configuration_size: u32): bool {
     const parsed = parseHttpTelemetryConfigBytes(getPluginConfiguration().value);
@@ -78,120 +59,30 @@ class HttpTelemetryRoot extends RootContext {
       return false;
     }
     const c = parsed.config;
-    if (!this.localRead) {
-      this.localRead = readLocalWorkload(this.local, true);
-      this.istioProxy = isIstioProxy();
-    }
-    const prefix = c.statPrefix + ".";
-    const denied = this.define(MetricType.Counter, prefix + "fail_closed_denied");
-    if (!denied.ok) return false;
-    this.deniedId = denied.id;
-    let tick: u32 = 0;
-    for (let i = 0; i < c.handlers.length; i++) {
-      const h = c.handlers[i];
-      const at = prefix + "handler." + h.name + ".";
-      const reports = this.define(MetricType.Counter, at + "reports");
-      const failures = this.define(MetricType.Counter, at + "failures");
-      const sampled = this.define(MetricType.Counter, at + "sampled_out");
-      if (!(reports.ok && failures.ok && sampled.ok)) return false;
-      h.reportsId = reports.id;
-      h.failuresId = failures.id;
-      h.sampledOutId = sampled.id;
-      if (h.kind == "prometheus") {
-        const overflow = this.define(MetricType.Counter, at + "series_overflow");
-        if (!overflow.ok) return false;
-        changetype<PrometheusHandler>(h).start(this.istioProxy, overflow.id);
-      } else if (h instanceof CheckHandler) {
-        const ch = changetype<CheckHandler>(h);
-        const allowed = this.define(MetricType.Counter, at + "allowed");
-        const refused = this.define(MetricType.Counter, at + ch.deniedWord());
-        if (!(allowed.ok && refused.ok)) return false;
-        ch.allowedId = allowed.id;
-        ch.deniedId = refused.id;
-        this.checkMask |= (<u32>1) << <u32>i;
-        if (h.kind == "memquota") {
-          const overflow = this.define(MetricType.Counter, at + "key_overflow");
-          if (!overflow.ok) return false;
-          changetype<MemQuotaHandler>(h).start(c.statPrefix, overflow.id);
-        }
-      } else if (h.kind == "accesslog") {
-        this.needsAddress = this.needsAddress || changetype<AccessLogHandler>(h).attrs.includes(Attr.SourceAddress);
-      } else if (h.kind == "otlp") {
-        const o = changetype<OtlpHandler>(h);
-        if (this.instance.length == 0) this.instance = vmInstanceId(this.local);
-        if (!o.start("protomesh.http-telemetry", at, this.local, this.instance, this.istioProxy)) return false;
-        this.needsAddress = this.needsAddress || (o.config.logs && o.attrs.includes(Attr.SourceAddress));
-      }
-      const p = h.tickPeriodMs();
-      if (p > 0 && (tick == 0 || p < tick)) tick = p;
-    }
-    for (let i = 0; i < c.rules.length; i++) {
-      for (let m = 0; m < c.rules[i].matches.length; m++) {
-        if (c.rules[i].matches[m].attr == Attr.SourceAddress) this.needsAddress = true;
-      }
-    }
-    // Batched metric updates are written on tick, whatever the handlers need.
-    if (tick == 0 || tick > FLUSH_PERIOD_MS) tick = FLUSH_PERIOD_MS;
-    setTickPeriodMilliseconds(tick);
-    if (c.seed != 0) this.rng = c.seed;
-    // The old handlers' updates go out before they are replaced.
-    if (this.ready) {
-      this.flushMetrics();
-      retireOtlpHandlers(this.config.handlers);
-    }
+    if (!this.engine.start(c, c.statPrefix, c.seed)) return false;
+    setTickPeriodMilliseconds(this.engine.tickMs);
     this.config = c;
     this.cache = new ConnectionCache(c.maxConnections);
-    this.ready = true;
     return true;
   }
 
-  define(type: MetricType, name: string): Metric {
-    const m = Metric.define(type, name);
-    if (!m.ok) log(LogLevel.Error, "http-telemetry: defining metric " + m.name + " failed status=" + (<i32>m.status).toString());
-    return m;
-  }
-
   onTick(): void {
-    const now = getCurrentTimeNanoseconds();
-    const hs = this.config.handlers;
-    for (let i = 0; i < hs.length; i++) hs[i].onTick(now);
-    this.flushMetrics();
+    // The tick is the engine's own period: every tick flushes.
+    this.engine.onTick(getCurrentTimeNanoseconds());
   }
 
-  // A grpc_call's answer comes to the root context (envoy source/extensions/common/wasm/
-  // context.h GrpcCallClientHandler); each otlp handler's exporter knows its own call's token.
   onGrpcReceive(token: u32, response_size: u32): void {
-    otlpGrpcReceive(this.config.handlers, token);
+    this.engine.onGrpcReceive(token);
   }
 
   onGrpcClose(token: u32, status_code: u32): void {
-    otlpGrpcClose(this.config.handlers, token, status_code);
+    this.engine.onGrpcClose(token, status_code);
   }
 
   /** The VM is going: what is still batched goes to the host first. */
   onDone(): bool {
-    if (this.ready) this.flushMetrics();
+    if (this.ready) this.engine.flush();
     return true;
-  }
-
-  /**
-   * Writes the batched metric updates and the handlers' counters to the host (README "Metrics
-   * are flushed on tick"). Requests whose updates the host refused count as their handler's
-   * failures and put it in the failing state until its next report.
-   */
-  flushMetrics(): void {
-    const hs = this.config.handlers;
-    for (let i = 0; i < hs.length; i++) {
-      if (hs[i].kind != "prometheus") continue;
-      const p = changetype<PrometheusHandler>(hs[i]);
-      p.flush();
-      if (p.refusedTotal == 0) continue;
-      if (!p.failing) log(LogLevel.Warn, "http-telemetry: handler " + p.name + " failed to report (host refused metric updates)");
-      p.failing = true;
-      this.counters.add(p.failuresId, p.refusedTotal);
-      p.refusedTotal = 0;
-    }
-    this.counters.flush();
   }
 
   /** The connection of the current stream: read once, then shared by its requests. */
@@ -199,69 +90,23 @@ class HttpTelemetryRoot extends RootContext {
     const id = readConnectionId();
     let c = this.cache.get(id);
     if (c === null) {
-      c = new ConnectionAttributes();
-      readConnection(c.bag, this.local);
-      c.bag.connectionId = id;
-      if (this.needsAddress) readSourceAddress(c.bag);
+      c = this.engine.connection(id);
       this.cache.add(id, c);
     }
     return c;
   }
 
   /**
-   * The peer from metadata exchange, read at the end of the stream (metadata exchange has run on
-   * both directions by then). Inbound the peer is the downstream one, the same for every request
-   * of the connection: read until found, for at most PEER_TRIES requests. Outbound it is the
-   * upstream endpoint, which the load balancer may change per request: read every request, and
-   * the connection's encoded labels are redone only when it changed.
+   * Sampling bucket in [0, 100000) for a request: by its x-request-id, the same on every proxy;
+   * -1 without one (the engine draws it at random).
    */
-  resolvePeer(c: ConnectionAttributes): void {
-    const bag = c.bag;
-    if (bag.reporter == Reporter.Destination) {
-      if (c.peerKnown || c.peerTries >= PEER_TRIES) return;
-      c.peerTries++;
-      if (readPeer(bag)) {
-        c.peerKnown = true;
-        c.istioTags = "";
-      }
-      return;
-    }
-    const peer = bag.peer();
-    const before = peerKey(peer);
-    clearPeer(peer);
-    readPeer(bag);
-    if (peerKey(peer) != before) c.istioTags = "";
-  }
-
-  /** Sampling bucket in [0, 100000) for a request. */
-  bucket(r: RequestAttributes): u32 {
-    if (r.id.length > 0) return sampleBucket(r.id, this.config.seed);
-    let x = this.rng;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.rng = x;
-    return x % 100000;
+  bucket(r: RequestAttributes): i64 {
+    return r.id.length > 0 ? <i64>sampleBucket(r.id, this.config.seed) : -1;
   }
 
   createContext(context_id: u32): Context {
     return new HttpTelemetryStream(context_id, this);
   }
-}
-
-function peerKey(w: Workload): string {
-  return w.workload + "\n" + w.namespace + "\n" + w.cluster + "\n" + w.canonicalService + "\n" + w.canonicalRevision + "\n" + w.app + "\n" + w.version;
-}
-
-/** Forgets the metadata-exchange fields (the principal comes from the connection, not the peer object). */
-function clearPeer(w: Workload): void {
-  w.workload = "";
-  w.namespace = "";
-  w.cluster = "";
-  w.canonicalService = "";
-  w.canonicalRevision = "";
-  w.app = "";
-  w.version = "";
 }
 
 /** Header bytes as Envoy's HeaderMap::byteSize counts them: each name and value. */
@@ -297,7 +142,7 @@ class HttpTelemetryStream extends Context {
     this.conn = conn;
     if (this.refuseIfClosed(root, conn)) return Action.Pause;
     // Only check handlers need the clock here (memquota's refill); reports take Envoy's request.duration.
-    return root.checkMask != 0 && this.refuseByCheck(root, conn, getCurrentTimeNanoseconds() / 1000000) ? Action.Pause : Action.Continue;
+    return root.engine.checkMask != 0 && this.refuseByCheck(root, conn, getCurrentTimeNanoseconds() / 1000000) ? Action.Pause : Action.Continue;
   }
 
   /**
@@ -307,47 +152,20 @@ class HttpTelemetryStream extends Context {
    * before this filter); outbound, the upstream peer is not known yet.
    */
   refuseByCheck(root: HttpTelemetryRoot, conn: ConnectionAttributes, nowMs: u64): bool {
-    if (conn.bag.reporter == Reporter.Destination) root.resolvePeer(conn);
-    const rules = root.config.rules;
-    const hs = root.config.handlers;
-    // The sampling bucket, drawn once per request and only when a check samples.
-    let bucket: i64 = -1;
-    for (let i = 0; i < hs.length; i++) {
-      const bit = (<u32>1) << <u32>i;
-      if ((root.checkMask & bit) == 0) continue;
-      let rule = "";
-      for (let k = 0; k < rules.length && rule.length == 0; k++) {
-        if ((rules[k].handlerMask & bit) != 0 && ruleMatches(rules[k], conn.bag, this.req, false)) rule = rules[k].name;
-      }
-      if (rule.length == 0) continue;
-      const h = changetype<CheckHandler>(hs[i]);
-      if (h.samplingMilli < 100000) {
-        if (bucket < 0) bucket = root.bucket(this.req);
-        if (bucket >= <i64>h.samplingMilli) {
-          incrementMetric(h.sampledOutId, 1);
-          continue;
-        }
-      }
-      incrementMetric(h.reportsId, 1);
-      const v = h.check(conn, this.req, nowMs);
-      if (v == Verdict.Allow) {
-        incrementMetric(h.allowedId, 1);
-        continue;
-      }
-      if (v == Verdict.Failed) {
-        incrementMetric(h.failuresId, 1);
-        if (h.failOpen) continue;
-        incrementMetric(root.deniedId, 1);
-        sendLocalResponse(503, "http_telemetry_fail_closed", String.UTF8.encode("telemetry handler unavailable\n"), [new HeaderPair("x-protomesh-rule", rule)]);
-        return true;
-      }
-      incrementMetric(h.deniedId, 1);
-      const headers = h.headers.slice(0);
-      headers.push(new HeaderPair("x-protomesh-rule", rule));
-      sendLocalResponse(h.status, h.details, String.UTF8.encode(h.body), headers);
+    if (conn.bag.reporter == Reporter.Destination) root.engine.resolvePeer(conn);
+    const e = root.engine;
+    const at = e.check(conn, this.req, nowMs, root.bucket(this.req));
+    if (at == CHECK_ALLOWED) return false;
+    const rule = new HeaderPair("x-protomesh-rule", e.checkRule);
+    if (at == CHECK_FAIL_CLOSED) {
+      sendLocalResponse(503, "http_telemetry_fail_closed", String.UTF8.encode("telemetry handler unavailable\n"), [rule]);
       return true;
     }
-    return false;
+    const h = changetype<CheckHandler>(root.config.handlers[at]);
+    const headers = h.headers.slice(0);
+    headers.push(rule);
+    sendLocalResponse(h.status, h.details, String.UTF8.encode(h.body), headers);
+    return true;
   }
 
   /**
@@ -355,12 +173,10 @@ class HttpTelemetryStream extends Context {
    * (response conditions taken as met): 503 with details `http_telemetry_fail_closed`.
    */
   refuseIfClosed(root: HttpTelemetryRoot, conn: ConnectionAttributes): bool {
-    const hs = root.config.handlers;
-    let failing: u32 = 0;
-    for (let i = 0; i < hs.length; i++) if (!hs[i].failOpen && hs[i].failing) failing |= (<u32>1) << <u32>i;
+    const failing = root.engine.closedMask();
     if (failing == 0) return false;
     if ((matchedHandlers(root.config.rules, conn.bag, this.req, true) & failing) == 0) return false;
-    incrementMetric(root.deniedId, 1);
+    incrementMetric(root.engine.deniedId, 1);
     sendLocalResponse(503, "http_telemetry_fail_closed", String.UTF8.encode("telemetry handler unavailable\n"), []);
     return true;
   }
@@ -404,34 +220,8 @@ class HttpTelemetryStream extends Context {
     const root = changetype<HttpTelemetryRoot>(this.root);
     const r = this.req;
     r.durationMs = readRequestDurationMs();
-    root.resolvePeer(conn);
-    const mask = matchedHandlers(root.config.rules, conn.bag, r, false) & ~root.checkMask;
-    if (mask == 0) return;
-    const bucket = root.bucket(r);
-    const hs = root.config.handlers;
-    for (let i = 0; i < hs.length; i++) {
-      if ((mask & ((<u32>1) << <u32>i)) == 0) continue;
-      this.feed(hs[i], conn, bucket);
-    }
-  }
-
-  /** One handler, with sampling and the failure policy around it. */
-  feed(h: Handler, conn: ConnectionAttributes, bucket: u32): void {
-    const counters = changetype<HttpTelemetryRoot>(this.root).counters;
-    if (bucket >= h.samplingMilli) {
-      counters.add(h.sampledOutId, 1);
-      return;
-    }
-    if (h.report(conn, this.req)) {
-      h.failing = false;
-      counters.add(h.reportsId, 1);
-      return;
-    }
-    if (!h.failing) {
-      log(LogLevel.Warn, "http-telemetry: handler " + h.name + " failed to report" + (h.failOpen ? "" : "; refusing its requests until a report succeeds"));
-    }
-    h.failing = true;
-    counters.add(h.failuresId, 1);
+    root.engine.resolvePeer(conn);
+    root.engine.report(conn, r, root.bucket(r));
   }
 }
 

@@ -1,6 +1,7 @@
 // Calls waiting for their answer on one connection, keyed by the protocol's id (Thrift seq id,
 // Dubbo request id): when the call started, where it went, and what to do with the answer.
 // Pure code.
+import { RequestAttributes } from "../../telemetry/request";
 
 /** What the filter does with the answer to a call. */
 export const enum Answer {
@@ -18,8 +19,10 @@ export class PendingCall {
   /** Destination label index. */
   dest: i32 = 0;
   answer: Answer = Answer.Pass;
-  /** The protocol's outcome index (RequestMetrics). */
+  /** The protocol's outcome (its refusal, a delay). */
   outcome: i32 = 0;
+  /** The call's attributes for the telemetry engine, reported when its answer comes. */
+  req: RequestAttributes | null = null;
   /** Our error answer's message (Answer.Replace). */
   message: string = "";
   /** Protocol bytes the error answer needs (Thrift: the message name as sent). */

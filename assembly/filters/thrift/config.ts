@@ -5,6 +5,8 @@
 //    "seed": 0, "rules": [{"name": "orders", "match": {"service": {"exact": "Orders"}},
 //                          "route": {"cluster": "orders-v1"}}]}
 import { JsonKind, isBlank, kindName, parseJsonBytes } from "../../runtime/json";
+import { TelemetryConfig, DEFAULT_RPC_LOG_ATTRIBUTES, parseTelemetrySection } from "../../telemetry/config";
+import { JsonValue } from "../../runtime/json";
 import { Fields, show } from "../../runtime/fields";
 import { ThriftProtocol, ThriftTransport } from "../../codecs/thrift/index";
 import { Rule } from "../rpc/rule";
@@ -38,6 +40,8 @@ export class ThriftFilterConfig {
   /** 0: seeded from the clock at start; otherwise deterministic weighted picks (tests). */
   seed: u32 = 0;
   rules: Rule[] = [];
+  /** Handlers and rules of the telemetry engine (`telemetry`); default: one prometheus handler fed every call. */
+  telemetry: TelemetryConfig = new TelemetryConfig();
 }
 
 /** `error` is the full log line when the configuration is rejected, "" otherwise. */
@@ -53,16 +57,20 @@ export function parseThriftConfig(text: string): ThriftConfigParse {
   return parseThriftConfigBytes(String.UTF8.encode(text));
 }
 
-const TOP_FIELDS = "stat_prefix, routing, transport, protocol, decode_timeout_ms, seed, rules";
+const TOP_FIELDS = "stat_prefix, routing, transport, protocol, decode_timeout_ms, seed, rules, telemetry";
 
 export function parseThriftConfigBytes(bytes: ArrayBuffer): ThriftConfigParse {
   const c = new ThriftFilterConfig();
-  if (isBlank(bytes)) return new ThriftConfigParse(c, "");
+  const f = new Fields();
+  if (isBlank(bytes)) {
+    parseTelemetrySection(f, null, c.telemetry, DEFAULT_RPC_LOG_ATTRIBUTES);
+    return new ThriftConfigParse(c, "");
+  }
   const p = parseJsonBytes(bytes);
   if (!p.ok) return invalid(c, p.message());
   const v = p.value!;
   if (v.kind != JsonKind.Object) return invalid(c, "expected a JSON object, found " + kindName(v.kind));
-  const f = new Fields();
+  let telemetry: JsonValue | null = null;
   for (let i = 0; i < v.keys.length && f.ok; i++) {
     const key = v.keys[i];
     const val = v.values[i];
@@ -84,10 +92,13 @@ export function parseThriftConfigBytes(bytes: ArrayBuffer): ThriftConfigParse {
       c.seed = <u32>f.int(val, key, "a seed", 0, 2147483647);
     } else if (key == "rules") {
       parseRules(f, val, key, MAX_RULES, THRIFT_RULES, c.rules);
+    } else if (key == "telemetry") {
+      telemetry = val;
     } else {
       f.unknown(key, TOP_FIELDS);
     }
   }
+  if (f.ok) parseTelemetrySection(f, telemetry, c.telemetry, DEFAULT_RPC_LOG_ATTRIBUTES);
   if (!f.ok) return invalid(c, f.error);
   return new ThriftConfigParse(c, "");
 }

@@ -38,7 +38,12 @@ import { Rule } from "../rpc/rule";
 import { firstMatch } from "../rpc/match";
 import { Rng, pickCluster } from "../rpc/rng";
 import { Refusal, Verdict } from "../rpc/verdict";
-import { RequestMetrics, count, record } from "../rpc/request-metrics";
+import { FilterCounters, count } from "../rpc/request-metrics";
+import { DELAYED_FLAG, ONEWAY_CODE, REFUSAL_FLAGS, checkCall, reportCall, rpcCall, rpcConnection } from "../rpc/telemetry";
+import { TelemetryEngine } from "../../telemetry/engine";
+import { RPC_BATCH_REQUESTS } from "../../telemetry/handlers/prometheus";
+import { ConnectionAttributes } from "../../telemetry/handlers/handler";
+import { RequestAttributes } from "../../telemetry/request";
 import { Answer, PendingCall, PendingCalls } from "../rpc/pending-calls";
 import { warnFailed } from "../rpc/warn";
 import { Deadlines, nowMs, resumeDownstream } from "../rpc/deadlines";
@@ -53,26 +58,15 @@ const DOLLAR: u8 = 36;
 /** Bytes copied from the host per decode: what a message begin needs, never a whole payload. */
 const WINDOW: i64 = 16384;
 
-/**
- * Outcome labels of istio_requests_total: response_code / response_flags. Denied, RateLimited and
- * Aborted follow Refusal's order (../rpc/verdict.ts).
- */
-const enum Outcome {
-  Reply = 0,
-  Exception = 1,
-  Oneway = 2,
-  Denied = 3,
-  RateLimited = 4,
-  Aborted = 5,
-  /** Held by a delay fault: Reply / Exception / Oneway + Delayed (response_flags DI, as Envoy's fault filter). */
-  Delayed = 6,
-}
-const OUTCOME_CODE: StaticArray<string> = ["reply", "exception", "oneway", "exception", "exception", "exception", "reply", "exception", "oneway"];
-const OUTCOME_FLAGS: StaticArray<string> = ["-", "-", "-", "UAEX", "RL", "FI", "DI", "DI", "DI"];
+/** response_code of a call: Thrift's message type of its answer (our refusals answer an exception). */
+const REPLY_CODE = "reply";
+const EXCEPTION_CODE = "exception";
 
 class ThriftRoot extends RootContext {
   cfg: ThriftFilterConfig | null = null;
-  metrics!: RequestMetrics;
+  metrics!: FilterCounters;
+  /** Rules → handlers for every call (README "Metrics"). */
+  engine: TelemetryEngine = new TelemetryEngine("thrift");
   rng: Rng = new Rng(1);
   /** Distinct clusters of the rules, then "unknown" (tcp_proxy's own cluster). */
   clusters: string[] = [];
@@ -108,7 +102,8 @@ class ThriftRoot extends RootContext {
       ruleClusters.push(idx);
     }
     clusters.push("unknown");
-    this.metrics = new RequestMetrics("thrift", cfg.statPrefix, clusters, OUTCOME_CODE, OUTCOME_FLAGS);
+    if (!this.engine.start(cfg.telemetry, cfg.statPrefix, cfg.seed, RPC_BATCH_REQUESTS)) return false;
+    this.metrics = new FilterCounters(cfg.statPrefix);
     this.clusters = clusters;
     this.ruleClusters = ruleClusters;
     this.rng = new Rng(cfg.seed != 0 ? cfg.seed : <u32>getCurrentTimeNanoseconds() | 1);
@@ -120,9 +115,21 @@ class ThriftRoot extends RootContext {
   }
 
   onTick(): void {
+    this.engine.onTickDue(getCurrentTimeNanoseconds(), TICK_MS);
     if (this.waits.size == 0) return;
     const due = this.waits.take(nowMs());
     for (let i = 0; i < due.length; i++) due[i].onDeadline();
+  }
+
+  /** The VM is going: what is still batched goes to the host first. */
+  onDone(): bool {
+    if (this.engine.ready) this.engine.flush();
+    return true;
+  }
+
+  /** The Envoy cluster of destination label `dest`, "" for "unknown". */
+  clusterName(dest: i32): string {
+    return dest == this.clusters.length - 1 ? "" : this.clusters[dest];
   }
 
   createContext(context_id: u32): Context {
@@ -274,6 +281,10 @@ class ThriftStream extends Context {
   /** THeader bytes after the size word of the held reply (its own header, for the rewrite). */
   holdHeader: ArrayBuffer = new ArrayBuffer(0);
   edits: Edit[] = [];
+  /** The connection's attributes for the telemetry engine, read at its start. */
+  conn: ConnectionAttributes | null = null;
+  /** The call whose message is being read (its request bytes are known at its end). */
+  reading: RequestAttributes | null = null;
 
   constructor(context_id: u32, root: ThriftRoot) {
     super(context_id, root);
@@ -292,6 +303,7 @@ class ThriftStream extends Context {
     this.down = new Side(cfg);
     this.up = new Side(cfg);
     this.dest = r.clusters.length - 1;
+    this.conn = rpcConnection(r.engine);
     // Per request thrift_proxy routes every call: nothing to hold, nothing to decide.
     if (cfg.perRequest) {
       this.phase = Phase.Decided;
@@ -419,14 +431,24 @@ class ThriftStream extends Context {
     } else if (rule !== null && rule.clusters.length > 0 && ri != this.routeRule && !this.sameDestination(ri)) {
       this.mismatch(name, rule);
     }
+    // Request bytes are the whole message, known at its end (callDone).
+    const req = rpcCall("thrift", d.seqId.toString(), r.clusterName(this.dest), 0);
+    req.apiService = call.service;
+    req.apiOperation = call.method;
     const v = r.verdict;
     v.judge(rule, r.rng, "protomesh.thrift.rl.");
-    if (v.delayMs > 0) this.hold(nowMs() + <u64>v.delayMs);
+    checkCall(r.engine, this.conn!, req, v);
+    if (v.delayMs > 0) {
+      this.hold(nowMs() + <u64>v.delayMs);
+      req.flags = DELAYED_FLAG;
+    }
     const oneway = t == MessageType.Oneway;
-    const base = v.delayMs > 0 ? Outcome.Delayed : Outcome.Reply;
-    if (v.refusal != Refusal.None) this.refuse(s, <Outcome>(Outcome.Denied - Refusal.Denied + v.refusal), v.message, oneway);
-    else if (oneway) r.metrics.request(this.dest, base + Outcome.Oneway);
-    else this.track(d.seqId, Answer.Pass, base, "");
+    this.reading = req;
+    if (v.refusal != Refusal.None) this.refuse(s, v.refusal, v.message, oneway, req);
+    else if (!oneway) {
+      const c = this.track(d.seqId, Answer.Pass, 0, "");
+      if (c !== null) c.req = req;
+    }
   }
 
   /** True when rule `ri` routes to the cluster the connection already uses. */
@@ -459,7 +481,7 @@ class ThriftStream extends Context {
     }
   }
 
-  track(seq: i32, answer: Answer, outcome: Outcome, message: string): PendingCall | null {
+  track(seq: i32, answer: Answer, outcome: i32, message: string): PendingCall | null {
     const c = this.calls.add(seq, getCurrentTimeNanoseconds(), this.dest);
     if (c === null) return null;
     c.answer = answer;
@@ -469,22 +491,37 @@ class ThriftStream extends Context {
   }
 
   /** Overwrites the method name with '$' and arranges the answer's replacement. */
-  refuse(s: Side, outcome: Outcome, message: string, oneway: bool): void {
+  refuse(s: Side, refusal: Refusal, message: string, oneway: bool, req: RequestAttributes): void {
     const d = s.dec;
-    const r = this.root_;
     const start = s.host(d.methodOffset);
     const dollars = new ArrayBuffer(d.methodLength);
     memory.fill(changetype<usize>(dollars), DOLLAR, <usize>d.methodLength);
     this.edits.push(new Edit(start, start + d.methodLength, dollars));
-    r.metrics.request(this.dest, outcome);
-    const c = this.track(d.seqId, oneway ? Answer.Drop : Answer.Replace, outcome, message);
-    if (c !== null) c.data = s.buf.slice(d.nameOffset, d.nameOffset + d.nameLength);
+    req.flags = REFUSAL_FLAGS[refusal];
+    const c = this.track(d.seqId, oneway ? Answer.Drop : Answer.Replace, <i32>refusal, message);
+    if (c === null) return;
+    c.data = s.buf.slice(d.nameOffset, d.nameOffset + d.nameLength);
+    // Reported when its answer is replaced; a refused oneway call at its end (callDone).
+    if (!oneway) c.req = req;
   }
 
+  /**
+   * A call's message is read: its size is known. A oneway call (refused or not) and a call the
+   * full table cannot follow are reported now; the others when their answer comes.
+   */
   callDone(s: Side): void {
     const d = s.dec;
     if (d.messageType != MessageType.Call && d.messageType != MessageType.Oneway) return;
-    record(this.root_.metrics.requestBytes[this.dest], <u64>s.messageBytes);
+    const req = this.reading;
+    this.reading = null;
+    if (req === null) return;
+    req.requestBytes = <u64>s.messageBytes;
+    const engine = this.root_.engine;
+    if (d.messageType == MessageType.Oneway) {
+      reportCall(engine, this.conn!, req, req.flags.length > 0 && req.flags != DELAYED_FLAG ? EXCEPTION_CODE : ONEWAY_CODE, 0, 0);
+    } else if (this.calls.find(d.seqId) === null) {
+      reportCall(engine, this.conn!, req, req.flags.length > 0 && req.flags != DELAYED_FLAG ? EXCEPTION_CODE : REPLY_CODE, 0, 0);
+    }
   }
 
   /**
@@ -598,7 +635,8 @@ class ThriftStream extends Context {
     this.answering = null;
     this.holding = null;
     if (c === null) return;
-    const m = this.root_.metrics;
+    const engine = this.root_.engine;
+    const req = c.req;
     const size = <i32>s.messageBytes;
     const start = <i32>(s.msgStart - s.hostBase);
     if (c.answer == Answer.Drop) {
@@ -609,14 +647,10 @@ class ThriftStream extends Context {
       const h = this.holdHeader;
       const bytes = encodeAppException(d.transport, d.protocol, c.data, <i32>c.id, DENY_EXCEPTION_TYPE, c.message, changetype<usize>(h), h.byteLength);
       this.edits.push(new Edit(start, start + size, bytes));
-      record(m.responseBytes[c.dest], <u64>bytes.byteLength);
+      if (req !== null) reportCall(engine, this.conn!, req, EXCEPTION_CODE, <u64>bytes.byteLength, c.startNs);
       return;
     }
-    const outcome = c.outcome + (t == MessageType.Exception ? Outcome.Exception : Outcome.Reply);
-    m.request(c.dest, outcome);
-    const now = getCurrentTimeNanoseconds();
-    record(m.duration[c.dest], now > c.startNs ? (now - c.startNs) / 1000000 : 0);
-    record(m.responseBytes[c.dest], <u64>size);
+    if (req !== null) reportCall(engine, this.conn!, req, t == MessageType.Exception ? EXCEPTION_CODE : REPLY_CODE, <u64>size, c.startNs);
   }
 
   onDone(): bool {

@@ -8,6 +8,7 @@ import { PrometheusHandler, connectionTags } from "../handlers/prometheus";
 import { DEFAULT_RPC_LOG_ATTRIBUTES, TelemetryConfig, parseTelemetry } from "../config";
 import { Fields } from "../../runtime/fields";
 import { parseJson } from "../../runtime/json";
+import { setServiceFromCluster } from "../service";
 
 function outboundConn(): ConnectionAttributes {
   const c = new ConnectionAttributes();
@@ -169,5 +170,27 @@ describe("engine configuration section", () => {
     parseTelemetry(g, h, null, d, DEFAULT_RPC_LOG_ATTRIBUTES, "telemetry.");
     expect(g.ok).toBe(true);
     expect(d.handlers[0].kind).toBe("accesslog");
+  });
+});
+
+describe("destination service from the routed cluster (service.ts)", () => {
+  it("splits Istio's outbound names, keeps other names whole, leaves inbound and none to the fallback", () => {
+    const cases: string[][] = [
+      // cluster, host, name, namespace
+      ["outbound|20880|v2|orders.shop.svc.cluster.local", "orders.shop.svc.cluster.local", "orders", "shop"],
+      ["outbound|9090||catalog.store.svc", "catalog.store.svc", "catalog", "store"],
+      ["outbound|443||api.example.com", "api.example.com", "api", ""],
+      ["outbound|80||single", "single", "single", ""],
+      ["orders-v1", "orders-v1", "", ""],
+      ["inbound|20880||", "", "", ""],
+      ["", "", "", ""],
+    ];
+    for (let i = 0; i < cases.length; i++) {
+      const r = new RequestAttributes();
+      setServiceFromCluster(r, cases[i][0]);
+      expect(r.serviceHost).toBe(cases[i][1], cases[i][0]);
+      expect(r.serviceName).toBe(cases[i][2], cases[i][0]);
+      expect(r.serviceNamespace).toBe(cases[i][3], cases[i][0]);
+    }
   });
 });

@@ -19,6 +19,10 @@ export class ConnectionAttributes {
   perCallService: bool = false;
   /** The connection's `destination_service_namespace` when perCallService (set with istioTags). */
   serviceNamespace: string = "";
+  /** The prometheus handler's last series for this connection, by its per-request part (PrometheusHandler.series). */
+  lastSeries: Object | null = null;
+  lastHandler: Object | null = null;
+  lastPart: string = "";
   peerKnown: bool = false;
   peerTries: i32 = 0;
 }

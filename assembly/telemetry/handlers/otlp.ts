@@ -15,7 +15,7 @@ import { LogRecordField, beginLogRecordFields, encodeAttributeSet, endLogRecord,
 import { OtlpHistogram, beginMetric, endMetric, writeHistogramPoint, writeSumPoint } from "../otlp/metrics";
 import { PbWriter } from "../otlp/writer";
 import { OVERFLOW } from "../prometheus";
-import { MetricNames, istioRequestTags, metricPrefix } from "./prometheus";
+import { MetricNames, connectionKey, istioRequestPart, metricPrefix } from "./prometheus";
 import { ConnectionAttributes, Handler } from "./handler";
 
 /**
@@ -25,7 +25,7 @@ import { ConnectionAttributes, Handler } from "./handler";
  */
 const TICK_SLACK_NS: u64 = 50000000;
 
-/** Istio's labels of a series in HTTP_LABELS order, from its key (`k=.=v;.;…`, istioRequestTags). */
+/** Istio's labels of a series in HTTP_LABELS order, from its key (`k=.=v;.;…`, connectionKey + istioRequestPart). */
 export function labelsFromTags(tags: string): string[] {
   const values = new Array<string>(HTTP_LABELS.length);
   for (let i = 0; i < values.length; i++) values[i] = "";
@@ -83,7 +83,7 @@ export class OtlpHttpMetrics extends OtlpMetricTable {
     return this.series.length;
   }
 
-  /** The series of the label set `tags` (istioRequestTags), null when it has none yet. */
+  /** The series of the label set `tags` (connectionKey + istioRequestPart), null when it has none yet. */
   find(tags: string): OtlpHttpSeries | null {
     return this.byTags.has(tags) ? unchecked(this.series[this.byTags.get(tags)]) : null;
   }
@@ -207,7 +207,7 @@ export class OtlpHandler extends Handler {
     let now: u64 = 0;
     const m = this.table;
     if (m !== null) {
-      const tags = istioRequestTags(conn, r);
+      const tags = connectionKey(conn) + istioRequestPart(conn, r);
       let s = m.find(tags);
       // The clock only starts a series (a known one needs no host call).
       if (s === null) {

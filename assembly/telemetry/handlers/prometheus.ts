@@ -11,7 +11,7 @@ import {
   RequestAttributes, attrValue, destinationService, destinationServiceName, destinationServiceNamespace,
   httpConnectionLabels, httpRequestLabels, safeValue,
 } from "../request";
-import { SeriesTable, encodeLabels, overflowLabels } from "../series";
+import { MetricSeries, SeriesTable, encodeLabels, overflowLabels } from "../series";
 import { SeriesBatch } from "../batch";
 import { ConnectionAttributes, Handler } from "./handler";
 
@@ -38,6 +38,12 @@ export function metricPrefix(m: MetricNames, istioProxy: bool): string {
 export const FLUSH_PERIOD_MS: u32 = 1000;
 /** Requests batched per VM before a flush is forced, whatever the time. */
 export const BATCH_REQUESTS: i32 = 4096;
+/**
+ * The same for the RPC filters (dubbo, thrift), whose VMs also hold each connection's decode
+ * buffers: 28 KB of samples instead of 114 KB. A flush's host calls are one per histogram sample
+ * whatever the batch size; only the counter increments it merges are fewer with a larger batch.
+ */
+export const RPC_BATCH_REQUESTS: i32 = 1024;
 
 const TYPES: MetricType[] = [MetricType.Counter, MetricType.Histogram, MetricType.Histogram, MetricType.Histogram];
 
@@ -74,15 +80,27 @@ export function connectionTags(conn: ConnectionAttributes): string {
 }
 
 /**
- * Istio's labels of one request, encoded `k=.=v;.;` (the connection's part cached on `conn`):
- * the series key of this handler and of the otlp handler (./otlp.ts).
+ * The connection's part of a series key, encoded when first needed (and again once the engine
+ * cleared it: the peer showed up or changed), which also forgets the series the connection
+ * remembers (PrometheusHandler.series).
  */
-export function istioRequestTags(conn: ConnectionAttributes, r: RequestAttributes): string {
-  if (conn.istioTags.length == 0) conn.istioTags = connectionTags(conn);
-  const svc = destinationService(conn.bag, r);
+export function connectionKey(conn: ConnectionAttributes): string {
+  if (conn.istioTags.length == 0) {
+    conn.istioTags = connectionTags(conn);
+    conn.lastSeries = null;
+  }
+  return conn.istioTags;
+}
+
+/**
+ * The per-request part of Istio's labels, built on its own (appending to the long connection part
+ * label by label would copy it every time): with connectionKey, the series key of this handler
+ * (before its dimensions) and of the otlp handler (./otlp.ts).
+ */
+export function istioRequestPart(conn: ConnectionAttributes, r: RequestAttributes): string {
   const tail = new Array<string>();
   httpRequestLabels(conn.bag, r, tail);
-  let s = conn.istioTags + "destination_service=.=" + svc + ";.;destination_service_name=.=" + destinationServiceName(conn.bag, r) + ";.;";
+  let s = "destination_service=.=" + destinationService(conn.bag, r) + ";.;destination_service_name=.=" + destinationServiceName(conn.bag, r) + ";.;";
   if (conn.perCallService) s += "destination_service_namespace=.=" + destinationServiceNamespace(r, conn.serviceNamespace) + ";.;";
   for (let i = 0; i < tail.length; i++) s += HTTP_LABELS[FIRST_REQUEST_LABEL + i] + "=.=" + tail[i] + ";.;";
   return s;
@@ -95,7 +113,8 @@ export class PrometheusHandler extends Handler {
   dimensionKeys: string[] = [];
   dimensionAttrs: i32[] = [];
   table: SeriesTable | null = null;
-  batch: SeriesBatch = new SeriesBatch(BATCH_REQUESTS);
+  /** Sized by start() (one request until then). */
+  batch: SeriesBatch = new SeriesBatch(1);
   /** Refused requests not yet counted on the handler's failures counter. */
   refusedTotal: u64 = 0;
 
@@ -110,8 +129,9 @@ export class PrometheusHandler extends Handler {
     return out;
   }
 
-  /** Defines the family names once per VM; `istioProxy` decides `auto`. */
-  start(istioProxy: bool, overflowCounter: u32): void {
+  /** Defines the family names once per VM; `istioProxy` decides `auto`; `batchRequests`: the batch's capacity. */
+  start(istioProxy: bool, overflowCounter: u32, batchRequests: i32 = BATCH_REQUESTS): void {
+    if (this.batch.capacity != batchRequests) this.batch = new SeriesBatch(batchRequests);
     const prefix = metricPrefix(this.names, istioProxy);
     const names = new Array<string>();
     for (let i = 0; i < HTTP_METRICS.length; i++) names.push(prefix + HTTP_METRICS[i]);
@@ -122,10 +142,35 @@ export class PrometheusHandler extends Handler {
 
   /** The encoded label set of one request. */
   tags(conn: ConnectionAttributes, r: RequestAttributes): string {
-    let s = istioRequestTags(conn, r);
+    return connectionKey(conn) + this.requestTags(conn, r);
+  }
+
+  /** The per-request part of the key: Istio's labels (istioRequestPart), then the dimensions. */
+  requestTags(conn: ConnectionAttributes, r: RequestAttributes): string {
+    let s = istioRequestPart(conn, r);
     for (let i = 0; i < this.dimensionKeys.length; i++) {
       s += this.dimensionKeys[i] + "=.=" + safeValue(attrValue(this.dimensionAttrs[i], conn.bag, r)) + ";.;";
     }
+    return s;
+  }
+
+  /**
+   * The series of one request. The connection remembers its last series and per-request part for
+   * this handler: the calls of one connection mostly share them, and then the whole key (the
+   * connection part is about 1 KB) is neither built nor hashed again.
+   */
+  series(conn: ConnectionAttributes, r: RequestAttributes, t: SeriesTable): MetricSeries {
+    connectionKey(conn);
+    const part = this.requestTags(conn, r);
+    const last = conn.lastSeries;
+    if (last !== null && conn.lastHandler === this && conn.lastPart == part) return changetype<MetricSeries>(last);
+    const before = t.overflowed;
+    const s = t.get(conn.istioTags + part);
+    // A label set that overflowed is counted on every request: not remembered.
+    if (t.overflowed != before) return s;
+    conn.lastSeries = s;
+    conn.lastHandler = this;
+    conn.lastPart = part;
     return s;
   }
 
@@ -136,7 +181,7 @@ export class PrometheusHandler extends Handler {
   report(conn: ConnectionAttributes, r: RequestAttributes): bool {
     const t = this.table;
     if (t === null) return false;
-    const s = t.get(this.tags(conn, r));
+    const s = this.series(conn, r, t);
     if (!s.ok) return false;
     const b = this.batch;
     if (b.full) this.flush();

@@ -54,7 +54,7 @@ describe("dubbo configuration", () => {
 
   it("names the bad field", () => {
     expect(parseDubboConfig('{"routing": "stream"}').error).toBe(BAD + '"routing" must be one of connection, request, found "stream"');
-    expect(parseDubboConfig('{"colour": 1}').error).toBe(BAD + 'unknown field "colour" (known: stat_prefix, routing, decode_timeout_ms, max_body_bytes, seed, rules)');
+    expect(parseDubboConfig('{"colour": 1}').error).toBe(BAD + 'unknown field "colour" (known: stat_prefix, routing, decode_timeout_ms, max_body_bytes, seed, rules, telemetry)');
     expect(parseDubboConfig('{"decode_timeout_ms": 0}').error).toBe(BAD + '"decode_timeout_ms" must be a duration in milliseconds, an integer 1..600000, found 0');
     expect(parseDubboConfig('{"max_body_bytes": 16777217}').error).toBe(BAD + '"max_body_bytes" must be a size in bytes, an integer 1..16777216, found 16777217');
     expect(parseDubboConfig('{"rules": [{"name": "x"}]}').error).toBe(BAD + '"rules[0].route" is required unless policy.deny is true');

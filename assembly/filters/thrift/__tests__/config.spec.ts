@@ -54,7 +54,7 @@ describe("thrift configuration", () => {
   it("names the bad field", () => {
     const bad = "thrift: invalid configuration: ";
     expect(parseThriftConfig('{"transport": "tcp"}').error).toBe(bad + '"transport" must be one of auto, framed, unframed, header, found "tcp"');
-    expect(parseThriftConfig('{"colour": 1}').error).toBe(bad + 'unknown field "colour" (known: stat_prefix, routing, transport, protocol, decode_timeout_ms, seed, rules)');
+    expect(parseThriftConfig('{"colour": 1}').error).toBe(bad + 'unknown field "colour" (known: stat_prefix, routing, transport, protocol, decode_timeout_ms, seed, rules, telemetry)');
     expect(parseThriftConfig('{"decode_timeout_ms": 0}').error).toBe(bad + '"decode_timeout_ms" must be a duration in milliseconds, an integer 1..600000, found 0');
     expect(parseThriftConfig('{"rules": [{"name": "x"}]}').error).toBe(bad + '"rules[0].route" is required unless policy.deny is true');
     expect(parseThriftConfig('{"rules": [{"name": "x", "match": {"version": "1"}, "route": {"cluster": "a"}}]}').error)
