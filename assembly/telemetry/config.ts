@@ -21,6 +21,8 @@ import { CheckHandler } from "./handlers/check";
 import { DenierHandler } from "./handlers/denier";
 import { ListEntry, ListHandler } from "./handlers/list";
 import { MemQuotaHandler } from "./handlers/memquota";
+import { OtlpHandler } from "./handlers/otlp";
+import { OTLP_FIELDS, checkOtlpConfig, parseOtlpField } from "./otlp/config";
 
 // Every default in one place.
 export const MAX_HANDLERS: i32 = 32;
@@ -63,16 +65,19 @@ export const MAX_MAX_AMOUNT: i32 = 1000000000;
 export const DEFAULT_MAX_KEYS: i32 = 1000;
 export const MAX_MAX_KEYS: i32 = 100000;
 export const MAX_KEY_ATTRIBUTES: i32 = 8;
-export const KINDS: string[] = ["prometheus", "accesslog", "denier", "list", "memquota"];
+export const KINDS: string[] = ["prometheus", "accesslog", "denier", "list", "memquota", "otlp"];
 const KIND_DENIER = 2;
 const KIND_LIST = 3;
 const KIND_MEMQUOTA = 4;
+const KIND_OTLP = 5;
 
 const PROMETHEUS_FIELDS = "name, kind, fail_open, sampling, metrics, max_series, dimensions";
 const ACCESSLOG_FIELDS = "name, kind, fail_open, sampling, attributes, level, max_line_bytes";
 const DENIER_FIELDS = "name, kind, fail_open, sampling, status_code, message";
 const LIST_FIELDS = "name, kind, fail_open, sampling, attribute, entries, blacklist";
 const MEMQUOTA_FIELDS = "name, kind, fail_open, sampling, max_amount, valid_duration_ms, key, max_keys";
+/** otlp: the export fields of tcp-stats' `otlp` object (otlp/defaults.ts has their defaults), then its own. */
+const OTLP_HANDLER_FIELDS = "name, kind, fail_open, sampling, " + OTLP_FIELDS + ", attributes, metric_names, max_series";
 const RULE_FIELDS = "name, match, handlers";
 
 /** Handlers and the rules that feed them (rule i's handlerMask bit k: handler k). */
@@ -205,6 +210,7 @@ function parseHandler(f: Fields, v: JsonValue, at: string, logAttributes: string
   else if (kind == 1) h = new AccessLogHandler(n.str);
   else if (kind == KIND_DENIER) h = new DenierHandler(n.str);
   else if (kind == KIND_LIST) h = new ListHandler(n.str);
+  else if (kind == KIND_OTLP) h = new OtlpHandler(n.str);
   else h = new MemQuotaHandler(n.str);
   for (let i = 0; i < v.keys.length && f.ok; i++) {
     const key = v.keys[i];
@@ -225,6 +231,8 @@ function parseHandler(f: Fields, v: JsonValue, at: string, logAttributes: string
       parseDenierField(f, key, val, field, changetype<DenierHandler>(h));
     } else if (kind == KIND_LIST) {
       parseListField(f, key, val, field, changetype<ListHandler>(h));
+    } else if (kind == KIND_OTLP) {
+      parseOtlpHandlerField(f, key, val, field, changetype<OtlpHandler>(h));
     } else {
       parseMemQuotaField(f, key, val, field, changetype<MemQuotaHandler>(h));
     }
@@ -241,11 +249,12 @@ function parseHandler(f: Fields, v: JsonValue, at: string, logAttributes: string
     if (v.get("valid_duration_ms") === null) q.validMs = DEFAULT_VALID_DURATION_MS;
     if (v.get("max_keys") === null) q.maxKeys = DEFAULT_MAX_KEYS;
   }
-  if (f.ok && kind == 1) {
-    const a = changetype<AccessLogHandler>(h);
-    if (v.get("attributes") === null) {
-      for (let i = 0; i < logAttributes.length; i++) a.attrs.push(attrIndex(logAttributes[i]));
-    }
+  if (f.ok && kind == 1 && v.get("attributes") === null) defaultAttributes(logAttributes, changetype<AccessLogHandler>(h).attrs);
+  if (f.ok && kind == KIND_OTLP) {
+    const o = changetype<OtlpHandler>(h);
+    checkOtlpConfig(o.config, f, at);
+    if (f.ok && !o.config.logs && !o.config.metrics) f.fail("\"" + at + "\" exports nothing: logs and metrics are both false");
+    if (f.ok && v.get("attributes") === null) defaultAttributes(logAttributes, o.attrs);
   }
   return f.ok ? h : null;
 }
@@ -284,17 +293,41 @@ function parsePrometheusField(f: Fields, key: string, val: JsonValue, field: str
   }
 }
 
+function defaultAttributes(names: string[], out: i32[]): void {
+  for (let i = 0; i < names.length; i++) out.push(attrIndex(names[i]));
+}
+
+/** A non-empty list of attribute names (an access log line's, an OTLP log record's). */
+function attributeList(f: Fields, val: JsonValue, field: string, out: i32[]): void {
+  if (!f.list(val, field, "attribute names")) return;
+  if (val.items.length == 0) {
+    f.reject(field, "needs at least one attribute", val);
+    return;
+  }
+  for (let i = 0; i < val.items.length && f.ok; i++) {
+    const a = attribute(f, val.items[i], field + "[" + i.toString() + "]");
+    if (f.ok) out.push(a);
+  }
+}
+
+/** The export fields tcp-stats' `otlp` object has, then the handler's own. */
+function parseOtlpHandlerField(f: Fields, key: string, val: JsonValue, field: string, h: OtlpHandler): void {
+  if (parseOtlpField(h.config, f, key, val, field)) return;
+  if (key == "attributes") {
+    attributeList(f, val, field, h.attrs);
+  } else if (key == "metric_names") {
+    const m = f.oneOf(val, field, METRIC_NAMES);
+    if (f.ok) h.names = <MetricNames>m;
+  } else if (key == "max_series") {
+    h.maxSeries = f.int(val, field, "a number of label sets", 1, MAX_MAX_SERIES);
+  } else {
+    f.unknown(field, OTLP_HANDLER_FIELDS);
+  }
+}
+
 function parseAccessLogField(f: Fields, key: string, val: JsonValue, field: string, h: AccessLogHandler): void {
   if (key == "attributes") {
-    if (!f.list(val, field, "attribute names")) return;
-    if (val.items.length == 0) {
-      f.reject(field, "needs at least one attribute", val);
-      return;
-    }
-    for (let i = 0; i < val.items.length && f.ok; i++) {
-      const a = attribute(f, val.items[i], field + "[" + i.toString() + "]");
-      if (f.ok) h.attrs.push(a);
-    }
+    attributeList(f, val, field, h.attrs);
   } else if (key == "level") {
     const l = f.oneOf(val, field, LOG_LEVEL_NAMES);
     if (f.ok) h.level = <LogLevel>l;

@@ -16,6 +16,8 @@ import { BATCH_REQUESTS, FLUSH_PERIOD_MS, PrometheusHandler } from "./handlers/p
 import { AccessLogHandler } from "./handlers/accesslog";
 import { CheckHandler, Verdict } from "./handlers/check";
 import { MemQuotaHandler } from "./handlers/memquota";
+import { OtlpHandler, otlpGrpcClose, otlpGrpcReceive, retireOtlpHandlers } from "./handlers/otlp";
+import { vmInstanceId } from "./otlp/instance";
 
 /** Requests of a connection that may look for its peer before it is taken as unknown. */
 export const PEER_TRIES: i32 = 3;
@@ -54,6 +56,8 @@ export class TelemetryEngine {
   ticks: u32 = 0;
   /** The rule that fed the handler of the last refusal (check). */
   checkRule: string = "";
+  /** OTLP `service.instance.id` of this VM, fixed at the first otlp handler's start. */
+  instance: string = "";
 
   /** `name` prefixes log lines ("http-telemetry", "dubbo", "thrift"). */
   constructor(public name: string) {}
@@ -112,6 +116,14 @@ export class TelemetryEngine {
         const attrs = changetype<AccessLogHandler>(h).attrs;
         needsAddress = needsAddress || attrs.includes(Attr.SourceAddress);
         if (attrs.includes(Attr.ResponseFlags)) flagsMask |= (<u32>1) << <u32>i;
+      } else if (h.kind == "otlp") {
+        // Its exporter's counters are the handler's: `handler.<name>.exports_ok`, `log_records_dropped`, …
+        const o = changetype<OtlpHandler>(h);
+        if (this.instance.length == 0) this.instance = vmInstanceId(this.local);
+        if (!o.start("protomesh." + this.name, at, this.local, this.instance, this.istioProxy)) return false;
+        needsAddress = needsAddress || (o.config.logs && o.attrs.includes(Attr.SourceAddress));
+        // Its metrics carry the response_flags label; its logs may carry the attribute.
+        if (o.config.metrics || (o.config.logs && o.attrs.includes(Attr.ResponseFlags))) flagsMask |= (<u32>1) << <u32>i;
       }
       const p = h.tickPeriodMs();
       if (p > 0 && (tick == 0 || p < tick)) tick = p;
@@ -126,8 +138,11 @@ export class TelemetryEngine {
     if (tick == 0 || tick > FLUSH_PERIOD_MS) tick = FLUSH_PERIOD_MS;
     this.tickMs = tick;
     if (seed != 0) this.rng = seed;
-    // The old handlers' updates go out before they are replaced.
-    if (this.ready) this.flush();
+    // The old handlers' updates go out before they are replaced; their OTLP queues are dropped (counted).
+    if (this.ready) {
+      this.flush();
+      retireOtlpHandlers(this.config.handlers);
+    }
     this.config = c;
     this.checkMask = checkMask;
     this.needsAddress = needsAddress;
@@ -135,6 +150,19 @@ export class TelemetryEngine {
     this.flagsInRules = flagsInRules;
     this.ready = true;
     return true;
+  }
+
+  /**
+   * A grpc_call's answer reaches the root context that made it (envoy source/extensions/common/
+   * wasm/context.h GrpcCallClientHandler): the filter's root passes proxy_on_grpc_receive and
+   * proxy_on_grpc_close here, for the otlp handlers' exports (each exporter knows its token).
+   */
+  onGrpcReceive(token: u32): void {
+    otlpGrpcReceive(this.config.handlers, token);
+  }
+
+  onGrpcClose(token: u32, status: u32): void {
+    otlpGrpcClose(this.config.handlers, token, status);
   }
 
   define(type: MetricType, name: string): Metric {

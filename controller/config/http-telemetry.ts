@@ -7,9 +7,10 @@
 import { z } from "zod";
 import { HTTP_ATTRIBUTES, HTTP_LABELS } from "../../assembly/telemetry/http-labels.js";
 import { RULE_STAT_PREFIX, WHOLE, isStatPrefix, show } from "./fields.js";
+import { OTLP_FIELDS, OTLP_FIELD_CHECKS, otlpSettingsProblem } from "./otlp.js";
 
 export const HTTP_TELEMETRY_FIELDS = ["stat_prefix", "seed", "max_connections", "handlers", "rules"] as const;
-export const HTTP_TELEMETRY_KINDS = ["prometheus", "accesslog", "denier", "list", "memquota"] as const;
+export const HTTP_TELEMETRY_KINDS = ["prometheus", "accesslog", "denier", "list", "memquota", "otlp"] as const;
 /** Check handlers: decided at request headers, so they may use only attributes known then. */
 export const HTTP_TELEMETRY_CHECK_KINDS: readonly string[] = ["denier", "list", "memquota"];
 export const HTTP_TELEMETRY_METRICS = ["auto", "prefixed", "istio"] as const;
@@ -27,6 +28,7 @@ const ACCESSLOG_FIELDS = "name, kind, fail_open, sampling, attributes, level, ma
 const DENIER_FIELDS = "name, kind, fail_open, sampling, status_code, message";
 const LIST_FIELDS = "name, kind, fail_open, sampling, attribute, entries, blacklist";
 const MEMQUOTA_FIELDS = "name, kind, fail_open, sampling, max_amount, valid_duration_ms, key, max_keys";
+const OTLP_HANDLER_FIELDS = `name, kind, fail_open, sampling, ${OTLP_FIELDS.join(", ")}, attributes, metric_names, max_series`;
 const RULE_FIELDS = "name, match, handlers";
 /** Not known at request headers (assembly/telemetry/rules.ts knownAtRequestHeaders). */
 const LATE_ATTRIBUTES: readonly string[] = [
@@ -103,6 +105,24 @@ function checkPolicyField(kind: string, key: string, val: Json, field: string): 
 
 const POLICY_FIELDS: Record<string, string> = { denier: DENIER_FIELDS, list: LIST_FIELDS, memquota: MEMQUOTA_FIELDS };
 
+function attributeList(val: Json, field: string): void {
+  const items = list(val, field, "attribute names");
+  if (items.length === 0) reject(field, "needs at least one attribute", val);
+  items.forEach((a, i) => attribute(a, `${field}[${i}]`));
+}
+
+/** The otlp handler's fields: the export fields (./otlp.ts), then its own. */
+function checkOtlpField(key: string, val: Json, field: string): void {
+  const check = Object.hasOwn(OTLP_FIELD_CHECKS, key) ? OTLP_FIELD_CHECKS[key] : undefined;
+  if (check !== undefined) {
+    const why = check(val);
+    if (why !== null) fail(`"${field}" ${why}`);
+  } else if (key === "attributes") attributeList(val, field);
+  else if (key === "metric_names") oneOf(val, field, HTTP_TELEMETRY_METRICS);
+  else if (key === "max_series") int(val, field, "a number of label sets", 1, HTTP_TELEMETRY_LIMITS.maxSeries);
+  else unknown(field, OTLP_HANDLER_FIELDS);
+}
+
 function checkHandler(v: Json, at: string): string {
   const h = object(v, at, "{name, kind, …}");
   if (h["name"] === undefined) fail(`"${at}.name" is required`);
@@ -121,6 +141,8 @@ function checkHandler(v: Json, at: string): string {
       if (typeof val !== "number" || val < 0 || val > 100) reject(field, "must be a percentage 0..100", val);
     } else if (policy) {
       if (!checkPolicyField(kind, key, val, field)) unknown(field, POLICY_FIELDS[kind]!);
+    } else if (kind === "otlp") {
+      checkOtlpField(key, val, field);
     } else if (prometheus && key === "metrics") {
       oneOf(val, field, HTTP_TELEMETRY_METRICS);
     } else if (prometheus && key === "max_series") {
@@ -136,9 +158,7 @@ function checkHandler(v: Json, at: string): string {
         attribute(dims[label], `${field}.${label}`);
       }
     } else if (!prometheus && key === "attributes") {
-      const items = list(val, field, "attribute names");
-      if (items.length === 0) reject(field, "needs at least one attribute", val);
-      items.forEach((a, i) => attribute(a, `${field}[${i}]`));
+      attributeList(val, field);
     } else if (!prometheus && key === "level") {
       oneOf(val, field, HTTP_TELEMETRY_LOG_LEVELS);
     } else if (!prometheus && key === "max_line_bytes") {
@@ -150,6 +170,11 @@ function checkHandler(v: Json, at: string): string {
   if (kind === "list" && h["attribute"] === undefined) fail(`"${at}.attribute" is required`);
   if (kind === "list" && h["entries"] === undefined) fail(`"${at}.entries" is required`);
   if (kind === "memquota" && h["max_amount"] === undefined) fail(`"${at}.max_amount" is required`);
+  if (kind === "otlp") {
+    const why = otlpSettingsProblem(h, at);
+    if (why !== null) fail(why);
+    if (h["logs"] === false && h["metrics"] === false) fail(`"${at}" exports nothing: logs and metrics are both false`);
+  }
   return h["name"] as string;
 }
 
@@ -300,4 +325,14 @@ export function httpTelemetryDimensions(config: Readonly<Record<string, unknown>
     if (isObject(h) && h["kind"] === "prometheus" && isObject(h["dimensions"])) out.push(...Object.keys(h["dimensions"]));
   }
   return [...new Set(out)];
+}
+
+/** The `cluster` of every otlp handler in a configuration (each needs an HTTP/2 cluster). */
+export function httpTelemetryOtlpClusters(config: Readonly<Record<string, unknown>> | undefined): string[] {
+  const handlers = Array.isArray(config?.["handlers"]) ? config["handlers"] : [];
+  const out: string[] = [];
+  for (const h of handlers) {
+    if (isObject(h) && h["kind"] === "otlp" && typeof h["cluster"] === "string") out.push(h["cluster"]);
+  }
+  return [...new Set(out)].sort();
 }

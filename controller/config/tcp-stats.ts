@@ -7,12 +7,11 @@
  * give them (config.ts checkTcpTelemetry).
  */
 import { z } from "zod";
-import * as otlp from "../../assembly/telemetry/otlp/defaults.js";
 import { httpTelemetryProblem } from "./http-telemetry.js";
 import {
-  WHOLE, checkClusterName, checkDurationMs, checkObject, checkOneOf, checkStatPrefix, field, optionalField, show,
-  type FieldCheck,
+  WHOLE, checkObject, checkOneOf, checkStatPrefix, field, optionalField, show, type FieldCheck,
 } from "./fields.js";
+import { OTLP_FIELDS, OTLP_FIELD_CHECKS, otlpSettingsProblem } from "./otlp.js";
 
 export const TCP_STATS_FIELDS = ["stat_prefix", "istio_metrics", "max_series", "otlp", "handlers", "rules"] as const;
 
@@ -64,36 +63,20 @@ export type IstioMetricsMode = (typeof ISTIO_METRICS_MODES)[number];
 export const MAX_MAX_SERIES = 100000;
 
 /** The `otlp` section's fields. */
-export const OTLP_FIELDS: readonly string[] = otlp.OTLP_FIELD_NAMES;
+export { OTLP_FIELDS };
 
 const checkMaxSeries: FieldCheck = (v) =>
   typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= MAX_MAX_SERIES
     ? null
     : `must be a number of label sets, an integer 1..${MAX_MAX_SERIES}, found ${show(v)}`;
 
-const checkRecords = (lo: number, hi: number): FieldCheck => (v) =>
-  typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi ? null : `must be a number of log records, an integer ${lo}..${hi}, found ${show(v)}`;
-const checkBool: FieldCheck = (v) => (typeof v === "boolean" ? null : `must be true or false, found ${show(v)}`);
-const checkAuthority: FieldCheck = (v) =>
-  typeof v === "string" && v.length >= 1 && v.length <= otlp.MAX_AUTHORITY_BYTES && /^[\x21-\x7e]+$/.test(v)
-    ? null
-    : `must be an authority: 1 to 255 bytes of visible ASCII (host or host:port), found ${show(v)}`;
-
 const otlpSchema = z.strictObject({
-  cluster: field(checkClusterName),
-  authority: optionalField(checkAuthority),
-  timeout_ms: optionalField(checkDurationMs(otlp.MIN_TIMEOUT_MS, otlp.MAX_TIMEOUT_MS)),
-  batch_size: optionalField(checkRecords(otlp.MIN_BATCH_SIZE, otlp.MAX_BATCH_SIZE)),
-  max_queue_size: optionalField(checkRecords(otlp.MIN_MAX_QUEUE_SIZE, otlp.MAX_MAX_QUEUE_SIZE)),
-  flush_interval_ms: optionalField(checkDurationMs(otlp.MIN_FLUSH_INTERVAL_MS, otlp.MAX_FLUSH_INTERVAL_MS)),
-  logs: optionalField(checkBool),
-  metrics: optionalField(checkBool),
+  cluster: field(OTLP_FIELD_CHECKS["cluster"]!),
+  ...Object.fromEntries(OTLP_FIELDS.filter((k) => k !== "cluster").map((k) => [k, optionalField(OTLP_FIELD_CHECKS[k]!)])),
 }).superRefine((o, ctx) => {
-  const batch = typeof o.batch_size === "number" ? o.batch_size : otlp.DEFAULT_BATCH_SIZE;
-  const queue = typeof o.max_queue_size === "number" ? o.max_queue_size : otlp.DEFAULT_MAX_QUEUE_SIZE;
-  if (queue < batch) {
-    ctx.addIssue({ code: "custom", path: ["max_queue_size"], params: WHOLE, message: `"otlp.max_queue_size" must be at least batch_size (${batch}), found ${queue}` });
-  }
+  // A missing cluster is field()'s "is required"; the queue bound is the one check across fields.
+  const why = o.cluster === undefined ? null : otlpSettingsProblem(o, "otlp");
+  if (why !== null) ctx.addIssue({ code: "custom", path: ["max_queue_size"], params: WHOLE, message: why });
 });
 
 const checkOtlpObject = checkObject("with the collector's cluster and export settings");

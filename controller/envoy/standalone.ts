@@ -4,7 +4,7 @@
  * demo and the e2e test, so they all describe the same deployment.
  */
 import { filterSpec } from "../filters.js";
-import { otlpCollectorCluster } from "../telemetry/otlp-collector.js";
+import { otlpCollectorClusters } from "../telemetry/otlp-collector.js";
 import { tcpStatsTags } from "../telemetry/stats-tags.js";
 import type { BootstrapProps, SocketAddressProps } from "./bootstrap.js";
 import type { UpstreamConnectMode } from "./tcp-proxy.js";
@@ -40,8 +40,8 @@ export interface StandaloneOptions {
   /** @default the filter's defaultConfiguration */
   readonly configuration?: Readonly<Record<string, unknown>>;
   /**
-   * The OpenTelemetry collector (OTLP/gRPC) behind the cluster a configuration's `otlp.cluster`
-   * names; that cluster is added only when the configuration has an `otlp` section.
+   * The OpenTelemetry collector (OTLP/gRPC) behind the clusters a configuration's `otlp.cluster`
+   * and otlp handlers name; those clusters are added only when the configuration exports.
    * @default { address: "otel-collector", port: 4317 } (controller/telemetry/otlp-collector.ts)
    */
   readonly otlpCollector?: SocketAddressProps;
@@ -56,10 +56,10 @@ export function standaloneBootstrapProps(options: StandaloneOptions): BootstrapP
   const early = options.maxEarlyDataBytes ?? spec.maxEarlyDataBytes ?? (mode !== undefined && mode !== "IMMEDIATE" ? 65536 : undefined);
   const wasmDir = (options.wasmDir ?? "/etc/envoy/wasm").replace(/\/+$/, "");
   const configuration = options.configuration ?? spec.defaultConfiguration;
-  const collector = otlpCollectorCluster(configuration, options.otlpCollector);
+  const collectors = otlpCollectorClusters(configuration, options.otlpCollector);
   return {
     admin: { address: options.adminAddress ?? "127.0.0.1", port: options.adminPort ?? 9901 },
-    clusters: collector === undefined ? [{ name: UPSTREAM_CLUSTER, endpoints: [upstream] }] : [{ name: UPSTREAM_CLUSTER, endpoints: [upstream] }, collector],
+    clusters: [{ name: UPSTREAM_CLUSTER, endpoints: [upstream] }, ...collectors],
     // tcp-stats writes Istio's TCP labels into its stat names; these entries extract them.
     statsTags: spec.name === "tcp-stats" ? tcpStatsTags() : undefined,
     listener: {

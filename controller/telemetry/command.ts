@@ -61,10 +61,11 @@ export function addRenderHttpTelemetryCommand(render: Command, io: HttpTelemetry
     .option("--wasm-dir <dir>", "folder holding http-telemetry.wasm as Envoy sees it", "/etc/envoy/wasm")
     .option("--admin-address <ip>", "admin endpoint address", "127.0.0.1")
     .option("--admin-port <port>", "admin endpoint port", int("--admin-port", 0, 65535), 9901)
+    .option("--otlp-collector <host:port>", "the OpenTelemetry collector (OTLP/gRPC) behind the otlp handlers' clusters (default otel-collector:4317)", hostPort)
     .addOption(policy())
     .action((o: {
       configuration?: Record<string, unknown>; listenPort: number; upstream?: { address: string; port: number }; wasmDir: string;
-      adminAddress: string; adminPort: number; failurePolicy?: WasmFailurePolicy;
+      adminAddress: string; adminPort: number; failurePolicy?: WasmFailurePolicy; otlpCollector?: { address: string; port: number };
     }) => {
       io.stdout(bootstrapYaml(httpTelemetryBootstrapProps(o), io.header("http-telemetry filter")));
     });

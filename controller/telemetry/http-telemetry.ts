@@ -13,10 +13,11 @@
  */
 import { assertConfiguration } from "../config/index.js";
 import { httpTelemetryDimensions } from "../config/http-telemetry.js";
-import type { BootstrapProps } from "../envoy/bootstrap.js";
+import type { BootstrapProps, SocketAddressProps } from "../envoy/bootstrap.js";
 import { wasmNetworkFilter, type WasmFailurePolicy } from "../envoy/wasm-network-filter.js";
 import { validateWasmPlugin } from "../istio/wasm-plugin.js";
 import { sortKeys } from "../yaml.js";
+import { otlpCollectorClusters, otlpIstioNotes } from "./otlp-collector.js";
 import { httpStatsTags, istioHttpStatsSettings } from "./stats-tags.js";
 
 export const HTTP_TELEMETRY_NAME = "http-telemetry";
@@ -66,6 +67,12 @@ export interface HttpTelemetryStandaloneOptions {
   readonly adminPort?: number;
   /** @default "FAIL_OPEN" */
   readonly failurePolicy?: WasmFailurePolicy;
+  /**
+   * The OpenTelemetry collector (OTLP/gRPC) behind each otlp handler's `cluster`; those HTTP/2
+   * clusters are added only when the configuration has otlp handlers.
+   * @default { address: "otel-collector", port: 4317 } (./otlp-collector.ts)
+   */
+  readonly otlpCollector?: SocketAddressProps;
 }
 
 export function httpTelemetryBootstrapProps(options: HttpTelemetryStandaloneOptions = {}): BootstrapProps {
@@ -80,7 +87,10 @@ export function httpTelemetryBootstrapProps(options: HttpTelemetryStandaloneOpti
   });
   return {
     admin: { address: options.adminAddress ?? "127.0.0.1", port: options.adminPort ?? 9901 },
-    clusters: [{ name: "upstream", endpoints: [options.upstream ?? { address: "echo", port: 8080 }] }],
+    clusters: [
+      { name: "upstream", endpoints: [options.upstream ?? { address: "echo", port: 8080 }] },
+      ...otlpCollectorClusters(configuration, options.otlpCollector),
+    ],
     statsTags: httpStatsTags(httpTelemetryDimensions(configuration)),
     listener: {
       address: options.listenAddress ?? "0.0.0.0",
@@ -167,10 +177,12 @@ export function httpTelemetryWasmPlugin(props: HttpTelemetryWasmPluginProps = {}
  */
 export function httpTelemetryIstioNotes(configuration: Readonly<Record<string, unknown>> = {}): string {
   const s = istioHttpStatsSettings(httpTelemetryDimensions(configuration));
+  const otlp = otlpIstioNotes(configuration);
   return [
     "The prometheus handlers' labels need these pod annotations (or meshConfig.defaultConfig.extraStatTags /",
     "proxyStatsMatcher.inclusionPrefixes):",
     `  sidecar.istio.io/extraStatTags: "${s.extraStatTags.join(",")}"`,
     `  sidecar.istio.io/statsInclusionPrefixes: "${s.statsInclusionPrefixes.join(",")}"`,
+    ...(otlp === "" ? [] : [otlp]),
   ].join("\n");
 }

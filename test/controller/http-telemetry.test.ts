@@ -68,6 +68,16 @@ const BAD: readonly string[] = [
   '{"rules": [{"name": "r", "match": {"request.path": {"exact": "/a", "prefix": "/"}}, "handlers": ["prometheus"]}]}',
   '{"rules": [{"name": "r", "handlers": ["log"]}], "handlers": [{"name": "p", "kind": "prometheus"}]}',
   '{"mode": "observe"}',
+  '{"handlers": [{"name": "o", "kind": "otlp"}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": ""}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "batch_size": 0}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "batch_size": 10, "max_queue_size": 5}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "flush_interval_ms": 99}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "logs": false, "metrics": false}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "attributes": ["request.body"]}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "metric_names": "both"}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "max_batch": 10}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "otel", "level": "info"}]}',
 ];
 
 const GOOD: readonly string[] = [
@@ -78,6 +88,9 @@ const GOOD: readonly string[] = [
   '{"handlers": [{"name": "p", "kind": "prometheus", "metrics": "istio", "max_series": 5, "dimensions": {"request_method": "request.method"}},' +
     ' {"name": "l", "kind": "accesslog", "fail_open": false, "sampling": 12.5, "level": "warn", "max_line_bytes": 64, "attributes": ["request.id"]}],' +
     ' "rules": [{"name": "all", "handlers": ["p", "l"]}, {"name": "errs", "match": {"response.code": {"present": true}}, "handlers": ["l"]}]}',
+  '{"handlers": [{"name": "o", "kind": "otlp", "cluster": "outbound|4317||otel.obs.svc.cluster.local", "authority": "otel.obs:4317",' +
+    ' "timeout_ms": 250, "batch_size": 10, "max_queue_size": 20, "flush_interval_ms": 1000, "logs": true, "metrics": false,' +
+    ' "attributes": ["request.id", "response.code"], "metric_names": "prefixed", "max_series": 10, "fail_open": false, "sampling": 50}]}',
 ];
 
 describe("http-telemetry configuration: the controller refuses what the filter refuses, in its words", () => {
@@ -174,6 +187,36 @@ describe("http-telemetry standalone Envoy", () => {
     const bad = await cli("render", "http-telemetry", "envoy", "--configuration", '{"handlers":[{"name":"p","kind":"prometheus","metric":"istio"}]}');
     assert.equal(bad.code, 1);
     assert.match(bad.err, /http-telemetry: invalid configuration: unknown field "handlers\[0\]\.metric"/);
+  });
+});
+
+describe("http-telemetry with otlp handlers", () => {
+  const otlp = { handlers: [{ name: "otel", kind: "otlp", cluster: "otel_collector" }, { name: "audit", kind: "otlp", cluster: "audit_collector", metrics: false }] };
+
+  it("CLI: render http-telemetry envoy adds an HTTP/2 cluster per otlp handler's cluster, to --otlp-collector; validate accepts it", async () => {
+    const r = await cli("render", "http-telemetry", "envoy", "--configuration", JSON.stringify(otlp), "--otlp-collector", "10.1.2.3:4317");
+    assert.equal(r.code, 0, r.err);
+    const doc = parse(r.out);
+    const clusters = doc.static_resources.clusters as any[];
+    assert.deepEqual(clusters.map((c) => c.name), ["upstream", "audit_collector", "otel_collector"]);
+    for (const c of clusters.slice(1)) {
+      assert.equal(c.type, "STATIC");
+      assert.deepEqual(c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: "10.1.2.3", port_value: 4317 });
+      assert.deepEqual(c.typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config, { http2_protocol_options: {} });
+    }
+    const file = join(dir, "http-telemetry-otlp.yaml");
+    writeFileSync(file, r.out);
+    const v = await cli("validate", file);
+    assert.equal(v.code, 0, v.err);
+  });
+
+  it("CLI: render http-telemetry istio notes the collector clusters istiod must build", async () => {
+    const r = await cli("render", "http-telemetry", "istio", "--configuration", JSON.stringify(otlp));
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /OTLP export goes to the clusters "audit_collector", "otel_collector"/);
+    assert.match(r.out, /ServiceEntry/);
+    const plain = await cli("render", "http-telemetry", "istio");
+    assert.doesNotMatch(plain.out, /OTLP/);
   });
 });
 

@@ -666,7 +666,7 @@ describe("http-telemetry", () => {
     try {
       for (const [config, why] of [
         ['{"handlers": [{"name": "p", "kind": "prometheus", "metric": "istio"}]}', 'unknown field "handlers[0].metric" (known: name, kind, fail_open, sampling, metrics, max_series, dimensions)'],
-        ['{"handlers": [{"name": "p", "kind": "statsd"}]}', '"handlers[0].kind" must be one of prometheus, accesslog, denier, list, memquota, found "statsd"'],
+        ['{"handlers": [{"name": "p", "kind": "statsd"}]}', '"handlers[0].kind" must be one of prometheus, accesslog, denier, list, memquota, otlp, found "statsd"'],
         ['{"rules": [{"name": "r", "handlers": ["nope"]}]}', '"rules[0].handlers[0]" must name a handler (prometheus), found "nope"'],
         ['{"handlers": [{"name": "l", "kind": "accesslog", "sampling": 101}]}', '"handlers[0].sampling" must be a percentage 0..100, found 101'],
         ['{"rules": [{"name": "r", "match": {"request.verb": {"exact": "GET"}}, "handlers": ["prometheus"]}]}', 'unknown field "rules[0].match.request.verb"'],

@@ -50,6 +50,8 @@ import { warnFailed } from "../rpc/warn";
 import { ABORT_STATUS, DENY_STATUS, DubboFilterConfig, MAX_PENDING_REQUESTS, RATE_LIMIT_STATUS, parseDubboConfigBytes } from "./config";
 import { RuleIndex } from "./rule-index";
 export * from "../../runtime/network-exports";
+// An otlp telemetry handler's export answers (proxy_grpc_call) come to the root context.
+export { proxy_on_grpc_receive, proxy_on_grpc_close } from "../../runtime/exports";
 
 const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
 /** Clock of decode timeouts and delays: a delay ends within one tick after its duration. */
@@ -126,6 +128,14 @@ class DubboRoot extends RootContext {
     if (s != WasmResult.Ok) warnFailed("dubbo: set_tick_period_milliseconds", s, "; no timeouts or delays");
     this.cfg = cfg;
     return true;
+  }
+
+  onGrpcReceive(token: u32, response_size: u32): void {
+    this.engine.onGrpcReceive(token);
+  }
+
+  onGrpcClose(token: u32, status_code: u32): void {
+    this.engine.onGrpcClose(token, status_code);
   }
 
   onTick(): void {

@@ -72,6 +72,14 @@ class HttpTelemetryRoot extends RootContext {
     this.engine.onTick(getCurrentTimeNanoseconds());
   }
 
+  onGrpcReceive(token: u32, response_size: u32): void {
+    this.engine.onGrpcReceive(token);
+  }
+
+  onGrpcClose(token: u32, status_code: u32): void {
+    this.engine.onGrpcClose(token, status_code);
+  }
+
   /** The VM is going: what is still batched goes to the host first. */
   onDone(): bool {
     if (this.ready) this.engine.flush();

@@ -13,7 +13,7 @@ import { IstioMetrics, istioMetricPrefix, parseTcpStatsConfigBytes } from "./con
 import { OtlpExporter } from "../../telemetry/otlp/exporter";
 import { OtlpTcpMetrics, OtlpTcpSeries, TcpSum, encodeTcpLogRecord } from "../../telemetry/otlp/tcp";
 import { OtlpConfig } from "../../telemetry/otlp/config";
-import { hex } from "../../runtime/hex";
+import { vmInstanceId } from "../../telemetry/otlp/instance";
 import { AttributeBag, Reporter, Workload } from "../../telemetry/attributes";
 import { isIstioProxy, readConnection, readConnectionId, readHandshake, readLocalWorkload, readPeer } from "../../telemetry/reader";
 import { TelemetryConfig } from "../../telemetry/config";
@@ -124,18 +124,9 @@ class TcpStatsRoot extends RootContext {
     return true;
   }
 
-  /**
-   * `service.instance.id` of this VM: the pod (node metadata NAME, which Istio sets to the pod
-   * name; else the workload), then the VM's start time in ns, which tells worker VMs apart.
-   */
+  /** `service.instance.id` of this VM, fixed at its first use (otlp/instance.ts). */
   instanceId(): string {
-    if (this.instance.length == 0) {
-      const name = getPropertyBytes(P_NODE_NAME);
-      const base = name.ok && name.value.byteLength > 0 ? name.text()
-        : this.local.workload.length > 0 ? this.local.workload : "envoy";
-      const t = getCurrentTimeNanoseconds();
-      this.instance = base + "/" + hex(<u32>(t >> 32)) + hex(<u32>t, 8);
-    }
+    if (this.instance.length == 0) this.instance = vmInstanceId(this.local);
     return this.instance;
   }
 
@@ -577,7 +568,6 @@ class TcpStatsStream extends Context {
   }
 }
 
-const P_NODE_NAME = joinPath(["xds", "node", "metadata", "NAME"]);
 const P_CLUSTER_NAME = joinPath(["xds", "cluster_name"]);
 /** The SNI of the downstream TLS connection (Envoy attributes.rst, `connection.requested_server_name`). */
 const P_SNI = joinPath(["connection", "requested_server_name"]);

@@ -49,6 +49,8 @@ import { warnFailed } from "../rpc/warn";
 import { Deadlines, nowMs, resumeDownstream } from "../rpc/deadlines";
 import { encodeAppException } from "./exception";
 export * from "../../runtime/network-exports";
+// An otlp telemetry handler's export answers (proxy_grpc_call) come to the root context.
+export { proxy_on_grpc_receive, proxy_on_grpc_close } from "../../runtime/exports";
 
 const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
 /** Clock of decode timeouts and delays: a delay ends within one tick after its duration. */
@@ -112,6 +114,14 @@ class ThriftRoot extends RootContext {
     if (!this.ticking) warnFailed("thrift: set_tick_period_milliseconds", s, "; no decode timeouts, no delays");
     this.cfg = cfg;
     return true;
+  }
+
+  onGrpcReceive(token: u32, response_size: u32): void {
+    this.engine.onGrpcReceive(token);
+  }
+
+  onGrpcClose(token: u32, status_code: u32): void {
+    this.engine.onGrpcClose(token, status_code);
   }
 
   onTick(): void {

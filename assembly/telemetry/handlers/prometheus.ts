@@ -79,6 +79,33 @@ export function connectionTags(conn: ConnectionAttributes): string {
   return encodeLabels(perCall ? RPC_CONNECTION_KEYS : CONNECTION_KEYS, values);
 }
 
+/**
+ * The connection's part of a series key, encoded when first needed (and again once the engine
+ * cleared it: the peer showed up or changed), which also forgets the series the connection
+ * remembers (PrometheusHandler.series).
+ */
+export function connectionKey(conn: ConnectionAttributes): string {
+  if (conn.istioTags.length == 0) {
+    conn.istioTags = connectionTags(conn);
+    conn.lastSeries = null;
+  }
+  return conn.istioTags;
+}
+
+/**
+ * The per-request part of Istio's labels, built on its own (appending to the long connection part
+ * label by label would copy it every time): with connectionKey, the series key of this handler
+ * (before its dimensions) and of the otlp handler (./otlp.ts).
+ */
+export function istioRequestPart(conn: ConnectionAttributes, r: RequestAttributes): string {
+  const tail = new Array<string>();
+  httpRequestLabels(conn.bag, r, tail);
+  let s = "destination_service=.=" + destinationService(conn.bag, r) + ";.;destination_service_name=.=" + destinationServiceName(conn.bag, r) + ";.;";
+  if (conn.perCallService) s += "destination_service_namespace=.=" + destinationServiceNamespace(r, conn.serviceNamespace) + ";.;";
+  for (let i = 0; i < tail.length; i++) s += HTTP_LABELS[FIRST_REQUEST_LABEL + i] + "=.=" + tail[i] + ";.;";
+  return s;
+}
+
 export class PrometheusHandler extends Handler {
   names: MetricNames = MetricNames.Auto;
   maxSeries: i32 = 1000;
@@ -116,20 +143,12 @@ export class PrometheusHandler extends Handler {
 
   /** The encoded label set of one request. */
   tags(conn: ConnectionAttributes, r: RequestAttributes): string {
-    if (conn.istioTags.length == 0) conn.istioTags = connectionTags(conn);
-    return conn.istioTags + this.requestTags(conn, r);
+    return connectionKey(conn) + this.requestTags(conn, r);
   }
 
-  /**
-   * The per-request part of the key, built on its own: appending to the long connection part
-   * label by label would copy it every time.
-   */
+  /** The per-request part of the key: Istio's labels (istioRequestPart), then the dimensions. */
   requestTags(conn: ConnectionAttributes, r: RequestAttributes): string {
-    const tail = new Array<string>();
-    httpRequestLabels(conn.bag, r, tail);
-    let s = "destination_service=.=" + destinationService(conn.bag, r) + ";.;destination_service_name=.=" + destinationServiceName(conn.bag, r) + ";.;";
-    if (conn.perCallService) s += "destination_service_namespace=.=" + destinationServiceNamespace(r, conn.serviceNamespace) + ";.;";
-    for (let i = 0; i < tail.length; i++) s += HTTP_LABELS[FIRST_REQUEST_LABEL + i] + "=.=" + tail[i] + ";.;";
+    let s = istioRequestPart(conn, r);
     for (let i = 0; i < this.dimensionKeys.length; i++) {
       s += this.dimensionKeys[i] + "=.=" + safeValue(attrValue(this.dimensionAttrs[i], conn.bag, r)) + ";.;";
     }
@@ -142,10 +161,7 @@ export class PrometheusHandler extends Handler {
    * connection part is about 1 KB) is neither built nor hashed again.
    */
   series(conn: ConnectionAttributes, r: RequestAttributes, t: SeriesTable): MetricSeries {
-    if (conn.istioTags.length == 0) {
-      conn.istioTags = connectionTags(conn);
-      conn.lastSeries = null;
-    }
+    connectionKey(conn);
     const part = this.requestTags(conn, r);
     const last = conn.lastSeries;
     if (last !== null && conn.lastHandler === this && conn.lastPart == part) return changetype<MetricSeries>(last);

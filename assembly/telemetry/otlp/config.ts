@@ -50,6 +50,36 @@ function readBool(f: Fields, v: JsonValue, field: string): bool {
 }
 
 /**
+ * Reads one export field `key` (value `x`, named `name` in errors) into `c`; false when `key` is
+ * not an export field (the caller decides whether that is an error). A filter with an `otlp`
+ * object and http-telemetry's `otlp` handler share these fields.
+ */
+export function parseOtlpField(c: OtlpConfig, f: Fields, key: string, x: JsonValue, name: string): bool {
+  if (key == "cluster") c.cluster = f.clusterName(x, name);
+  else if (key == "authority") {
+    if (x.kind == JsonKind.String && isAuthority(x.str)) c.authority = x.str;
+    else f.reject(name, RULE_AUTHORITY, x);
+  } else if (key == "timeout_ms") c.timeoutMs = f.durationMs(x, name, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS);
+  else if (key == "batch_size") c.batchSize = f.int(x, name, "a number of log records", MIN_BATCH_SIZE, MAX_BATCH_SIZE);
+  else if (key == "max_queue_size") c.maxQueueSize = f.int(x, name, "a number of log records", MIN_MAX_QUEUE_SIZE, MAX_MAX_QUEUE_SIZE);
+  else if (key == "flush_interval_ms") c.flushIntervalMs = f.durationMs(x, name, MIN_FLUSH_INTERVAL_MS, MAX_FLUSH_INTERVAL_MS);
+  else if (key == "logs") c.logs = readBool(f, x, name);
+  else if (key == "metrics") c.metrics = readBool(f, x, name);
+  else return false;
+  return true;
+}
+
+/** The checks across fields, once every field of the object `at` is read. */
+export function checkOtlpConfig(c: OtlpConfig, f: Fields, at: string): void {
+  if (!f.ok) return;
+  if (c.cluster.length == 0) f.fail("\"" + at + ".cluster\" is required");
+  else if (c.maxQueueSize < c.batchSize) {
+    f.fail("\"" + at + ".max_queue_size\" must be at least batch_size (" + c.batchSize.toString() +
+      "), found " + c.maxQueueSize.toString());
+  }
+}
+
+/**
  * Reads the `otlp` object `v` (its name in errors: `at`, e.g. "otlp"); fields are named
  * `otlp.cluster` and so on. The first error is left in `f`.
  */
@@ -58,25 +88,9 @@ export function parseOtlpConfig(v: JsonValue, f: Fields, at: string): OtlpConfig
   if (!f.object(v, at, "with the collector's cluster and export settings")) return c;
   for (let i = 0; i < v.keys.length && f.ok; i++) {
     const key = v.keys[i];
-    const x = v.values[i];
     const name = at + "." + key;
-    if (key == "cluster") c.cluster = f.clusterName(x, name);
-    else if (key == "authority") {
-      if (x.kind == JsonKind.String && isAuthority(x.str)) c.authority = x.str;
-      else f.reject(name, RULE_AUTHORITY, x);
-    } else if (key == "timeout_ms") c.timeoutMs = f.durationMs(x, name, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS);
-    else if (key == "batch_size") c.batchSize = f.int(x, name, "a number of log records", MIN_BATCH_SIZE, MAX_BATCH_SIZE);
-    else if (key == "max_queue_size") c.maxQueueSize = f.int(x, name, "a number of log records", MIN_MAX_QUEUE_SIZE, MAX_MAX_QUEUE_SIZE);
-    else if (key == "flush_interval_ms") c.flushIntervalMs = f.durationMs(x, name, MIN_FLUSH_INTERVAL_MS, MAX_FLUSH_INTERVAL_MS);
-    else if (key == "logs") c.logs = readBool(f, x, name);
-    else if (key == "metrics") c.metrics = readBool(f, x, name);
-    else f.unknown(name, OTLP_FIELDS);
+    if (!parseOtlpField(c, f, key, v.values[i], name)) f.unknown(name, OTLP_FIELDS);
   }
-  if (!f.ok) return c;
-  if (c.cluster.length == 0) f.fail("\"" + at + ".cluster\" is required");
-  else if (c.maxQueueSize < c.batchSize) {
-    f.fail("\"" + at + ".max_queue_size\" must be at least batch_size (" + c.batchSize.toString() +
-      "), found " + c.maxQueueSize.toString());
-  }
+  checkOtlpConfig(c, f, at);
   return c;
 }

@@ -116,13 +116,17 @@ export class OtlpExporter {
     this.ends = new StaticArray<i32>(config.maxQueueSize);
   }
 
-  /** Defines the stats; false (logged) when the host refused one. */
-  defineStats(): bool {
+  /**
+   * Defines the stats as `prefix` + OTLP_STAT_NAMES (tcp-stats: process-wide `protomesh_otlp.`;
+   * an http-telemetry handler: its own `<stat_prefix>.handler.<name>.`); false (logged) when the
+   * host refused one.
+   */
+  defineStats(prefix: string = STAT_PREFIX): bool {
     for (let i = 0; i < OTLP_STAT_NAMES.length; i++) {
       const type = i == OtlpStat.LOG_QUEUE_RECORDS ? MetricType.Gauge : MetricType.Counter;
-      const r = defineMetric(type, STAT_PREFIX + OTLP_STAT_NAMES[i]);
+      const r = defineMetric(type, prefix + OTLP_STAT_NAMES[i]);
       if (r.status != WasmResult.Ok) {
-        log(LogLevel.Error, "otlp: defining metric " + STAT_PREFIX + OTLP_STAT_NAMES[i] + " failed status=" + (<i32>r.status).toString());
+        log(LogLevel.Error, "otlp: defining metric " + prefix + OTLP_STAT_NAMES[i] + " failed status=" + (<i32>r.status).toString());
         return false;
       }
       this.stats[i] = r.value;
@@ -139,6 +143,11 @@ export class OtlpExporter {
   // Envoy answers BadArgument to a counter increment of 0 (context.cc incrementMetric).
   private count_(stat: i32, n: i64): void {
     if (this.ready && n != 0) incrementMetric(unchecked(this.stats[stat]), n);
+  }
+
+  /** The last export failed (until one succeeds): what is queued now may be lost. */
+  get exportFailing(): bool {
+    return this.failing;
   }
 
   /** Records queued and not yet sent. */
@@ -162,20 +171,22 @@ export class OtlpExporter {
     return this.queue;
   }
 
-  commitLogRecord(): void {
+  /** Queues the record begun by beginLogRecord(); false when it was dropped (nesting overflow). */
+  commitLogRecord(): bool {
     const q = this.queue;
-    if (this.recordStart < 0) return;
+    if (this.recordStart < 0) return false;
     if (q.overflowed) {
       q.truncate(this.recordStart);
       q.overflowed = false;
       this.recordStart = -1;
       this.count_(OtlpStat.LOG_RECORDS_DROPPED, 1);
-      return;
+      return false;
     }
     this.recordStart = -1;
     unchecked(this.ends[this.count++] = q.len);
     this.count_(OtlpStat.LOG_QUEUE_RECORDS, 1);
     if (this.count >= this.config.batchSize) this.pump();
+    return true;
   }
 
   // ---- driving -----------------------------------------------------------------------------

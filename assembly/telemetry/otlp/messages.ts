@@ -129,6 +129,26 @@ export function kvBool(w: PbWriter, field: u32, key: string, value: bool): void 
 }
 
 /**
+ * Opens one `ScopeLogs.log_records` entry (an INFO record at `timeNs` with a string body); the
+ * caller writes its attributes (LogRecordField.ATTRIBUTES), then endLogRecord().
+ */
+export function beginLogRecordFields(w: PbWriter, timeNs: u64, body: string): void {
+  w.begin(SCOPE_X_ITEMS);
+  w.fixed64Field(LogRecordField.TIME, timeNs);
+  w.varintField(LogRecordField.SEVERITY_NUMBER, SEVERITY_INFO);
+  w.stringField(LogRecordField.SEVERITY_TEXT, "INFO");
+  w.begin(LogRecordField.BODY);
+  w.stringField(AnyValueField.STRING, body);
+  w.end();
+}
+
+/** Closes a record opened by beginLogRecordFields (observed at `timeNs`, when the VM saw it end). */
+export function endLogRecord(w: PbWriter, timeNs: u64): void {
+  w.fixed64Field(LogRecordField.OBSERVED_TIME, timeNs);
+  w.end();
+}
+
+/**
  * String attributes encoded once, to be written under any field number: KeyValue messages each
  * as `0x0a <length> <KeyValue>` (field 1), so writeAttributes swaps the one tag byte.
  */

@@ -6,11 +6,8 @@ import { TCP_LABELS } from "../tcp-labels";
 import { encodeTags, overflowTags, OVERFLOW } from "../prometheus";
 import { PbWriter } from "./writer";
 import { OtlpMetricTable } from "./exporter";
-import {
-  AGGREGATION_TEMPORALITY, DATA_POINTS, HistogramPointField, LogRecordField, MetricField, NumberPointField,
-  SCOPE_X_ITEMS, SEVERITY_INFO, SUM_IS_MONOTONIC, TEMPORALITY_CUMULATIVE, encodeAttributeSet, kvBool, kvInt, kvString,
-  writeAttributes,
-} from "./messages";
+import { LogRecordField, beginLogRecordFields, endLogRecord, encodeAttributeSet, kvBool, kvInt, kvString } from "./messages";
+import { ENVOY_DEFAULT_BOUNDS, OtlpHistogram, beginMetric, endMetric, writeHistogramPoint, writeSumPoint } from "./metrics";
 
 /** Log record attributes beyond Istio's labels (Mixer attribute names where Mixer had one). */
 export const ATTR_RECEIVED_BYTES = "connection.received.bytes";
@@ -26,13 +23,7 @@ export const LOG_BODY = "tcp connection";
  * label values for it (TCP_LABELS order, as the Prometheus adapter prints them).
  */
 export function encodeTcpLogRecord(w: PbWriter, bag: AttributeBag, values: string[], endNs: u64, durationMs: u64): void {
-  w.begin(2);
-  w.fixed64Field(LogRecordField.TIME, endNs);
-  w.varintField(LogRecordField.SEVERITY_NUMBER, SEVERITY_INFO);
-  w.stringField(LogRecordField.SEVERITY_TEXT, "INFO");
-  w.begin(LogRecordField.BODY);
-  w.stringField(1, LOG_BODY);
-  w.end();
+  beginLogRecordFields(w, endNs, LOG_BODY);
   const a = LogRecordField.ATTRIBUTES;
   const n = TCP_LABELS.length < values.length ? TCP_LABELS.length : values.length;
   for (let i = 0; i < n; i++) kvString(w, a, TCP_LABELS[i], values[i]);
@@ -42,18 +33,11 @@ export function encodeTcpLogRecord(w: PbWriter, bag: AttributeBag, values: strin
   kvBool(w, a, ATTR_MTLS, bag.connectionMtls);
   if (bag.sourceAddress.length > 0) kvString(w, a, ATTR_SOURCE_ADDRESS, bag.sourceAddress);
   if (bag.destinationAddress.length > 0) kvString(w, a, ATTR_DESTINATION_ADDRESS, bag.destinationAddress);
-  w.fixed64Field(LogRecordField.OBSERVED_TIME, endNs);
-  w.end();
+  endLogRecord(w, endNs);
 }
 
-/**
- * Histogram bounds of the connection duration, in ms: Envoy's default buckets (envoy
- * source/common/stats/histogram_impl.cc HistogramSettingsImpl::defaultBuckets), so the OTLP
- * histogram and Envoy's own `connection_duration_ms` histogram bucket alike.
- */
-export const DURATION_BOUNDS_MS: StaticArray<f64> = [
-  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
-];
+/** The duration histogram's bounds (Envoy's default buckets, as its `connection_duration_ms`). */
+export const DURATION_BOUNDS_MS: StaticArray<f64> = ENVOY_DEFAULT_BOUNDS;
 
 export enum TcpSum {
   Opened = 0,
@@ -91,11 +75,7 @@ export const DURATION_METRIC = "tcp_connection_duration_milliseconds";
 /** One label set's cumulative values since `startNs`. */
 export class OtlpTcpSeries {
   sums: StaticArray<u64> = new StaticArray<u64>(SUMS);
-  buckets: StaticArray<u64> = new StaticArray<u64>(DURATION_BOUNDS_MS.length + 1);
-  count: u64 = 0;
-  sumMs: f64 = 0;
-  minMs: f64 = 0;
-  maxMs: f64 = 0;
+  duration: OtlpHistogram = new OtlpHistogram();
 
   constructor(public attributes: ArrayBuffer, public startNs: u64) {}
 
@@ -104,15 +84,7 @@ export class OtlpTcpSeries {
   }
 
   recordDuration(ms: u64): void {
-    const v = <f64>ms;
-    let i = 0;
-    // Bucket i counts values <= bound i (explicit_bounds: "(bounds[i-1], bounds[i]]").
-    while (i < DURATION_BOUNDS_MS.length && v > unchecked(DURATION_BOUNDS_MS[i])) i++;
-    unchecked(this.buckets[i] += 1);
-    if (this.count == 0 || v < this.minMs) this.minMs = v;
-    if (this.count == 0 || v > this.maxMs) this.maxMs = v;
-    this.count++;
-    this.sumMs += v;
+    this.duration.record(<f64>ms);
   }
 }
 
@@ -165,53 +137,19 @@ export class OtlpTcpMetrics extends OtlpMetricTable {
     if (to > this.series.length) to = this.series.length;
     if (from >= to) return 0;
     for (let m = 0; m < SUMS; m++) {
-      w.begin(SCOPE_X_ITEMS);
-      w.stringField(MetricField.NAME, this.prefix + tcpSumName(<TcpSum>m));
-      w.stringField(MetricField.DESCRIPTION, sumDescription(<TcpSum>m));
-      w.stringField(MetricField.UNIT, sumUnit(<TcpSum>m));
-      w.begin(MetricField.SUM);
+      beginMetric(w, this.prefix + tcpSumName(<TcpSum>m), sumDescription(<TcpSum>m), sumUnit(<TcpSum>m), false);
       for (let i = from; i < to; i++) {
         const s = unchecked(this.series[i]);
-        w.begin(DATA_POINTS);
-        writeAttributes(w, NumberPointField.ATTRIBUTES, s.attributes);
-        w.fixed64Field(NumberPointField.START_TIME, s.startNs);
-        w.fixed64Field(NumberPointField.TIME, nowNs);
-        w.fixed64Field(NumberPointField.AS_INT, unchecked(s.sums[m]));
-        w.end();
+        writeSumPoint(w, s.attributes, s.startNs, nowNs, unchecked(s.sums[m]));
       }
-      w.varintField(AGGREGATION_TEMPORALITY, TEMPORALITY_CUMULATIVE);
-      w.varintField(SUM_IS_MONOTONIC, 1);
-      w.end();
-      w.end();
+      endMetric(w, false);
     }
-    w.begin(SCOPE_X_ITEMS);
-    w.stringField(MetricField.NAME, this.prefix + DURATION_METRIC);
-    w.stringField(MetricField.DESCRIPTION, "TCP connection lifetime, new connection to close");
-    w.stringField(MetricField.UNIT, "ms");
-    w.begin(MetricField.HISTOGRAM);
+    beginMetric(w, this.prefix + DURATION_METRIC, "TCP connection lifetime, new connection to close", "ms", true);
     for (let i = from; i < to; i++) {
       const s = unchecked(this.series[i]);
-      w.begin(DATA_POINTS);
-      writeAttributes(w, HistogramPointField.ATTRIBUTES, s.attributes);
-      w.fixed64Field(HistogramPointField.START_TIME, s.startNs);
-      w.fixed64Field(HistogramPointField.TIME, nowNs);
-      w.fixed64Field(HistogramPointField.COUNT, s.count);
-      w.doubleField(HistogramPointField.SUM, s.sumMs);
-      w.begin(HistogramPointField.BUCKET_COUNTS);
-      for (let b = 0; b < s.buckets.length; b++) w.fixed64(unchecked(s.buckets[b]));
-      w.end();
-      w.begin(HistogramPointField.EXPLICIT_BOUNDS);
-      for (let b = 0; b < DURATION_BOUNDS_MS.length; b++) w.fixed64(reinterpret<u64>(unchecked(DURATION_BOUNDS_MS[b])));
-      w.end();
-      if (s.count > 0) {
-        w.doubleField(HistogramPointField.MIN, s.minMs);
-        w.doubleField(HistogramPointField.MAX, s.maxMs);
-      }
-      w.end();
+      writeHistogramPoint(w, s.attributes, s.startNs, nowNs, s.duration);
     }
-    w.varintField(AGGREGATION_TEMPORALITY, TEMPORALITY_CUMULATIVE);
-    w.end();
-    w.end();
+    endMetric(w, true);
     return (to - from) * (SUMS + 1);
   }
 }

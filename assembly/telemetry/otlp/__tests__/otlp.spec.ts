@@ -154,13 +154,13 @@ describe("OTLP TCP metrics", () => {
     s.recordDuration(1);
     s.recordDuration(2);
     s.recordDuration(5000000);
-    expect(s.buckets[0]).toBe(1);
-    expect(s.buckets[1]).toBe(1);
-    expect(s.buckets[2]).toBe(1);
-    expect(s.buckets[DURATION_BOUNDS_MS.length]).toBe(1);
-    expect(s.count).toBe(4);
-    expect(s.minMs).toBe(0);
-    expect(s.maxMs).toBe(5000000);
+    expect(s.duration.buckets[0]).toBe(1);
+    expect(s.duration.buckets[1]).toBe(1);
+    expect(s.duration.buckets[2]).toBe(1);
+    expect(s.duration.buckets[DURATION_BOUNDS_MS.length]).toBe(1);
+    expect(s.duration.count).toBe(4);
+    expect(s.duration.min).toBe(0);
+    expect(s.duration.max).toBe(5000000);
   });
 
   it("bounds the label sets and sends the rest to one overflow series", () => {
