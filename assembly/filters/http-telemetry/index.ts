@@ -9,14 +9,18 @@ import {
 } from "../../runtime";
 import { HttpTelemetryConfig, parseHttpTelemetryConfigBytes } from "./config";
 import { Reporter, Workload } from "../../telemetry/attributes";
-import { isIstioProxy, readConnection, readConnectionId, readLocalWorkload, readPeer, readSourceAddress } from "../../telemetry/reader";
+import {
+  EXPR_CONNECTION, EXPR_REQUEST, RequestReads, isIstioProxy, readConnection, readConnectionByExpr, readConnectionId, readLocalWorkload,
+  readPeer, readRequestByExpr, readSourceAddress,
+} from "../../telemetry/reader";
+import { Expression, createExpression } from "../../runtime/expr";
 import { Attr, RequestAttributes, sampleBucket } from "../../telemetry/request";
 import { matchedHandlers, ruleMatches } from "../../telemetry/rules";
 import { ConnectionAttributes, Handler } from "../../telemetry/handlers/handler";
 import { FLUSH_PERIOD_MS, PrometheusHandler } from "../../telemetry/handlers/prometheus";
 import { PendingCounters } from "../../telemetry/batch";
-import { readRequestDurationMs } from "../../telemetry/duration";
-import { readResponseFlagsText } from "../../telemetry/response-flags";
+import { durationNsToMs, readRequestDurationMs } from "../../telemetry/duration";
+import { readResponseFlagsText, responseFlagsRecordText } from "../../telemetry/response-flags";
 import { AccessLogHandler } from "../../telemetry/handlers/accesslog";
 import { CheckHandler, Verdict } from "../../telemetry/handlers/check";
 import { MemQuotaHandler } from "../../telemetry/handlers/memquota";
@@ -74,6 +78,18 @@ class HttpTelemetryRoot extends RootContext {
   counters: PendingCounters = new PendingCounters();
   /** Sampling for requests without an x-request-id. */
   rng: u32 = 0x9e3779b9;
+  /**
+   * The per-request and per-connection reads as CEL expressions evaluated by Envoy (reader.ts
+   * EXPR_REQUEST, EXPR_CONNECTION), made once per configuration; null when the host has no
+   * expr_create (an Envoy built without WASM_USE_CEL_PARSER: Windows), and the reads are
+   * property reads (README "Host calls per request").
+   */
+  exprRequest: Expression | null = null;
+  exprConnection: Expression | null = null;
+  /** Which read path was last logged: 0 none yet, 1 CEL, 2 property reads. */
+  loggedPath: i32 = 0;
+  /** EXPR_REQUEST's values, reused by every request of this VM (on_log runs one at a time). */
+  reads: RequestReads = new RequestReads();
 
   onConfigure(configuration_size: u32): bool {
     const parsed = parseHttpTelemetryConfigBytes(getPluginConfiguration().value);
@@ -146,8 +162,45 @@ class HttpTelemetryRoot extends RootContext {
     this.flagsMask = flagsMask;
     this.flagsInRules = flagsInRules;
     this.cache = new ConnectionCache(c.maxConnections);
+    this.createExpressions();
     this.ready = true;
     return true;
+  }
+
+  /**
+   * The expressions of this configuration: the old ones are deleted first (expr_create keeps
+   * each in the root context until expr_delete). Logs which read path is used when it changes.
+   */
+  createExpressions(): void {
+    this.deleteExpressions();
+    const req = createExpression(EXPR_REQUEST);
+    let path = 2;
+    let why = "expr_create answered status=" + (<i32>req.status).toString();
+    if (req.ok) {
+      const conn = createExpression(EXPR_CONNECTION);
+      if (conn.ok) {
+        this.exprRequest = req;
+        this.exprConnection = conn;
+        path = 1;
+      } else {
+        req.delete();
+        why = "expr_create answered status=" + (<i32>conn.status).toString() + " for the connection expression";
+      }
+    }
+    if (path == this.loggedPath) return;
+    this.loggedPath = path;
+    // Info is the access log's level (accesslog handler): the notice stays out of it.
+    if (path == 1) log(LogLevel.Debug, "http-telemetry: request attributes read by one CEL expression per request (expr_evaluate)");
+    else log(LogLevel.Warn, "http-telemetry: request attributes read by property reads, two more host calls per request (" + why + ")");
+  }
+
+  deleteExpressions(): void {
+    const req = this.exprRequest;
+    if (req !== null) req.delete();
+    const conn = this.exprConnection;
+    if (conn !== null) conn.delete();
+    this.exprRequest = null;
+    this.exprConnection = null;
   }
 
   define(type: MetricType, name: string): Metric {
@@ -166,6 +219,7 @@ class HttpTelemetryRoot extends RootContext {
   /** The VM is going: what is still batched goes to the host first. */
   onDone(): bool {
     if (this.ready) this.flushMetrics();
+    this.deleteExpressions();
     return true;
   }
 
@@ -191,16 +245,30 @@ class HttpTelemetryRoot extends RootContext {
 
   /** The connection of the current stream: read once, then shared by its requests. */
   connection(): ConnectionAttributes {
-    const id = readConnectionId();
+    return this.connectionFor(readConnectionId());
+  }
+
+  /** The connection `id` (`connection_id`): from the cache, else read (one CEL evaluation when available). */
+  connectionFor(id: u64): ConnectionAttributes {
     let c = this.cache.get(id);
     if (c === null) {
       c = new ConnectionAttributes();
-      readConnection(c.bag, this.local);
+      const e = this.exprConnection;
+      if (e === null || !readConnectionByExpr(e, c.bag, this.local, this.needsAddress)) {
+        readConnection(c.bag, this.local);
+        if (this.needsAddress) readSourceAddress(c.bag);
+      }
       c.bag.connectionId = id;
-      if (this.needsAddress) readSourceAddress(c.bag);
       this.cache.add(id, c);
     }
     return c;
+  }
+
+  /** Whether a fail-closed handler is failing (refuseIfClosed then needs the connection at request headers). */
+  closedFailing(): bool {
+    const hs = this.config.handlers;
+    for (let i = 0; i < hs.length; i++) if (!hs[i].failOpen && hs[i].failing) return true;
+    return false;
   }
 
   /**
@@ -269,6 +337,8 @@ function headerBytes(pairs: HeaderPair[]): u64 {
 class HttpTelemetryStream extends Context {
   req: RequestAttributes = new RequestAttributes();
   conn: ConnectionAttributes | null = null;
+  /** Request headers seen with the plugin configured: on_log reports. */
+  started: bool = false;
 
   onRequestHeaders(num_headers: u32, end_of_stream: bool): Action {
     const root = changetype<HttpTelemetryRoot>(this.root);
@@ -288,6 +358,10 @@ class HttpTelemetryStream extends Context {
       else if (k == "content-type") r.grpc = v == "application/grpc" || v.startsWith("application/grpc+");
     }
     r.requestBytes = headerBytes(pairs);
+    this.started = true;
+    // With the CEL path the connection is looked up in on_log, from the id the request's one
+    // evaluation returns; only a check or a failing fail-closed handler needs it now.
+    if (root.exprRequest !== null && root.checkMask == 0 && !root.closedFailing()) return Action.Continue;
     const conn = root.connection();
     this.conn = conn;
     if (this.refuseIfClosed(root, conn)) return Action.Pause;
@@ -394,17 +468,29 @@ class HttpTelemetryStream extends Context {
   }
 
   onLog(): void {
-    const conn = this.conn;
-    if (conn === null) return;
+    if (!this.started) return;
     const root = changetype<HttpTelemetryRoot>(this.root);
     const r = this.req;
-    r.durationMs = readRequestDurationMs();
+    let conn = this.conn;
+    // CEL path: duration, flags and connection id in one host call; property reads otherwise
+    // (or when the evaluation failed: the values are then the ones the property reads give).
+    const reads = root.reads;
+    const e = root.exprRequest;
+    if (e !== null && readRequestByExpr(e, reads)) {
+      r.durationMs = durationNsToMs(reads.durationNs);
+      if (conn === null) conn = root.connectionFor(reads.connectionId);
+    } else {
+      reads.ok = false;
+      r.durationMs = readRequestDurationMs();
+      if (conn === null) conn = root.connection();
+    }
+    this.conn = conn;
     root.resolvePeer(conn);
-    // One more property read, made only when a rule or a fed handler uses the flags.
-    if (root.flagsInRules) r.flags = readResponseFlagsText();
+    // Property path: one more read, made only when a rule or a fed handler uses the flags.
+    if (root.flagsInRules) r.flags = reads.ok ? responseFlagsRecordText(reads.flags) : readResponseFlagsText();
     const mask = matchedHandlers(root.config.rules, conn.bag, r, false) & ~root.checkMask;
     if (mask == 0) return;
-    if (!root.flagsInRules && (mask & root.flagsMask) != 0) r.flags = readResponseFlagsText();
+    if (!root.flagsInRules && (mask & root.flagsMask) != 0) r.flags = reads.ok ? responseFlagsRecordText(reads.flags) : readResponseFlagsText();
     const bucket = root.bucket(r);
     const hs = root.config.handlers;
     for (let i = 0; i < hs.length; i++) {
