@@ -91,8 +91,15 @@ export class ExprMap {
 
   /** Parses `buf` (kept, not copied); every length is checked before it is read. */
   static parse(buf: ArrayBuffer): ExprMap {
-    const m = new ExprMap();
+    return new ExprMap().read(buf);
+  }
+
+  /** Parses `buf` into this map, reusing its entry table (one map per caller, no allocation per read). */
+  read(buf: ArrayBuffer): ExprMap {
+    const m = this;
     m.buf = buf;
+    m.error = "";
+    m.count = 0;
     const total = <usize>buf.byteLength;
     if (total < 4) {
       m.error = "CEL map of " + total.toString() + " bytes is shorter than its count";
@@ -104,7 +111,11 @@ export class ExprMap {
       m.error = "CEL map count " + n.toString() + " does not fit in " + total.toString() + " bytes";
       return m;
     }
-    const spans = new StaticArray<u32>(<i32>n * 4);
+    let spans = m.spans;
+    if (spans.length < <i32>n * 4) {
+      spans = new StaticArray<u32>(<i32>n * 4);
+      m.spans = spans;
+    }
     let off: usize = 4 + n * 8;
     for (let i: usize = 0; i < n; i++) {
       const kl = <usize>load<u32>(base + 4 + i * 8);
@@ -124,7 +135,6 @@ export class ExprMap {
       spans[<i32>i * 4 + 3] = <u32>vl;
       off += vl + 1;
     }
-    m.spans = spans;
     m.count = <i32>n;
     return m;
   }

@@ -184,12 +184,24 @@ export class RequestReads {
   connectionId: u64 = 0;
 }
 
+/** Reused by every evaluation of this VM (one at a time): no entry table per request. Made on first use. */
+let exprMap: ExprMap | null = null;
+
+function exprValues(): ExprMap {
+  let m = exprMap;
+  if (m === null) {
+    m = new ExprMap();
+    exprMap = m;
+  }
+  return m;
+}
+
 /** Evaluates EXPR_REQUEST into `out`; false (nothing written) when it failed, so the caller reads properties. */
 export function readRequestByExpr(e: Expression, out: RequestReads): bool {
   out.ok = false;
   const r = e.evaluate();
   if (!r.ok) return false;
-  const m = ExprMap.parse(r.value);
+  const m = exprValues().read(r.value);
   if (m.error.length > 0 || !m.has("d") || !m.has("f") || !m.has("c")) return false;
   out.durationNs = m.int64("d", 0);
   out.flags = m.uint64("f", 0);
@@ -205,7 +217,7 @@ export function readRequestByExpr(e: Expression, out: RequestReads): bool {
 export function readConnectionByExpr(e: Expression, bag: AttributeBag, local: Workload, address: bool): bool {
   const r = e.evaluate();
   if (!r.ok) return false;
-  const m = ExprMap.parse(r.value);
+  const m = exprValues().read(r.value);
   if (m.error.length > 0 || m.count != 6) return false;
   bag.reporter = m.int64("r", 0) == 2 ? Reporter.Source : Reporter.Destination;
   bag.local().copyFrom(local);

@@ -97,6 +97,23 @@ describe("ExprMap (serializeValue's CEL map)", () => {
     expect(ExprMap.parse(b).error).toBe("CEL map count 1000 does not fit in 8 bytes");
   });
 
+  it("a reused map forgets the entries of the buffer it read before", () => {
+    const m = new ExprMap();
+    m.read(sample());
+    expect(m.count).toBe(6);
+    m.read(pairs([[ascii("x"), le64(5)]]));
+    expect(m.error).toBe("");
+    expect(m.count).toBe(1);
+    expect(m.has("d")).toBe(false);
+    expect(m.int64("x", 0)).toBe(5);
+    m.read(truncated(sample(), 3));
+    expect(m.error.length).toBeGreaterThan(0);
+    expect(m.has("x")).toBe(false);
+    m.read(sample());
+    expect(m.error).toBe("");
+    expect(m.int64("d", -1)).toBe(1500000000);
+  });
+
   it("an empty map has no entries", () => {
     const m = ExprMap.parse(pairs([]));
     expect(m.error).toBe("");
