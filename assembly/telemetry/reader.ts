@@ -230,3 +230,37 @@ export function readConnectionByExpr(e: Expression, bag: AttributeBag, local: Wo
   if (address && m.size("a") > 0) bag.sourceAddress = m.string("a", "");
   return true;
 }
+
+/**
+ * The peer's metadata-exchange fields in one evaluation: `filter_state.<obj>.<field>` walks
+ * istio/proxy's WorkloadMetadataObject by field (FilterStateWrapper answers an object with field
+ * support as a FilterStateObjectWrapper, whose operator[] is getField: absent for a field not set),
+ * exactly as readPeer's property paths do. `k`: whether the object and its workload field are
+ * there (readPeer's "found"); `0`..`6`: the PEER_FIELDS values, "" when absent (the value an
+ * unread field has: readPeer writes nothing then). Built at configure time, not in the start
+ * function.
+ */
+export function peerExpression(reporter: Reporter): string {
+  const o = "filter_state." + (reporter == Reporter.Destination ? "downstream_peer_obj" : "upstream_peer_obj");
+  let s = "{'k': has(" + o + ") && has(" + o + "." + PEER_FIELDS[0] + ")";
+  for (let i = 0; i < PEER_FIELDS.length; i++) {
+    const f = o + "." + PEER_FIELDS[i];
+    s += ", '" + i.toString() + "': has(" + o + ") && has(" + f + ") ? " + f + " : ''";
+  }
+  return s + "}";
+}
+
+/**
+ * readPeer by one evaluation of peerExpression(bag.reporter): 1 found (fields written), 0 not
+ * found (nothing written), -1 the evaluation failed (nothing written: the caller reads properties).
+ */
+export function readPeerByExpr(e: Expression, bag: AttributeBag): i32 {
+  const r = e.evaluate();
+  if (!r.ok) return -1;
+  const m = exprValues().read(r.value);
+  if (m.error.length > 0 || m.count != PEER_FIELDS.length + 1) return -1;
+  if (!m.bool("k", false)) return 0;
+  const w = bag.peer();
+  for (let i = 0; i < PEER_FIELDS.length; i++) setPeerField(w, i, m.string(i.toString(), ""));
+  return 1;
+}

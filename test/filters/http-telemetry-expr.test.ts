@@ -27,7 +27,7 @@ const CONFIG = JSON.stringify({
     {
       name: "log",
       kind: "accesslog",
-      attributes: ["request.path", "request.protocol", "response.code", "response.duration", "response.flags", "source.address", "connection.id", "connection.mtls", "reporter"],
+      attributes: ["request.path", "request.protocol", "response.code", "response.duration", "response.flags", "source.address", "connection.id", "connection.mtls", "reporter", "source.workload", "source.app", "destination.workload", "destination.version"],
     },
   ],
   rules: [
@@ -40,11 +40,47 @@ const CONFIG = JSON.stringify({
 interface Traffic {
   readonly host: Host;
   readonly plugin: Plugin;
+  /** Host calls by ABI function name made while the traffic ran (not while loading). */
+  readonly calls: ReadonlyMap<string, number>;
+}
+
+/**
+ * Loads the plugin with every import counted (the emulator instantiates each VM with
+ * `new WebAssembly.Instance`; the constructor is wrapped only while this plugin loads).
+ */
+async function loadCounting(host: Host, calls: Map<string, number>, counting: { on: boolean }): Promise<Plugin> {
+  const original = WebAssembly.Instance;
+  WebAssembly.Instance = new Proxy(original, {
+    construct(target, args: [WebAssembly.Module, WebAssembly.Imports?]) {
+      const wrapped: WebAssembly.Imports = {};
+      for (const [ns, fns] of Object.entries(args[1] ?? {})) {
+        wrapped[ns] = Object.fromEntries(
+          Object.entries(fns).map(([name, fn]) => [
+            name,
+            typeof fn !== "function"
+              ? fn
+              : (...a: unknown[]) => {
+                  if (counting.on) calls.set(name, (calls.get(name) ?? 0) + 1);
+                  return (fn as (...x: unknown[]) => unknown)(...a);
+                },
+          ]),
+        );
+      }
+      return new target(args[0], wrapped);
+    },
+  });
+  try {
+    return await host.loadPlugin({ name: "telemetry", wasm, rootId: "http-telemetry", configuration: CONFIG, vmCount: 1, logLevel: "debug" });
+  } finally {
+    WebAssembly.Instance = original;
+  }
 }
 
 async function run(celParser: boolean): Promise<Traffic> {
   const host = new Host({ nodeMetadata: NODE, celParser });
-  const plugin = await host.loadPlugin({ name: "telemetry", wasm, rootId: "http-telemetry", configuration: CONFIG, vmCount: 1, logLevel: "debug" });
+  const calls = new Map<string, number>();
+  const counting = { on: false };
+  const plugin = await loadCounting(host, calls, counting);
   const conns: ConnectionInfo[] = [0, 1, 2].map((i) => ({
     id: host.nextConnectionId(),
     source: { host: `10.0.0.${i + 1}`, port: 40000 + i },
@@ -54,9 +90,16 @@ async function run(celParser: boolean): Promise<Traffic> {
     filterState: new FilterState(),
     filterChainName: "fc",
   }));
+  // Metadata exchange's peer objects: inbound on connection 0 (all fields) and, from its fifth
+  // request on, connection 1 (some fields: the rest stay unknown); outbound on connection 2.
+  const peer = (fields: Record<string, string>) => ({ value: new Uint8Array(0), span: "FilterChain" as const, readOnly: false, fields });
+  conns[0]!.filterState.set("downstream_peer_obj", peer({ workload: "productpage-v1", namespace: "bookinfo", cluster: "Kubernetes", service: "productpage", revision: "v1", app: "productpage", version: "v1" }));
+  conns[2]!.filterState.set("upstream_peer_obj", peer({ workload: "reviews-v2", namespace: "bookinfo", app: "reviews", version: "v2" }));
   const factory = plugin.httpFilterFactory();
+  counting.on = true;
   const noop = (): void => {};
   for (let i = 0; i < 12; i++) {
+    if (i === 4) conns[1]!.filterState.set("downstream_peer_obj", peer({ workload: "details-v1", app: "details" }));
     const callbacks: HttpFilterCallbacks = {
       streamInfo: {
         connection: conns[i % 3]!,
@@ -79,8 +122,9 @@ async function run(celParser: boolean): Promise<Traffic> {
     f.onStreamComplete();
     f.onDestroy();
   }
+  counting.on = false;
   plugin.tick();
-  return { host, plugin };
+  return { host, plugin, calls };
 }
 
 const hosts: Host[] = [];
@@ -104,6 +148,16 @@ describe("http-telemetry read paths", () => {
     assert.ok(parsed.some((p) => p["response.duration"] === 56));
     assert.ok(parsed.some((p) => p["source.address"] === "10.0.0.1:40000"));
     assert.ok(parsed.some((p) => p.reporter === "source") && parsed.some((p) => p.reporter === "destination"));
+    // The peers metadata exchange left: inbound the source, outbound the destination.
+    assert.ok(parsed.some((p) => p["source.workload"] === "productpage-v1" && p["source.app"] === "productpage"));
+    assert.ok(parsed.some((p) => p["source.workload"] === "details-v1"), celLines.join("\n"));
+    assert.ok(parsed.some((p) => p.reporter === "source" && p["destination.workload"] === "reviews-v2" && p["destination.version"] === "v2"));
+    // The CEL run read everything by evaluations: per request one, per connection one, per peer
+    // lookup one (connection 0's peer once, connection 1's twice, connection 2's every request).
+    assert.equal(cel.calls.get("proxy_get_property"), undefined);
+    assert.equal(cel.calls.get("proxy_call_foreign_function"), 12 + 3 + (1 + 2 + 4));
+    assert.equal(props.calls.get("proxy_call_foreign_function"), undefined);
+    assert.ok((props.calls.get("proxy_get_property") ?? 0) > 12 * 3);
     const text = (t: Traffic) => prometheusText(t.host, { statsTags: httpStatsTags() });
     assert.match(text(cel), /istio_requests_total\{[^}]*response_flags="UF"/);
     assert.equal(text(cel), text(props));

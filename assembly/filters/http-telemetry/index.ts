@@ -8,10 +8,10 @@ import {
   sendLocalResponse, setTickPeriodMilliseconds,
 } from "../../runtime";
 import { HttpTelemetryConfig, parseHttpTelemetryConfigBytes } from "./config";
-import { Reporter, Workload } from "../../telemetry/attributes";
+import { AttributeBag, Reporter, Workload } from "../../telemetry/attributes";
 import {
   EXPR_CONNECTION, EXPR_REQUEST, RequestReads, isIstioProxy, readConnection, readConnectionByExpr, readConnectionId, readLocalWorkload,
-  readPeer, readRequestByExpr, readSourceAddress,
+  peerExpression, readPeer, readPeerByExpr, readRequestByExpr, readSourceAddress,
 } from "../../telemetry/reader";
 import { Expression, createExpression } from "../../runtime/expr";
 import { Attr, RequestAttributes, sampleBucket } from "../../telemetry/request";
@@ -86,6 +86,9 @@ class HttpTelemetryRoot extends RootContext {
    */
   exprRequest: Expression | null = null;
   exprConnection: Expression | null = null;
+  /** The peer's fields by one evaluation (reader.ts peerExpression), inbound and outbound. */
+  exprPeerDown: Expression | null = null;
+  exprPeerUp: Expression | null = null;
   /** Which read path was last logged: 0 none yet, 1 CEL, 2 property reads. */
   loggedPath: i32 = 0;
   /** EXPR_REQUEST's values, reused by every request of this VM (on_log runs one at a time). */
@@ -178,13 +181,21 @@ class HttpTelemetryRoot extends RootContext {
     let why = "expr_create answered status=" + (<i32>req.status).toString();
     if (req.ok) {
       const conn = createExpression(EXPR_CONNECTION);
-      if (conn.ok) {
+      const down = createExpression(peerExpression(Reporter.Destination));
+      const up = createExpression(peerExpression(Reporter.Source));
+      if (conn.ok && down.ok && up.ok) {
         this.exprRequest = req;
         this.exprConnection = conn;
+        this.exprPeerDown = down;
+        this.exprPeerUp = up;
         path = 1;
       } else {
+        const bad = !conn.ok ? conn : !down.ok ? down : up;
+        why = "expr_create answered status=" + (<i32>bad.status).toString() + " for " + bad.text;
         req.delete();
-        why = "expr_create answered status=" + (<i32>conn.status).toString() + " for the connection expression";
+        conn.delete();
+        down.delete();
+        up.delete();
       }
     }
     if (path == this.loggedPath) return;
@@ -199,8 +210,14 @@ class HttpTelemetryRoot extends RootContext {
     if (req !== null) req.delete();
     const conn = this.exprConnection;
     if (conn !== null) conn.delete();
+    const down = this.exprPeerDown;
+    if (down !== null) down.delete();
+    const up = this.exprPeerUp;
+    if (up !== null) up.delete();
     this.exprRequest = null;
     this.exprConnection = null;
+    this.exprPeerDown = null;
+    this.exprPeerUp = null;
   }
 
   define(type: MetricType, name: string): Metric {
@@ -283,7 +300,7 @@ class HttpTelemetryRoot extends RootContext {
     if (bag.reporter == Reporter.Destination) {
       if (c.peerKnown || c.peerTries >= PEER_TRIES) return;
       c.peerTries++;
-      if (readPeer(bag)) {
+      if (this.readPeer(bag)) {
         c.peerKnown = true;
         c.istioTags = "";
       }
@@ -292,8 +309,18 @@ class HttpTelemetryRoot extends RootContext {
     const peer = bag.peer();
     const before = peerKey(peer);
     clearPeer(peer);
-    readPeer(bag);
+    this.readPeer(bag);
     if (peerKey(peer) != before) c.istioTags = "";
+  }
+
+  /** readPeer, by one CEL evaluation when the host has CEL (property reads when it fails). */
+  readPeer(bag: AttributeBag): bool {
+    const e = bag.reporter == Reporter.Destination ? this.exprPeerDown : this.exprPeerUp;
+    if (e !== null) {
+      const r = readPeerByExpr(e, bag);
+      if (r >= 0) return r == 1;
+    }
+    return readPeer(bag);
   }
 
   /** Sampling bucket in [0, 100000) for a request. */
