@@ -482,6 +482,12 @@ export function callForeignFunction(name: string, args: ArrayBuffer): BytesResul
   return bytesResult(imp.proxy_call_foreign_function(ptr(n), len(n), ptr(args), len(args), RET_PTR, RET_SIZE));
 }
 
+/** call_foreign_function with a pre-encoded (UTF-8) name: no allocation for the name per call. */
+export function callForeignFunctionBytes(name: ArrayBuffer, args: ArrayBuffer): BytesResult {
+  clearReturn();
+  return bytesResult(imp.proxy_call_foreign_function(ptr(name), len(name), ptr(args), len(args), RET_PTR, RET_SIZE));
+}
+
 /**
  * call_foreign_function by addresses, for calls whose result is not needed: whatever the host
  * returns is freed unread, so the call allocates nothing. The other discarding variants below

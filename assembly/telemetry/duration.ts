@@ -14,6 +14,10 @@ const P_REQUEST_DURATION: ArrayBuffer = joinPath(["request", "duration"]);
 export function readRequestDurationMs(): u64 {
   const r = getPropertyBytes(P_REQUEST_DURATION);
   if (!r.ok || r.value.byteLength != 8) return 0;
-  const ns = load<i64>(changetype<usize>(r.value));
+  return durationNsToMs(load<i64>(changetype<usize>(r.value)));
+}
+
+/** Whole milliseconds of a `request.duration` in nanoseconds (however it was read); 0 when not positive. */
+export function durationNsToMs(ns: i64): u64 {
   return ns > 0 ? <u64>ns / 1000000 : 0;
 }

@@ -5,9 +5,13 @@
 // tick", "Failure policy").
 import { LogLevel, MetricType } from "../runtime/enums";
 import { Metric, log } from "../runtime/hostcalls";
-import { Reporter, Workload } from "./attributes";
+import { AttributeBag, Reporter, Workload } from "./attributes";
 import { TelemetryConfig } from "./config";
-import { isIstioProxy, readConnection, readLocalWorkload, readPeer, readSourceAddress } from "./reader";
+import {
+  EXPR_CONNECTION, isIstioProxy, peerExpression, readConnection, readConnectionByExpr, readLocalWorkload, readPeer, readPeerByExpr,
+  readSourceAddress,
+} from "./reader";
+import { Expression, createExpression } from "../runtime/expr";
 import { Attr, RequestAttributes } from "./request";
 import { matchedHandlers, ruleMatches } from "./rules";
 import { PendingCounters } from "./batch";
@@ -58,6 +62,14 @@ export class TelemetryEngine {
   checkRule: string = "";
   /** OTLP `service.instance.id` of this VM, fixed at the first otlp handler's start. */
   instance: string = "";
+  /**
+   * The connection's attributes and each direction's peer by one CEL evaluation each (reader.ts
+   * EXPR_CONNECTION, peerExpression), when the filter asked for them (createExpressions) and the
+   * host has expr_create; null otherwise: property reads.
+   */
+  exprConnection: Expression | null = null;
+  exprPeerDown: Expression | null = null;
+  exprPeerUp: Expression | null = null;
 
   /** `name` prefixes log lines ("http-telemetry", "dubbo", "thrift"). */
   constructor(public name: string) {}
@@ -212,13 +224,61 @@ export class TelemetryEngine {
     this.counters.flush();
   }
 
-  /** A connection's attributes: read once at its start, then shared by its requests. */
+  /**
+   * Makes the connection and peer expressions (expr_create keeps each in the root context until
+   * expr_delete, so the old ones are deleted first). "" when made; otherwise, with none kept, why
+   * (the host answered an expr_create with an error): the reads stay property reads.
+   */
+  createExpressions(): string {
+    this.deleteExpressions();
+    const conn = createExpression(EXPR_CONNECTION);
+    const down = createExpression(peerExpression(Reporter.Destination));
+    const up = createExpression(peerExpression(Reporter.Source));
+    if (conn.ok && down.ok && up.ok) {
+      this.exprConnection = conn;
+      this.exprPeerDown = down;
+      this.exprPeerUp = up;
+      return "";
+    }
+    const bad = !conn.ok ? conn : !down.ok ? down : up;
+    conn.delete();
+    down.delete();
+    up.delete();
+    return "expr_create answered status=" + (<i32>bad.status).toString() + " for " + bad.text;
+  }
+
+  deleteExpressions(): void {
+    const conn = this.exprConnection;
+    if (conn !== null) conn.delete();
+    const down = this.exprPeerDown;
+    if (down !== null) down.delete();
+    const up = this.exprPeerUp;
+    if (up !== null) up.delete();
+    this.exprConnection = null;
+    this.exprPeerDown = null;
+    this.exprPeerUp = null;
+  }
+
+  /** A connection's attributes: read once at its start (one CEL evaluation when available), then shared by its requests. */
   connection(id: u64): ConnectionAttributes {
     const c = new ConnectionAttributes();
-    readConnection(c.bag, this.local);
+    const e = this.exprConnection;
+    if (e === null || !readConnectionByExpr(e, c.bag, this.local, this.needsAddress)) {
+      readConnection(c.bag, this.local);
+      if (this.needsAddress) readSourceAddress(c.bag);
+    }
     c.bag.connectionId = id;
-    if (this.needsAddress) readSourceAddress(c.bag);
     return c;
+  }
+
+  /** readPeer, by one CEL evaluation when available (property reads when it fails). */
+  readPeer(bag: AttributeBag): bool {
+    const e = bag.reporter == Reporter.Destination ? this.exprPeerDown : this.exprPeerUp;
+    if (e !== null) {
+      const r = readPeerByExpr(e, bag);
+      if (r >= 0) return r == 1;
+    }
+    return readPeer(bag);
   }
 
   /**
@@ -228,7 +288,7 @@ export class TelemetryEngine {
   resolvePeerOnce(c: ConnectionAttributes): void {
     if (c.peerKnown || c.peerTries >= PEER_TRIES) return;
     c.peerTries++;
-    if (readPeer(c.bag)) {
+    if (this.readPeer(c.bag)) {
       c.peerKnown = true;
       c.istioTags = "";
     }
@@ -248,7 +308,7 @@ export class TelemetryEngine {
     const peer = bag.peer();
     const before = peerKey(peer);
     clearPeer(peer);
-    readPeer(bag);
+    this.readPeer(bag);
     if (peerKey(peer) != before) c.istioTags = "";
   }
 

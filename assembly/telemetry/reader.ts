@@ -17,6 +17,7 @@
 import { getPropertyBytes, BytesResult } from "../runtime/hostcalls";
 import { joinPath } from "../runtime/path";
 import { deserializePairs } from "../runtime/pairs";
+import { ExprMap, Expression } from "../runtime/expr";
 import { AttributeBag, Reporter, Workload } from "./attributes";
 import {
   META_CLUSTER_ID, META_LABELS, META_NAMESPACE, META_WORKLOAD_NAME, PEER_FIELDS, applyIstioStatsLabels, applyLabels, setPeerField,
@@ -151,4 +152,128 @@ export function readConnectionId(): u64 {
 export function readSourceAddress(bag: AttributeBag): void {
   const r = getPropertyBytes(P_SOURCE_ADDRESS);
   if (r.ok) bag.sourceAddress = r.text();
+}
+
+// ---- The same reads as CEL expressions ------------------------------------------------------
+// Envoy evaluates a CEL expression against the stream's Context, whose activation answers the
+// names proxy_get_property answers (envoy source/extensions/common/wasm/context.h
+// Context::FindValue → findValue), and returns a map literal as proxy-wasm pairs
+// (context.cc serializeValue). So one expr_evaluate (runtime/expr.ts) replaces several property
+// reads. A missing value is a CEL error that fails the whole evaluation (foreign.cc: InternalFailure),
+// so whatever may be absent is guarded: `has()` and `in` ask the wrapper's operator[] (cel-cpp
+// CelMap::Has), which answers absent for a header not present (HeadersWrapper), a field an
+// attribute wrapper has no value for, and a filter-state key not set
+// (source/extensions/filters/common/expr/context.{h,cc}).
+
+/**
+ * Per request, in on_log: `request.duration` (a CEL duration: int64 ns; set before on_log, see
+ * duration.ts, so unguarded: were it absent the evaluation fails and the caller reads
+ * properties, which answer 0 then), `response.flags`
+ * (int64, ResponseWrapper: legacyResponseFlags, present on every stream) and `connection_id`
+ * (uint64, findValue). Keys are one character: the pairs are matched by key (CEL maps keep no
+ * literal order).
+ */
+export const EXPR_REQUEST = "{'d': request.duration, 'f': response.flags, 'c': connection_id}";
+
+/**
+ * Per connection, on its first request: what readConnection and readSourceAddress read.
+ * `filter_state['wasm.protomesh.protocol']` is the CelState the sniffer set (FilterStateWrapper::
+ * operator[] answers a CelState's exprValue, as findValue's `wasm.` fallback does for
+ * `protomesh.protocol`); the stream's filter state sees the connection's as its parent.
+ */
+export const EXPR_CONNECTION =
+  "{'r': has(xds.listener_direction) ? xds.listener_direction : 0," +
+  " 'm': connection.mtls," +
+  " 'p': connection.mtls && has(connection.uri_san_peer_certificate) ? connection.uri_san_peer_certificate : ''," +
+  " 'l': connection.mtls && has(connection.uri_san_local_certificate) ? connection.uri_san_local_certificate : ''," +
+  " 'x': 'wasm.protomesh.protocol' in filter_state ? filter_state['wasm.protomesh.protocol'] : ''," +
+  " 'a': has(source.address) ? source.address : ''}";
+
+/** The per-request values of EXPR_REQUEST; `ok` false when the evaluation or its decoding failed. */
+export class RequestReads {
+  ok: bool = false;
+  durationNs: i64 = 0;
+  flags: u64 = 0;
+  connectionId: u64 = 0;
+}
+
+/** Reused by every evaluation of this VM (one at a time): no entry table per request. Made on first use. */
+let exprMap: ExprMap | null = null;
+
+function exprValues(): ExprMap {
+  let m = exprMap;
+  if (m === null) {
+    m = new ExprMap();
+    exprMap = m;
+  }
+  return m;
+}
+
+/** Evaluates EXPR_REQUEST into `out`; false (nothing written) when it failed, so the caller reads properties. */
+export function readRequestByExpr(e: Expression, out: RequestReads): bool {
+  out.ok = false;
+  const r = e.evaluate();
+  if (!r.ok) return false;
+  const m = exprValues().read(r.value);
+  if (m.error.length > 0 || !m.has("d") || !m.has("f") || !m.has("c")) return false;
+  out.durationNs = m.int64("d", 0);
+  out.flags = m.uint64("f", 0);
+  out.connectionId = m.uint64("c", 0);
+  out.ok = true;
+  return true;
+}
+
+/**
+ * readConnection (and readSourceAddress when `address`) from one EXPR_CONNECTION evaluation;
+ * false when it failed (nothing written), so the caller reads properties.
+ */
+export function readConnectionByExpr(e: Expression, bag: AttributeBag, local: Workload, address: bool): bool {
+  const r = e.evaluate();
+  if (!r.ok) return false;
+  const m = exprValues().read(r.value);
+  if (m.error.length > 0 || m.count != 6) return false;
+  bag.reporter = m.int64("r", 0) == 2 ? Reporter.Source : Reporter.Destination;
+  bag.local().copyFrom(local);
+  bag.connectionMtls = m.bool("m", false);
+  if (bag.connectionMtls) {
+    bag.peer().principal = m.string("p", "");
+    bag.local().principal = m.string("l", "");
+  }
+  if (m.size("x") > 0) bag.requestProtocol = m.string("x", "");
+  if (address && m.size("a") > 0) bag.sourceAddress = m.string("a", "");
+  return true;
+}
+
+/**
+ * The peer's metadata-exchange fields in one evaluation: `filter_state.<obj>.<field>` walks
+ * istio/proxy's WorkloadMetadataObject by field (FilterStateWrapper answers an object with field
+ * support as a FilterStateObjectWrapper, whose operator[] is getField: absent for a field not set),
+ * exactly as readPeer's property paths do. `k`: whether the object and its workload field are
+ * there (readPeer's "found"); `0`..`6`: the PEER_FIELDS values, "" when absent (the value an
+ * unread field has: readPeer writes nothing then). Built at configure time, not in the start
+ * function.
+ */
+export function peerExpression(reporter: Reporter): string {
+  const o = "filter_state." + (reporter == Reporter.Destination ? "downstream_peer_obj" : "upstream_peer_obj");
+  let s = "{'k': has(" + o + ") && has(" + o + "." + PEER_FIELDS[0] + ")";
+  for (let i = 0; i < PEER_FIELDS.length; i++) {
+    const f = o + "." + PEER_FIELDS[i];
+    s += ", '" + i.toString() + "': has(" + o + ") && has(" + f + ") ? " + f + " : ''";
+  }
+  return s + "}";
+}
+
+/**
+ * readPeer by one evaluation of peerExpression(bag.reporter): 1 found (fields written), 0 not
+ * found (nothing written), -1 the evaluation failed (nothing written: the caller reads properties).
+ */
+export function readPeerByExpr(e: Expression, bag: AttributeBag): i32 {
+  const r = e.evaluate();
+  if (!r.ok) return -1;
+  const m = exprValues().read(r.value);
+  if (m.error.length > 0 || m.count != PEER_FIELDS.length + 1) return -1;
+  if (!m.bool("k", false)) return 0;
+  const w = bag.peer();
+  for (let i = 0; i < PEER_FIELDS.length; i++) setPeerField(w, i, m.string(i.toString(), ""));
+  return 1;
 }

@@ -81,7 +81,11 @@ const P_RESPONSE_FLAGS: ArrayBuffer = joinPath(["response", "flags"]);
 
 /** `response.flags` as the request record keeps it (RequestAttributes.flags): "" when none. */
 export function readResponseFlagsText(): string {
-  const f = readResponseFlags();
+  return responseFlagsRecordText(readResponseFlags());
+}
+
+/** `response.flags` bits (however they were read) as the request record keeps them: "" when none. */
+export function responseFlagsRecordText(f: u64): string {
   return f == 0 ? "" : responseFlagsText(f);
 }
 

@@ -12,6 +12,7 @@ import protobuf from "protobufjs";
 import { WasmResult } from "./abi.js";
 import type { Context } from "./context.js";
 import type { LifeSpan } from "./types.js";
+import { exprCreate, exprDelete, exprEvaluate } from "./cel.js";
 
 /** A filter-state object factory (StreamInfo::FilterState::ObjectFactory): bytes → stored bytes, or null. */
 export type ObjectFactory = (value: Uint8Array) => Uint8Array | null;
@@ -185,6 +186,11 @@ export const FOREIGN_FUNCTIONS: ReadonlyMap<string, ForeignFunction> = new Map<s
     },
   ],
   ["clear_route_cache", () => resultOf(WasmResult.Ok)],
+  // CEL (cel.ts): registered only when Envoy is built with WASM_USE_CEL_PARSER (not on Windows,
+  // HostOptions.celParser false); otherwise unknown functions, NotFound.
+  ["expr_create", (ctx, args) => (ctx.vm.host.celParser === false ? resultOf(WasmResult.NotFound) : exprCreate(ctx, args))],
+  ["expr_evaluate", (ctx, args) => (ctx.vm.host.celParser === false ? resultOf(WasmResult.NotFound) : exprEvaluate(ctx, args))],
+  ["expr_delete", (ctx, args) => (ctx.vm.host.celParser === false ? resultOf(WasmResult.NotFound) : exprDelete(ctx, args))],
   // zlib compress()/uncompress() framing = zlib format (deflateSync / inflateSync).
   ["compress", (_ctx, args) => ({ result: WasmResult.Ok, data: new Uint8Array(deflateSync(args)) })],
   [

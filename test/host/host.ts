@@ -28,6 +28,12 @@ export interface HostOptions {
   readonly envoyVersion?: EnvoyVersion;
   /** Bootstrap `node.metadata`, readable as `xds.node.metadata`. @default {} */
   readonly nodeMetadata?: NodeMetadata;
+  /**
+   * Whether Envoy was built with WASM_USE_CEL_PARSER, which registers the foreign functions
+   * expr_create / expr_evaluate / expr_delete (cel.ts): every platform but Windows.
+   * @default true
+   */
+  readonly celParser?: boolean;
 }
 
 export interface LoadPluginOptions {
@@ -88,9 +94,11 @@ export class Host implements HostServices, DataPlaneHost {
   private closed = false;
 
   readonly nodeMetadata: NodeMetadata;
+  readonly celParser: boolean;
 
   constructor(opts: HostOptions = {}) {
     this.nodeMetadata = opts.nodeMetadata ?? {};
+    this.celParser = opts.celParser ?? true;
     this.envoyVersion = envoyBehaviour(opts.envoyVersion).version;
     for (const [name, c] of Object.entries(opts.clusters ?? {})) this.clusters.set(name, c);
     this.calls = new CallManager(this.clusters);

@@ -22,6 +22,9 @@ import type { Context } from "./context.js";
 import { legacyResponseFlags } from "./response-flags.js";
 import type { Address, ConnectionInfo, FilterState, FilterStateEntry, HeaderList, LifeSpan, NodeMetadata } from "./types.js";
 
+/** A CEL value as the attribute wrappers answer it (also cel.ts's evaluation values). */
+export type CelValue = Value;
+
 type Value =
   | { readonly t: "string"; readonly v: string }
   | { readonly t: "bytes"; readonly v: Uint8Array }
@@ -199,6 +202,11 @@ function lookupCelState(ctx: Context, key: string): FilterStateEntry | undefined
     if (e instanceof CelStateEntry) return e;
   }
   return undefined;
+}
+
+/** The activation's top-level names (Context::findValue), for get_property and CEL expressions alike. */
+export function celTopLevel(ctx: Context, name: string): Value | undefined {
+  return topLevel(ctx, name);
 }
 
 function topLevel(ctx: Context, name: string): Value | undefined {

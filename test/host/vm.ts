@@ -40,6 +40,8 @@ export interface HostServices {
   readonly calls: CallManager;
   /** Bootstrap `node.metadata` (`xds.node.metadata`). */
   readonly nodeMetadata?: NodeMetadata;
+  /** Whether the CEL foreign functions exist (cel.ts); false models a Windows build. */
+  readonly celParser?: boolean;
 }
 
 /** Thrown by proc_exit / env.abort to unwind the wasm stack; the VM is then failed. */

@@ -9,12 +9,13 @@ import {
 } from "../../runtime";
 import { HttpTelemetryConfig, parseHttpTelemetryConfigBytes } from "./config";
 import { Reporter } from "../../telemetry/attributes";
-import { readConnectionId } from "../../telemetry/reader";
+import { EXPR_REQUEST, RequestReads, readConnectionId, readRequestByExpr } from "../../telemetry/reader";
+import { Expression, createExpression } from "../../runtime/expr";
 import { RequestAttributes, sampleBucket } from "../../telemetry/request";
 import { matchedHandlers } from "../../telemetry/rules";
 import { ConnectionAttributes } from "../../telemetry/handlers/handler";
-import { readRequestDurationMs } from "../../telemetry/duration";
-import { readResponseFlagsText } from "../../telemetry/response-flags";
+import { durationNsToMs, readRequestDurationMs } from "../../telemetry/duration";
+import { readResponseFlagsText, responseFlagsRecordText } from "../../telemetry/response-flags";
 import { CheckHandler } from "../../telemetry/handlers/check";
 import { CHECK_ALLOWED, CHECK_FAIL_CLOSED, TelemetryEngine } from "../../telemetry/engine";
 export * from "../../runtime/exports";
@@ -48,6 +49,17 @@ class HttpTelemetryRoot extends RootContext {
   config: HttpTelemetryConfig = new HttpTelemetryConfig();
   engine: TelemetryEngine = new TelemetryEngine("http-telemetry");
   cache: ConnectionCache = new ConnectionCache(1);
+  /**
+   * The per-request reads as one CEL expression evaluated by Envoy (reader.ts EXPR_REQUEST), made
+   * once per configuration with the engine's connection and peer expressions; null when the host
+   * has no expr_create (an Envoy built without WASM_USE_CEL_PARSER: Windows), and the reads are
+   * property reads (README "Host calls per request").
+   */
+  exprRequest: Expression | null = null;
+  /** Which read path was last logged: 0 none yet, 1 CEL, 2 property reads. */
+  loggedPath: i32 = 0;
+  /** EXPR_REQUEST's values, reused by every request of this VM (on_log runs one at a time). */
+  reads: RequestReads = new RequestReads();
 
   get ready(): bool {
     return this.engine.ready;
@@ -64,7 +76,33 @@ class HttpTelemetryRoot extends RootContext {
     setTickPeriodMilliseconds(this.engine.tickMs);
     this.config = c;
     this.cache = new ConnectionCache(c.maxConnections);
+    this.createExpressions();
     return true;
+  }
+
+  /** The CEL expressions of this configuration; logs which read path is used when it changes. */
+  createExpressions(): void {
+    this.deleteExpressions();
+    const req = createExpression(EXPR_REQUEST);
+    let why = "expr_create answered status=" + (<i32>req.status).toString();
+    if (req.ok) {
+      why = this.engine.createExpressions();
+      if (why.length == 0) this.exprRequest = req;
+      else req.delete();
+    }
+    const path = this.exprRequest !== null ? 1 : 2;
+    if (path == this.loggedPath) return;
+    this.loggedPath = path;
+    // Info is the access log's level (accesslog handler): the notice stays out of it.
+    if (path == 1) log(LogLevel.Debug, "http-telemetry: request attributes read by one CEL expression per request (expr_evaluate)");
+    else log(LogLevel.Warn, "http-telemetry: request attributes read by property reads, two more host calls per request (" + why + ")");
+  }
+
+  deleteExpressions(): void {
+    const req = this.exprRequest;
+    if (req !== null) req.delete();
+    this.exprRequest = null;
+    this.engine.deleteExpressions();
   }
 
   onTick(): void {
@@ -83,12 +121,17 @@ class HttpTelemetryRoot extends RootContext {
   /** The VM is going: what is still batched goes to the host first. */
   onDone(): bool {
     if (this.ready) this.engine.flush();
+    this.deleteExpressions();
     return true;
   }
 
   /** The connection of the current stream: read once, then shared by its requests. */
   connection(): ConnectionAttributes {
-    const id = readConnectionId();
+    return this.connectionFor(readConnectionId());
+  }
+
+  /** The connection `id` (`connection_id`): from the cache, else read (one CEL evaluation when available). */
+  connectionFor(id: u64): ConnectionAttributes {
     let c = this.cache.get(id);
     if (c === null) {
       c = this.engine.connection(id);
@@ -120,6 +163,8 @@ function headerBytes(pairs: HeaderPair[]): u64 {
 class HttpTelemetryStream extends Context {
   req: RequestAttributes = new RequestAttributes();
   conn: ConnectionAttributes | null = null;
+  /** Request headers seen with the plugin configured: on_log reports. */
+  started: bool = false;
 
   onRequestHeaders(num_headers: u32, end_of_stream: bool): Action {
     const root = changetype<HttpTelemetryRoot>(this.root);
@@ -139,6 +184,10 @@ class HttpTelemetryStream extends Context {
       else if (k == "content-type") r.grpc = v == "application/grpc" || v.startsWith("application/grpc+");
     }
     r.requestBytes = headerBytes(pairs);
+    this.started = true;
+    // With the CEL path the connection is looked up in on_log, from the id the request's one
+    // evaluation returns; only a check or a failing fail-closed handler needs it now.
+    if (root.exprRequest !== null && root.engine.checkMask == 0 && root.engine.closedMask() == 0) return Action.Continue;
     const conn = root.connection();
     this.conn = conn;
     if (this.refuseIfClosed(root, conn)) return Action.Pause;
@@ -216,19 +265,31 @@ class HttpTelemetryStream extends Context {
   }
 
   onLog(): void {
-    const conn = this.conn;
-    if (conn === null) return;
+    if (!this.started) return;
     const root = changetype<HttpTelemetryRoot>(this.root);
     const r = this.req;
-    r.durationMs = readRequestDurationMs();
+    let conn = this.conn;
+    // CEL path: duration, flags and connection id in one host call; property reads otherwise
+    // (or when the evaluation failed: the values are then the ones the property reads give).
+    const reads = root.reads;
+    const x = root.exprRequest;
+    if (x !== null && readRequestByExpr(x, reads)) {
+      r.durationMs = durationNsToMs(reads.durationNs);
+      if (conn === null) conn = root.connectionFor(reads.connectionId);
+    } else {
+      reads.ok = false;
+      r.durationMs = readRequestDurationMs();
+      if (conn === null) conn = root.connection();
+    }
+    this.conn = conn;
     root.engine.resolvePeer(conn);
     const e = root.engine;
-    // `response.flags` is one more property read: made only when a rule matches on it or a
+    // Property path: `response.flags` is one more read, made only when a rule matches on it or a
     // handler this request feeds prints it (README "Response flags").
-    if (e.flagsInRules) r.flags = readResponseFlagsText();
+    if (e.flagsInRules) r.flags = reads.ok ? responseFlagsRecordText(reads.flags) : readResponseFlagsText();
     const mask = e.reportMask(conn, r);
     if (mask == 0) return;
-    if (!e.flagsInRules && (mask & e.flagsMask) != 0) r.flags = readResponseFlagsText();
+    if (!e.flagsInRules && (mask & e.flagsMask) != 0) r.flags = reads.ok ? responseFlagsRecordText(reads.flags) : readResponseFlagsText();
     e.reportTo(mask, conn, r, root.bucket(r));
   }
 }
