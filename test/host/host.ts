@@ -34,6 +34,13 @@ export interface HostOptions {
    * @default true
    */
   readonly celParser?: boolean;
+  /**
+   * Whether tick timers run on the clock. False keeps the period (set_tick_period) but arms no
+   * timer, so a test that asserts what happens before on_tick drives every tick by hand
+   * (Plugin.tick()); Envoy always arms them.
+   * @default true
+   */
+  readonly timers?: boolean;
 }
 
 export interface LoadPluginOptions {
@@ -95,10 +102,12 @@ export class Host implements HostServices, DataPlaneHost {
 
   readonly nodeMetadata: NodeMetadata;
   readonly celParser: boolean;
+  readonly timers: boolean;
 
   constructor(opts: HostOptions = {}) {
     this.nodeMetadata = opts.nodeMetadata ?? {};
     this.celParser = opts.celParser ?? true;
+    this.timers = opts.timers ?? true;
     this.envoyVersion = envoyBehaviour(opts.envoyVersion).version;
     for (const [name, c] of Object.entries(opts.clusters ?? {})) this.clusters.set(name, c);
     this.calls = new CallManager(this.clusters);

@@ -42,6 +42,8 @@ export interface HostServices {
   readonly nodeMetadata?: NodeMetadata;
   /** Whether the CEL foreign functions exist (cel.ts); false models a Windows build. */
   readonly celParser?: boolean;
+  /** False: timers are not armed and only Plugin.tick() runs on_tick (HostOptions.timers). */
+  readonly timers?: boolean;
 }
 
 /** Thrown by proc_exit / env.abort to unwind the wasm stack; the VM is then failed. */
@@ -563,7 +565,7 @@ export class WasmVm {
     if (existing) clearInterval(existing);
     this.timers.delete(rootId);
     this.tickPeriods.set(rootId, ms);
-    if (ms > 0 && !this.failed) {
+    if (ms > 0 && !this.failed && this.host.timers !== false) {
       const t = setInterval(() => this.tick(rootId), ms);
       t.unref();
       this.timers.set(rootId, t);

@@ -12,10 +12,13 @@
  * - accesslog: the JSON lines in Envoy's log;
  * - denier and list: what the client received (status, body, headers) and what the upstream never did;
  * - memquota: the 429 refusals with local_ratelimit's headers;
+ * - otlp: the ExportLogsServiceRequest and ExportMetricsServiceRequest an @grpc/grpc-js collector
+ *   (built from opentelemetry-proto's own .proto files) decoded, sent through the collector cluster
+ *   the controller rendered (`--otlp-collector`);
  * - every handler: its counters (written on tick, none before).
  *
- * A new adapter (the otlp exporter) adds one entry to ADAPTERS: its handler, its rules, and the
- * assertion of its output for this traffic.
+ * A new adapter adds one entry to ADAPTERS: its handler, its rules, and the assertion of its
+ * output for this traffic.
  */
 import assert from "node:assert/strict";
 import http from "node:http";
@@ -30,9 +33,19 @@ import { withTimeout } from "../host/fakes.js";
 import { prometheusText } from "../host/prometheus.js";
 import { parsePrometheusText, type Family } from "../host/prometheus-parse.js";
 import { renderedClusters, renderedTerminal } from "../host/rendered.js";
+import { HTTP_PROTOCOL_OPTIONS_KEY } from "../../controller/envoy/bootstrap.js";
+import { ENVOY_DEFAULT_BUCKETS, attrs, eventually, otlpCollector, type LogRecord, type Metric } from "../filters/otlp-collector.js";
 
 const BUILD = new URL("../../build", import.meta.url).pathname;
 const SERVICE = "ratings.bookinfo.svc.cluster.local";
+/** The otlp handler's cluster: the controller renders it, pointing at --otlp-collector. */
+const OTLP_CLUSTER = "otel_collector";
+/**
+ * The otlp handler's flush interval: equal to the engine's own tick (FLUSH_PERIOD_MS,
+ * assembly/telemetry/handlers/prometheus.ts), so the filter's timer is what it is without otlp; the
+ * test ticks by hand once that much time has passed.
+ */
+const OTLP_FLUSH_MS = 1000;
 
 /** What one request of the traffic got back. */
 interface Reply {
@@ -53,6 +66,8 @@ interface Outputs {
   readonly logs: (level: string) => string[];
   /** A counter of the plugin (`http_telemetry.handler.<name>.<what>`), 0 when never written. */
   readonly counter: (name: string) => bigint;
+  /** What the OTLP collector decoded: every LogRecord, and the newest metrics export (cumulative). */
+  readonly otlp: { readonly records: readonly LogRecord[]; readonly metrics: readonly Metric[] };
 }
 
 interface Adapter {
@@ -190,8 +205,70 @@ const ADAPTERS: readonly Adapter[] = [
       assert.deepEqual([o.counter("audit.reports"), o.counter("audit.failures")], [10n, 0n]);
     },
   },
-  // otlp: once the OTLP exporter lands, its handler, rule and the decoded export of this traffic
-  // (received by an @grpc/grpc-js collector) go here.
+  {
+    handler: {
+      name: "otel", kind: "otlp", cluster: OTLP_CLUSTER, batch_size: 10, flush_interval_ms: OTLP_FLUSH_MS,
+      attributes: ["request.method", "request.path", "request.useragent", "response.code", "response.flags", "request.total_size", "response.total_size", "response.duration"],
+    },
+    rules: [{ name: "export", handlers: ["otel"] }],
+    check: (o) => {
+      // One LogRecord per request, refused ones included, in the traffic's order (one VM), typed.
+      const records = o.otlp.records.map((r) => attrs(r.attributes));
+      const seen = records.map((a) => [a["request.method"], a["request.path"], a["request.useragent"], a["response.code"], a["response.flags"]]);
+      assert.deepEqual(seen, [
+        ["GET", "/api/items", "shop-web/2.1", 200, "-"],
+        ["POST", "/api/items", "shop-web/2.1", 200, "-"],
+        ["GET", "/missing", "shop-web/2.1", 404, "-"],
+        ["GET", "/admin/users", "shop-web/2.1", 403, "-"],
+        ["GET", "/api/items", "badbot/0.3", 403, "-"],
+        ["GET", "/api/items", "batch-job/1.0", 200, "-"],
+        ["GET", "/api/items", "batch-job/1.0", 200, "-"],
+        ["GET", "/api/items", "batch-job/1.0", 200, "-"],
+        ["GET", "/api/items", "batch-job/1.0", 429, "-"],
+        ["GET", "/api/items", "shop-web/2.1", 503, "UF"],
+      ]);
+      for (const r of o.otlp.records) {
+        const kinds = Object.fromEntries(r.attributes.map((kv) => [kv.key, kv.value.value]));
+        assert.deepEqual([kinds["response.code"], kinds["request.total_size"], kinds["request.path"]], ["int_value", "int_value", "string_value"]);
+        assert.equal(r.body.string_value, "http request");
+      }
+      assert.ok((records[1]!["request.total_size"] as number) > '{"sku":"b-17"}'.length, "the POST's headers and body");
+
+      // Istio's request metrics: the prometheus handler's series for the same requests, its extra
+      // request_method dimension summed away.
+      const total = o.otlp.metrics.find((m) => m.name === "istio_requests_total")?.sum;
+      assert.ok(total, "istio_requests_total (standalone Envoy: Istio's names, as the prometheus handler's)");
+      assert.equal(total.is_monotonic, true);
+      assert.equal(total.aggregation_temporality, "AGGREGATION_TEMPORALITY_CUMULATIVE");
+      for (const p of total.data_points) assert.deepEqual(p.attributes.map((kv) => kv.key), [...ISTIO_HTTP_LABELS], "Istio's label set, in Istio's order");
+      const key = (labels: Record<string, unknown>) => JSON.stringify(ISTIO_HTTP_LABELS.map((l) => labels[l]));
+      const promTotals = new Map<string, number>();
+      for (const s of o.scrape.find((f) => f.name === "istio_requests_total")!.samples) {
+        promTotals.set(key(s.labels), (promTotals.get(key(s.labels)) ?? 0) + s.value);
+      }
+      const otlpTotals = new Map(total.data_points.map((p) => [key(attrs(p.attributes)), Number(p.as_int)]));
+      assert.deepEqual([...otlpTotals].sort(), [...promTotals].sort());
+      assert.equal([...otlpTotals.values()].reduce((a, n) => a + n, 0), 10);
+
+      // Each histogram series counts the requests of its series; its sum is what the records say.
+      const series = (a: Record<string, unknown>) => `${String(a["response.code"] ?? a.response_code)} ${String(a["response.flags"] ?? a.response_flags)}`;
+      const histograms: [string, string][] = [["istio_request_duration_milliseconds", "response.duration"], ["istio_request_bytes", "request.total_size"], ["istio_response_bytes", "response.total_size"]];
+      for (const [name, attr] of histograms) {
+        const h = o.otlp.metrics.find((m) => m.name === name)?.histogram;
+        assert.ok(h, name);
+        assert.equal(h.data_points.reduce((a, p) => a + Number(p.count), 0), 10, `${name}: one sample per request`);
+        for (const p of h.data_points) {
+          const mine = records.filter((a) => series(a) === series(attrs(p.attributes)));
+          assert.equal(Number(p.count), promTotals.get(key(attrs(p.attributes))), `${name} count = istio_requests_total of the series`);
+          assert.equal(Number(p.count), mine.length, `${name} count`);
+          assert.equal(p.sum, mine.reduce((a, r) => a + (r[attr] as number), 0), `${name} sum`);
+          assert.deepEqual(p.explicit_bounds, ENVOY_DEFAULT_BUCKETS);
+          assert.equal(p.bucket_counts.reduce((a, c) => a + Number(c), 0), Number(p.count));
+        }
+      }
+      assert.deepEqual([o.counter("otel.reports"), o.counter("otel.failures"), o.counter("otel.log_records_exported"), o.counter("otel.log_records_dropped")], [10n, 0n, 10n, 0n]);
+    },
+  },
 ];
 
 /** The configuration every adapter contributes to: handlers in order (checks: denier, list, memquota). */
@@ -232,6 +309,7 @@ describe("every telemetry adapter, one rendered rule set, the same traffic", () 
   let host: Host;
   let outputs: Outputs;
   let countersBeforeTick: bigint[] = [];
+  let collector: Awaited<ReturnType<typeof otlpCollector>>;
 
   before(async () => {
     upstream = http.createServer((req, res) => {
@@ -244,11 +322,13 @@ describe("every telemetry adapter, one rendered rule set, the same traffic", () 
     });
     await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
     upstreamPort = (upstream.address() as AddressInfo).port;
+    collector = await otlpCollector();
 
     const yaml = await cli(
       "render", "http-telemetry", "envoy",
       "--upstream", `127.0.0.1:${upstreamPort}`,
       "--wasm-dir", BUILD,
+      "--otlp-collector", `127.0.0.1:${collector.port}`,
       "--configuration", JSON.stringify(configuration()),
     );
     const bootstrap = parse(yaml) as Record<string, any>;
@@ -257,9 +337,12 @@ describe("every telemetry adapter, one rendered rule set, the same traffic", () 
     const hcm = renderedTerminal(bootstrap, "envoy.filters.network.http_connection_manager") as Record<string, any>;
     assert.deepEqual(hcm.http_filters.map((f: { name: string }) => f.name), ["envoy.filters.http.wasm", "envoy.filters.http.router"]);
     const cluster = String(hcm.route_config.virtual_hosts[0].routes[0].route.cluster);
+    const otel = (bootstrap.static_resources.clusters as Record<string, any>[]).find((c) => c.name === OTLP_CLUSTER);
+    assert.deepEqual(otel?.typed_extension_protocol_options?.[HTTP_PROTOCOL_OPTIONS_KEY]?.explicit_http_config, { http2_protocol_options: {} }, "an HTTP/2 collector cluster");
     const statsTags = bootstrap.stats_config.stats_tags.map((t: { tag_name: string; regex: string }) => ({ tagName: t.tag_name, regex: t.regex }));
 
-    host = new Host({ clusters: Object.fromEntries(renderedClusters(bootstrap)) });
+    // Ticks by hand only: the counters must still be in the VM before the first one, however slow the machine.
+    host = new Host({ clusters: Object.fromEntries(renderedClusters(bootstrap)), timers: false });
     const p = await host.loadPlugin({
       name: plugin.name,
       wasm: plugin.wasmFile,
@@ -269,6 +352,8 @@ describe("every telemetry adapter, one rendered rule set, the same traffic", () 
       failOpen: hcm.http_filters[0].typed_config.config.fail_open === true,
       vmCount: 1,
     });
+    // The otlp handler's first flush is due OTLP_FLUSH_MS after on_configure, which ran by now.
+    const flushDue = Date.now() + OTLP_FLUSH_MS;
     const listener = await host.httpListener({ cluster, filters: [p] });
     const replies: Reply[] = [];
     for (const t of TRAFFIC) replies.push(await send(listener.port, t));
@@ -280,17 +365,27 @@ describe("every telemetry adapter, one rendered rule set, the same traffic", () 
     const counter = (name: string): bigint => host.counter(`http_telemetry.handler.${name}`) ?? 0n;
     countersBeforeTick = ADAPTERS.map((a) => counter(`${String(a.handler.name)}.reports`));
     p.tick(); // metrics and every handler's counters are batched in the VM until on_tick
+    // The ten records went as one full batch (batch_size 10); the metrics go at the first tick
+    // past the flush interval.
+    const metricsOf = () => collector.metrics.at(-1)?.resource_metrics[0]?.scope_metrics[0]?.metrics ?? [];
+    const requestsIn = () => metricsOf().find((m) => m.name === "istio_requests_total")?.sum?.data_points.reduce((a, x) => a + Number(x.as_int), 0) ?? 0;
+    await eventually(() => Date.now() >= flushDue, "the otlp flush interval", OTLP_FLUSH_MS + 5000);
+    p.tick();
+    await collector.until(() => collector.records().length === 10 && requestsIn() === 10, "10 log records and the metrics of 10 requests");
+    await eventually(() => counter("otel.log_records_exported") === 10n, "the log export's answer counted");
     outputs = {
       replies,
       upstreamSaw,
       scrape: parsePrometheusText(prometheusText(host, { statsTags })),
       logs: (level) => host.logs.filter((e) => e.plugin === plugin.name && e.level === level).map((e) => e.message),
       counter,
+      otlp: { records: collector.records(), metrics: metricsOf() },
     };
   });
 
   after(async () => {
     await host?.close();
+    await collector?.close();
     if (upstream.listening) await new Promise<void>((r) => upstream.close(() => r()));
   });
 
