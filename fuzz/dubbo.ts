@@ -27,7 +27,8 @@ interface CodecExports {
   memory: WebAssembly.Memory;
   input_buffer(len: number): number;
   configure(level: number, maxBody: number, maxDepth: number, maxAttachments: number): void;
-  fuzz_one(ptr: number, len: number, cut1: number, cut2: number, discard: number): number;
+  /** `mode`: bit 0 drops consumed bytes from the front, bit 1 drops unread bodies uncopied (skipUnread). */
+  fuzz_one(ptr: number, len: number, cut1: number, cut2: number, mode: number): number;
   last_error_length(): number;
 }
 
@@ -134,10 +135,11 @@ export async function runDubboFuzz(options: { seed: number; iterations: number; 
     const cut1 = rng.int(input.length + 1);
     const cut2 = cut1 + rng.int(input.length - cut1 + 1);
     const discard = rng.chance(0.5) ? 1 : 0;
+    const skip = rng.chance(0.5) ? 2 : 0;
     try {
       // The decoder's memory may have grown (and its buffer moved) since the last call.
       new Uint8Array(d.x.memory.buffer, d.ptr, input.length).set(input);
-      const r = d.x.fuzz_one(d.ptr, input.length, cut1, cut2, discard);
+      const r = d.x.fuzz_one(d.ptr, input.length, cut1, cut2, discard | skip);
       if (r === -(1 << 30)) throw new Error("an attachment key read back was not found by attachmentIndex");
       if (r < 0) {
         errors++;
@@ -150,7 +152,7 @@ export async function runDubboFuzz(options: { seed: number; iterations: number; 
       failure = {
         iteration: i,
         message: err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err),
-        origin: `${mutator.origin}; decoder ${JSON.stringify(DECODERS[i % decoders.length])}, cuts ${cut1}/${cut2}, discard ${discard}`,
+        origin: `${mutator.origin}; decoder ${JSON.stringify(DECODERS[i % decoders.length])}, cuts ${cut1}/${cut2}, discard ${discard}, skip unread ${skip >> 1}`,
         input: Buffer.from(input).toString("hex"),
       };
       break;
