@@ -111,19 +111,21 @@ const HEADER_NAME = "must name a header: request.headers.<name>, the name 1 to 6
 /**
  * The index of attribute `name`: a fixed one, or a `request.headers.<name>` one recorded in the
  * configuration being parsed; -1 after an error into `f` (unknown names are left to the caller).
+ * `v` is the value naming it, null when the name is a key (a rule's `match`).
  */
-function resolveAttr(f: Fields, name: string, field: string, v: JsonValue): i32 {
+function resolveAttr(f: Fields, name: string, field: string, v: JsonValue | null): i32 {
   if (!name.startsWith(HEADER_ATTR_PREFIX)) return attrIndex(name);
   const header = name.substring(HEADER_ATTR_PREFIX.length);
   if (!isHeaderName(header)) {
-    f.reject(field, HEADER_NAME, v);
+    if (v !== null) f.reject(field, HEADER_NAME, v);
+    else f.fail("\"" + field + "\" " + HEADER_NAME);
     return -1;
   }
   const c = parsing;
   const slot = headerSlot(header);
   if (slot >= 0 && c.headerSlots.includes(slot)) return HEADER_ATTR_BASE + slot;
   if (slot < 0 || c.headerSlots.length >= MAX_HEADER_ATTRIBUTES) {
-    f.reject(field, "is one header attribute too many: a configuration names at most " + MAX_HEADER_ATTRIBUTES.toString() + " (and a VM " + MAX_HEADER_SLOTS.toString() + ")", v);
+    f.fail("\"" + field + "\" is one header attribute too many: a configuration names at most " + MAX_HEADER_ATTRIBUTES.toString() + " (and a VM " + MAX_HEADER_SLOTS.toString() + " over its reconfigurations)");
     return -1;
   }
   c.headerSlots.push(slot);
@@ -477,7 +479,7 @@ function parseRule(f: Fields, v: JsonValue, at: string, c: TelemetryConfig): Tel
       if (!f.object(val, field, "mapping attribute names to {exact|prefix|present}")) break;
       for (let m = 0; m < val.keys.length && f.ok; m++) {
         const name = val.keys[m];
-        const a = resolveAttr(f, name, field + "." + name, val);
+        const a = resolveAttr(f, name, field + "." + name, null);
         if (!f.ok) break;
         if (a < 0) {
           f.unknown(field + "." + name, HTTP_ATTRIBUTES.join(", ") + ", " + HEADER_ATTR_PREFIX + "<name>");
