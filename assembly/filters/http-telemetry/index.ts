@@ -184,7 +184,8 @@ class HttpTelemetryStream extends Context {
       else if (k == "content-type") r.grpc = v == "application/grpc" || v.startsWith("application/grpc+");
     }
     r.requestBytes = headerBytes(pairs);
-    // Header attributes come from the same map (Envoy keeps header names lower case).
+    // Header attributes come from the same map: names arrive lower case (Envoy's codecs key the
+    // map by LowerCaseString, envoy/http/header_map.h), a repeated header as several pairs.
     const slots = root.config.headerSlots;
     if (slots.length > 0) for (let i = 0; i < pairs.length; i++) setHeaderAttr(r, slots, pairs[i].key, pairs[i].value);
     this.started = true;
