@@ -56,7 +56,8 @@ export function attrIndex(name: string): i32 {
 }
 
 /**
- * Header attributes: Mixer's `request.headers` map (lower-case keys), one entry per attribute,
+ * Header attributes: Mixer's `request.headers` map (a STRING_MAP in istio/istio's attribute
+ * manifest, mixer/testdata/config/attributes.yaml; lower-case keys), one entry per attribute,
  * `request.headers.<name>`: the HTTP request header, the Dubbo attachment, the Thrift THeader
  * header of that name. Their indexes are HEADER_ATTR_BASE + a slot in HEADER_NAMES.
  */
