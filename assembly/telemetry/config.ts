@@ -12,7 +12,7 @@ import { JsonKind, JsonValue } from "../runtime/json";
 import { Fields } from "../runtime/fields";
 import { LogLevel } from "../runtime/enums";
 import { HTTP_ATTRIBUTES, HTTP_LABELS } from "./http-labels";
-import { attrIndex } from "./request";
+import { HEADER_ATTR_BASE, HEADER_ATTR_PREFIX, MAX_HEADER_SLOTS, attrIndex, attrName, headerSlot } from "./request";
 import { AttrMatch, MATCH_KIND_NAMES, MatchKind, TelemetryRule, knownAtRequestHeaders } from "./rules";
 import { Handler } from "./handlers/handler";
 import { METRIC_NAMES, MetricNames, PrometheusHandler } from "./handlers/prometheus";
@@ -28,6 +28,9 @@ import { OTLP_FIELDS, checkOtlpConfig, parseOtlpField } from "./otlp/config";
 export const MAX_HANDLERS: i32 = 32;
 export const MAX_RULES: i32 = 256;
 export const MAX_DIMENSIONS: i32 = 8;
+/** Distinct `request.headers.<name>` attributes one configuration may name. */
+export const MAX_HEADER_ATTRIBUTES: i32 = 8;
+export const MAX_HEADER_NAME: i32 = 64;
 export const DEFAULT_MAX_SERIES: i32 = 1000;
 export const MAX_MAX_SERIES: i32 = 100000;
 export const DEFAULT_MAX_LINE_BYTES: i32 = 16384;
@@ -84,6 +87,50 @@ const RULE_FIELDS = "name, match, handlers";
 export class TelemetryConfig {
   handlers: Handler[] = [];
   rules: TelemetryRule[] = [];
+  /** HEADER_NAMES slots of the `request.headers.<name>` attributes named anywhere; [] = none. */
+  headerSlots: i32[] = [];
+  /** The first field naming a header attribute ("" = none), for filters that have no headers. */
+  headerField: string = "";
+}
+
+// The configuration being parsed: header attributes are recorded in it wherever they are named.
+let parsing: TelemetryConfig = new TelemetryConfig();
+
+/** A header name as HTTP/2 sends it: 1 to MAX_HEADER_NAME lower-case token characters (RFC 9110 tchar). */
+function isHeaderName(s: string): bool {
+  if (s.length == 0 || s.length > MAX_HEADER_NAME) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || "!#$%&'*+-.^_`|~".indexOf(String.fromCharCode(c)) >= 0)) return false;
+  }
+  return true;
+}
+
+const HEADER_NAME = "must name a header: request.headers.<name>, the name 1 to 64 lower-case token characters";
+
+/**
+ * The index of attribute `name`: a fixed one, or a `request.headers.<name>` one recorded in the
+ * configuration being parsed; -1 after an error into `f` (unknown names are left to the caller).
+ * `v` is the value naming it, null when the name is a key (a rule's `match`).
+ */
+function resolveAttr(f: Fields, name: string, field: string, v: JsonValue | null): i32 {
+  if (!name.startsWith(HEADER_ATTR_PREFIX)) return attrIndex(name);
+  const header = name.substring(HEADER_ATTR_PREFIX.length);
+  if (!isHeaderName(header)) {
+    if (v !== null) f.reject(field, HEADER_NAME, v);
+    else f.fail("\"" + field + "\" " + HEADER_NAME);
+    return -1;
+  }
+  const c = parsing;
+  const slot = headerSlot(header);
+  if (slot >= 0 && c.headerSlots.includes(slot)) return HEADER_ATTR_BASE + slot;
+  if (slot < 0 || c.headerSlots.length >= MAX_HEADER_ATTRIBUTES) {
+    f.fail("\"" + field + "\" is one header attribute too many: a configuration names at most " + MAX_HEADER_ATTRIBUTES.toString() + " (and a VM " + MAX_HEADER_SLOTS.toString() + " over its reconfigurations)");
+    return -1;
+  }
+  c.headerSlots.push(slot);
+  if (c.headerField.length == 0) c.headerField = field;
+  return HEADER_ATTR_BASE + slot;
 }
 
 /**
@@ -164,6 +211,7 @@ function isLabelName(s: string): bool {
 const RULE_NAME = "must be a name: 1 to 64 letters, digits or '_'";
 
 function parseHandlers(f: Fields, v: JsonValue, c: TelemetryConfig, logAttributes: string[], at: string): void {
+  parsing = c;
   const field = at + "handlers";
   if (!f.list(v, field, "handlers")) return;
   if (v.items.length == 0) {
@@ -260,8 +308,8 @@ function parseHandler(f: Fields, v: JsonValue, at: string, logAttributes: string
 }
 
 function attribute(f: Fields, v: JsonValue, field: string): i32 {
-  const a = v.kind == JsonKind.String ? attrIndex(v.str) : -1;
-  if (a < 0) f.reject(field, "must be an attribute name (" + HTTP_ATTRIBUTES.join(", ") + ")", v);
+  const a = v.kind == JsonKind.String ? resolveAttr(f, v.str, field, v) : -1;
+  if (a < 0 && f.ok) f.reject(field, "must be an attribute name (" + HTTP_ATTRIBUTES.join(", ") + ", " + HEADER_ATTR_PREFIX + "<name>)", v);
   return a;
 }
 
@@ -401,6 +449,7 @@ function parseMemQuotaField(f: Fields, key: string, val: JsonValue, field: strin
 }
 
 function parseRules(f: Fields, v: JsonValue, c: TelemetryConfig, at: string): void {
+  parsing = c;
   const field = at + "rules";
   if (!f.list(v, field, "rules")) return;
   if (v.items.length > MAX_RULES) {
@@ -430,9 +479,10 @@ function parseRule(f: Fields, v: JsonValue, at: string, c: TelemetryConfig): Tel
       if (!f.object(val, field, "mapping attribute names to {exact|prefix|present}")) break;
       for (let m = 0; m < val.keys.length && f.ok; m++) {
         const name = val.keys[m];
-        const a = attrIndex(name);
+        const a = resolveAttr(f, name, field + "." + name, null);
+        if (!f.ok) break;
         if (a < 0) {
-          f.unknown(field + "." + name, HTTP_ATTRIBUTES.join(", "));
+          f.unknown(field + "." + name, HTTP_ATTRIBUTES.join(", ") + ", " + HEADER_ATTR_PREFIX + "<name>");
           break;
         }
         const cond = parseCondition(f, val.values[m], field + "." + name, a);
@@ -468,7 +518,7 @@ function parseRule(f: Fields, v: JsonValue, at: string, c: TelemetryConfig): Tel
     for (let m = 0; m < r.matches.length; m++) {
       const a = r.matches[m].attr;
       if (!knownAtRequestHeaders(a)) {
-        f.fail("rule \"" + r.name + "\" feeds check handler \"" + c.handlers[h].name + "\" (decided at request headers) but matches " + HTTP_ATTRIBUTES[a] + ", known only at the end of the request");
+        f.fail("rule \"" + r.name + "\" feeds check handler \"" + c.handlers[h].name + "\" (decided at request headers) but matches " + attrName(a) + ", known only at the end of the request");
         break;
       }
     }

@@ -56,6 +56,57 @@ export function attrIndex(name: string): i32 {
 }
 
 /**
+ * Header attributes: Mixer's `request.headers` map (a STRING_MAP in istio/istio's attribute
+ * manifest, mixer/testdata/config/attributes.yaml; lower-case keys), one entry per attribute,
+ * `request.headers.<name>`: the HTTP request header, the Dubbo attachment, the Thrift THeader
+ * header of that name. Their indexes are HEADER_ATTR_BASE + a slot in HEADER_NAMES.
+ */
+export const HEADER_ATTR_PREFIX = "request.headers.";
+export const HEADER_ATTR_BASE: i32 = 64;
+/** Header names one VM may ever use (slots are never reused, so an old configuration's stay valid). */
+export const MAX_HEADER_SLOTS: i32 = 64;
+/** A header value is cut to this many characters, as a label value is (safeValue). */
+export const MAX_HEADER_VALUE: i32 = 128;
+/** Slot -> header name, grow-only for the life of the VM. */
+export const HEADER_NAMES: string[] = [];
+
+/** The slot of header `name` (added when new), -1 when MAX_HEADER_SLOTS are taken. */
+export function headerSlot(name: string): i32 {
+  const at = HEADER_NAMES.indexOf(name);
+  if (at >= 0 || HEADER_NAMES.length >= MAX_HEADER_SLOTS) return at;
+  HEADER_NAMES.push(name);
+  return HEADER_NAMES.length - 1;
+}
+
+/** The attribute's name as configured (access log keys, OTLP attribute keys, errors). */
+export function attrName(a: i32): string {
+  return a >= HEADER_ATTR_BASE ? HEADER_ATTR_PREFIX + HEADER_NAMES[a - HEADER_ATTR_BASE] : HTTP_ATTRIBUTES[a];
+}
+
+/**
+ * Sets the header attributes of `slots` named `key` (lower case) to `value`, cut to
+ * MAX_HEADER_VALUE; the first of a repeated key wins. Nothing is allocated without slots.
+ */
+export function setHeaderAttr(r: RequestAttributes, slots: i32[], key: string, value: string): void {
+  let h = r.headers;
+  for (let s = 0; s < slots.length; s++) {
+    const k = unchecked(slots[s]);
+    if (HEADER_NAMES[k] != key) continue;
+    if (h === null) {
+      h = new Array<string>(HEADER_NAMES.length).fill("");
+      r.headers = h;
+    }
+    if (k < h.length && unchecked(h[k]).length == 0) h[k] = value.length > MAX_HEADER_VALUE ? value.substring(0, MAX_HEADER_VALUE) : value;
+  }
+}
+
+/** setHeaderAttr for each of parallel `keys` / `values` (an RPC call's headers). */
+export function setHeaderAttrs(r: RequestAttributes, slots: i32[], keys: string[], values: string[]): void {
+  if (slots.length == 0) return;
+  for (let i = 0; i < keys.length; i++) setHeaderAttr(r, slots, keys[i], values[i]);
+}
+
+/**
  * True for attributes only known once the response is, or (TCP) once the connection closed: rules
  * on them are decided at the end.
  */
@@ -149,6 +200,8 @@ export class RequestAttributes {
   /** Header bytes (name + value of each, as Envoy's HeaderMap::byteSize) plus body bytes. */
   requestBytes: u64 = 0;
   responseBytes: u64 = 0;
+  /** Header attribute values by slot (HEADER_NAMES); null when the configuration names none. */
+  headers: string[] | null = null;
 
   protocol(): string {
     if (this.rpc.length > 0) return this.rpc;
@@ -163,6 +216,11 @@ export class RequestAttributes {
 
 /** The attribute's value as text (numbers in decimal, booleans true/false). */
 export function attrValue(a: i32, bag: AttributeBag, r: RequestAttributes): string {
+  if (a >= HEADER_ATTR_BASE) {
+    const h = r.headers;
+    const k = a - HEADER_ATTR_BASE;
+    return h !== null && k < h.length ? unchecked(h[k]) : "";
+  }
   switch (a) {
     case Attr.RequestMethod: return r.method;
     case Attr.RequestPath: return r.path;

@@ -68,8 +68,47 @@ function object(v: Json, field: string, holding: string): Record<string, Json> {
   if (!isObject(v)) reject(field, `must be an object ${holding}`, v);
   return v as Record<string, Json>;
 }
+/**
+ * Header attributes: `request.headers.<name>` (Mixer's `request.headers` map): the HTTP request
+ * header, Dubbo attachment or THeader header of that name (assembly/telemetry/request.ts).
+ */
+export const HEADER_ATTRIBUTE_PREFIX = "request.headers.";
+/** Distinct header attributes one configuration may name (config.ts MAX_HEADER_ATTRIBUTES). */
+export const MAX_HEADER_ATTRIBUTES = 8;
+const HEADER_NAME = "must name a header: request.headers.<name>, the name 1 to 64 lower-case token characters";
+const ATTRIBUTE_NAMES = `${HTTP_ATTRIBUTES.join(", ")}, ${HEADER_ATTRIBUTE_PREFIX}<name>`;
+
+/** The header attributes of the configuration being checked (reset by problemOf), in the order named. */
+let headerNames: string[] = [];
+let headerField = "";
+
+/** True for a known attribute; a header one is recorded (or, when bad, refused naming `field`). */
+function knownAttribute(name: string, field: string, v: Json | undefined): boolean {
+  if (!name.startsWith(HEADER_ATTRIBUTE_PREFIX)) return HTTP_ATTRIBUTES.includes(name);
+  const header = name.slice(HEADER_ATTRIBUTE_PREFIX.length);
+  if (!/^[a-z0-9!#$%&'*+\-.^_`|~]{1,64}$/.test(header)) {
+    if (v === undefined) fail(`"${field}" ${HEADER_NAME}`);
+    reject(field, HEADER_NAME, v);
+  }
+  if (headerNames.includes(header)) return true;
+  if (headerNames.length >= MAX_HEADER_ATTRIBUTES) {
+    fail(`"${field}" is one header attribute too many: a configuration names at most ${MAX_HEADER_ATTRIBUTES} (and a VM 64 over its reconfigurations)`);
+  }
+  headerNames.push(header);
+  if (headerField === "") headerField = field;
+  return true;
+}
+
+/**
+ * The first field naming a `request.headers.<name>` attribute in the configuration last checked
+ * without a problem ("" when none): tcp-stats refuses it (a TCP connection has no headers).
+ */
+export function firstHeaderAttributeField(): string {
+  return headerField;
+}
+
 function attribute(v: Json, field: string): void {
-  if (typeof v !== "string" || !HTTP_ATTRIBUTES.includes(v)) reject(field, `must be an attribute name (${HTTP_ATTRIBUTES.join(", ")})`, v);
+  if (typeof v !== "string" || !knownAttribute(v, field, v)) reject(field, `must be an attribute name (${ATTRIBUTE_NAMES})`, v);
 }
 
 function checkAttribute(v: Json, field: string): void {
@@ -202,7 +241,7 @@ function checkRule(v: Json, at: string, handlers: readonly string[], checks: Rea
     } else if (key === "match") {
       const m = object(val, field, "mapping attribute names to {exact|prefix|present}");
       for (const [name, cond] of Object.entries(m)) {
-        if (!HTTP_ATTRIBUTES.includes(name)) unknown(`${field}.${name}`, HTTP_ATTRIBUTES.join(", "));
+        if (!knownAttribute(name, `${field}.${name}`, undefined)) unknown(`${field}.${name}`, ATTRIBUTE_NAMES);
         checkCondition(cond, `${field}.${name}`);
       }
     } else if (key === "handlers") {
@@ -252,6 +291,8 @@ function checkRules(val: Json | undefined, prefix: string, handlers: readonly st
 }
 
 function problemOf(check: () => void): string | null {
+  headerNames = [];
+  headerField = "";
   try {
     check();
     return null;

@@ -7,7 +7,7 @@
  * give them (config.ts checkTcpTelemetry).
  */
 import { z } from "zod";
-import { httpTelemetryProblem } from "./http-telemetry.js";
+import { firstHeaderAttributeField, httpTelemetryProblem } from "./http-telemetry.js";
 import {
   WHOLE, checkObject, checkOneOf, checkStatPrefix, field, optionalField, show, type FieldCheck,
 } from "./fields.js";
@@ -36,6 +36,10 @@ export function tcpStatsTelemetryProblem(config: Readonly<Record<string, Json>>)
   }
   const engine = httpTelemetryProblem({ ...(handlers === undefined ? {} : { handlers }), ...(rules === undefined ? {} : { rules }) });
   if (engine !== null) return engine;
+  const header = firstHeaderAttributeField();
+  if (header !== "") {
+    return `"${header}" names a request.headers attribute, but a TCP connection has no headers (use the http-telemetry, dubbo or thrift filter)`;
+  }
   const hs = (Array.isArray(handlers) ? handlers : [{ name: "prometheus", kind: "prometheus" }]) as Record<string, Json>[];
   const rs = (Array.isArray(rules) ? rules : [{ name: "all", handlers: hs.map((h) => h["name"]) }]) as Record<string, Json>[];
   for (const h of hs) {

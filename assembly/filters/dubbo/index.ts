@@ -44,7 +44,7 @@ import { DELAYED_FLAG, ONEWAY_CODE, REFUSAL_FLAGS, checkCall, reportCall, rpcCal
 import { TelemetryEngine } from "../../telemetry/engine";
 import { RPC_BATCH_REQUESTS } from "../../telemetry/handlers/prometheus";
 import { ConnectionAttributes } from "../../telemetry/handlers/handler";
-import { RequestAttributes } from "../../telemetry/request";
+import { RequestAttributes, setHeaderAttrs } from "../../telemetry/request";
 import { Answer, PendingCall, PendingCalls } from "../rpc/pending-calls";
 import { warnFailed } from "../rpc/warn";
 import { ABORT_STATUS, DENY_STATUS, DubboFilterConfig, MAX_PENDING_REQUESTS, RATE_LIMIT_STATUS, parseDubboConfigBytes } from "./config";
@@ -122,7 +122,8 @@ class DubboRoot extends RootContext {
     this.clusters = clusters;
     this.ruleClusters = ruleClusters;
     this.index = new RuleIndex(cfg.rules);
-    this.level = this.index.readsAttachments ? DubboDecodeLevel.Full : DubboDecodeLevel.Route;
+    // Attachments are decoded only when a rule or a telemetry `request.headers.<key>` reads them.
+    this.level = this.index.readsAttachments || cfg.telemetry.headerSlots.length > 0 ? DubboDecodeLevel.Full : DubboDecodeLevel.Route;
     this.rng = new Rng(cfg.seed != 0 ? cfg.seed : <u32>getCurrentTimeNanoseconds() | 1);
     const s = setTickPeriodMilliseconds(TICK_MS);
     if (s != WasmResult.Ok) warnFailed("dubbo: set_tick_period_milliseconds", s, "; no timeouts or delays");
@@ -512,6 +513,7 @@ class DubboStream extends Context {
       req.apiOperation = call.method;
       req.apiVersion = call.version;
       req.apiGroup = call.group;
+      setHeaderAttrs(req, cfg.telemetry.headerSlots, call.headerKeys, call.headerValues);
     }
     const v = r.verdict;
     v.judge(rule, r.rng, "protomesh.dubbo.rl.");

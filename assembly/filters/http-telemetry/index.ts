@@ -11,7 +11,7 @@ import { HttpTelemetryConfig, parseHttpTelemetryConfigBytes } from "./config";
 import { Reporter } from "../../telemetry/attributes";
 import { EXPR_REQUEST, RequestReads, readConnectionId, readRequestByExpr } from "../../telemetry/reader";
 import { Expression, createExpression } from "../../runtime/expr";
-import { RequestAttributes, sampleBucket } from "../../telemetry/request";
+import { RequestAttributes, sampleBucket, setHeaderAttr } from "../../telemetry/request";
 import { matchedHandlers } from "../../telemetry/rules";
 import { ConnectionAttributes } from "../../telemetry/handlers/handler";
 import { durationNsToMs, readRequestDurationMs } from "../../telemetry/duration";
@@ -184,6 +184,10 @@ class HttpTelemetryStream extends Context {
       else if (k == "content-type") r.grpc = v == "application/grpc" || v.startsWith("application/grpc+");
     }
     r.requestBytes = headerBytes(pairs);
+    // Header attributes come from the same map: names arrive lower case (Envoy's codecs key the
+    // map by LowerCaseString, envoy/http/header_map.h), a repeated header as several pairs.
+    const slots = root.config.headerSlots;
+    if (slots.length > 0) for (let i = 0; i < pairs.length; i++) setHeaderAttr(r, slots, pairs[i].key, pairs[i].value);
     this.started = true;
     // With the CEL path the connection is looked up in on_log, from the id the request's one
     // evaluation returns; only a check or a failing fail-closed handler needs it now.

@@ -122,6 +122,10 @@ export function parseTcpStatsConfigBytes(bytes: ArrayBuffer): TcpStatsConfigPars
  * and its label set is Istio's TCP set (no `dimensions`).
  */
 function checkTcpTelemetry(f: Fields, t: TelemetryConfig): void {
+  if (t.headerField.length > 0) {
+    f.fail("\"" + t.headerField + "\" names a request.headers attribute, but a TCP connection has no headers (use the http-telemetry, dubbo or thrift filter)");
+    return;
+  }
   for (let h = 0; h < t.handlers.length && f.ok; h++) {
     const handler = t.handlers[h];
     if (handler.kind != "prometheus") continue;

@@ -43,7 +43,7 @@ import { DELAYED_FLAG, ONEWAY_CODE, REFUSAL_FLAGS, checkCall, reportCall, rpcCal
 import { TelemetryEngine } from "../../telemetry/engine";
 import { RPC_BATCH_REQUESTS } from "../../telemetry/handlers/prometheus";
 import { ConnectionAttributes } from "../../telemetry/handlers/handler";
-import { RequestAttributes } from "../../telemetry/request";
+import { RequestAttributes, setHeaderAttrs } from "../../telemetry/request";
 import { Answer, PendingCall, PendingCalls } from "../rpc/pending-calls";
 import { warnFailed } from "../rpc/warn";
 import { Deadlines, nowMs, resumeDownstream } from "../rpc/deadlines";
@@ -445,6 +445,8 @@ class ThriftStream extends Context {
     const req = rpcCall("thrift", d.seqId.toString(), r.clusterName(this.dest), 0);
     req.apiService = call.service;
     req.apiOperation = call.method;
+    // THeader headers; framed and unframed transports carry none (the attributes stay "").
+    setHeaderAttrs(req, cfg.telemetry.headerSlots, call.headerKeys, call.headerValues);
     const v = r.verdict;
     v.judge(rule, r.rng, "protomesh.thrift.rl.");
     checkCall(r.engine, this.conn!, req, v);

@@ -3,7 +3,7 @@
 // line an operator sees).
 import { LogLevel, WasmResult } from "../../runtime/enums";
 import { log } from "../../runtime/hostcalls";
-import { AttrJson, HTTP_ATTRIBUTES, RequestAttributes, attrJsonFor, attrValue, jsonString } from "../request";
+import { AttrJson, attrName, RequestAttributes, attrJsonFor, attrValue, jsonString } from "../request";
 import { ConnectionAttributes, Handler } from "./handler";
 
 export const LOG_LEVEL_NAMES: string[] = ["trace", "debug", "info", "warn", "error"];
@@ -14,7 +14,7 @@ export function accessLogLine(attrs: i32[], conn: ConnectionAttributes, r: Reque
   for (let i = 0; i < attrs.length; i++) {
     const a = attrs[i];
     if (i > 0) s += ",";
-    s += "\"" + HTTP_ATTRIBUTES[a] + "\":";
+    s += "\"" + attrName(a) + "\":";
     const v = attrValue(a, conn.bag, r);
     s += attrJsonFor(a, r) == AttrJson.Text ? jsonString(v) : v;
   }

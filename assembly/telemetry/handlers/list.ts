@@ -2,7 +2,7 @@
 // against a list of exact values and prefixes. Whitelist (default): a request whose value is not
 // listed is refused; blacklist: a listed value is refused. An absent value is "" (listed only if
 // an entry says so).
-import { RequestAttributes, HTTP_ATTRIBUTES, attrValue } from "../request";
+import { RequestAttributes, attrName, attrValue } from "../request";
 import { CheckHandler, Verdict } from "./check";
 import { ConnectionAttributes } from "./handler";
 
@@ -21,7 +21,7 @@ export function listed(entries: ListEntry[], v: string): bool {
 
 /** The refusal body: names the attribute and its value. */
 export function listRefusal(attr: i32, v: string, blacklist: bool): string {
-  return HTTP_ATTRIBUTES[attr] + " \"" + v + "\" is " + (blacklist ? "blacklisted" : "not whitelisted") + "\n";
+  return attrName(attr) + " \"" + v + "\" is " + (blacklist ? "blacklisted" : "not whitelisted") + "\n";
 }
 
 export class ListHandler extends CheckHandler {

@@ -8,7 +8,7 @@
 import { getCurrentTimeNanoseconds } from "../../runtime/hostcalls";
 import { Workload } from "../attributes";
 import { HTTP_LABELS, HTTP_METRICS } from "../http-labels";
-import { AttrJson, HTTP_ATTRIBUTES, RequestAttributes, attrJsonFor, attrValue } from "../request";
+import { AttrJson, attrName, RequestAttributes, attrJsonFor, attrValue } from "../request";
 import { OtlpConfig } from "../otlp/config";
 import { OtlpExporter, OtlpMetricTable } from "../otlp/exporter";
 import { LogRecordField, beginLogRecordFields, encodeAttributeSet, endLogRecord, kvBool, kvInt, kvString } from "../otlp/messages";
@@ -142,7 +142,7 @@ export function encodeHttpLogRecord(w: PbWriter, attrs: i32[], conn: ConnectionA
   const field = LogRecordField.ATTRIBUTES;
   for (let i = 0; i < attrs.length; i++) {
     const a = attrs[i];
-    const key = HTTP_ATTRIBUTES[a];
+    const key = attrName(a);
     const v = attrValue(a, conn.bag, r);
     const t = attrJsonFor(a, r);
     if (t == AttrJson.Number) kvInt(w, field, key, I64.parseInt(v));
