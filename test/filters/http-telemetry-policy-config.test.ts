@@ -3,10 +3,8 @@
  * filter's on_configure refuses, in the filter's words, and accepts what it accepts (both run here
  * on the same inputs).
  */
-import assert from "node:assert/strict";
-import { describe, it } from "node:test";
-import { checkConfiguration } from "../../controller/config/index.js";
-import { Host } from "../host/index.js";
+import { describe } from "node:test";
+import { itAgrees } from "./config-agreement.js";
 
 const wasm = new URL("../../build/http-telemetry.wasm", import.meta.url).pathname;
 
@@ -49,30 +47,5 @@ const GOOD: readonly string[] = [
 ];
 
 describe("http-telemetry check handler configuration: controller and filter agree", () => {
-  it("gives the filter's error line for each bad configuration", async () => {
-    const host = new Host();
-    try {
-      for (const config of BAD) {
-        await assert.rejects(host.loadPlugin({ name: "c", wasm, rootId: "http-telemetry", vmCount: 1, configuration: config }), config);
-        const logged = host.logs.filter((e) => e.level === "error").at(-1)?.message ?? "";
-        assert.match(logged, /^http-telemetry: invalid configuration: /, config);
-        assert.deepEqual(checkConfiguration("http-telemetry", config).map((p) => `http-telemetry: invalid configuration: ${p}`), [logged], config);
-      }
-    } finally {
-      await host.close();
-    }
-  });
-
-  it("accepts what the filter accepts", async () => {
-    const host = new Host();
-    try {
-      for (const [i, config] of GOOD.entries()) {
-        assert.deepEqual(checkConfiguration("http-telemetry", config), [], config);
-        await host.loadPlugin({ name: `ok${i}`, wasm, rootId: "http-telemetry", vmCount: 1, configuration: config });
-      }
-      assert.deepEqual(host.logs.filter((e) => e.level === "error"), []);
-    } finally {
-      await host.close();
-    }
-  });
+  itAgrees("http-telemetry", wasm, BAD, GOOD);
 });

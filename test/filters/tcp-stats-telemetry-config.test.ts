@@ -2,10 +2,8 @@
  * tcp-stats `handlers` / `rules`: the controller's schema refuses what the filter's on_configure
  * refuses, in the filter's words, and accepts what it accepts (both run here on the same inputs).
  */
-import assert from "node:assert/strict";
-import { describe, it } from "node:test";
-import { checkConfiguration } from "../../controller/config/index.js";
-import { Host } from "../host/index.js";
+import { describe } from "node:test";
+import { itAgrees } from "./config-agreement.js";
 
 const wasm = new URL("../../build/tcp-stats.wasm", import.meta.url).pathname;
 
@@ -34,30 +32,5 @@ const GOOD: readonly string[] = [
 ];
 
 describe("tcp-stats handlers and rules: controller and filter agree", () => {
-  it("gives the filter's error line for each bad configuration", async () => {
-    const host = new Host();
-    try {
-      for (const config of BAD) {
-        await assert.rejects(host.loadPlugin({ name: "c", wasm, rootId: "tcp-stats", vmCount: 1, configuration: config }), config);
-        const logged = host.logs.filter((e) => e.level === "error").at(-1)?.message ?? "";
-        assert.match(logged, /^tcp-stats: invalid configuration: /, config);
-        assert.deepEqual(checkConfiguration("tcp-stats", config).map((p) => `tcp-stats: invalid configuration: ${p}`), [logged], config);
-      }
-    } finally {
-      await host.close();
-    }
-  });
-
-  it("accepts what the filter accepts", async () => {
-    const host = new Host();
-    try {
-      for (const [i, config] of GOOD.entries()) {
-        assert.deepEqual(checkConfiguration("tcp-stats", config), [], config);
-        await host.loadPlugin({ name: `ok${i}`, wasm, rootId: "tcp-stats", vmCount: 1, configuration: config });
-      }
-      assert.deepEqual(host.logs.filter((e) => e.level === "error"), []);
-    } finally {
-      await host.close();
-    }
-  });
+  itAgrees("tcp-stats", wasm, BAD, GOOD);
 });
